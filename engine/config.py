@@ -1,0 +1,48 @@
+"""Settings read from the environment, with the embedded defaults a newcomer gets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine needs to know about its surroundings.
+
+    ``database_url`` defaults to a SQLite file in the instance folder; production sets ``DATABASE_URL`` to
+    PostgreSQL. ``allow_scripts`` stays off unless the operator trusts everyone who may deploy, because a
+    script task runs arbitrary Python.
+    """
+
+    instance_path: Path = field(
+        default_factory=lambda: Path(os.environ.get("PETITIONFLOW_INSTANCE", "instance"))
+    )
+    database_url: str = ""
+    allow_scripts: bool = False
+    forms_path: Path = Path("forms")
+    workflows_path: Path = Path("workflows")
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            url = f"sqlite:///{(self.instance_path / 'petitionflow.db').resolve()}"
+            object.__setattr__(self, "database_url", url)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            instance_path=Path(os.environ.get("PETITIONFLOW_INSTANCE", "instance")),
+            database_url=os.environ.get("DATABASE_URL", ""),
+            allow_scripts=_flag(os.environ.get("PETITIONFLOW_ALLOW_SCRIPTS")),
+            forms_path=Path(os.environ.get("PETITIONFLOW_FORMS", "forms")),
+            workflows_path=Path(os.environ.get("PETITIONFLOW_WORKFLOWS", "workflows")),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,261 @@
+"""Deploying diagrams and forms: validation, immutable versions, duplicate filtering.
+
+A definition version never changes once stored. Deploying content whose parsed spec is identical to the
+latest version of its key is a no-op; anything else becomes version n+1, and running instances keep the
+version they started on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import DeploymentInvalid
+from .forms import FormDefinitionError, parse_form
+from .models import Deployment, FormVersion, ProcessDefinition, Resource
+from .parsing import BpmnFile, DefinitionChecker, Problem
+from .serialization import WorkflowCodec
+
+
+@dataclass(frozen=True)
+class DeployFile:
+    name: str
+    content: bytes
+
+    @property
+    def kind(self) -> str | None:
+        suffix = Path(self.name).suffix.lower()
+        return {".bpmn": "bpmn", ".xml": "bpmn", ".form": "form"}.get(suffix)
+
+
+@dataclass
+class DeployedDefinition:
+    id: str
+    key: str
+    version: int
+    name: str | None
+    resource: str
+    deployment_id: str
+    new: bool
+
+
+@dataclass
+class DeploymentResult:
+    id: str
+    name: str
+    source: str | None
+    tenant_id: str | None
+    deployed_at: datetime
+    created: bool
+    definitions: list[DeployedDefinition] = field(default_factory=list)
+    forms: dict[str, int] = field(default_factory=dict)  # form key -> version
+
+
+def read_files(paths: Iterable[Path]) -> list[DeployFile]:
+    """The .bpmn and .form files named, directories expanded (sorted, so versions are reproducible)."""
+    files: list[DeployFile] = []
+    for path in paths:
+        if path.is_dir():
+            members = sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".form"})
+        else:
+            members = [path]
+        files.extend(DeployFile(str(p), p.read_bytes()) for p in members)
+    return files
+
+
+def _checksum(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+def latest_definition(session: Session, key: str) -> ProcessDefinition | None:
+    return session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+    ).first()
+
+
+class DefinitionStore:
+    """Validation and deployment of definitions, over a session the caller's transaction owns."""
+
+    def __init__(self, codec: WorkflowCodec, functions: Iterable[str], *, allow_scripts: bool) -> None:
+        self.codec = codec
+        self.functions = frozenset(functions)
+        self.allow_scripts = allow_scripts
+
+    def _deployed_forms(self, session: Session) -> set[str]:
+        return set(session.scalars(select(FormVersion.form_key).distinct()))
+
+    def _deployed_processes(self, session: Session, exclude: set[str]) -> dict[str, BpmnFile]:
+        """The latest deployed file of every process key, so new diagrams may call them."""
+        latest = (
+            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+            .group_by(ProcessDefinition.key)
+            .subquery()
+        )
+        rows = session.execute(
+            select(ProcessDefinition.key, Resource.name, Resource.content)
+            .join(latest, (latest.c.key == ProcessDefinition.key) & (latest.c.v == ProcessDefinition.version))
+            .join(Resource, Resource.id == ProcessDefinition.resource_id)
+        )
+        return {key: BpmnFile(name, content.encode()) for key, name, content in rows if key not in exclude}
+
+    def check(self, session: Session | None, files: Sequence[DeployFile]) -> tuple[list, list[Problem]]:
+        """Parse and validate; returns (parsed processes, parsed forms) and every problem found."""
+        problems: list[Problem] = []
+        forms = []
+        for f in files:
+            if f.kind is None:
+                problems.append(Problem(f.name, None, None, "only .bpmn and .form files can be deployed"))
+            elif f.kind == "form":
+                try:
+                    forms.append((f, parse_form(f.content, source=f.name)))
+                except FormDefinitionError as error:
+                    problems.append(Problem(f.name, getattr(error, "line", None), None, str(error)))
+        form_keys = {form.id for _, form in forms}
+        bpmn = [BpmnFile(f.name, f.content) for f in files if f.kind == "bpmn"]
+        names = {Path(f.name).name for f in bpmn}
+        checker = DefinitionChecker(
+            self.functions,
+            known_forms=form_keys | (self._deployed_forms(session) if session is not None else set()),
+            known_processes=self._deployed_processes(session, set()) if session is not None else {},
+            allow_scripts=self.allow_scripts,
+        )
+        # A process being redeployed must resolve against its new file, not its old one.
+        checker.known_processes = {k: v for k, v in checker.known_processes.items() if v.name not in names}
+        processes = checker.parse(bpmn)
+        problems.extend(checker.problems)
+        for f in bpmn:
+            if f.tree is not None and not problems and not any(p.file == f.name for p in processes):
+                problems.append(
+                    Problem(f.name, 1, None, 'no executable process (isExecutable="true") in file')
+                )
+        return [processes, forms], sorted(problems, key=lambda p: (p.file, p.line or 0))
+
+    def deploy(
+        self,
+        session: Session,
+        files: Sequence[DeployFile],
+        *,
+        name: str = "petitionflow",
+        source: str | None = None,
+        tenant_id: str | None = None,
+        actor: str | None = None,
+        duplicate_filtering: bool = True,
+    ) -> DeploymentResult:
+        if not files:
+            raise DeploymentInvalid("nothing to deploy: no files given", {"problems": []})
+        (processes, forms), problems = self.check(session, files)
+        if problems:
+            raise DeploymentInvalid(
+                f"{len(problems)} problem(s) in the deployment; nothing was deployed",
+                {"problems": [p.to_dict() for p in problems]},
+            )
+        now = datetime.now(UTC)
+        deployment = Deployment(
+            id=str(uuid.uuid4()),
+            name=name,
+            source=source,
+            tenant_id=tenant_id,
+            deployed_at=now,
+            deployed_by=actor,
+        )
+        resources: dict[str, Resource] = {}
+        by_name = {f.name: f for f in files}
+
+        def resource(file_name: str, kind: str) -> Resource:
+            if file_name not in resources:
+                content = by_name[file_name].content
+                resources[file_name] = Resource(
+                    name=Path(file_name).name,
+                    kind=kind,
+                    checksum=_checksum(content),
+                    content=content.decode("utf-8"),
+                )
+            return resources[file_name]
+
+        result = DeploymentResult(deployment.id, name, source, tenant_id, now, created=False)
+        new_forms: list[FormVersion] = []
+        for file, form in forms:
+            schema_json = json.dumps(form.schema, sort_keys=True, ensure_ascii=False)
+            checksum = _checksum(schema_json)
+            latest = session.scalars(
+                select(FormVersion)
+                .where(FormVersion.form_key == form.id)
+                .order_by(FormVersion.version.desc())
+            ).first()
+            if duplicate_filtering and latest is not None and latest.checksum == checksum:
+                result.forms[form.id] = latest.version
+                continue
+            version = (latest.version if latest else 0) + 1
+            new_forms.append(
+                FormVersion(
+                    form_key=form.id,
+                    version=version,
+                    checksum=checksum,
+                    schema_json=schema_json,
+                    deployment_id=deployment.id,
+                    resource=resource(file.name, "form"),
+                )
+            )
+            result.forms[form.id] = version
+        new_definitions: list[ProcessDefinition] = []
+        for process in processes:
+            spec_json = self.codec.encode_spec(process.spec, process.subprocess_specs)
+            checksum = _checksum(spec_json)
+            latest = latest_definition(session, process.key)
+            if duplicate_filtering and latest is not None and latest.checksum == checksum:
+                result.definitions.append(
+                    DeployedDefinition(
+                        latest.id,
+                        latest.key,
+                        latest.version,
+                        latest.name,
+                        Path(process.file).name,
+                        latest.deployment_id,
+                        new=False,
+                    )
+                )
+                continue
+            version = (latest.version if latest else 0) + 1
+            definition = ProcessDefinition(
+                id=f"{process.key}:{version}:{deployment.id[:8]}",
+                key=process.key,
+                version=version,
+                name=process.name,
+                deployment_id=deployment.id,
+                checksum=checksum,
+                spec_json=spec_json,
+                form_refs=sorted(process.form_refs),
+                created_at=now,
+                resource=resource(process.file, "bpmn"),
+            )
+            new_definitions.append(definition)
+            result.definitions.append(
+                DeployedDefinition(
+                    definition.id,
+                    definition.key,
+                    version,
+                    definition.name,
+                    Path(process.file).name,
+                    deployment.id,
+                    new=True,
+                )
+            )
+        if not new_definitions and not new_forms:
+            return result
+        session.add(deployment)
+        for row in resources.values():
+            row.deployment_id = deployment.id
+        session.add_all([*new_forms, *new_definitions])
+        session.flush()
+        result.created = True
+        return result

@@ -1,0 +1,226 @@
+"""The database tables.
+
+Instance state is SpiffWorkflow's own serialization (without the spec, which is stored once per definition
+version). Everything a list or a cockpit needs is kept in projection tables written in the same transaction,
+so queries never deserialize a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite stores naive values and forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(200))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Resource(Base):
+    """A file as it was deployed, kept verbatim so Modeler and the cockpit can show exactly that version."""
+
+    __tablename__ = "resource"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10))  # bpmn | form
+    checksum: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # key:version:deployment-prefix
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(200))
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    checksum: Mapped[str] = mapped_column(String(64))
+    spec_json: Mapped[str] = mapped_column(Text)
+    form_refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    resource: Mapped[Resource] = relationship(lazy="raise")
+
+
+class FormVersion(Base):
+    __tablename__ = "form_version"
+    __table_args__ = (UniqueConstraint("form_key", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    form_key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployment.id"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    checksum: Mapped[str] = mapped_column(String(64))
+    schema_json: Mapped[str] = mapped_column(Text)
+
+    resource: Mapped[Resource] = relationship(lazy="raise")
+
+
+class Instance(Base):
+    __tablename__ = "instance"
+    __table_args__ = (
+        Index("ix_instance_state_key", "state", "definition_key"),
+        Index("ix_instance_next_timer", "next_timer_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    definition_id: Mapped[str] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    definition_key: Mapped[str] = mapped_column(String(100))
+    business_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # active | suspended | completed | cancelled
+    # Optimistic lock: every write says "where version = the one I read", so no update is ever lost.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    state_json: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    active_elements: Mapped[list[str]] = mapped_column(JSON, default=list)
+    parent_instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Task(Base):
+    """An open human task: the projection every task list reads."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_assignee_due", "assignee", "due_at"),
+        Index("ix_task_instance", "instance_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instance.id"))
+    definition_id: Mapped[str] = mapped_column(String(120))
+    definition_key: Mapped[str] = mapped_column(String(100), index=True)
+    element_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    business_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    candidate_users: Mapped[list[str]] = mapped_column(JSON, default=list)
+    candidate_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    form_ref: Mapped[str | None] = mapped_column(String(100))
+    form_version: Mapped[int | None] = mapped_column(Integer)
+    form_key: Mapped[str | None] = mapped_column(String(300))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    follow_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TaskCandidate(Base):
+    """One row per candidate user or group, so "tasks my groups may take" is an indexed join."""
+
+    __tablename__ = "task_candidate"
+    __table_args__ = (Index("ix_task_candidate_name", "kind", "name"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(5), primary_key=True)  # user | group
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class Timer(Base):
+    """A waiting BPMN timer; the scheduler reads these to know when to fire."""
+
+    __tablename__ = "timer"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the waiting task's id
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instance.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_instance_at", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    business_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Deadline(Base):
+    """A statutory deadline of one instance, with its legal basis, pauses, extension and outcome."""
+
+    __tablename__ = "deadline"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "name"),
+        Index("ix_deadline_open_due", "outcome", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instance.id"))
+    business_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    basis: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(10))
+    length: Mapped[int] = mapped_column(Integer)
+    anchor: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Due without pauses (the extension included); the effective due adds paused_seconds.
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)
+    extended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(10))  # on_time | overdue
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

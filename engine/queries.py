@@ -1,0 +1,131 @@
+"""Read-only questions about instances and tasks, answered from the projection tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound
+from .models import AuditEvent, Instance, Task, TaskCandidate
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    assignee: str | None = None
+    candidate_user: str | None = None
+    candidate_groups: Sequence[str] = ()
+    # "Mine or my groups'": assigned to this user, or unassigned with the user or one of the groups a candidate.
+    involved_user: str | None = None
+    unassigned: bool | None = None
+    instance_id: str | None = None
+    business_key: str | None = None
+    definition_key: str | None = None
+    element_id: str | None = None
+    overdue: bool | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def task_query(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]]:
+    now = now or datetime.now(UTC)
+    query = select(Task)
+
+    def candidate(kind: str, names: Sequence[str]) -> Any:
+        return exists().where(
+            TaskCandidate.task_id == Task.id, TaskCandidate.kind == kind, TaskCandidate.name.in_(names)
+        )
+
+    if f.assignee is not None:
+        query = query.where(Task.assignee == f.assignee)
+    if f.unassigned is True:
+        query = query.where(Task.assignee.is_(None))
+    elif f.unassigned is False:
+        query = query.where(Task.assignee.is_not(None))
+    if f.candidate_user is not None:
+        query = query.where(candidate("user", [f.candidate_user]))
+    if f.candidate_groups:
+        query = query.where(candidate("group", list(f.candidate_groups)))
+    if f.involved_user is not None:
+        offered = [candidate("user", [f.involved_user])]
+        groups = list(f.candidate_groups)
+        if groups:
+            offered.append(candidate("group", groups))
+        query = query.where(or_(Task.assignee == f.involved_user, Task.assignee.is_(None) & or_(*offered)))
+    for column, value in (
+        (Task.instance_id, f.instance_id),
+        (Task.business_key, f.business_key),
+        (Task.definition_key, f.definition_key),
+        (Task.element_id, f.element_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if f.overdue is True:
+        query = query.where(Task.due_at < now)
+    elif f.overdue is False:
+        query = query.where(or_(Task.due_at.is_(None), Task.due_at >= now))
+    # Overdue and soonest-due first: what a handler must do next.
+    return (
+        query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+        .limit(f.limit)
+        .offset(f.offset)
+    )
+
+
+def list_tasks(session: Session, f: TaskFilter) -> list[Task]:
+    return list(session.scalars(task_query(f)))
+
+
+def get_task(session: Session, task_id: str) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no open task '{task_id}'", {"task": task_id})
+    return task
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    definition_key: str | None = None
+    state: str | None = None
+    business_key: str | None = None
+    overdue: bool | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def list_instances(session: Session, f: InstanceFilter) -> list[Instance]:
+    query = select(Instance)
+    for column, value in (
+        (Instance.definition_key, f.definition_key),
+        (Instance.state, f.state),
+        (Instance.business_key, f.business_key),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if f.overdue is True:
+        late = exists().where(Task.instance_id == Instance.id, Task.due_at < datetime.now(UTC))
+        query = query.where(late)
+    return list(
+        session.scalars(
+            query.order_by(Instance.started_at.desc(), Instance.id).limit(f.limit).offset(f.offset)
+        )
+    )
+
+
+def get_instance(session: Session, instance_id: str) -> Instance:
+    row = session.get(Instance, instance_id)
+    if row is None:
+        raise NotFound(f"no process instance '{instance_id}'", {"instance": instance_id})
+    return row
+
+
+def history(session: Session, instance_id: str) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+        )
+    )

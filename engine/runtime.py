@@ -1,0 +1,737 @@
+"""The engine: every change to a running instance is one command in one unit of work.
+
+A command opens a write transaction, locks the instance row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` serialises writers), loads the workflow, applies the change, runs engine steps, and saves
+the serialized state, the open-task projection, the pending timers and the audit events before it commits.
+Only after the commit are listeners (the scheduler) told, so nothing outside the database ever runs ahead of
+it. The instance row carries a version column checked on every write, so a lost update is impossible even if
+a lock were skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from .calendar import StatutoryCalendar, load_year_file
+from .clock import CalendarFunctions, Clock, install
+from .config import Settings
+from .db import Database
+from .deadlines import DeadlineKeeper, current_work, load_rules
+from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_definition
+from .errors import Conflict, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
+from .forms import FormDefinition, FormValidationError, parse_form
+from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
+from .parsing import is_expression
+from .scripting import FunctionRegistry, SafeScriptEngine, default_functions, evaluate
+from .serialization import WorkflowCodec
+
+VARIABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+ACTIVE, SUSPENDED, COMPLETED, CANCELLED = "active", "suspended", "completed", "cancelled"
+JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass
+class CommandResult:
+    """What a command did, for callers and for after-commit listeners."""
+
+    instance_id: str
+    state: str
+    business_key: str | None = None
+    next_timer_at: datetime | None = None
+    created_tasks: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+Listener = Callable[[CommandResult], None]
+
+
+def load_calendar(settings: Settings) -> StatutoryCalendar:
+    """The statutory calendar: package data plus every year file the operator put in instance/calendar/."""
+    calendar = StatutoryCalendar()
+    folder = settings.instance_path / "calendar"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        calendar.add_year(load_year_file(path))
+    return calendar
+
+
+def check_variables(variables: Mapping[str, Any] | None, where: str = "variables") -> dict[str, Any]:
+    """Refuse names expressions could not read (or that start with '_') and values JSON cannot hold."""
+    if variables is None:
+        return {}
+    if not isinstance(variables, Mapping):
+        raise InvalidInput(f"{where} must be an object of name -> value")
+    problems: dict[str, str] = {}
+
+    def json_safe(value: Any, depth: int = 0) -> bool:
+        if depth > 20:
+            return False
+        if isinstance(value, JSON_SCALARS):
+            return not (isinstance(value, float) and value != value)
+        if isinstance(value, list):
+            return all(json_safe(v, depth + 1) for v in value)
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and json_safe(v, depth + 1) for k, v in value.items())
+        return False
+
+    for name, value in variables.items():
+        if not isinstance(name, str) or not VARIABLE_NAME.match(name):
+            problems[str(name)] = "a variable name starts with a letter and has only letters, digits and _"
+        elif not json_safe(value):
+            problems[name] = "a value must be text, a number, true/false, null, a list or an object"
+    if problems:
+        raise InvalidInput(f"invalid {where}", {"fields": problems})
+    return dict(variables)
+
+
+def _split_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(v) for v in value]
+
+
+def parse_due(value: Any, created: datetime) -> datetime | None:
+    """A due/follow-up value: an ISO duration from creation, an ISO date(time), or nothing."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).strip()
+    if text.startswith("P"):
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Engine:
+    """Deploys definitions and runs instances; the one entry point the web layer and the CLI use."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        database: Database | None = None,
+        functions: FunctionRegistry | None = None,
+        clock: Clock | None = None,
+        calendar: StatutoryCalendar | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.db = database or Database.from_settings(self.settings)
+        self.functions = functions or default_functions()
+        self.clock = clock or Clock()
+        install(self.clock)
+        self.calendar = calendar or load_calendar(self.settings)
+        self.deadlines = DeadlineKeeper(
+            self.calendar, load_rules(self.settings.instance_path / "deadlines.json")
+        )
+        periods = CalendarFunctions(self.calendar)
+        self.functions.register("working_days", periods.working_days)
+        self.functions.register("calendar_days", periods.calendar_days)
+        self.functions.register("deadline", self.deadlines.deadline)
+        self.codec = WorkflowCodec()
+        self.script_engine = SafeScriptEngine(self.functions, allow_scripts=self.settings.allow_scripts)
+        self.listeners: list[Listener] = []
+        self._forms: dict[tuple[str, int], FormDefinition] = {}
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def definitions(self) -> DefinitionStore:
+        # Built on demand: functions registered after start-up (the clock's) must be allowed at deploy.
+        return DefinitionStore(self.codec, self.functions.names, allow_scripts=self.settings.allow_scripts)
+
+    # -- schema ------------------------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the database schema to the current version (Alembic)."""
+        from .migrations import upgrade
+
+        upgrade(self.db.engine)
+
+    # -- definitions -------------------------------------------------------------------------------------------
+    def validate(self, files: Sequence[DeployFile]) -> list[Any]:
+        with self.db.reading() as session:
+            return self.definitions.check(session if self.db.is_initialised() else None, files)[1]
+
+    def deploy(self, files: Sequence[DeployFile], **options: Any) -> DeploymentResult:
+        with self.db.transaction() as session:
+            return self.definitions.deploy(session, files, **options)
+
+    # -- unit of work ------------------------------------------------------------------------------------------
+    def _lock(self, session: Session, instance_id: str) -> Instance:
+        query = select(Instance).where(Instance.id == instance_id)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            raise NotFound(f"no process instance '{instance_id}'", {"instance": instance_id})
+        return row
+
+    def _specs(self, session: Session, definition_id: str) -> tuple[Any, dict[str, Any]]:
+        cached = self.codec.cached_specs(definition_id)
+        if cached is not None:
+            return cached
+        spec_json = session.scalar(
+            select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id)
+        )
+        if spec_json is None:
+            raise NotFound(f"no process definition '{definition_id}'")
+        return self.codec.specs_for(definition_id, spec_json)
+
+    def _load(self, session: Session, row: Instance) -> BpmnWorkflow:
+        spec, subprocess_specs = self._specs(session, row.definition_id)
+        workflow = self.codec.decode_state(row.state_json, spec, subprocess_specs)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    @contextmanager
+    def _command(self, instance_id: str, *, load: bool = True) -> Iterator[_UnitOfWork]:
+        """Lock, load, let the caller change, then save everything and commit as one transaction."""
+        with self.db.transaction() as session:
+            row = self._lock(session, instance_id)
+            work = _UnitOfWork(self, session, row, self._load(session, row) if load else None)
+            yield work
+            result = work.save()
+        for listener in self.listeners:
+            listener(result)
+        work.result = result
+
+    def _run_engine(self, work: _UnitOfWork, step: Callable[[], Any]) -> None:
+        """Apply a change and run the engine; a diagram error leaves the instance untouched."""
+        token = current_work.set(work)
+        try:
+            step()
+            work.workflow.refresh_timers()
+            work.workflow.do_engine_steps()
+        except SpiffWorkflowException as error:
+            task = getattr(error, "task", None)
+            element = task.task_spec.bpmn_id if task is not None else None
+            raise ProcessError(
+                f"the diagram failed at {element or 'an element'}: {error}",
+                {"element": element, "instance": work.row.id},
+            ) from error
+        finally:
+            current_work.reset(token)
+
+    # -- commands ----------------------------------------------------------------------------------------------
+    def start(
+        self,
+        key: str,
+        *,
+        business_key: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+        definition_id: str | None = None,
+    ) -> CommandResult:
+        variables = check_variables(variables)
+        now = self.now()
+        with self.db.transaction() as session:
+            if definition_id is not None:
+                definition = session.get(ProcessDefinition, definition_id)
+            else:
+                definition = latest_definition(session, key)
+            if definition is None:
+                raise NotFound(f"no process definition '{definition_id or key}' is deployed", {"key": key})
+            spec, subprocess_specs = self._specs(session, definition.id)
+            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+            workflow.task_tree.data.update(variables)
+            row = Instance(
+                id=str(uuid.uuid4()),
+                definition_id=definition.id,
+                definition_key=definition.key,
+                business_key=business_key,
+                state=ACTIVE,
+                state_json="",
+                started_at=now,
+                started_by=actor,
+                updated_at=now,
+                active_elements=[],
+            )
+            session.add(row)
+            work = _UnitOfWork(self, session, row, workflow, new=True)
+            work.audit("instance.started", actor=actor, data={"variables": variables} if variables else None)
+            self._run_engine(work, lambda: None)
+            result = work.save()
+        for listener in self.listeners:
+            listener(result)
+        return result
+
+    def claim(self, task_id: str, user: str, *, actor: str | None = None) -> CommandResult:
+        instance_id = self._instance_of_task(task_id)
+        with self._command(instance_id, load=False) as work:
+            task = work.open_task(task_id)
+            if task.assignee is not None and task.assignee != user:
+                raise Conflict(
+                    f"task is already claimed by {task.assignee}",
+                    {"task": task_id, "assignee": task.assignee},
+                )
+            task.assignee = user
+            work.audit("task.claimed", actor=actor or user, task=task, data={"assignee": user})
+        return work.result
+
+    def unclaim(self, task_id: str, *, actor: str | None = None) -> CommandResult:
+        instance_id = self._instance_of_task(task_id)
+        with self._command(instance_id, load=False) as work:
+            task = work.open_task(task_id)
+            previous, task.assignee = task.assignee, None
+            work.audit("task.unclaimed", actor=actor, task=task, data={"previous": previous})
+        return work.result
+
+    def assign(self, task_id: str, user: str | None, *, actor: str | None = None) -> CommandResult:
+        instance_id = self._instance_of_task(task_id)
+        with self._command(instance_id, load=False) as work:
+            task = work.open_task(task_id)
+            previous, task.assignee = task.assignee, user
+            work.audit("task.assigned", actor=actor, task=task, data={"assignee": user, "previous": previous})
+        return work.result
+
+    def complete(
+        self,
+        task_id: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        actor: str | None = None,
+        require_claim: bool = False,
+    ) -> CommandResult:
+        """Complete a human task with its form data; invalid data changes nothing."""
+        variables = check_variables(variables)
+        instance_id = self._instance_of_task(task_id)
+        with self._command(instance_id) as work:
+            task = work.open_task(task_id)
+            if task.assignee is not None and actor is not None and task.assignee != actor:
+                raise Conflict(
+                    f"task is claimed by {task.assignee}", {"task": task_id, "assignee": task.assignee}
+                )
+            if require_claim and task.assignee is None:
+                raise Conflict("claim the task before completing it", {"task": task_id})
+            spiff_task = work.workflow.get_task_from_id(uuid.UUID(task_id))
+            clean = self.validate_submission(work.session, task, variables)
+            extends = (spiff_task.task_spec.extensions.get("properties") or {}).get("extendsDeadline")
+            if extends and clean.get("extensionApproved", True) and clean.get("extensionDays"):
+                self.deadlines.extend(work, extends, int(clean["extensionDays"]), actor)
+            spiff_task.data.update(clean)
+
+            def run() -> None:
+                spiff_task.run()
+
+            self._run_engine(work, run)
+            work.completed_by_command.add(task_id)
+            work.audit("task.completed", actor=actor, task=task, data=clean)
+        return work.result
+
+    def validate_submission(self, session: Session, task: Task, variables: dict[str, Any]) -> dict[str, Any]:
+        form = self.form_for(session, task)
+        if form is None:
+            return variables
+        try:
+            return form.validate(variables)
+        except FormValidationError as error:
+            raise ValidationFailed(
+                f"{len(error.errors)} field(s) are invalid", {"form": form.id, "fields": error.errors}
+            ) from error
+
+    def form_for(self, session: Session, task: Task) -> FormDefinition | None:
+        if task.form_ref is None or task.form_version is None:
+            return None
+        key = (task.form_ref, task.form_version)
+        if key not in self._forms:
+            schema = session.scalar(
+                select(FormVersion.schema_json).where(
+                    FormVersion.form_key == task.form_ref, FormVersion.version == task.form_version
+                )
+            )
+            if schema is None:
+                raise NotFound(f"form '{task.form_ref}' version {task.form_version} is not deployed")
+            self._forms[key] = parse_form(schema, source=f"{task.form_ref}:{task.form_version}")
+        return self._forms[key]
+
+    def deliver_message(
+        self,
+        name: str,
+        *,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> CommandResult:
+        """Deliver a message to the one instance waiting for it (by id, or by business key)."""
+        payload = check_variables(payload, "payload")
+        if instance_id is None:
+            if business_key is None:
+                raise InvalidInput("name the instance or the business key the message is for")
+            instance_id = self._waiting_instance(business_key, name)
+        with self._command(instance_id) as work:
+            work.require_active()
+            waiting = {e.name for e in work.workflow.waiting_events()}
+            if name not in waiting:
+                raise Conflict(
+                    f"the instance is not waiting for message '{name}'", {"waiting": sorted(waiting)}
+                )
+            event = BpmnEvent(MessageEventDefinition(name), payload={"payload": payload, "result_var": name})
+            self._run_engine(work, lambda: work.workflow.catch(event))
+            work.audit("message.delivered", actor=actor, data={"message": name, "payload": payload})
+        return work.result
+
+    def fire_timers(self, instance_id: str) -> CommandResult:
+        """Fire whatever timers of the instance are due. Idempotent: firing twice fires nothing more."""
+        with self._command(instance_id) as work:
+            # A suspended instance keeps its due timers; resume fires them.
+            if work.row.state == ACTIVE:
+                self._run_engine(work, lambda: None)
+                work.note_fired_timers()
+        return work.result
+
+    def suspend(self, instance_id: str, *, actor: str | None = None) -> CommandResult:
+        with self._command(instance_id, load=False) as work:
+            work.require_active()
+            work.row.state = SUSPENDED
+            work.audit("instance.suspended", actor=actor)
+        return work.result
+
+    def resume(self, instance_id: str, *, actor: str | None = None) -> CommandResult:
+        with self._command(instance_id) as work:
+            if work.row.state != SUSPENDED:
+                raise InvalidState(f"instance is {work.row.state}, not suspended")
+            work.row.state = ACTIVE
+            work.audit("instance.resumed", actor=actor)
+            # Timers that came due while suspended fire now.
+            self._run_engine(work, lambda: None)
+            work.note_fired_timers()
+        return work.result
+
+    def cancel(
+        self, instance_id: str, *, actor: str | None = None, reason: str | None = None
+    ) -> CommandResult:
+        with self._command(instance_id) as work:
+            if work.row.state in (COMPLETED, CANCELLED):
+                raise InvalidState(f"instance is already {work.row.state}")
+            work.workflow.cancel()
+            work.row.state = CANCELLED
+            work.audit("instance.cancelled", actor=actor, data={"reason": reason} if reason else None)
+        return work.result
+
+    # -- lookups used by commands ------------------------------------------------------------------------------
+    def _instance_of_task(self, task_id: str) -> str:
+        try:
+            uuid.UUID(task_id)
+        except (ValueError, TypeError, AttributeError):
+            raise NotFound(f"no task '{task_id}'") from None
+        with self.db.reading() as session:
+            instance_id = session.scalar(select(Task.instance_id).where(Task.id == task_id))
+            if instance_id is None:
+                instance_id = session.scalar(
+                    select(AuditEvent.instance_id).where(AuditEvent.task_id == task_id).limit(1)
+                )
+                if instance_id is None:
+                    raise NotFound(f"no task '{task_id}'", {"task": task_id})
+        return instance_id
+
+    def _waiting_instance(self, business_key: str, message: str) -> str:
+        with self.db.reading() as session:
+            ids = list(
+                session.scalars(
+                    select(Instance.id).where(Instance.business_key == business_key, Instance.state == ACTIVE)
+                )
+            )
+        if not ids:
+            raise NotFound(f"no active instance with business key '{business_key}'")
+        if len(ids) > 1:
+            raise Conflict(
+                f"{len(ids)} active instances have business key '{business_key}'; name one",
+                {"instances": ids},
+            )
+        return ids[0]
+
+
+class _UnitOfWork:
+    """The state one command works on, and the code that writes it all back."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        session: Session,
+        row: Instance,
+        workflow: BpmnWorkflow | None,
+        *,
+        new: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.session = session
+        self.row = row
+        self.workflow = workflow
+        self.new = new
+        self.started = time.time()
+        self.now = engine.now()
+        self.deadlines: dict[str, Deadline | None] = {}
+        self.completed_by_command: set[str] = set()
+        self.pending_audit: list[AuditEvent] = []
+        self.result: CommandResult | None = None
+        self._tasks: dict[str, Task] | None = None
+        if not new and row.state in (COMPLETED, CANCELLED):
+            raise InvalidState(f"instance is {row.state}", {"instance": row.id, "state": row.state})
+
+    def require_active(self) -> None:
+        if self.row.state != ACTIVE:
+            raise InvalidState(
+                f"instance is {self.row.state}", {"instance": self.row.id, "state": self.row.state}
+            )
+
+    def tasks(self) -> dict[str, Task]:
+        if self._tasks is None:
+            rows = (
+                [] if self.new else self.session.scalars(select(Task).where(Task.instance_id == self.row.id))
+            )
+            self._tasks = {t.id: t for t in rows}
+        return self._tasks
+
+    def open_task(self, task_id: str) -> Task:
+        task = self.tasks().get(task_id)
+        if task is None:
+            raise Conflict("the task is no longer open: it was completed or cancelled", {"task": task_id})
+        self.require_active()
+        return task
+
+    def audit(
+        self,
+        kind: str,
+        *,
+        actor: str | None = None,
+        task: Task | None = None,
+        element: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.pending_audit.append(
+            AuditEvent(
+                instance_id=self.row.id,
+                business_key=self.row.business_key,
+                kind=kind,
+                actor=actor,
+                at=self.now,
+                data=data,
+                task_id=task.id if task else None,
+                element_id=task.element_id if task else element,
+            )
+        )
+
+    def waiting_timers(self) -> list[Any]:
+        assert self.workflow is not None
+        return [
+            t
+            for t in self.workflow.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent)
+            if _is_timer(t)
+        ]
+
+    def note_fired_timers(self) -> None:
+        assert self.workflow is not None
+        for task in self.workflow.get_tasks(updated_ts=self.started, state=TaskState.COMPLETED):
+            if _is_timer(task):
+                self.audit("timer.fired", element=task.task_spec.bpmn_id)
+
+    # -- saving ------------------------------------------------------------------------------------------------
+    def save(self) -> CommandResult:
+        row, workflow = self.row, self.workflow
+        result = CommandResult(row.id, row.state, row.business_key)
+        if workflow is not None:
+            self._record_activities(workflow)
+            self.engine.deadlines.sync(self)
+            finished = workflow.completed and row.state == ACTIVE
+            if finished:
+                row.state = COMPLETED
+            if row.state in (COMPLETED, CANCELLED):
+                row.ended_at = self.now
+            # Task creation evaluates input mappings into task data, so it comes before the state is encoded.
+            result.created_tasks = self._project_tasks(workflow)
+            if finished:
+                self.audit("instance.completed")
+            row.next_timer_at = self._project_timers(workflow)
+            row.state_json = self.engine.codec.encode_state(workflow)
+            row.active_elements = (
+                sorted(
+                    {
+                        t.task_spec.bpmn_id
+                        for t in workflow.get_tasks(
+                            state=TaskState.READY | TaskState.WAITING | TaskState.STARTED
+                        )
+                        if t.task_spec.bpmn_id and not t.task_spec.__class__.__name__.endswith("Join")
+                    }
+                )
+                if row.state in (ACTIVE, SUSPENDED)
+                else []
+            )
+        suspended = row.state == SUSPENDED
+        for task in self.tasks().values():
+            task.suspended = suspended
+        row.updated_at = self.now
+        self.session.add_all(self.pending_audit)
+        try:
+            self.session.flush()
+        except StaleDataError as error:
+            raise Conflict(
+                "the instance was changed by someone else; try again", {"instance": row.id}
+            ) from error
+        result.state = row.state
+        result.next_timer_at = row.next_timer_at if row.state == ACTIVE else None
+        result.events = [e.kind for e in self.pending_audit]
+        return result
+
+    def _record_activities(self, workflow: BpmnWorkflow) -> None:
+        """An audit event for every BPMN element the engine finished during this command (the path taken)."""
+        finished = [
+            t
+            for t in workflow.get_tasks(updated_ts=self.started, state=TaskState.COMPLETED)
+            if t.task_spec.bpmn_id and str(t.id) not in self.completed_by_command and not _is_timer(t)
+        ]
+        for task in sorted(finished, key=lambda t: t.last_state_change):
+            spec = task.task_spec
+            self.audit(
+                "activity.completed",
+                element=spec.bpmn_id,
+                data={"name": spec.bpmn_name, "type": type(spec).__name__}
+                if spec.bpmn_name
+                else {"type": type(spec).__name__},
+            )
+
+    def _project_tasks(self, workflow: BpmnWorkflow) -> list[str]:
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        if self.row.state in (COMPLETED, CANCELLED):
+            ready = {}
+        existing = self.tasks()
+        gone = [task_id for task_id in existing if task_id not in ready]
+        if gone:
+            self.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
+            self.session.execute(delete(Task).where(Task.id.in_(gone)))
+            for task_id in gone:
+                task = existing.pop(task_id)
+                if task_id not in self.completed_by_command and self.row.state != CANCELLED:
+                    self.audit("task.cancelled", task=task)
+        created = []
+        for task_id, spiff_task in ready.items():
+            if task_id not in existing:
+                self._create_task(spiff_task)
+                created.append(task_id)
+        return created
+
+    def _create_task(self, spiff_task: Any) -> None:
+        spec = spiff_task.task_spec
+        ext = getattr(spec, "extensions", None) or {}
+        engine = self.engine
+        data = spiff_task.data
+
+        def value(raw: Any) -> Any:
+            return evaluate(raw, data, engine.functions) if is_expression(raw) else raw
+
+        for name, raw in (ext.get("inputs") or {}).items():
+            data[name] = value(raw)
+        groups = _split_list(value(ext.get("candidateGroups")))
+        if not groups and spec.lane:
+            groups = [spec.lane]
+        users = _split_list(value(ext.get("candidateUsers")))
+        form_ref = ext.get("formRef")
+        task = Task(
+            id=str(spiff_task.id),
+            instance_id=self.row.id,
+            definition_id=self.row.definition_id,
+            definition_key=self.row.definition_key,
+            element_id=spec.bpmn_id,
+            name=spec.bpmn_name,
+            description=getattr(spec, "documentation", None),
+            business_key=self.row.business_key,
+            assignee=value(ext.get("assignee")) or None,
+            candidate_users=users,
+            candidate_groups=groups,
+            form_ref=form_ref,
+            form_version=self._form_version(form_ref, ext) if form_ref else None,
+            form_key=ext.get("formKey"),
+            due_at=parse_due(value(ext.get("dueDate")), self.now),
+            follow_up_at=parse_due(value(ext.get("followUpDate")), self.now),
+            priority=int(value(ext.get("priority")) or 50),
+            created_at=self.now,
+            suspended=self.row.state == SUSPENDED,
+        )
+        self.session.add(task)
+        self.session.add_all(
+            [TaskCandidate(task_id=task.id, kind="group", name=g) for g in dict.fromkeys(groups)]
+            + [TaskCandidate(task_id=task.id, kind="user", name=u) for u in dict.fromkeys(users)]
+        )
+        self.tasks()[task.id] = task
+        self.audit(
+            "task.created", task=task, data={"name": task.name, "candidateGroups": groups} if groups else None
+        )
+
+    def _form_version(self, form_ref: str, ext: Mapping[str, Any]) -> int | None:
+        query = select(FormVersion.version).where(FormVersion.form_key == form_ref)
+        binding = ext.get("formRefBinding", "latest")
+        if binding == "version" and ext.get("formRefVersion"):
+            return int(ext["formRefVersion"])
+        if binding == "deployment":
+            deployment = select(ProcessDefinition.deployment_id).where(
+                ProcessDefinition.id == self.row.definition_id
+            )
+            found = self.session.scalar(
+                query.where(FormVersion.deployment_id == deployment.scalar_subquery())
+            )
+            if found is not None:
+                return found
+        return self.session.scalar(query.order_by(FormVersion.version.desc()).limit(1))
+
+    def _project_timers(self, workflow: BpmnWorkflow) -> datetime | None:
+        timers: dict[str, Timer] = {}
+        if self.row.state in (ACTIVE, SUSPENDED):
+            for task in self.waiting_timers():
+                due = timer_due(task)
+                if due is not None:
+                    timers[str(task.id)] = Timer(
+                        id=str(task.id),
+                        instance_id=self.row.id,
+                        element_id=task.task_spec.bpmn_id,
+                        due_at=due,
+                    )
+        existing = (
+            {}
+            if self.new
+            else {
+                t.id: t for t in self.session.scalars(select(Timer).where(Timer.instance_id == self.row.id))
+            }
+        )
+        for timer_id, timer in existing.items():
+            if timer_id not in timers:
+                self.session.delete(timer)
+            elif timer.due_at != timers[timer_id].due_at:
+                timer.due_at = timers[timer_id].due_at
+        self.session.add_all([t for tid, t in timers.items() if tid not in existing])
+        return min((t.due_at for t in timers.values()), default=None)
+
+
+def _is_timer(task: Any) -> bool:
+    spec = task.task_spec
+    return isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition)
+
+
+def timer_due(task: Any) -> datetime | None:
+    """The absolute time a waiting timer task fires, as SpiffWorkflow stored it when the timer was reached."""
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # a cycle: its next occurrence
+        value = value.get("next") if value.get("cycles", 0) != 0 else None
+    if not isinstance(value, str):
+        return None
+    due = TimerEventDefinition.get_datetime(value)
+    return due.astimezone(UTC) if due.tzinfo else due.replace(tzinfo=UTC)

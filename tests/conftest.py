@@ -1,0 +1,83 @@
+"""Shared fixtures: every engine test runs on SQLite, and on PostgreSQL whenever 127.0.0.1:5432 answers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine.clock import Clock, FrozenClock, install
+from engine.config import Settings
+from engine.definitions import read_files
+from engine.runtime import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+PG_URL = os.environ.get("PETITIONFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# A Monday morning in Beijing, far from holidays, so deadline arithmetic in scenarios is easy to follow.
+START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+
+def _pg_available() -> bool:
+    try:
+        probe = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with probe.connect() as conn:
+            conn.execute(text("select 1"))
+        probe.dispose()
+        return True
+    except Exception:
+        return False
+
+
+PG_AVAILABLE = _pg_available()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'petitionflow.db'}"
+        return
+    if not PG_AVAILABLE:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    frozen = FrozenClock(START)
+    yield frozen
+    install(Clock())
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(instance_path=tmp_path / "instance", database_url=database_url)
+
+
+@pytest.fixture
+def engine(settings: Settings, clock: FrozenClock) -> Iterator[Engine]:
+    eng = Engine(settings, clock=clock)
+    eng.migrate()
+    yield eng
+    eng.db.dispose()
+
+
+@pytest.fixture
+def deployed(engine: Engine) -> Engine:
+    """The engine with the shipped workflows/ and forms/ deployed."""
+    engine.deploy(read_files([ROOT / "workflows", ROOT / "forms"]), name="shipped")
+    return engine

@@ -1,0 +1,196 @@
+"""The ``petitionflow`` command: validate, deploy, run and inspect processes from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.definitions import read_files
+from engine.errors import PetitionflowError
+from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
+from engine.runtime import Engine
+
+
+def parse_var(text: str) -> tuple[str, Any]:
+    """``name=value``; the value is read as JSON when it is JSON (true, 3, "x", [..]) and as text otherwise."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
+def _engine() -> Engine:
+    engine = Engine()
+    engine.migrate()
+    return engine
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    missing = [p for p in args.paths if not p.exists()]
+    for path in missing:
+        print(f"{path}:0: -: no such file or directory")
+    files = read_files([p for p in args.paths if p.exists()])
+    problems = Engine().definitions.check(None, files)[1] if files else []
+    for problem in problems:
+        print(problem)
+    if not files and not missing:
+        print("no .bpmn or .form files found", file=sys.stderr)
+        return 1
+    return 1 if problems or missing else 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    engine = _engine()
+    result = engine.deploy(read_files(args.paths), name=args.name, source="petitionflow cli")
+    for d in result.definitions:
+        print(f"{d.key} version {d.version} ({'new' if d.new else 'unchanged'}) id={d.id}")
+    for key, version in sorted(result.forms.items()):
+        print(f"form {key} version {version}")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    result = _engine().start(
+        args.key, business_key=args.business_key, variables=dict(args.var), actor=args.user
+    )
+    print(f"instance {result.instance_id} {result.state}")
+    for task_id in result.created_tasks:
+        print(f"task {task_id}")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    engine = _engine()
+    f = TaskFilter(
+        assignee=args.assignee,
+        candidate_groups=args.group or (),
+        business_key=args.business_key,
+        instance_id=args.instance,
+        limit=args.limit,
+    )
+    with engine.db.reading() as session:
+        for t in list_tasks(session, f):
+            due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
+            print(
+                f"{t.id}  {t.definition_key}/{t.element_id}  {t.name or ''}  assignee={t.assignee or '-'}  "
+                f"groups={','.join(t.candidate_groups) or '-'}  due={due}  key={t.business_key or '-'}"
+            )
+    return 0
+
+
+def cmd_claim(args: argparse.Namespace) -> int:
+    _engine().claim(args.task_id, args.user)
+    print(f"claimed by {args.user}")
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    result = _engine().complete(args.task_id, dict(args.var), actor=args.user)
+    print(f"instance {result.instance_id} {result.state}")
+    for task_id in result.created_tasks:
+        print(f"task {task_id}")
+    return 0
+
+
+def cmd_instances(args: argparse.Namespace) -> int:
+    engine = _engine()
+    f = InstanceFilter(
+        definition_key=args.key, state=args.state, business_key=args.business_key, limit=args.limit
+    )
+    with engine.db.reading() as session:
+        for i in list_instances(session, f):
+            print(
+                f"{i.id}  {i.definition_id}  {i.state}  key={i.business_key or '-'}  "
+                f"at={','.join(i.active_elements) or '-'}  started={i.started_at.isoformat(timespec='seconds')}"
+            )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from webapi import create_app
+
+    app = create_app(_engine())
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="petitionflow", description="Petition workflows on a BPMN engine.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check diagrams and forms; print file:line: element: message")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("deploy", help="deploy diagrams and forms (unchanged content is not redeployed)")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--name", default="petitionflow")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("start", help="start an instance of the latest version of a process")
+    p.add_argument("key")
+    p.add_argument("--business-key")
+    p.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--user")
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("tasks", help="list open tasks, overdue and soonest due first")
+    p.add_argument("--assignee")
+    p.add_argument("--group", action="append")
+    p.add_argument("--business-key")
+    p.add_argument("--instance")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("claim", help="claim a task for a user")
+    p.add_argument("task_id")
+    p.add_argument("user")
+    p.set_defaults(func=cmd_claim)
+
+    p = sub.add_parser("complete", help="complete a task with variables")
+    p.add_argument("task_id")
+    p.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--user")
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("instances", help="list process instances")
+    p.add_argument("--key")
+    p.add_argument("--state")
+    p.add_argument("--business-key")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=cmd_instances)
+
+    p = sub.add_parser("serve", help="run the web service")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PetitionflowError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        problems = error.details.get("problems") if error.details else None
+        for p in problems or []:
+            print(f"{p['file']}:{p['line'] or 0}: {p['element'] or '-'}: {p['message']}", file=sys.stderr)
+        fields = error.details.get("fields") if error.details else None
+        for name, messages in (fields or {}).items():
+            print(
+                f"  {name}: {messages if isinstance(messages, str) else '; '.join(map(str, messages))}",
+                file=sys.stderr,
+            )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
