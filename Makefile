@@ -1,0 +1,19 @@
+# The two commands a newcomer needs: `make serve` and `make test`. Both install what is missing first.
+.PHONY: setup serve test lint bench
+
+setup:
+	./tools/setup.sh
+
+serve: setup
+	.venv/bin/petitionflow deploy workflows forms
+	.venv/bin/petitionflow serve
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+test: lint
+	.venv/bin/python -m pytest
+
+bench: setup
+	.venv/bin/python bench/engine.py
