@@ -12,13 +12,18 @@ from datetime import UTC, date, datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
+    Table,
     Text,
+    Unicode,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -224,3 +229,14 @@ class Deadline(Base):
     extended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[str | None] = mapped_column(String(10))  # on_time | overdue
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# APScheduler's job table, declared here so that migrations create it and schema checks know it. The layout
+# is APScheduler 3's own (SQLAlchemyJobStore), which reads and writes it.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

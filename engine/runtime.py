@@ -391,14 +391,24 @@ class Engine:
             work.audit("message.delivered", actor=actor, data={"message": name, "payload": payload})
         return work.result
 
-    def fire_timers(self, instance_id: str) -> CommandResult:
-        """Fire whatever timers of the instance are due. Idempotent: firing twice fires nothing more."""
-        with self._command(instance_id) as work:
+    def fire_timers(self, instance_id: str) -> CommandResult | None:
+        """Fire whatever timers of the instance are due; None when nothing was due (nothing is written).
+
+        Idempotent: a second call for the same due time, from this or another scheduler, finds the timer
+        already fired under the instance lock and does nothing.
+        """
+        with self.db.transaction() as session:
+            row = self._lock(session, instance_id)
             # A suspended instance keeps its due timers; resume fires them.
-            if work.row.state == ACTIVE:
-                self._run_engine(work, lambda: None)
-                work.note_fired_timers()
-        return work.result
+            if row.state != ACTIVE or row.next_timer_at is None or row.next_timer_at > self.now():
+                return None
+            work = _UnitOfWork(self, session, row, self._load(session, row))
+            self._run_engine(work, lambda: None)
+            work.note_fired_timers()
+            result = work.save()
+        for listener in self.listeners:
+            listener(result)
+        return result
 
     def suspend(self, instance_id: str, *, actor: str | None = None) -> CommandResult:
         with self._command(instance_id, load=False) as work:

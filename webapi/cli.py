@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,8 +117,40 @@ def cmd_instances(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from webapi import create_app
 
-    app = create_app(_engine())
-    app.run(host=args.host, port=args.port, threaded=True)
+    engine = _engine()
+    timers = None
+    if not args.no_scheduler:
+        from engine.scheduler import TimerService
+
+        timers = TimerService(engine)
+        timers.start()
+    try:
+        create_app(engine).run(host=args.host, port=args.port, threaded=True)
+    finally:
+        if timers is not None:
+            timers.stop()
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """Run only the timer scheduler (production: one process next to the web workers)."""
+    import signal
+    import threading
+
+    from engine.scheduler import TimerService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    timers = TimerService(_engine())
+    timers.start()
+    print(
+        "scheduler started; waiting for leadership" if not timers.is_leader else "scheduler active",
+        flush=True,
+    )
+    stop.wait()
+    timers.stop()
     return 0
 
 
@@ -167,10 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_instances)
 
-    p = sub.add_parser("serve", help="run the web service")
+    p = sub.add_parser("serve", help="run the web service (with the timer scheduler unless told otherwise)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument(
+        "--no-scheduler", action="store_true", help="timers are fired by a separate scheduler process"
+    )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("scheduler", help="run the timer scheduler alone (one active per database)")
+    p.set_defaults(func=cmd_scheduler)
     return parser
 
 

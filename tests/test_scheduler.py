@@ -1,0 +1,137 @@
+"""The real scheduler: timers fire on time, exactly once, across restarts and with two schedulers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from engine.clock import Clock
+from engine.config import Settings
+from engine.models import AuditEvent, Instance
+from engine.runtime import Engine
+from engine.scheduler import TimerService
+from tests.helpers import deploy_data, only_task
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[Engine]:
+    """An engine on the system clock: the scheduler works in real time."""
+    engine = Engine(settings, clock=Clock())
+    engine.migrate()
+    deploy_data(engine, "simple.bpmn", "simple_register.form")
+    yield engine
+    engine.db.dispose()
+
+
+def start_timer(engine: Engine, seconds: float) -> tuple[str, datetime]:
+    """An instance whose boundary timer is due ``seconds`` from now; returns its id and due time."""
+    instance_id = engine.start("simple").instance_id
+    data = {"name": "甲", "accepted": True, "handler": "bob", "wait": f"PT{seconds}S"}
+    result = engine.complete(only_task(engine, instance_id, "register").id, data)
+    assert result.next_timer_at is not None
+    return instance_id, result.next_timer_at
+
+
+def fired(engine: Engine, instance_id: str) -> list[datetime]:
+    with engine.db.reading() as session:
+        return list(
+            session.scalars(
+                select(AuditEvent.at).where(
+                    AuditEvent.instance_id == instance_id, AuditEvent.kind == "timer.fired"
+                )
+            )
+        )
+
+
+def wait_until(condition, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_timer_fires_within_a_second_of_its_due_time(live: Engine) -> None:
+    service = TimerService(live)
+    service.start(wait_for_leadership=10)
+    try:
+        instance_id, due = start_timer(live, 3)
+        assert wait_until(lambda: fired(live, instance_id), timeout=10)
+        [at] = fired(live, instance_id)
+        assert due <= at < due + timedelta(seconds=1)
+    finally:
+        service.stop()
+    with live.db.reading() as session:
+        assert session.get(Instance, instance_id).state == "completed"
+
+
+def scheduler_process(settings: Settings) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "PETITIONFLOW_INSTANCE": str(settings.instance_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    log = (settings.instance_path / f"scheduler-{time.monotonic_ns()}.log").open("w")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "webapi.cli", "scheduler"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().startswith("scheduler ")
+    return child
+
+
+def test_a_timer_due_while_the_scheduler_was_killed_fires_once_after_restart(
+    live: Engine, settings: Settings
+) -> None:
+    first = scheduler_process(settings)
+    time.sleep(1.5)  # let it take leadership and schedule
+    instance_id, due = start_timer(live, 3)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1.0)
+    assert fired(live, instance_id) == []  # nobody was running
+    second = scheduler_process(settings)
+    try:
+        assert wait_until(lambda: fired(live, instance_id), timeout=15)
+        time.sleep(2.0)  # a duplicate would show up by now
+        assert len(fired(live, instance_id)) == 1
+    finally:
+        second.terminate()
+        second.wait(timeout=20)
+
+
+def test_two_schedulers_on_one_database_fire_each_timer_once(live: Engine, settings: Settings) -> None:
+    schedulers = [scheduler_process(settings), scheduler_process(settings)]
+    try:
+        time.sleep(1.5)
+        timers = [start_timer(live, 2 + i * 0.1) for i in range(8)]
+        last_due = max(due for _, due in timers)
+        # Kill one scheduler halfway: whichever held the lock, the other must carry on.
+        schedulers[0].send_signal(signal.SIGKILL)
+        time.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + 4.0)
+        assert wait_until(lambda: all(fired(live, i) for i, _ in timers), timeout=15)
+        assert [len(fired(live, i)) for i, _ in timers] == [1] * len(timers)
+    finally:
+        for child in schedulers:
+            child.kill()
+            child.wait(timeout=20)
