@@ -116,5 +116,5 @@ def test_operator_rules_and_calendar_years_are_read_from_the_instance_folder(set
 def test_bad_operator_rules_are_refused_with_the_file_named(settings, clock) -> None:
     settings.instance_path.mkdir(parents=True)
     (settings.instance_path / "deadlines.json").write_text(json.dumps({"handling": {"length": 0}}))
-    with pytest.raises(InvalidInput, match="deadlines.json"):
+    with pytest.raises(InvalidInput, match=r"deadlines\.json"):
         Engine(settings, clock=clock)
