@@ -240,3 +240,57 @@ apscheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+class Petition(Base):
+    """One petition (信访事项) as registered; its number is the business key of its process instance."""
+
+    __tablename__ = "petition"
+    __table_args__ = (
+        Index("ix_petition_person_matter", "petitioner_key", "matter_key"),
+        Index("ix_petition_status_unit", "status", "involved_unit"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    petitioner_name: Mapped[str] = mapped_column(String(100), index=True)
+    id_type: Mapped[str | None] = mapped_column(String(20))
+    id_number: Mapped[str | None] = mapped_column(String(40))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    address: Mapped[str | None] = mapped_column(String(300))
+    channel: Mapped[str] = mapped_column(String(10))
+    received_at: Mapped[date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(20))
+    involved_unit: Mapped[str | None] = mapped_column(String(100))
+    place: Mapped[str | None] = mapped_column(String(100))
+    people_count: Mapped[int] = mapped_column(Integer, default=1)
+    representatives: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    agent: Mapped[str | None] = mapped_column(String(100))
+    major_urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    skip_level: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Derived at registration from earlier petitions of the same person and matter.
+    petitioner_key: Mapped[str] = mapped_column(String(64))
+    matter_key: Mapped[str] = mapped_column(String(64))
+    is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_turned_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
+    same_matter_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    matter_terminated: Mapped[bool] = mapped_column(Boolean, default=False)
+    reflux_count: Mapped[int] = mapped_column(Integer, default=0)
+    previous_number: Mapped[str | None] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20), default="registered")
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    registered_by: Mapped[str | None] = mapped_column(String(100))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Counter(Base):
+    """Gap-free numbering (petition numbers per year), incremented under a row lock."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

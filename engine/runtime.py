@@ -39,6 +39,7 @@ from .errors import Conflict, InvalidInput, InvalidState, NotFound, ProcessError
 from .forms import FormDefinition, FormValidationError, parse_form
 from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
 from .parsing import is_expression
+from .petitions import PetitionRegistry
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions, evaluate
 from .serialization import WorkflowCodec
 
@@ -150,6 +151,9 @@ class Engine:
         self.codec = WorkflowCodec()
         self.script_engine = SafeScriptEngine(self.functions, allow_scripts=self.settings.allow_scripts)
         self.listeners: list[Listener] = []
+        # Called inside the command's transaction when an instance ends, with its unit of work.
+        self.end_hooks: list[Callable[[_UnitOfWork], None]] = []
+        self.petitions = PetitionRegistry(self)
         self._forms: dict[tuple[str, int], FormDefinition] = {}
 
     def now(self) -> datetime:
@@ -211,8 +215,7 @@ class Engine:
             work = _UnitOfWork(self, session, row, self._load(session, row) if load else None)
             yield work
             result = work.save()
-        for listener in self.listeners:
-            listener(result)
+        self.notify(result)
         work.result = result
 
     def _run_engine(self, work: _UnitOfWork, step: Callable[[], Any]) -> None:
@@ -243,37 +246,60 @@ class Engine:
         definition_id: str | None = None,
     ) -> CommandResult:
         variables = check_variables(variables)
-        now = self.now()
         with self.db.transaction() as session:
-            if definition_id is not None:
-                definition = session.get(ProcessDefinition, definition_id)
-            else:
-                definition = latest_definition(session, key)
-            if definition is None:
-                raise NotFound(f"no process definition '{definition_id or key}' is deployed", {"key": key})
-            spec, subprocess_specs = self._specs(session, definition.id)
-            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-            workflow.task_tree.data.update(variables)
-            row = Instance(
-                id=str(uuid.uuid4()),
-                definition_id=definition.id,
-                definition_key=definition.key,
+            result = self.start_in(
+                session,
+                key,
                 business_key=business_key,
-                state=ACTIVE,
-                state_json="",
-                started_at=now,
-                started_by=actor,
-                updated_at=now,
-                active_elements=[],
+                variables=variables,
+                actor=actor,
+                definition_id=definition_id,
             )
-            session.add(row)
-            work = _UnitOfWork(self, session, row, workflow, new=True)
-            work.audit("instance.started", actor=actor, data={"variables": variables} if variables else None)
-            self._run_engine(work, lambda: None)
-            result = work.save()
+        self.notify(result)
+        return result
+
+    def start_in(
+        self,
+        session: Session,
+        key: str,
+        *,
+        business_key: str | None,
+        variables: dict[str, Any],
+        actor: str | None,
+        definition_id: str | None = None,
+    ) -> CommandResult:
+        """Start an instance inside the caller's transaction (the caller commits, then calls ``notify``)."""
+        if definition_id is not None:
+            definition = session.get(ProcessDefinition, definition_id)
+        else:
+            definition = latest_definition(session, key)
+        if definition is None:
+            raise NotFound(f"no process definition '{definition_id or key}' is deployed", {"key": key})
+        spec, subprocess_specs = self._specs(session, definition.id)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow.task_tree.data.update(variables)
+        now = self.now()
+        row = Instance(
+            id=str(uuid.uuid4()),
+            definition_id=definition.id,
+            definition_key=definition.key,
+            business_key=business_key,
+            state=ACTIVE,
+            state_json="",
+            started_at=now,
+            started_by=actor,
+            updated_at=now,
+            active_elements=[],
+        )
+        session.add(row)
+        work = _UnitOfWork(self, session, row, workflow, new=True)
+        work.audit("instance.started", actor=actor, data={"variables": variables} if variables else None)
+        self._run_engine(work, lambda: None)
+        return work.save()
+
+    def notify(self, result: CommandResult) -> None:
         for listener in self.listeners:
             listener(result)
-        return result
 
     def claim(self, task_id: str, user: str, *, actor: str | None = None) -> CommandResult:
         instance_id = self._instance_of_task(task_id)
@@ -406,8 +432,7 @@ class Engine:
             self._run_engine(work, lambda: None)
             work.note_fired_timers()
             result = work.save()
-        for listener in self.listeners:
-            listener(result)
+        self.notify(result)
         return result
 
     def suspend(self, instance_id: str, *, actor: str | None = None) -> CommandResult:
@@ -572,6 +597,9 @@ class _UnitOfWork:
             result.created_tasks = self._project_tasks(workflow)
             if finished:
                 self.audit("instance.completed")
+            if row.state in (COMPLETED, CANCELLED):
+                for hook in self.engine.end_hooks:
+                    hook(self)
             row.next_timer_at = self._project_timers(workflow)
             row.state_json = self.engine.codec.encode_state(workflow)
             row.active_elements = (

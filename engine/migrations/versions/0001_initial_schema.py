@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:59:20.270637
+Create Date: 2026-11-22 03:03:25.807821
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_instance_at", ["instance_id", "id"], unique=False)
 
     op.create_table(
+        "counter",
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
         "deployment",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -61,6 +67,51 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deployment", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_deployment_deployed_at"), ["deployed_at"], unique=False)
+
+    op.create_table(
+        "petition",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("number", sa.String(length=30), nullable=False),
+        sa.Column("petitioner_name", sa.String(length=100), nullable=False),
+        sa.Column("id_type", sa.String(length=20), nullable=True),
+        sa.Column("id_number", sa.String(length=40), nullable=True),
+        sa.Column("phone", sa.String(length=30), nullable=True),
+        sa.Column("address", sa.String(length=300), nullable=True),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("received_at", sa.Date(), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("category", sa.String(length=20), nullable=False),
+        sa.Column("involved_unit", sa.String(length=100), nullable=True),
+        sa.Column("place", sa.String(length=100), nullable=True),
+        sa.Column("people_count", sa.Integer(), nullable=False),
+        sa.Column("representatives", sa.JSON(), nullable=False),
+        sa.Column("agent", sa.String(length=100), nullable=True),
+        sa.Column("major_urgent", sa.Boolean(), nullable=False),
+        sa.Column("skip_level", sa.Boolean(), nullable=False),
+        sa.Column("petitioner_key", sa.String(length=64), nullable=False),
+        sa.Column("matter_key", sa.String(length=64), nullable=False),
+        sa.Column("is_repeat", sa.Boolean(), nullable=False),
+        sa.Column("first_turned_repeat", sa.Boolean(), nullable=False),
+        sa.Column("same_matter_pending", sa.Boolean(), nullable=False),
+        sa.Column("matter_terminated", sa.Boolean(), nullable=False),
+        sa.Column("reflux_count", sa.Integer(), nullable=False),
+        sa.Column("previous_number", sa.String(length=30), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("outcome", sa.String(length=40), nullable=True),
+        sa.Column("instance_id", sa.String(length=36), nullable=True),
+        sa.Column("registered_by", sa.String(length=100), nullable=True),
+        sa.Column("registered_at", engine.models.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", engine.models.UtcDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("number"),
+    )
+    with op.batch_alter_table("petition", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_petition_instance_id"), ["instance_id"], unique=False)
+        batch_op.create_index("ix_petition_person_matter", ["petitioner_key", "matter_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_petition_petitioner_name"), ["petitioner_name"], unique=False)
+        batch_op.create_index(batch_op.f("ix_petition_registered_at"), ["registered_at"], unique=False)
+        batch_op.create_index("ix_petition_status_unit", ["status", "involved_unit"], unique=False)
 
     op.create_table(
         "resource",
@@ -302,10 +353,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_resource_deployment_id"))
 
     op.drop_table("resource")
+    with op.batch_alter_table("petition", schema=None) as batch_op:
+        batch_op.drop_index("ix_petition_status_unit")
+        batch_op.drop_index(batch_op.f("ix_petition_registered_at"))
+        batch_op.drop_index(batch_op.f("ix_petition_petitioner_name"))
+        batch_op.drop_index("ix_petition_person_matter")
+        batch_op.drop_index(batch_op.f("ix_petition_instance_id"))
+
+    op.drop_table("petition")
     with op.batch_alter_table("deployment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deployment_deployed_at"))
 
     op.drop_table("deployment")
+    op.drop_table("counter")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_instance_at")
         batch_op.drop_index(batch_op.f("ix_audit_event_business_key"))
