@@ -262,7 +262,9 @@ class Petition(Base):
     received_at: Mapped[date] = mapped_column(Date)
     subject: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str | None] = mapped_column(
+        String(20)
+    )  # known after the acceptance review at the latest
     involved_unit: Mapped[str | None] = mapped_column(String(100))
     place: Mapped[str | None] = mapped_column(String(100))
     people_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -294,3 +296,23 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Escalation(Base):
+    """A step of the escalation ladder: warning, supervision (督办), listing (挂牌) or a patrol finding (网巡)."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (Index("ix_escalation_kind_created", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # What makes a step unique (one warning per deadline, one finding per case a day, one listing a period).
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    business_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    deadline_name: Mapped[str | None] = mapped_column(String(50))
+    unit: Mapped[str | None] = mapped_column(String(100), index=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    details: Mapped[dict | None] = mapped_column(JSON)

@@ -16,74 +16,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from .errors import NotFound, ValidationFailed
-from .models import Counter, Petition
+from .forms import FormDefinition, FormValidationError, parse_form
+from .models import Counter, FormVersion, Petition
 
 if TYPE_CHECKING:
     from .runtime import CommandResult, Engine, _UnitOfWork
 
 INTAKE_PROCESS = "petition_intake"
-CHANNELS = ("letter", "visit", "web", "phone", "fax")
+# The registration is validated against the designers' own registration form, so the window, the API and the
+# registration-check task all apply the same rules.
+REGISTRATION_FORM = "intake_registration"
 CATEGORIES = ("suggestion", "accusation", "complaint")
-ID_TYPES = ("id_card", "passport", "hk_macao_pass", "taiwan_pass", "other")
-MOBILE_OR_LANDLINE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
-ID_CARD = r"^\d{17}[\dXx]$"
 OPEN_STATUSES = ("registered", "in_progress")
-
-
-class RepresentativeSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(MOBILE_OR_LANDLINE))
-
-
-class RegistrationSchema(Schema):
-    """信访事项登记: the fields of domain.md §1, checked before anything is stored."""
-
-    petitionerName = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    idType = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ID_TYPES))
-    idNumber = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(MOBILE_OR_LANDLINE))
-    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    receivedAt = fields.Date(required=True)
-    subject = fields.String(required=True, validate=validate.Length(min=2, max=200))
-    content = fields.String(required=True, validate=validate.Length(min=5, max=10_000))
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    involvedUnit = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    peopleCount = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    representatives = fields.List(
-        fields.Nested(RepresentativeSchema), load_default=list, validate=validate.Length(max=5)
-    )
-    agent = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    majorUrgent = fields.Boolean(load_default=False)
-    skipLevel = fields.Boolean(load_default=False)
-
-    @validates_schema
-    def _rules(self, data: Mapping[str, Any], **_: Any) -> None:
-        errors: dict[str, list[str]] = {}
-        if (
-            data.get("idType") == "id_card"
-            and data.get("idNumber")
-            and not re.match(ID_CARD, data["idNumber"])
-        ):
-            errors["idNumber"] = ["a resident ID card number has 17 digits and a digit or X"]
-        # Art. 20: a group visit elects at most five representatives.
-        if (
-            data.get("peopleCount", 1) >= 5
-            and data.get("channel") == "visit"
-            and not data.get("representatives")
-        ):
-            errors["representatives"] = [
-                "a visit of five or more people names its representatives (at most 5)"
-            ]
-        if not (data.get("phone") or data.get("address")):
-            errors["phone"] = ["give a phone number or an address, so that notices can reach the petitioner"]
-        if errors:
-            raise ValidationError(errors)
 
 
 def _normal(text: str | None) -> str:
@@ -93,7 +40,8 @@ def _normal(text: str | None) -> str:
 
 
 def petitioner_key(data: Mapping[str, Any]) -> str:
-    identity = data.get("idNumber") or f"{_normal(data.get('petitionerName'))}|{_normal(data.get('phone'))}"
+    number = data.get("idNumber") or data.get("otherIdNumber")
+    identity = number or f"{_normal(data.get('petitionerName'))}|{_normal(data.get('phone'))}"
     return hashlib.sha256(_normal(identity).encode()).hexdigest()
 
 
@@ -127,23 +75,42 @@ class PetitionRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._forms: dict[tuple[str, int], FormDefinition] = {}
         engine.end_hooks.append(self._on_instance_end)
 
+    def registration_form(self) -> FormDefinition:
+        with self.engine.db.reading() as session:
+            row = session.scalars(
+                select(FormVersion)
+                .where(FormVersion.form_key == REGISTRATION_FORM)
+                .order_by(FormVersion.version.desc())
+            ).first()
+        if row is None:
+            raise NotFound(f"the registration form '{REGISTRATION_FORM}' is not deployed")
+        key = (row.form_key, row.version)
+        if key not in self._forms:
+            self._forms[key] = parse_form(row.schema_json, source=f"{row.form_key}:{row.version}")
+        return self._forms[key]
+
     def validate(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The registration as its form cleans it; every field error at once, nothing stored."""
         if not isinstance(data, Mapping):
             raise ValidationFailed("a registration is an object of field -> value", {"fields": {}})
-        messages: dict[str, Any] = {}
+        messages: dict[str, list[str]] = {}
         try:
-            clean = RegistrationSchema().load(dict(data))
-        except ValidationError as error:
-            messages = dict(error.normalized_messages())
-            clean = error.valid_data or {}
+            clean = self.registration_form().validate(data)
+        except FormValidationError as error:
+            messages = dict(error.errors)
+            clean = {}
+        category = data.get("category")
+        if category is not None and category not in CATEGORIES:
+            messages["category"] = [f"must be one of: {', '.join(CATEGORIES)}"]
         today = self.engine.now().astimezone(self.engine.calendar.tz).date()
-        if isinstance(clean.get("receivedAt"), date) and clean["receivedAt"] > today:
+        if clean.get("receivedAt") and date.fromisoformat(str(clean["receivedAt"])[:10]) > today:
             messages["receivedAt"] = ["the receipt date cannot be in the future"]
         if messages:
             raise ValidationFailed(f"{len(messages)} field(s) are invalid", {"fields": messages})
-        return clean
+        return {**clean, "category": category}
 
     def history(self, session: Any, data: Mapping[str, Any]) -> MatterHistory:
         earlier = list(
@@ -191,26 +158,26 @@ class PetitionRegistry:
         clean = self.validate(data)
         with self.engine.db.transaction() as session:
             seen = self.history(session, clean)
-            number = self._next_number(session, clean["receivedAt"])
+            number = self._next_number(session, date.fromisoformat(str(clean["receivedAt"])[:10]))
             petition = Petition(
                 number=number,
                 petitioner_name=clean["petitionerName"],
-                id_type=clean["idType"],
-                id_number=clean["idNumber"],
-                phone=clean["phone"],
-                address=clean["address"],
-                channel="letter" if clean["channel"] == "fax" else clean["channel"],
-                received_at=clean["receivedAt"],
+                id_type=clean.get("idType"),
+                id_number=clean.get("idNumber") or clean.get("otherIdNumber"),
+                phone=clean.get("phone"),
+                address=clean.get("address"),
+                channel=clean["channel"],
+                received_at=date.fromisoformat(str(clean["receivedAt"])[:10]),
                 subject=clean["subject"],
-                content=clean["content"],
-                category=clean["category"],
-                involved_unit=clean["involvedUnit"],
-                place=clean["place"],
-                people_count=clean["peopleCount"],
-                representatives=clean["representatives"],
-                agent=clean["agent"],
-                major_urgent=clean["majorUrgent"],
-                skip_level=clean["skipLevel"],
+                content=petition_content(clean),
+                category=clean.get("category"),
+                involved_unit=clean.get("involvedUnit"),
+                place=clean.get("place"),
+                people_count=int(clean.get("peopleCount") or 1),
+                representatives=representatives(clean),
+                agent=clean.get("agentName"),
+                major_urgent=bool(clean.get("isMajor") or clean.get("isUrgent")),
+                skip_level=bool(data.get("skipLevel")),
                 petitioner_key=petitioner_key(clean),
                 matter_key=matter_key(clean),
                 is_repeat=seen.is_repeat,
@@ -225,8 +192,9 @@ class PetitionRegistry:
             )
             session.add(petition)
             session.flush()
+            variables = {**clean, **start_variables(petition)}
             result = self.engine.start_in(
-                session, INTAKE_PROCESS, business_key=number, variables=start_variables(petition), actor=actor
+                session, INTAKE_PROCESS, business_key=number, variables=variables, actor=actor
             )
             petition.instance_id = result.instance_id
         self.engine.notify(result)
@@ -249,6 +217,7 @@ class PetitionRegistry:
             return
         data = work.workflow.last_task.data if work.workflow and work.workflow.last_task else {}
         petition.status, petition.outcome = petition_status(row.state, data)
+        petition.category = data.get("category") or petition.category
         petition.closed_at = work.now
 
 
@@ -266,25 +235,22 @@ def petition_status(state: str, data: Mapping[str, Any]) -> tuple[str, str | Non
     return "closed", data.get("handlingDecision") or data.get("outcome")
 
 
+def petition_content(clean: Mapping[str, Any]) -> str:
+    """请求、事实、理由 as one text (Art. 19), for lists and search."""
+    parts = [("请求", clean.get("request")), ("事实", clean.get("facts")), ("理由", clean.get("reasons"))]
+    return "\n".join(f"{label}：{text}" for label, text in parts if text)
+
+
+def representatives(clean: Mapping[str, Any]) -> list[str]:
+    return [name for name in re.split(r"[、,，]", clean.get("representatives") or "") if name.strip()]
+
+
 def start_variables(p: Petition) -> dict[str, Any]:
-    """What the intake procedure starts with: the record and the registry's flags."""
+    """The registry's part of the intake procedure's variables: number and flags."""
     return {
         "petitionNumber": p.number,
-        "petitionerName": p.petitioner_name,
-        "idType": p.id_type,
-        "idNumber": p.id_number,
-        "phone": p.phone,
-        "address": p.address,
-        "channel": p.channel,
         "receivedAt": p.received_at.isoformat(),
-        "subject": p.subject,
-        "content": p.content,
         "category": p.category,
-        "involvedUnit": p.involved_unit,
-        "place": p.place,
-        "peopleCount": p.people_count,
-        "representatives": p.representatives,
-        "agent": p.agent,
         "majorUrgent": p.major_urgent,
         "skipLevel": p.skip_level,
         "isRepeat": p.is_repeat,

@@ -36,6 +36,7 @@ from .db import Database
 from .deadlines import DeadlineKeeper, current_work, load_rules
 from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_definition
 from .errors import Conflict, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
+from .escalation import EscalationLadder
 from .forms import FormDefinition, FormValidationError, parse_form
 from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
 from .parsing import is_expression
@@ -154,6 +155,7 @@ class Engine:
         # Called inside the command's transaction when an instance ends, with its unit of work.
         self.end_hooks: list[Callable[[_UnitOfWork], None]] = []
         self.petitions = PetitionRegistry(self)
+        self.escalations = EscalationLadder(self)
         self._forms: dict[tuple[str, int], FormDefinition] = {}
 
     def now(self) -> datetime:

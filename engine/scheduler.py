@@ -149,6 +149,20 @@ class TimerService:
             jobstore="local",
             replace_existing=True,
         )
+        self.scheduler.add_job(
+            self._escalate, "interval", minutes=1, id="escalate", jobstore="local", replace_existing=True
+        )
+        # 网巡 runs every morning, office time in Beijing.
+        self.scheduler.add_job(
+            self._patrol,
+            "cron",
+            hour=8,
+            minute=0,
+            timezone=self.engine.calendar.tz,
+            id="patrol",
+            jobstore="local",
+            replace_existing=True,
+        )
         scheduled = self.reconcile()
         self._leader.set()
         log.info(
@@ -202,6 +216,18 @@ class TimerService:
             self.fired += 1
             if result.next_timer_at is not None:
                 self.schedule(instance_id, result.next_timer_at)
+
+    def _escalate(self) -> None:
+        try:
+            self.engine.escalations.run()
+        except Exception:
+            log.exception("the escalation ladder failed; it runs again in a minute")
+
+    def _patrol(self) -> None:
+        try:
+            log.info("patrol: %d findings", self.engine.escalations.patrol())
+        except Exception:
+            log.exception("the daily patrol failed")
 
     def _due_rows(self, until: datetime | None) -> Iterator[tuple[str, datetime]]:
         query = select(Instance.id, Instance.next_timer_at).where(

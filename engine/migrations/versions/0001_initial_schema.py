@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:03:25.807821
+Create Date: 2026-11-22 03:05:38.760924
 """
 
 from __future__ import annotations
@@ -69,6 +69,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_deployment_deployed_at"), ["deployed_at"], unique=False)
 
     op.create_table(
+        "escalation",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("business_key", sa.String(length=100), nullable=True),
+        sa.Column("instance_id", sa.String(length=36), nullable=True),
+        sa.Column("deadline_name", sa.String(length=50), nullable=True),
+        sa.Column("unit", sa.String(length=100), nullable=True),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("due_at", engine.models.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", engine.models.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("dedupe_key"),
+    )
+    with op.batch_alter_table("escalation", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_escalation_business_key"), ["business_key"], unique=False)
+        batch_op.create_index("ix_escalation_kind_created", ["kind", "created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_escalation_unit"), ["unit"], unique=False)
+
+    op.create_table(
         "petition",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("number", sa.String(length=30), nullable=False),
@@ -81,7 +102,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.Date(), nullable=False),
         sa.Column("subject", sa.String(length=200), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("category", sa.String(length=20), nullable=False),
+        sa.Column("category", sa.String(length=20), nullable=True),
         sa.Column("involved_unit", sa.String(length=100), nullable=True),
         sa.Column("place", sa.String(length=100), nullable=True),
         sa.Column("people_count", sa.Integer(), nullable=False),
@@ -361,6 +382,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_petition_instance_id"))
 
     op.drop_table("petition")
+    with op.batch_alter_table("escalation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_escalation_unit"))
+        batch_op.drop_index("ix_escalation_kind_created")
+        batch_op.drop_index(batch_op.f("ix_escalation_business_key"))
+
+    op.drop_table("escalation")
     with op.batch_alter_table("deployment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deployment_deployed_at"))
 
