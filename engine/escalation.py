@@ -81,7 +81,9 @@ class EscalationLadder:
             select(Deadline, Petition.involved_unit)
             .join(Instance, Instance.id == Deadline.instance_id)
             .outerjoin(Petition, Petition.number == Deadline.business_key)
-            .where(Deadline.outcome.is_(None), Deadline.paused_at.is_(None), Instance.state == "active")
+            # A deadline whose timer already fired ("overdue") still needs its supervision step.
+            .where(Deadline.outcome.is_(None) | (Deadline.outcome == "overdue"))
+            .where(Deadline.paused_at.is_(None), Instance.state == "active")
         )
         return [(d, unit) for d, unit in rows]
 
@@ -100,13 +102,13 @@ class EscalationLadder:
                     "unit": unit,
                     "due_at": due,
                 }
-                if due - self.settings.warn_before <= now < due:
+                if record.outcome is None and due - self.settings.warn_before <= now < due:
                     key = f"warning:{record.instance_id}:{record.name}"
                     reason = f"{record.name} 期限将于 {due.isoformat()} 届满（{record.basis}）"
                     counts["warning"] += self._add(
                         session, dedupe_key=key, kind="warning", reason=reason, **common
                     )
-                elif due <= now:
+                elif due <= now or record.outcome == "overdue":
                     key = f"supervision:{record.instance_id}:{record.name}"
                     reason = f"{record.name} 期限已于 {due.isoformat()} 届满未办结（{record.basis}）"
                     if self._add(session, dedupe_key=key, kind="supervision", reason=reason, **common):
