@@ -283,6 +283,10 @@ class Petition(Base):
     previous_number: Mapped[str | None] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(20), default="registered")
     outcome: Mapped[str | None] = mapped_column(String(40))
+    # Facts the statutory metrics count, kept current as the procedure's forms are completed.
+    rating: Mapped[str | None] = mapped_column(String(30))
+    packaged: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
     instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
     registered_by: Mapped[str | None] = mapped_column(String(100))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
@@ -316,3 +320,31 @@ class Escalation(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     details: Mapped[dict | None] = mapped_column(JSON)
+
+
+class User(Base):
+    """A person who signs in: their roles (what they may do) and groups (which tasks are offered to them)."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, so a database leak does not leak working tokens."""
+
+    __tablename__ = "api_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -23,6 +23,7 @@ from .forms import FormDefinition, FormValidationError, parse_form
 from .models import Counter, FormVersion, Petition
 
 if TYPE_CHECKING:
+    from .models import Task
     from .runtime import CommandResult, Engine, _UnitOfWork
 
 INTAKE_PROCESS = "petition_intake"
@@ -31,6 +32,9 @@ INTAKE_PROCESS = "petition_intake"
 REGISTRATION_FORM = "intake_registration"
 CATEGORIES = ("suggestion", "accusation", "complaint")
 OPEN_STATUSES = ("registered", "in_progress")
+RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
+PACKAGE_FORM_PREFIX = "package_"
+PACKAGE_RESOLUTION_FORM = "package_resolution"
 
 
 def _normal(text: str | None) -> str:
@@ -77,6 +81,7 @@ class PetitionRegistry:
         self.engine = engine
         self._forms: dict[tuple[str, int], FormDefinition] = {}
         engine.end_hooks.append(self._on_instance_end)
+        engine.complete_hooks.append(self._on_task_completed)
 
     def registration_form(self) -> FormDefinition:
         with self.engine.db.reading() as session:
@@ -207,6 +212,23 @@ class PetitionRegistry:
             raise NotFound(f"no petition '{number}'", {"petition": number})
         return petition
 
+    def _on_task_completed(self, work: _UnitOfWork, task: Task, data: Mapping[str, Any]) -> None:
+        """Keep the facts the metrics count: the satisfaction rating, packaging and its resolution."""
+        form = task.form_ref or ""
+        facts: dict[str, Any] = {}
+        if data.get("rating") in RATINGS:
+            facts["rating"] = data["rating"]
+        if form.startswith(PACKAGE_FORM_PREFIX):
+            facts["packaged"] = True
+            if form == PACKAGE_RESOLUTION_FORM and "resolved" in data:
+                facts["resolved"] = bool(data["resolved"])
+        if facts and work.row.business_key:
+            petition = work.session.scalars(
+                select(Petition).where(Petition.number == work.row.business_key)
+            ).first()
+            for name, value in facts.items() if petition else ():
+                setattr(petition, name, value)
+
     def _on_instance_end(self, work: _UnitOfWork) -> None:
         """The petition's status follows from how its intake procedure ended (same transaction)."""
         row = work.row
@@ -230,7 +252,7 @@ def petition_status(state: str, data: Mapping[str, Any]) -> tuple[str, str | Non
     decision = data.get("acceptanceDecision")
     if decision and decision != "accept":
         return "not_accepted", str(decision)
-    if data.get("packageResolved"):
+    if data.get("resolved") and data.get("caseClosed"):
         return "closed", "resolved"
     return "closed", data.get("handlingDecision") or data.get("outcome")
 

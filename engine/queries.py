@@ -11,7 +11,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
-from .models import AuditEvent, Instance, Task, TaskCandidate
+from .models import AuditEvent, Deadline, Instance, Petition, Task, TaskCandidate
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class InstanceFilter:
     state: str | None = None
     business_key: str | None = None
     overdue: bool | None = None
+    assignee: str | None = None
     limit: int = 100
     offset: int = 0
 
@@ -109,6 +110,8 @@ def list_instances(session: Session, f: InstanceFilter) -> list[Instance]:
     if f.overdue is True:
         late = exists().where(Task.instance_id == Instance.id, Task.due_at < datetime.now(UTC))
         query = query.where(late)
+    if f.assignee is not None:
+        query = query.where(exists().where(Task.instance_id == Instance.id, Task.assignee == f.assignee))
     return list(
         session.scalars(
             query.order_by(Instance.started_at.desc(), Instance.id).limit(f.limit).offset(f.offset)
@@ -129,3 +132,54 @@ def history(session: Session, instance_id: str) -> list[AuditEvent]:
             select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class PetitionFilter:
+    number: str | None = None
+    petitioner: str | None = None
+    status: str | None = None
+    unit: str | None = None
+    overdue: bool | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_petitions(session: Session, f: PetitionFilter, now: datetime | None = None) -> list[Petition]:
+    now = now or datetime.now(UTC)
+    query = select(Petition)
+    if f.number:
+        query = query.where(Petition.number == f.number)
+    if f.petitioner:
+        query = query.where(Petition.petitioner_name.startswith(f.petitioner, autoescape=True))
+    if f.status:
+        query = query.where(Petition.status == f.status)
+    if f.unit:
+        query = query.where(Petition.involved_unit == f.unit)
+    if f.overdue is not None:
+        late = exists().where(
+            Deadline.business_key == Petition.number,
+            ((Deadline.outcome.is_(None)) & (Deadline.due_at < now)) | (Deadline.outcome == "overdue"),
+        )
+        query = query.where(late if f.overdue else ~late)
+    return list(
+        session.scalars(
+            query.order_by(Petition.registered_at.desc(), Petition.id.desc()).limit(f.limit).offset(f.offset)
+        )
+    )
+
+
+def petition_timeline(
+    session: Session, number: str
+) -> tuple[list[Instance], list[AuditEvent], list[Deadline]]:
+    """Everything that happened to a petition, across all its process instances."""
+    instances = list(
+        session.scalars(select(Instance).where(Instance.business_key == number).order_by(Instance.started_at))
+    )
+    events = list(
+        session.scalars(select(AuditEvent).where(AuditEvent.business_key == number).order_by(AuditEvent.id))
+    )
+    deadlines = list(
+        session.scalars(select(Deadline).where(Deadline.business_key == number).order_by(Deadline.started_at))
+    )
+    return instances, events, deadlines

@@ -29,6 +29,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from .accounts import Accounts
 from .calendar import StatutoryCalendar, load_year_file
 from .clock import CalendarFunctions, Clock, install
 from .config import Settings
@@ -154,8 +155,11 @@ class Engine:
         self.listeners: list[Listener] = []
         # Called inside the command's transaction when an instance ends, with its unit of work.
         self.end_hooks: list[Callable[[_UnitOfWork], None]] = []
+        # Called inside the transaction after a task was completed, with the cleaned form data.
+        self.complete_hooks: list[Callable[[_UnitOfWork, Task, dict[str, Any]], None]] = []
         self.petitions = PetitionRegistry(self)
         self.escalations = EscalationLadder(self)
+        self.accounts = Accounts(self)
         self._forms: dict[tuple[str, int], FormDefinition] = {}
 
     def now(self) -> datetime:
@@ -364,6 +368,20 @@ class Engine:
             self._run_engine(work, run)
             work.completed_by_command.add(task_id)
             work.audit("task.completed", actor=actor, task=task, data=clean)
+            for hook in self.complete_hooks:
+                hook(work, task, clean)
+        return work.result
+
+    def comment(self, task_id: str, text: str, *, actor: str | None = None) -> CommandResult:
+        """A note on an open task, kept in the instance's history."""
+        if not isinstance(text, str) or not text.strip() or len(text) > 4000:
+            raise InvalidInput(
+                "a comment is 1 to 4000 characters", {"fields": {"text": ["1 to 4000 characters"]}}
+            )
+        instance_id = self._instance_of_task(task_id)
+        with self._command(instance_id, load=False) as work:
+            task = work.open_task(task_id)
+            work.audit("task.comment", actor=actor, task=task, data={"text": text.strip()})
         return work.result
 
     def validate_submission(self, session: Session, task: Task, variables: dict[str, Any]) -> dict[str, Any]:
@@ -465,6 +483,24 @@ class Engine:
             work.row.state = CANCELLED
             work.audit("instance.cancelled", actor=actor, data={"reason": reason} if reason else None)
         return work.result
+
+    # -- reading state -----------------------------------------------------------------------------------------
+    def variables(self, instance_id: str, task_id: str | None = None) -> dict[str, Any]:
+        """The variables a task sees, or the instance's latest ones; read-only, nothing is written."""
+        with self.db.reading() as session:
+            row = session.get(Instance, instance_id)
+            if row is None:
+                raise NotFound(f"no process instance '{instance_id}'", {"instance": instance_id})
+            workflow = self._load(session, row)
+        if task_id is not None:
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+            if task is None:
+                raise NotFound(f"no task '{task_id}' in instance '{instance_id}'")
+            return dict(task.data)
+        if workflow.completed:
+            return dict(workflow.data)
+        latest = workflow.last_task or workflow.task_tree
+        return dict(latest.data)
 
     # -- lookups used by commands ------------------------------------------------------------------------------
     def _instance_of_task(self, task_id: str) -> str:

@@ -2,22 +2,51 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import os
+import secrets
+from pathlib import Path
 
-from engine.errors import PetitionflowError
+from flask import Flask
+
 from engine.runtime import Engine
+
+from .api import init_api
+from .errors import register_error_handlers
+
+
+def secret_key(instance_path: Path) -> str:
+    """From PETITIONFLOW_SECRET_KEY, or generated once and kept in the instance folder (shared by workers)."""
+    configured = os.environ.get("PETITIONFLOW_SECRET_KEY")
+    if configured:
+        return configured
+    path = instance_path / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                handle.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass  # another worker wrote it first
+    return path.read_text().strip()
 
 
 def create_app(engine: Engine | None = None) -> Flask:
+    engine = engine or Engine()
     app = Flask(__name__)
-    app.extensions["petitionflow"] = engine or Engine()
+    app.extensions["petitionflow"] = engine
+    app.config.update(
+        SECRET_KEY=secret_key(engine.settings.instance_path),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    register_error_handlers(app)
+    init_api(app)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:
         return {"status": "ok"}, 200
-
-    @app.errorhandler(PetitionflowError)
-    def petitionflow_error(error: PetitionflowError):  # type: ignore[no-untyped-def]
-        return jsonify(error.to_dict()), 400
 
     return app

@@ -118,6 +118,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from webapi import create_app
 
     engine = _engine()
+    for username, password, roles in engine.accounts.seed_demo():
+        print(f"demo user {username:<11} password {password:<11} roles {', '.join(roles)}")
     timers = None
     if not args.no_scheduler:
         from engine.scheduler import TimerService
@@ -129,6 +131,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if timers is not None:
             timers.stop()
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    engine = _engine()
+    engine.accounts.create(
+        args.username,
+        args.password,
+        display_name=args.name,
+        roles=args.role or [],
+        groups=args.group or [],
+        unit=args.unit,
+    )
+    print(f"user {args.username} created")
     return 0
 
 
@@ -207,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-scheduler", action="store_true", help="timers are fired by a separate scheduler process"
     )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("user", help="create a user")
+    p.add_argument("username")
+    p.add_argument("password")
+    p.add_argument("--name")
+    p.add_argument("--role", action="append", help="registrar, handler, leader, supervisor, designer, admin")
+    p.add_argument("--group", action="append", help="a candidate group of the diagrams")
+    p.add_argument("--unit")
+    p.set_defaults(func=cmd_user)
 
     p = sub.add_parser("scheduler", help="run the timer scheduler alone (one active per database)")
     p.set_defaults(func=cmd_scheduler)

@@ -1,0 +1,101 @@
+"""/api/calendar: the statutory calendar's years, and adding a year's official schedule."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from engine.calendar import load_year_file, year_to_json
+from engine.errors import InvalidInput, NotFound
+
+from ..auth import engine, require
+from .common import with_errors
+
+blp = Blueprint(
+    "calendar", __name__, url_prefix="/api/calendar", description="Working days, holidays and 调休"
+)
+
+
+class YearSummarySchema(Schema):
+    year = fields.Integer()
+    source = fields.String()
+    holidays = fields.Integer()
+    adjustedWorkdays = fields.Integer()
+
+
+class YearSchema(Schema):
+    year = fields.Integer(required=True)
+    region = fields.String()
+    source = fields.String()
+    holidays = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    adjustedWorkdays = fields.Dict(keys=fields.String(), values=fields.String(), data_key="adjusted_workdays")
+
+
+@blp.route("/years", methods=["GET"])
+@require()
+@blp.response(200, YearSummarySchema(many=True))
+@with_errors(blp, 401)
+def years() -> list[dict[str, Any]]:
+    """Years the calendar knows; deadlines in other years fall back to weekends only, with a warning."""
+    calendar = engine().calendar
+    out = []
+    for year in sorted(calendar.known_years()):
+        data = calendar.year_data(year)
+        if data is not None:
+            out.append(
+                {
+                    "year": year,
+                    "source": data.source,
+                    "holidays": len(data.holidays),
+                    "adjustedWorkdays": len(data.adjusted_workdays),
+                }
+            )
+    return out
+
+
+@blp.route("/years/<int:year>", methods=["GET"])
+@require()
+@blp.response(200, description="the year's schedule in the operator file format")
+@with_errors(blp, 401, 404)
+def year(year: int) -> dict[str, Any]:
+    data = engine().calendar.year_data(year)
+    if data is None:
+        raise NotFound(f"the calendar has no data for {year}")
+    return year_to_json(data)
+
+
+@blp.route("/years/<int:year>", methods=["PUT"])
+@require("admin")
+@blp.arguments(Schema.from_dict({}, name="CalendarYear")(unknown="include"), location="json")
+@blp.response(200, YearSummarySchema)
+@with_errors(blp, 400, 401, 403, 422)
+def put_year(data: dict[str, Any], year: int) -> dict[str, Any]:
+    """Add or replace a year (the State Council's notice); stored in instance/calendar/<year>.json."""
+    if data.get("year") != year:
+        raise InvalidInput(f"the body's year must be {year}", {"fields": {"year": [f"must be {year}"]}})
+    folder = engine().settings.instance_path / "calendar"
+    folder.mkdir(parents=True, exist_ok=True)
+    # Validate through the same loader the engine uses at start-up, before the real file is replaced.
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".json", dir=folder, delete=False, encoding="utf-8"
+    ) as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2)
+        staged = Path(handle.name)
+    try:
+        parsed = load_year_file(staged)
+    except ValueError as error:
+        staged.unlink()
+        raise InvalidInput(str(error).replace(str(staged), f"{year}.json")) from error
+    staged.replace(folder / f"{year}.json")
+    engine().calendar.add_year(parsed)
+    return {
+        "year": year,
+        "source": parsed.source,
+        "holidays": len(parsed.holidays),
+        "adjustedWorkdays": len(parsed.adjusted_workdays),
+    }

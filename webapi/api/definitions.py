@@ -1,0 +1,181 @@
+"""/api/definitions and /api/deployments: what designers deploy, every version, and its XML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import func, select
+
+from engine.definitions import DeployFile
+from engine.errors import InvalidInput, NotFound
+from engine.models import Instance, ProcessDefinition, Resource
+
+from ..auth import current, engine, require
+from .common import with_errors
+
+blp = Blueprint("definitions", __name__, url_prefix="/api", description="Process definitions and deployments")
+MAX_FILES = 50
+MAX_BYTES = 5 * 1024 * 1024
+
+
+class DefinitionSchema(Schema):
+    id = fields.String()
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String(allow_none=True)
+    deploymentId = fields.String(attribute="deployment_id")
+    resource = fields.String()
+    formRefs = fields.List(fields.String(), attribute="form_refs")
+    createdAt = fields.DateTime(attribute="created_at")
+    runningInstances = fields.Integer()
+    latest = fields.Boolean()
+
+
+class DeployedSchema(Schema):
+    id = fields.String()
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String(allow_none=True)
+    resource = fields.String()
+    new = fields.Boolean()
+
+
+class DeploymentSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    source = fields.String(allow_none=True)
+    created = fields.Boolean()
+    deployedAt = fields.DateTime(attribute="deployed_at")
+    definitions = fields.List(fields.Nested(DeployedSchema))
+    forms = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ProblemSchema(Schema):
+    file = fields.String()
+    line = fields.Integer(allow_none=True)
+    element = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class ValidationResultSchema(Schema):
+    valid = fields.Boolean()
+    problems = fields.List(fields.Nested(ProblemSchema))
+
+
+class UploadSchema(Schema):
+    files = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True)
+    name = fields.String()
+
+
+def _definitions(where: Any = None) -> list[dict[str, Any]]:
+    with engine().db.reading() as session:
+        running = dict(
+            session.execute(
+                select(Instance.definition_id, func.count())
+                .where(Instance.state.in_(("active", "suspended")))
+                .group_by(Instance.definition_id)
+            ).all()
+        )
+        latest = dict(
+            session.execute(
+                select(ProcessDefinition.key, func.max(ProcessDefinition.version)).group_by(
+                    ProcessDefinition.key
+                )
+            ).all()
+        )
+        query = select(ProcessDefinition, Resource.name).join(
+            Resource, Resource.id == ProcessDefinition.resource_id
+        )
+        if where is not None:
+            query = query.where(where)
+        rows = session.execute(query.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
+    return [
+        {
+            **DefinitionSchema(exclude=("resource", "runningInstances", "latest")).dump(d),
+            "resource": name,
+            "runningInstances": running.get(d.id, 0),
+            "latest": latest.get(d.key) == d.version,
+        }
+        for d, name in rows
+    ]
+
+
+def _uploaded() -> list[DeployFile]:
+    uploads = request.files.getlist("files") or list(request.files.values())
+    if not uploads:
+        raise InvalidInput(
+            "upload .bpmn and .form files as multipart field 'files'", {"fields": {"files": ["required"]}}
+        )
+    if len(uploads) > MAX_FILES:
+        raise InvalidInput(f"at most {MAX_FILES} files per deployment")
+    files = []
+    for upload in uploads:
+        content = upload.read(MAX_BYTES + 1)
+        if len(content) > MAX_BYTES:
+            raise InvalidInput(f"{upload.filename}: larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        files.append(DeployFile(upload.filename or "upload.bpmn", content))
+    return files
+
+
+@blp.route("/definitions")
+class Definitions(MethodView):
+    @require()
+    @blp.response(200, DefinitionSchema(many=True))
+    @with_errors(blp, 401)
+    def get(self) -> list[dict[str, Any]]:
+        """Every version of every process, newest first, with how many instances still run on it."""
+        return _definitions()
+
+
+@blp.route("/definitions/<definition_id>")
+class DefinitionItem(MethodView):
+    @require()
+    @blp.response(200, DefinitionSchema)
+    @with_errors(blp, 401, 404)
+    def get(self, definition_id: str) -> dict[str, Any]:
+        found = _definitions(ProcessDefinition.id == definition_id)
+        if not found:
+            raise NotFound(f"no process definition '{definition_id}'")
+        return found[0]
+
+
+@blp.route("/definitions/<definition_id>/xml")
+@require()
+@blp.response(200, description="the BPMN XML as deployed", content_type="application/xml")
+@with_errors(blp, 401, 404)
+def definition_xml(definition_id: str) -> Response:
+    with engine().db.reading() as session:
+        xml = session.scalar(
+            select(Resource.content)
+            .join(ProcessDefinition, ProcessDefinition.resource_id == Resource.id)
+            .where(ProcessDefinition.id == definition_id)
+        )
+    if xml is None:
+        raise NotFound(f"no process definition '{definition_id}'")
+    return Response(xml, mimetype="application/xml")
+
+
+@blp.route("/deployments", methods=["POST"])
+@require("designer", "admin")
+@blp.arguments(UploadSchema, location="files", as_kwargs=True)
+@blp.response(201, DeploymentSchema)
+@with_errors(blp, 400, 401, 403, 422)
+def deploy(**_: Any) -> Any:
+    """Deploy uploaded .bpmn and .form files; every problem is reported with file, line and element (400)."""
+    name = request.form.get("name") or "upload"
+    return engine().deploy(_uploaded(), name=name, source="petitionflow api", actor=current().username)
+
+
+@blp.route("/deployments/validate", methods=["POST"])
+@require("designer", "admin")
+@blp.arguments(UploadSchema, location="files", as_kwargs=True)
+@blp.response(200, ValidationResultSchema)
+@with_errors(blp, 400, 401, 403, 422)
+def validate_upload(**_: Any) -> dict[str, Any]:
+    """Check files without deploying them."""
+    problems = engine().validate(_uploaded())
+    return {"valid": not problems, "problems": [p.to_dict() for p in problems]}

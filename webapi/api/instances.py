@@ -1,0 +1,130 @@
+"""/api/instances: where each case stands, for supervisors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from engine.errors import Forbidden
+from engine.models import Instance, Task
+from engine.queries import InstanceFilter, get_instance, history, list_instances
+
+from ..auth import current, engine, require
+from ..policy import contact_fields, may_see_task
+from .common import AuditEventSchema, PageArgs, json_safe, with_errors
+from .tasks import CompleteResultSchema, TaskSchema
+
+blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances")
+STATES = ("active", "suspended", "completed", "cancelled")
+
+
+class InstanceSchema(Schema):
+    id = fields.String()
+    definitionId = fields.String(attribute="definition_id")
+    definitionKey = fields.String(attribute="definition_key")
+    businessKey = fields.String(attribute="business_key", allow_none=True)
+    state = fields.String()
+    startedAt = fields.DateTime(attribute="started_at")
+    startedBy = fields.String(attribute="started_by", allow_none=True)
+    endedAt = fields.DateTime(attribute="ended_at", allow_none=True)
+    nextTimerAt = fields.DateTime(attribute="next_timer_at", allow_none=True)
+    activeElements = fields.List(fields.String(), attribute="active_elements")
+
+
+class InstanceDetailSchema(InstanceSchema):
+    tasks = fields.List(fields.Nested(TaskSchema))
+    variables = fields.Dict()
+    history = fields.List(fields.Nested(AuditEventSchema))
+
+
+class InstanceQuery(PageArgs):
+    definitionKey = fields.String()
+    state = fields.String(validate=validate.OneOf(STATES))
+    businessKey = fields.String()
+    overdue = fields.Boolean()
+    assignee = fields.String()
+
+
+class CancelArgs(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+def _readable(instance_id: str) -> Instance:
+    principal = current()
+    with engine().db.reading() as session:
+        row = get_instance(session, instance_id)
+        if principal.has("supervisor", "admin", "designer"):
+            return row
+        tasks = session.scalars(select(Task).where(Task.instance_id == instance_id))
+        if any(may_see_task(principal, t) for t in tasks):
+            return row
+    raise Forbidden("you may see an instance only while it has a task of yours", {"instance": instance_id})
+
+
+@blp.route("")
+class Instances(MethodView):
+    @require("supervisor", "admin", "designer")
+    @blp.arguments(InstanceQuery, location="query")
+    @blp.response(200, InstanceSchema(many=True))
+    @with_errors(blp, 401, 403, 422)
+    def get(self, args: dict[str, Any]) -> list[Instance]:
+        f = InstanceFilter(
+            definition_key=args.get("definitionKey"),
+            state=args.get("state"),
+            business_key=args.get("businessKey"),
+            overdue=args.get("overdue"),
+            assignee=args.get("assignee"),
+            limit=args["limit"],
+            offset=args["offset"],
+        )
+        with engine().db.reading() as session:
+            return list_instances(session, f)
+
+
+@blp.route("/<instance_id>")
+class InstanceItem(MethodView):
+    @require()
+    @blp.response(200, InstanceDetailSchema)
+    @with_errors(blp, 401, 403, 404)
+    def get(self, instance_id: str) -> dict[str, Any]:
+        """An instance with its open tasks, variables and the history of what happened."""
+        row = _readable(instance_id)
+        with engine().db.reading() as session:
+            tasks = list(session.scalars(select(Task).where(Task.instance_id == instance_id)))
+            events = history(session, instance_id)
+        variables = contact_fields(current(), json_safe(engine().variables(instance_id)))
+        return {
+            **InstanceSchema().dump(row),
+            "tasks": TaskSchema(many=True).dump(tasks),
+            "variables": variables,
+            "history": AuditEventSchema(many=True).dump(events),
+        }
+
+
+@blp.route("/<instance_id>/suspend", methods=["POST"])
+@require("supervisor", "admin")
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 401, 403, 404, 409)
+def suspend(instance_id: str) -> Any:
+    return engine().suspend(instance_id, actor=current().username)
+
+
+@blp.route("/<instance_id>/resume", methods=["POST"])
+@require("supervisor", "admin")
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 401, 403, 404, 409)
+def resume(instance_id: str) -> Any:
+    return engine().resume(instance_id, actor=current().username)
+
+
+@blp.route("/<instance_id>/cancel", methods=["POST"])
+@require("supervisor", "admin")
+@blp.arguments(CancelArgs)
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def cancel(args: dict[str, Any], instance_id: str) -> Any:
+    return engine().cancel(instance_id, actor=current().username, reason=args.get("reason"))

@@ -1,0 +1,179 @@
+"""/api/petitions: registration, search and each petition's whole timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from engine.errors import Forbidden
+from engine.models import Petition, Task
+from engine.queries import PetitionFilter, list_petitions, petition_timeline
+
+from ..auth import current, engine, require
+from ..policy import contact_fields, may_see_task
+from .common import AuditEventSchema, PageArgs, with_errors
+from .instances import InstanceSchema
+
+blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
+STATUSES = ("registered", "in_progress", "closed", "not_accepted", "terminated", "cancelled")
+
+
+class PetitionSchema(Schema):
+    number = fields.String()
+    petitionerName = fields.String(attribute="petitioner_name")
+    idType = fields.String(attribute="id_type", allow_none=True)
+    idNumber = fields.String(attribute="id_number", allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    channel = fields.String()
+    receivedAt = fields.Date(attribute="received_at")
+    subject = fields.String()
+    content = fields.String()
+    category = fields.String(allow_none=True)
+    involvedUnit = fields.String(attribute="involved_unit", allow_none=True)
+    place = fields.String(allow_none=True)
+    peopleCount = fields.Integer(attribute="people_count")
+    representatives = fields.List(fields.String())
+    majorUrgent = fields.Boolean(attribute="major_urgent")
+    isRepeat = fields.Boolean(attribute="is_repeat")
+    firstTurnedRepeat = fields.Boolean(attribute="first_turned_repeat")
+    sameMatterPending = fields.Boolean(attribute="same_matter_pending")
+    matterTerminated = fields.Boolean(attribute="matter_terminated")
+    refluxCount = fields.Integer(attribute="reflux_count")
+    previousNumber = fields.String(attribute="previous_number", allow_none=True)
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    instanceId = fields.String(attribute="instance_id", allow_none=True)
+    registeredBy = fields.String(attribute="registered_by", allow_none=True)
+    registeredAt = fields.DateTime(attribute="registered_at")
+    closedAt = fields.DateTime(attribute="closed_at", allow_none=True)
+
+
+class DeadlineSchema(Schema):
+    name = fields.String()
+    basis = fields.String()
+    unit = fields.String()
+    length = fields.Integer()
+    anchor = fields.Date()
+    due = fields.DateTime(attribute="effective_due")
+    pausedAt = fields.DateTime(attribute="paused_at", allow_none=True)
+    extensionDays = fields.Integer(attribute="extension_days")
+    outcome = fields.String(allow_none=True)
+    closedAt = fields.DateTime(attribute="closed_at", allow_none=True)
+
+
+class PetitionDetailSchema(PetitionSchema):
+    instances = fields.List(fields.Nested(InstanceSchema))
+    deadlines = fields.List(fields.Nested(DeadlineSchema))
+    timeline = fields.List(fields.Nested(AuditEventSchema))
+
+
+class PetitionQuery(PageArgs):
+    number = fields.String()
+    petitioner = fields.String(validate=validate.Length(min=1, max=100))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    unit = fields.String()
+    overdue = fields.Boolean()
+
+
+class RegisterResultSchema(PetitionSchema):
+    firstTasks = fields.List(fields.String())
+
+
+class CheckResultSchema(Schema):
+    isRepeat = fields.Boolean()
+    firstTurnedRepeat = fields.Boolean()
+    sameMatterPending = fields.Boolean()
+    matterTerminated = fields.Boolean()
+    previousNumber = fields.String(allow_none=True)
+    warning = fields.String(allow_none=True)
+
+
+def _dump(petition: Petition, schema: Schema) -> dict[str, Any]:
+    return contact_fields(current(), schema.dump(petition))
+
+
+@blp.route("")
+class Petitions(MethodView):
+    @require("registrar", "supervisor", "leader", "admin")
+    @blp.arguments(PetitionQuery, location="query")
+    @blp.response(200, PetitionSchema(many=True))
+    @with_errors(blp, 401, 403, 422)
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Search by number, petitioner (name prefix), status, unit, overdue."""
+        f = PetitionFilter(
+            number=args.get("number"),
+            petitioner=args.get("petitioner"),
+            status=args.get("status"),
+            unit=args.get("unit"),
+            overdue=args.get("overdue"),
+            limit=args["limit"],
+            offset=args["offset"],
+        )
+        with engine().db.reading() as session:
+            rows = list_petitions(session, f, engine().now())
+        return [_dump(p, PetitionSchema()) for p in rows]
+
+    @require("registrar", "admin")
+    @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
+    @blp.response(201, RegisterResultSchema)
+    @with_errors(blp, 400, 401, 403, 404, 422)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Register a petition (the fields of forms/intake_registration.form); starts its intake procedure."""
+        petition, result = engine().petitions.register(data, actor=current().username)
+        return {**_dump(petition, PetitionSchema()), "firstTasks": result.created_tasks}
+
+
+@blp.route("/check", methods=["POST"])
+@require("registrar", "admin")
+@blp.arguments(Schema.from_dict({}, name="RegistrationCheck")(unknown="include"), location="json")
+@blp.response(200, CheckResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 422)
+def check(data: dict[str, Any]) -> dict[str, Any]:
+    """Before saving: is this a repeat, is the same matter still pending, was it terminated?"""
+    seen = engine().petitions.check(data)
+    warning = None
+    if seen.terminated:
+        warning = "该事项已终结（复核或期满未申请），同一事实和理由不再受理"
+    elif seen.pending:
+        warning = "同一事项正在办理期限内"
+    elif seen.is_repeat:
+        warning = "重复信访"
+    return {
+        "isRepeat": seen.is_repeat,
+        "firstTurnedRepeat": seen.first_turned_repeat,
+        "sameMatterPending": seen.pending,
+        "matterTerminated": seen.terminated,
+        "previousNumber": seen.previous.number if seen.previous else None,
+        "warning": warning,
+    }
+
+
+@blp.route("/<number>")
+class PetitionItem(MethodView):
+    @require()
+    @blp.response(200, PetitionDetailSchema)
+    @with_errors(blp, 401, 403, 404)
+    def get(self, number: str) -> dict[str, Any]:
+        """One petition with its procedures, deadlines and timeline."""
+        principal = current()
+        petition = engine().petitions.get(number)
+        with engine().db.reading() as session:
+            if not principal.has("registrar", "supervisor", "leader", "admin"):
+                tasks = session.scalars(select(Task).where(Task.business_key == number))
+                if not any(may_see_task(principal, t) for t in tasks):
+                    raise Forbidden("you may see a petition only while it has a task of yours")
+            instances, events, deadlines = petition_timeline(session, number)
+        keeper = engine().deadlines
+        for d in deadlines:
+            d.effective_due = keeper.effective_due(d)  # type: ignore[attr-defined]
+        return {
+            **_dump(petition, PetitionSchema()),
+            "instances": InstanceSchema(many=True).dump(instances),
+            "deadlines": DeadlineSchema(many=True).dump(deadlines),
+            "timeline": AuditEventSchema(many=True).dump(events),
+        }
