@@ -252,9 +252,7 @@ class DeadlineKeeper:
     # -- after each command ----------------------------------------------------------------------------------
     def sync(self, work: _UnitOfWork) -> None:
         """Pause or resume clocks for sub-processes that started or ended, and record met or lapsed deadlines."""
-        workflow = work.workflow
-        assert workflow is not None
-        for task in workflow.get_tasks(updated_ts=work.started):
+        for task in work.changed_tasks():
             spec = task.task_spec
             paused = (getattr(spec, "extensions", None) or {}).get("pausesDeadline")
             if paused and task.has_state(TaskState.STARTED | TaskState.READY | TaskState.WAITING):

@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -213,11 +213,29 @@ class Engine:
         workflow.script_engine = self.script_engine
         return workflow
 
+    def _lock_task(self, session: Session, task_id: str) -> Instance:
+        """Lock the instance an open task belongs to, found through the task in the same transaction."""
+        try:
+            uuid.UUID(task_id)
+        except (ValueError, TypeError, AttributeError):
+            raise NotFound(f"no task '{task_id}'", {"task": task_id}) from None
+        query = select(Instance).join(Task, Task.instance_id == Instance.id).where(Task.id == task_id)
+        if not self.db.is_sqlite:
+            query = query.with_for_update(of=Instance)
+        row = session.scalars(query).first()
+        if row is not None:
+            return row
+        if session.scalar(select(AuditEvent.id).where(AuditEvent.task_id == task_id).limit(1)) is None:
+            raise NotFound(f"no task '{task_id}'", {"task": task_id})
+        raise Conflict("the task is no longer open: it was completed or cancelled", {"task": task_id})
+
     @contextmanager
-    def _command(self, instance_id: str, *, load: bool = True) -> Iterator[_UnitOfWork]:
+    def _command(
+        self, instance_id: str | None = None, *, task_id: str | None = None, load: bool = True
+    ) -> Iterator[_UnitOfWork]:
         """Lock, load, let the caller change, then save everything and commit as one transaction."""
         with self.db.transaction() as session:
-            row = self._lock(session, instance_id)
+            row = self._lock_task(session, task_id) if task_id else self._lock(session, instance_id or "")
             work = _UnitOfWork(self, session, row, self._load(session, row) if load else None)
             yield work
             result = work.save()
@@ -308,8 +326,7 @@ class Engine:
             listener(result)
 
     def claim(self, task_id: str, user: str, *, actor: str | None = None) -> CommandResult:
-        instance_id = self._instance_of_task(task_id)
-        with self._command(instance_id, load=False) as work:
+        with self._command(task_id=task_id, load=False) as work:
             task = work.open_task(task_id)
             if task.assignee is not None and task.assignee != user:
                 raise Conflict(
@@ -321,16 +338,14 @@ class Engine:
         return work.result
 
     def unclaim(self, task_id: str, *, actor: str | None = None) -> CommandResult:
-        instance_id = self._instance_of_task(task_id)
-        with self._command(instance_id, load=False) as work:
+        with self._command(task_id=task_id, load=False) as work:
             task = work.open_task(task_id)
             previous, task.assignee = task.assignee, None
             work.audit("task.unclaimed", actor=actor, task=task, data={"previous": previous})
         return work.result
 
     def assign(self, task_id: str, user: str | None, *, actor: str | None = None) -> CommandResult:
-        instance_id = self._instance_of_task(task_id)
-        with self._command(instance_id, load=False) as work:
+        with self._command(task_id=task_id, load=False) as work:
             task = work.open_task(task_id)
             previous, task.assignee = task.assignee, user
             work.audit("task.assigned", actor=actor, task=task, data={"assignee": user, "previous": previous})
@@ -346,8 +361,7 @@ class Engine:
     ) -> CommandResult:
         """Complete a human task with its form data; invalid data changes nothing."""
         variables = check_variables(variables)
-        instance_id = self._instance_of_task(task_id)
-        with self._command(instance_id) as work:
+        with self._command(task_id=task_id) as work:
             task = work.open_task(task_id)
             if task.assignee is not None and actor is not None and task.assignee != actor:
                 raise Conflict(
@@ -378,8 +392,7 @@ class Engine:
             raise InvalidInput(
                 "a comment is 1 to 4000 characters", {"fields": {"text": ["1 to 4000 characters"]}}
             )
-        instance_id = self._instance_of_task(task_id)
-        with self._command(instance_id, load=False) as work:
+        with self._command(task_id=task_id, load=False) as work:
             task = work.open_task(task_id)
             work.audit("task.comment", actor=actor, task=task, data={"text": text.strip()})
         return work.result
@@ -503,21 +516,6 @@ class Engine:
         return dict(latest.data)
 
     # -- lookups used by commands ------------------------------------------------------------------------------
-    def _instance_of_task(self, task_id: str) -> str:
-        try:
-            uuid.UUID(task_id)
-        except (ValueError, TypeError, AttributeError):
-            raise NotFound(f"no task '{task_id}'") from None
-        with self.db.reading() as session:
-            instance_id = session.scalar(select(Task.instance_id).where(Task.id == task_id))
-            if instance_id is None:
-                instance_id = session.scalar(
-                    select(AuditEvent.instance_id).where(AuditEvent.task_id == task_id).limit(1)
-                )
-                if instance_id is None:
-                    raise NotFound(f"no task '{task_id}'", {"task": task_id})
-        return instance_id
-
     def _waiting_instance(self, business_key: str, message: str) -> str:
         with self.db.reading() as session:
             ids = list(
@@ -556,7 +554,10 @@ class _UnitOfWork:
         self.now = engine.now()
         self.deadlines: dict[str, Deadline | None] = {}
         self.completed_by_command: set[str] = set()
-        self.pending_audit: list[AuditEvent] = []
+        self.pending_audit: list[dict[str, Any]] = []
+        # Timer rows exist exactly when the instance has a next timer; without one there is nothing to read.
+        self.had_timers = not new and row.next_timer_at is not None
+        self._snapshot: list[Any] | None = None
         self.result: CommandResult | None = None
         self._tasks: dict[str, Task] | None = None
         if not new and row.state in (COMPLETED, CANCELLED):
@@ -593,30 +594,34 @@ class _UnitOfWork:
         data: dict[str, Any] | None = None,
     ) -> None:
         self.pending_audit.append(
-            AuditEvent(
-                instance_id=self.row.id,
-                business_key=self.row.business_key,
-                kind=kind,
-                actor=actor,
-                at=self.now,
-                data=data,
-                task_id=task.id if task else None,
-                element_id=task.element_id if task else element,
-            )
+            {
+                "instance_id": self.row.id,
+                "business_key": self.row.business_key,
+                "kind": kind,
+                "actor": actor,
+                "at": self.now,
+                "data": data,
+                "task_id": task.id if task else None,
+                "element_id": task.element_id if task else element,
+            }
         )
 
-    def waiting_timers(self) -> list[Any]:
+    def all_tasks(self) -> list[Any]:
+        """Every task of the workflow, subprocesses included, walked once per save."""
         assert self.workflow is not None
-        return [
-            t
-            for t in self.workflow.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent)
-            if _is_timer(t)
-        ]
+        if self._snapshot is None:
+            return self.workflow.get_tasks()
+        return self._snapshot
+
+    def changed_tasks(self) -> list[Any]:
+        return [t for t in self.all_tasks() if t.last_state_change >= self.started]
+
+    def waiting_timers(self) -> list[Any]:
+        return [t for t in self.all_tasks() if t.state == TaskState.WAITING and _is_timer(t)]
 
     def note_fired_timers(self) -> None:
-        assert self.workflow is not None
-        for task in self.workflow.get_tasks(updated_ts=self.started, state=TaskState.COMPLETED):
-            if _is_timer(task):
+        for task in self.changed_tasks():
+            if task.state == TaskState.COMPLETED and _is_timer(task):
                 self.audit("timer.fired", element=task.task_spec.bpmn_id)
 
     # -- saving ------------------------------------------------------------------------------------------------
@@ -624,6 +629,7 @@ class _UnitOfWork:
         row, workflow = self.row, self.workflow
         result = CommandResult(row.id, row.state, row.business_key)
         if workflow is not None:
+            self._snapshot = workflow.get_tasks()
             self._record_activities(workflow)
             self.engine.deadlines.sync(self)
             finished = workflow.completed and row.state == ACTIVE
@@ -644,10 +650,10 @@ class _UnitOfWork:
                 sorted(
                     {
                         t.task_spec.bpmn_id
-                        for t in workflow.get_tasks(
-                            state=TaskState.READY | TaskState.WAITING | TaskState.STARTED
-                        )
-                        if t.task_spec.bpmn_id and not t.task_spec.__class__.__name__.endswith("Join")
+                        for t in self.all_tasks()
+                        if t.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+                        and t.task_spec.bpmn_id
+                        and not t.task_spec.__class__.__name__.endswith("Join")
                     }
                 )
                 if row.state in (ACTIVE, SUSPENDED)
@@ -657,24 +663,29 @@ class _UnitOfWork:
         for task in self.tasks().values():
             task.suspended = suspended
         row.updated_at = self.now
-        self.session.add_all(self.pending_audit)
         try:
             self.session.flush()
         except StaleDataError as error:
             raise Conflict(
                 "the instance was changed by someone else; try again", {"instance": row.id}
             ) from error
+        if self.pending_audit:
+            # One multi-row insert: nothing reads the events' ids back.
+            self.session.execute(insert(AuditEvent), self.pending_audit)
         result.state = row.state
         result.next_timer_at = row.next_timer_at if row.state == ACTIVE else None
-        result.events = [e.kind for e in self.pending_audit]
+        result.events = [e["kind"] for e in self.pending_audit]
         return result
 
     def _record_activities(self, workflow: BpmnWorkflow) -> None:
         """An audit event for every BPMN element the engine finished during this command (the path taken)."""
         finished = [
             t
-            for t in workflow.get_tasks(updated_ts=self.started, state=TaskState.COMPLETED)
-            if t.task_spec.bpmn_id and str(t.id) not in self.completed_by_command and not _is_timer(t)
+            for t in self.changed_tasks()
+            if t.state == TaskState.COMPLETED
+            and t.task_spec.bpmn_id
+            and str(t.id) not in self.completed_by_command
+            and not _is_timer(t)
         ]
         for task in sorted(finished, key=lambda t: t.last_state_change):
             spec = task.task_spec
@@ -687,7 +698,7 @@ class _UnitOfWork:
             )
 
     def _project_tasks(self, workflow: BpmnWorkflow) -> list[str]:
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        ready = {str(t.id): t for t in self.all_tasks() if t.state == TaskState.READY and t.task_spec.manual}
         if self.row.state in (COMPLETED, CANCELLED):
             ready = {}
         existing = self.tasks()
@@ -783,7 +794,7 @@ class _UnitOfWork:
                     )
         existing = (
             {}
-            if self.new
+            if not self.had_timers
             else {
                 t.id: t for t in self.session.scalars(select(Timer).where(Timer.instance_id == self.row.id))
             }
