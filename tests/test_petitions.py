@@ -84,7 +84,11 @@ def test_cancelling_the_procedure_cancels_the_petition(deployed: Engine) -> None
     [
         ("completed", {"terminated": True}, ("terminated", "terminated")),
         ("completed", {"acceptanceDecision": "skip_level"}, ("not_accepted", "skip_level")),
-        ("completed", {"acceptanceDecision": "accept", "resolved": True, "caseClosed": True}, ("closed", "resolved")),
+        (
+            "completed",
+            {"acceptanceDecision": "accept", "resolved": True, "caseClosed": True},
+            ("closed", "resolved"),
+        ),
         ("completed", {"acceptanceDecision": "accept", "handlingDecision": "support"}, ("closed", "support")),
         ("cancelled", {"terminated": True}, ("cancelled", None)),
     ],
