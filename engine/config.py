@@ -27,6 +27,8 @@ class Settings:
     allow_scripts: bool = False
     forms_path: Path = Path("forms")
     workflows_path: Path = Path("workflows")
+    # 提级包案: a resolved packaged case that returns more often than this goes to a higher-ranked leader (GK).
+    reflux_threshold: int = 2
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -41,6 +43,7 @@ class Settings:
             allow_scripts=_flag(os.environ.get("PETITIONFLOW_ALLOW_SCRIPTS")),
             forms_path=Path(os.environ.get("PETITIONFLOW_FORMS", "forms")),
             workflows_path=Path(os.environ.get("PETITIONFLOW_WORKFLOWS", "workflows")),
+            reflux_threshold=int(os.environ.get("PETITIONFLOW_REFLUX_THRESHOLD", "2")),
         )
 
     @property

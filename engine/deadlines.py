@@ -24,6 +24,7 @@ from sqlalchemy import select
 from .calendar import StatutoryCalendar
 from .clock import as_date
 from .errors import Conflict, InvalidInput, ProcessError
+from .events import timer_definitions, timer_fired
 from .models import Deadline
 
 if TYPE_CHECKING:
@@ -131,8 +132,14 @@ class DeadlineKeeper:
         work = current_work.get()
         if work is None:
             raise ProcessError(f"deadline('{name}') can only be evaluated while the engine runs an instance")
-        record = self.record(work, name, data=current_data.get() or {})
+        data = current_data.get() or {}
+        record = self.record(work, name, data=data)
         assert record is not None
+        if record.outcome is not None:
+            # Asked again after the period closed (a reassigned unit, a new resolution, a second hearing):
+            # a new period runs from the anchor as it is now; the closed one stays on record.
+            record = self._start(work, name, data, period=record.period + 1)
+            work.deadlines[name] = record
         return self.effective_due(record).isoformat()
 
     def rule(self, name: str) -> DeadlineRule:
@@ -148,13 +155,15 @@ class DeadlineKeeper:
         cache = work.deadlines
         if name not in cache:
             cache[name] = work.session.scalars(
-                select(Deadline).where(Deadline.instance_id == work.row.id, Deadline.name == name)
+                select(Deadline)
+                .where(Deadline.instance_id == work.row.id, Deadline.name == name)
+                .order_by(Deadline.period.desc())
             ).first()
         if cache[name] is None and data is not None:
             cache[name] = self._start(work, name, data)
         return cache[name]
 
-    def _start(self, work: _UnitOfWork, name: str, data: Mapping[str, Any]) -> Deadline:
+    def _start(self, work: _UnitOfWork, name: str, data: Mapping[str, Any], period: int = 1) -> Deadline:
         rule = self.rule(name)
         raw = data.get(rule.anchor)
         if raw is None:
@@ -170,6 +179,7 @@ class DeadlineKeeper:
             started_at=work.now,
             extension_days=0,
             paused_seconds=0,
+            period=period,
         )
         record.due_at = self.base_due(record)
         work.session.add(record)
@@ -265,19 +275,21 @@ class DeadlineKeeper:
             record = self.record(work, name)
             if record is None or record.outcome is not None:
                 continue
-            if task.has_state(TaskState.COMPLETED):
+            if timer_fired(task):
                 record.outcome = "overdue"
                 record.closed_at = work.now
                 work.audit("deadline.lapsed", element=spec.bpmn_id, data={"deadline": name})
-            elif task.has_state(TaskState.CANCELLED) and work.now <= self.effective_due(record):
+            elif task.has_state(TaskState.CANCELLED | TaskState.COMPLETED) and work.now <= self.effective_due(
+                record
+            ):
                 record.outcome = "on_time"
                 record.closed_at = work.now
 
 
 def deadline_name(task: Any) -> str | None:
-    definition = getattr(task.task_spec, "event_definition", None)
-    expression = getattr(definition, "expression", None)
-    if not isinstance(expression, str):
-        return None
-    found = DEADLINE_CALL.search(expression)
-    return found.group(1) if found else None
+    for definition in timer_definitions(task):
+        expression = getattr(definition, "expression", None)
+        found = DEADLINE_CALL.search(expression) if isinstance(expression, str) else None
+        if found:
+            return found.group(1)
+    return None

@@ -208,7 +208,7 @@ class Deadline(Base):
 
     __tablename__ = "deadline"
     __table_args__ = (
-        UniqueConstraint("instance_id", "name"),
+        UniqueConstraint("instance_id", "name", "period"),
         Index("ix_deadline_open_due", "outcome", "due_at"),
     )
 
@@ -216,6 +216,7 @@ class Deadline(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("instance.id"))
     business_key: Mapped[str | None] = mapped_column(String(100), index=True)
     name: Mapped[str] = mapped_column(String(50))
+    period: Mapped[int] = mapped_column(Integer, default=1)  # a deadline asked for again after it closed
     basis: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(10))
     length: Mapped[int] = mapped_column(Integer)

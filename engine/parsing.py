@@ -249,6 +249,8 @@ class DefinitionChecker:
         return self._spiff_parse(loaded, process_ids)
 
     def _spiff_parse(self, files: list[BpmnFile], process_ids: dict[str, BpmnFile]) -> list[ParsedProcess]:
+        if not files:  # a deployment of forms only
+            return []
         parser = PetitionParser()
         # Specs record their file by base name, so the same diagram deployed from another folder is unchanged.
         by_name = {PurePath(f.name).name: f for f in files}

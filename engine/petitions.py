@@ -8,6 +8,7 @@ all in one transaction. When the procedure ends, the petition's status follows f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import unicodedata
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .errors import NotFound, ValidationFailed
+from .errors import Conflict, InvalidState, NotFound, ValidationFailed
 from .forms import FormDefinition, FormValidationError, parse_form
 from .models import Counter, FormVersion, Petition
 
@@ -35,6 +36,7 @@ OPEN_STATUSES = ("registered", "in_progress")
 RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
 PACKAGE_FORM_PREFIX = "package_"
 PACKAGE_RESOLUTION_FORM = "package_resolution"
+RETURNED_MESSAGE = "petition_returned"
 
 
 def _normal(text: str | None) -> str:
@@ -197,13 +199,31 @@ class PetitionRegistry:
             )
             session.add(petition)
             session.flush()
-            variables = {**clean, **start_variables(petition)}
+            variables = {
+                **clean,
+                **start_variables(petition),
+                "refluxThreshold": self.engine.settings.reflux_threshold,
+            }
             result = self.engine.start_in(
                 session, INTAKE_PROCESS, business_key=number, variables=variables, actor=actor
             )
             petition.instance_id = result.instance_id
+            returned_to = seen.previous.instance_id if seen.previous else None
         self.engine.notify(result)
+        if returned_to:
+            self._tell_package(returned_to, petition)
         return petition, result
+
+    def _tell_package(self, instance_id: str, petition: Petition) -> None:
+        """A packaged case waiting out its confirmation period hears that the matter came back."""
+        # A case that is not packaged, or already written off, is not waiting for returns: nothing to tell.
+        with contextlib.suppress(Conflict, InvalidState, NotFound):
+            self.engine.deliver_message(
+                RETURNED_MESSAGE,
+                instance_id=instance_id,
+                actor="registry",
+                payload={"returnedNumber": petition.number, "returnedAt": petition.received_at.isoformat()},
+            )
 
     def get(self, number: str) -> Petition:
         with self.engine.db.reading() as session:

@@ -19,8 +19,9 @@ class TaskFilter:
     assignee: str | None = None
     candidate_user: str | None = None
     candidate_groups: Sequence[str] = ()
-    # "Mine or my groups'": assigned to this user, or unassigned with the user or one of the groups a candidate.
+    # "Mine or my groups'": assigned to this user, or offered to the user or to one of ``involved_groups``.
     involved_user: str | None = None
+    involved_groups: Sequence[str] = ()
     unassigned: bool | None = None
     instance_id: str | None = None
     business_key: str | None = None
@@ -52,10 +53,9 @@ def task_query(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]
         query = query.where(candidate("group", list(f.candidate_groups)))
     if f.involved_user is not None:
         offered = [candidate("user", [f.involved_user])]
-        groups = list(f.candidate_groups)
-        if groups:
-            offered.append(candidate("group", groups))
-        query = query.where(or_(Task.assignee == f.involved_user, Task.assignee.is_(None) & or_(*offered)))
+        if f.involved_groups:
+            offered.append(candidate("group", list(f.involved_groups)))
+        query = query.where(or_(Task.assignee == f.involved_user, *offered))
     for column, value in (
         (Task.instance_id, f.instance_id),
         (Task.business_key, f.business_key),

@@ -21,7 +21,6 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -38,6 +37,7 @@ from .deadlines import DeadlineKeeper, current_work, load_rules
 from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_definition
 from .errors import Conflict, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
 from .escalation import EscalationLadder
+from .events import is_timer, message_names, timer_due, timer_fired
 from .forms import FormDefinition, FormValidationError, parse_form
 from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
 from .parsing import is_expression
@@ -440,11 +440,18 @@ class Engine:
             instance_id = self._waiting_instance(business_key, name)
         with self._command(instance_id) as work:
             work.require_active()
-            waiting = {e.name for e in work.workflow.waiting_events()}
-            if name not in waiting:
-                raise Conflict(
-                    f"the instance is not waiting for message '{name}'", {"waiting": sorted(waiting)}
+            catchers = [
+                t for t in work.all_tasks() if t.state == TaskState.WAITING and name in message_names(t)
+            ]
+            if not catchers:
+                waiting = sorted(
+                    {m for t in work.all_tasks() if t.state == TaskState.WAITING for m in message_names(t)}
                 )
+                raise Conflict(f"the instance is not waiting for message '{name}'", {"waiting": waiting})
+            # Like Camunda's correlation, the payload's variables become process variables (and stay available
+            # under the message's name too).
+            for task in catchers:
+                task.data.update(payload)
             event = BpmnEvent(MessageEventDefinition(name), payload={"payload": payload, "result_var": name})
             self._run_engine(work, lambda: work.workflow.catch(event))
             work.audit("message.delivered", actor=actor, data={"message": name, "payload": payload})
@@ -617,11 +624,11 @@ class _UnitOfWork:
         return [t for t in self.all_tasks() if t.last_state_change >= self.started]
 
     def waiting_timers(self) -> list[Any]:
-        return [t for t in self.all_tasks() if t.state == TaskState.WAITING and _is_timer(t)]
+        return [t for t in self.all_tasks() if t.state == TaskState.WAITING and is_timer(t)]
 
     def note_fired_timers(self) -> None:
         for task in self.changed_tasks():
-            if task.state == TaskState.COMPLETED and _is_timer(task):
+            if timer_fired(task):
                 self.audit("timer.fired", element=task.task_spec.bpmn_id)
 
     # -- saving ------------------------------------------------------------------------------------------------
@@ -685,7 +692,7 @@ class _UnitOfWork:
             if t.state == TaskState.COMPLETED
             and t.task_spec.bpmn_id
             and str(t.id) not in self.completed_by_command
-            and not _is_timer(t)
+            and not is_timer(t)
         ]
         for task in sorted(finished, key=lambda t: t.last_state_change):
             spec = task.task_spec
@@ -806,19 +813,3 @@ class _UnitOfWork:
                 timer.due_at = timers[timer_id].due_at
         self.session.add_all([t for tid, t in timers.items() if tid not in existing])
         return min((t.due_at for t in timers.values()), default=None)
-
-
-def _is_timer(task: Any) -> bool:
-    spec = task.task_spec
-    return isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition)
-
-
-def timer_due(task: Any) -> datetime | None:
-    """The absolute time a waiting timer task fires, as SpiffWorkflow stored it when the timer was reached."""
-    value = task.internal_data.get("event_value")
-    if isinstance(value, dict):  # a cycle: its next occurrence
-        value = value.get("next") if value.get("cycles", 0) != 0 else None
-    if not isinstance(value, str):
-        return None
-    due = TimerEventDefinition.get_datetime(value)
-    return due.astimezone(UTC) if due.tzinfo else due.replace(tzinfo=UTC)

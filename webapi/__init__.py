@@ -10,6 +10,7 @@ from flask import Flask
 
 from engine.runtime import Engine
 
+from . import camunda
 from .api import init_api
 from .errors import register_error_handlers
 
@@ -44,6 +45,7 @@ def create_app(engine: Engine | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     register_error_handlers(app)
     init_api(app)
+    app.register_blueprint(camunda.blp)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:

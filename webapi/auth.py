@@ -35,7 +35,8 @@ def identify() -> Principal | None:
             username, _, password = base64.b64decode(header[6:]).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             username, password = "", ""
-        principal = accounts.authenticate(username, password)
+        # No user name holds a NUL character, and PostgreSQL cannot even be asked about one.
+        principal = None if "\x00" in username else accounts.authenticate(username, password)
         if principal is None:
             raise Unauthorized("wrong user name or password")
     elif header.startswith("Bearer "):

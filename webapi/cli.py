@@ -120,6 +120,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = _engine()
     for username, password, roles in engine.accounts.seed_demo():
         print(f"demo user {username:<11} password {password:<11} roles {', '.join(roles)}")
+    if args.workers:
+        from webapi import secret_key
+        from webapi.wsgi import serve
+
+        # Written once here, before the fork, so no worker can read a half-written key file.
+        secret_key(engine.settings.instance_path)
+        # The workers open their own connections after the fork; none may inherit one of ours.
+        engine.db.dispose()
+        print(
+            f"serving with {args.workers} gunicorn workers; timers are fired by `petitionflow scheduler`",
+            flush=True,
+        )
+        return serve(args.host, args.port, args.workers, args.threads)
     timers = None
     if not args.no_scheduler:
         from engine.scheduler import TimerService
@@ -221,6 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument(
         "--no-scheduler", action="store_true", help="timers are fired by a separate scheduler process"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="production: N gunicorn worker processes, no scheduler (run `petitionflow scheduler`); "
+        "0: the single-process development server",
+    )
+    p.add_argument(
+        "--threads", type=int, help="threads per gunicorn worker (default PETITIONFLOW_THREADS or 4)"
     )
     p.set_defaults(func=cmd_serve)
 

@@ -55,6 +55,10 @@ def http_error(error: HTTPException) -> ResponseReturnValue:
     code = (error.name or "error").lower().replace(" ", "_")
     status = error.code or 500
     response = jsonify(error_body(code, error.description or error.name or "error", details))
+    # Keep the headers the error carries, such as Allow on a 405 (RFC 9110).
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="petitionflow"'
     return response, status

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from engine.errors import NotFound, ValidationFailed
+
+from ..auth import identify
 from ..errors import ApiErrorSchema, http_error
 from . import calendar, definitions, escalations, instances, metrics, petitions, session, tasks
 
 BLUEPRINTS = (session, petitions, tasks, instances, definitions, metrics, escalations, calendar)
+# The operations anyone may call (signing in and out); every other one answers 401 to strangers first.
+PUBLIC = ("/api/session",)
 
 
 class PetitionflowApi(Api):
@@ -21,6 +26,41 @@ class PetitionflowApi(Api):
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         return http_error(error)
+
+
+def _nul_fields(value: Any, path: str = "") -> list[str]:
+    """Where a JSON value holds a NUL character (key paths joined with '.'; '' for the value itself)."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [path or "_schema"] if any("\x00" in str(k) for k in value) else []
+        for key, item in value.items():
+            found += _nul_fields(item, f"{path}.{key}" if path else str(key))
+        return found
+    if isinstance(value, list):
+        return [f for item in value for f in _nul_fields(item, path)]
+    return []
+
+
+def refuse_nul_characters() -> None:
+    """PostgreSQL text cannot hold NUL (U+0000): refused up front instead of failing in the database."""
+    if not request.path.startswith("/api/"):
+        return
+    in_path = "\x00" in request.path
+    bad = [name for name, value in request.args.items(multi=True) if "\x00" in name + value]
+    if request.is_json:
+        bad += _nul_fields(request.get_json(silent=True))
+    bad += [name for name, value in request.form.items(multi=True) if "\x00" in name + value]
+    if not (in_path or bad):
+        return
+    if identify() is None and request.path not in PUBLIC:
+        return  # the view answers 401 before it reads anything
+    if in_path:
+        raise NotFound("nothing here has a NUL character in its name")
+    message = ["text may not contain NUL characters (U+0000)"]
+    raise ValidationFailed(
+        f"{len(bad)} field(s) are invalid", {"fields": {f or "_schema": message for f in bad}}
+    )
 
 
 def init_api(app: Flask) -> Api:
@@ -42,6 +82,7 @@ def init_api(app: Flask) -> Api:
             "security": [{"basic": []}, {"bearer": []}, {"session": []}],
         },
     )
+    app.before_request(refuse_nul_characters)
     api = PetitionflowApi(app)
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)

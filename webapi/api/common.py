@@ -6,9 +6,11 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, post_dump, validate
 
+from ..auth import current
 from ..errors import ApiErrorSchema
+from ..policy import contact_fields
 
 # Every endpoint may answer with these; documenting them keeps clients (and schemathesis) honest.
 ERRORS = (400, 401, 403, 404, 409, 422)
@@ -25,6 +27,19 @@ def with_errors(blp: Any, *codes: int) -> Any:
     return decorate
 
 
+def source(schema: Schema, obj: Any) -> dict[str, Any]:
+    """``obj``'s values under the attribute names ``schema`` reads, to extend and return from a view.
+
+    A view's return value is dumped by its ``@blp.response`` schema; returning an already dumped dict would lose
+    every field whose attribute differs from its name (``instanceId`` reads ``instance_id``) and fail on dates.
+    """
+    return {
+        field.attribute or name: getattr(obj, field.attribute or name)
+        for name, field in schema.fields.items()
+        if not field.load_only and hasattr(obj, field.attribute or name)
+    }
+
+
 def json_safe(value: Any) -> Any:
     """Task data as JSON: dates as ISO text, anything unknown as its text."""
     return json.loads(
@@ -33,8 +48,9 @@ def json_safe(value: Any) -> Any:
 
 
 class PageArgs(Schema):
-    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 500)
-    offset = fields.Integer(load_default=0, validate=lambda n: 0 <= n <= 1_000_000)
+    # marshmallow 4 ignores a validator's False: bounds must raise, so they are Range validators.
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class AuditEventSchema(Schema):
@@ -47,6 +63,17 @@ class AuditEventSchema(Schema):
     actor = fields.String(allow_none=True)
     at = fields.DateTime()
     data = fields.Dict(allow_none=True)
+
+    @post_dump
+    def _mask_contact(self, event: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Started variables and submitted forms carry the petitioner's numbers: masked as everywhere else."""
+        data = event.get("data")
+        if isinstance(data, dict):
+            data = contact_fields(current(), data)
+            if isinstance(data.get("variables"), dict):
+                data = {**data, "variables": contact_fields(current(), data["variables"])}
+            event["data"] = data
+        return event
 
 
 class OkSchema(Schema):

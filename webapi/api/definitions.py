@@ -7,15 +7,15 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from engine.definitions import DeployFile
-from engine.errors import InvalidInput, NotFound
+from engine.errors import DeploymentInvalid, InvalidInput, NotFound
 from engine.models import Instance, ProcessDefinition, Resource
 
 from ..auth import current, engine, require
-from .common import with_errors
+from .common import source, with_errors
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Process definitions and deployments")
 MAX_FILES = 50
@@ -67,7 +67,11 @@ class ValidationResultSchema(Schema):
 
 
 class UploadSchema(Schema):
-    files = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True)
+    files = fields.List(
+        fields.Raw(metadata={"type": "string", "format": "binary"}),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_FILES),
+    )
     name = fields.String()
 
 
@@ -95,7 +99,7 @@ def _definitions(where: Any = None) -> list[dict[str, Any]]:
         rows = session.execute(query.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
     return [
         {
-            **DefinitionSchema(exclude=("resource", "runningInstances", "latest")).dump(d),
+            **source(DefinitionSchema(exclude=("resource", "runningInstances", "latest")), d),
             "resource": name,
             "runningInstances": running.get(d.id, 0),
             "latest": latest.get(d.key) == d.version,
@@ -105,7 +109,13 @@ def _definitions(where: Any = None) -> list[dict[str, Any]]:
 
 
 def _uploaded() -> list[DeployFile]:
-    uploads = request.files.getlist("files") or list(request.files.values())
+    unknown = (set(request.files) - {"files"}) | (set(request.form) - {"name"})
+    if unknown:
+        raise InvalidInput(
+            "a deployment has only the multipart fields 'files' and 'name'",
+            {"fields": {name: ["unknown field"] for name in sorted(unknown)}},
+        )
+    uploads = request.files.getlist("files")
     if not uploads:
         raise InvalidInput(
             "upload .bpmn and .form files as multipart field 'files'", {"fields": {"files": ["required"]}}
@@ -119,6 +129,20 @@ def _uploaded() -> list[DeployFile]:
             raise InvalidInput(f"{upload.filename}: larger than {MAX_BYTES // (1024 * 1024)} MiB")
         files.append(DeployFile(upload.filename or "upload.bpmn", content))
     return files
+
+
+def _unsupported(files: list[DeployFile]) -> list[dict[str, Any]]:
+    """Files of other types, refused before the engine parses anything, worded as the engine words them."""
+    return [
+        {
+            "file": f.name,
+            "line": None,
+            "element": None,
+            "message": "only .bpmn and .form files can be deployed",
+        }
+        for f in files
+        if f.kind is None
+    ]
 
 
 @blp.route("/definitions")
@@ -167,7 +191,11 @@ def definition_xml(definition_id: str) -> Response:
 def deploy(**_: Any) -> Any:
     """Deploy uploaded .bpmn and .form files; every problem is reported with file, line and element (400)."""
     name = request.form.get("name") or "upload"
-    return engine().deploy(_uploaded(), name=name, source="petitionflow api", actor=current().username)
+    files = _uploaded()
+    problems = _unsupported(files)
+    if problems:
+        raise DeploymentInvalid(f"{len(problems)} file(s) cannot be deployed", {"problems": problems})
+    return engine().deploy(files, name=name, source="petitionflow api", actor=current().username)
 
 
 @blp.route("/deployments/validate", methods=["POST"])
@@ -177,5 +205,7 @@ def deploy(**_: Any) -> Any:
 @with_errors(blp, 400, 401, 403, 422)
 def validate_upload(**_: Any) -> dict[str, Any]:
     """Check files without deploying them."""
-    problems = engine().validate(_uploaded())
-    return {"valid": not problems, "problems": [p.to_dict() for p in problems]}
+    files = _uploaded()
+    unsupported = _unsupported(files)
+    problems = unsupported or [p.to_dict() for p in engine().validate(files)]
+    return {"valid": not problems, "problems": problems}

@@ -15,7 +15,7 @@ from engine.queries import InstanceFilter, get_instance, history, list_instances
 
 from ..auth import current, engine, require
 from ..policy import contact_fields, may_see_task
-from .common import AuditEventSchema, PageArgs, json_safe, with_errors
+from .common import AuditEventSchema, PageArgs, json_safe, source, with_errors
 from .tasks import CompleteResultSchema, TaskSchema
 
 blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances")
@@ -97,12 +97,7 @@ class InstanceItem(MethodView):
             tasks = list(session.scalars(select(Task).where(Task.instance_id == instance_id)))
             events = history(session, instance_id)
         variables = contact_fields(current(), json_safe(engine().variables(instance_id)))
-        return {
-            **InstanceSchema().dump(row),
-            "tasks": TaskSchema(many=True).dump(tasks),
-            "variables": variables,
-            "history": AuditEventSchema(many=True).dump(events),
-        }
+        return {**source(InstanceSchema(), row), "tasks": tasks, "variables": variables, "history": events}
 
 
 @blp.route("/<instance_id>/suspend", methods=["POST"])
@@ -123,7 +118,7 @@ def resume(instance_id: str) -> Any:
 
 @blp.route("/<instance_id>/cancel", methods=["POST"])
 @require("supervisor", "admin")
-@blp.arguments(CancelArgs)
+@blp.arguments(CancelArgs, required=False)
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def cancel(args: dict[str, Any], instance_id: str) -> Any:

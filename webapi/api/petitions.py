@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 from sqlalchemy import select
 
 from engine.errors import Forbidden
@@ -15,7 +15,7 @@ from engine.queries import PetitionFilter, list_petitions, petition_timeline
 
 from ..auth import current, engine, require
 from ..policy import contact_fields, may_see_task
-from .common import AuditEventSchema, PageArgs, with_errors
+from .common import AuditEventSchema, PageArgs, source, with_errors
 from .instances import InstanceSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
@@ -51,6 +51,10 @@ class PetitionSchema(Schema):
     registeredBy = fields.String(attribute="registered_by", allow_none=True)
     registeredAt = fields.DateTime(attribute="registered_at")
     closedAt = fields.DateTime(attribute="closed_at", allow_none=True)
+
+    @post_dump
+    def _mask_contact(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return contact_fields(current(), data)
 
 
 class DeadlineSchema(Schema):
@@ -93,17 +97,13 @@ class CheckResultSchema(Schema):
     warning = fields.String(allow_none=True)
 
 
-def _dump(petition: Petition, schema: Schema) -> dict[str, Any]:
-    return contact_fields(current(), schema.dump(petition))
-
-
 @blp.route("")
 class Petitions(MethodView):
     @require("registrar", "supervisor", "leader", "admin")
     @blp.arguments(PetitionQuery, location="query")
     @blp.response(200, PetitionSchema(many=True))
     @with_errors(blp, 401, 403, 422)
-    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def get(self, args: dict[str, Any]) -> list[Petition]:
         """Search by number, petitioner (name prefix), status, unit, overdue."""
         f = PetitionFilter(
             number=args.get("number"),
@@ -115,8 +115,7 @@ class Petitions(MethodView):
             offset=args["offset"],
         )
         with engine().db.reading() as session:
-            rows = list_petitions(session, f, engine().now())
-        return [_dump(p, PetitionSchema()) for p in rows]
+            return list_petitions(session, f, engine().now())
 
     @require("registrar", "admin")
     @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
@@ -125,7 +124,7 @@ class Petitions(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a petition (the fields of forms/intake_registration.form); starts its intake procedure."""
         petition, result = engine().petitions.register(data, actor=current().username)
-        return {**_dump(petition, PetitionSchema()), "firstTasks": result.created_tasks}
+        return {**source(PetitionSchema(), petition), "firstTasks": result.created_tasks}
 
 
 @blp.route("/check", methods=["POST"])
@@ -172,8 +171,8 @@ class PetitionItem(MethodView):
         for d in deadlines:
             d.effective_due = keeper.effective_due(d)  # type: ignore[attr-defined]
         return {
-            **_dump(petition, PetitionSchema()),
-            "instances": InstanceSchema(many=True).dump(instances),
-            "deadlines": DeadlineSchema(many=True).dump(deadlines),
-            "timeline": AuditEventSchema(many=True).dump(events),
+            **source(PetitionSchema(), petition),
+            "instances": instances,
+            "deadlines": deadlines,
+            "timeline": events,
         }

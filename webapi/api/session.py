@@ -47,6 +47,7 @@ def _me(principal: Any) -> dict[str, Any]:
 
 
 @blp.route("/session", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(LoginArgs)
 @blp.response(200, MeSchema)
 @with_errors(blp, 401, 422)
@@ -61,6 +62,7 @@ def login(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/session", methods=["DELETE"])
+@blp.doc(security=[])
 @blp.response(200, OkSchema)
 def logout() -> dict[str, bool]:
     session.clear()
@@ -77,7 +79,7 @@ def me() -> dict[str, Any]:
 
 @blp.route("/tokens", methods=["POST"])
 @require()
-@blp.arguments(TokenArgs)
+@blp.arguments(TokenArgs, required=False)
 @blp.response(201, TokenSchema)
 @with_errors(blp, 401, 422)
 def token(args: dict[str, Any]) -> dict[str, str]:

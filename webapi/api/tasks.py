@@ -13,10 +13,11 @@ from sqlalchemy import select
 from engine.errors import Forbidden
 from engine.models import FormVersion, Task
 from engine.queries import TaskFilter, get_task, list_tasks
+from engine.runtime import CommandResult
 
 from ..auth import current, engine, require
 from ..policy import check_may_act, check_task, contact_fields
-from .common import PageArgs, json_safe, with_errors
+from .common import PageArgs, json_safe, source, with_errors
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Human tasks: list, claim, complete")
 
@@ -101,7 +102,10 @@ def _visible_filter(args: dict[str, Any]) -> TaskFilter:
     if groups and not set(groups) <= set(principal.groups):
         raise Forbidden("you can list only the tasks of your own groups", {"groups": list(principal.groups)})
     return TaskFilter(
-        involved_user=principal.username, candidate_groups=groups or list(principal.groups), **common
+        involved_user=principal.username,
+        involved_groups=list(principal.groups),
+        candidate_groups=groups,
+        **common,
     )
 
 
@@ -110,6 +114,34 @@ def _task(task_id: str) -> Task:
         task = get_task(session, task_id)
     check_task(current(), task)
     return task
+
+
+# The commands with their permission checks, shared with the Camunda-compatible API (webapi/camunda).
+def claim_task(task_id: str, user_id: str) -> CommandResult:
+    principal, task = current(), _task(task_id)
+    check_may_act(principal, task)
+    if user_id != principal.username and not principal.has("supervisor", "admin"):
+        raise Forbidden("you can claim tasks only for yourself")
+    return engine().claim(task_id, user_id, actor=principal.username)
+
+
+def unclaim_task(task_id: str) -> CommandResult:
+    principal, task = current(), _task(task_id)
+    if task.assignee != principal.username and not principal.has("supervisor", "admin"):
+        raise Forbidden("only the assignee or a supervisor can release a task")
+    return engine().unclaim(task_id, actor=principal.username)
+
+
+def assign_task(task_id: str, user_id: str | None) -> CommandResult:
+    """The caller's role (supervisor or admin) is checked by the view."""
+    _task(task_id)
+    return engine().assign(task_id, user_id, actor=current().username)
+
+
+def complete_task(task_id: str, variables: dict[str, Any]) -> CommandResult:
+    principal, task = current(), _task(task_id)
+    check_may_act(principal, task)
+    return engine().complete(task_id, variables, actor=principal.username, require_claim=True)
 
 
 @blp.route("")
@@ -142,7 +174,7 @@ class TaskItem(MethodView):
                 )
             form = json.loads(schema) if schema else None
         variables = contact_fields(current(), json_safe(engine().variables(task.instance_id, task.id)))
-        return {**TaskSchema().dump(task), "form": form, "variables": variables}
+        return {**source(TaskSchema(), task), "form": form, "variables": variables}
 
 
 @blp.route("/<task_id>/claim", methods=["POST"])
@@ -152,11 +184,7 @@ class TaskItem(MethodView):
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def claim(args: dict[str, Any], task_id: str) -> Any:
     """Take the task; a second claimant gets 409."""
-    principal, task = current(), _task(task_id)
-    check_may_act(principal, task)
-    if args["userId"] != principal.username and not principal.has("supervisor", "admin"):
-        raise Forbidden("you can claim tasks only for yourself")
-    return engine().claim(task_id, args["userId"], actor=principal.username)
+    return claim_task(task_id, args["userId"])
 
 
 @blp.route("/<task_id>/unclaim", methods=["POST"])
@@ -164,10 +192,7 @@ def claim(args: dict[str, Any], task_id: str) -> Any:
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 401, 403, 404, 409)
 def unclaim(task_id: str) -> Any:
-    principal, task = current(), _task(task_id)
-    if task.assignee != principal.username and not principal.has("supervisor", "admin"):
-        raise Forbidden("only the assignee or a supervisor can release a task")
-    return engine().unclaim(task_id, actor=principal.username)
+    return unclaim_task(task_id)
 
 
 @blp.route("/<task_id>/assign", methods=["POST"])
@@ -177,20 +202,17 @@ def unclaim(task_id: str) -> Any:
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def assign(args: dict[str, Any], task_id: str) -> Any:
     """Give the task to someone (or to nobody with null)."""
-    _task(task_id)
-    return engine().assign(task_id, args["userId"], actor=current().username)
+    return assign_task(task_id, args["userId"])
 
 
 @blp.route("/<task_id>/complete", methods=["POST"])
 @require()
-@blp.arguments(CompleteArgs)
+@blp.arguments(CompleteArgs, required=False)
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def complete(args: dict[str, Any], task_id: str) -> Any:
     """Complete a claimed task with its form data; every invalid field is reported at once (422)."""
-    principal, task = current(), _task(task_id)
-    check_may_act(principal, task)
-    return engine().complete(task_id, args["variables"], actor=principal.username, require_claim=True)
+    return complete_task(task_id, args["variables"])
 
 
 @blp.route("/<task_id>/comments", methods=["POST"])

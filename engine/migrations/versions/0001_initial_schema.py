@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:10:12.926073
+Create Date: 2026-11-22 03:58:49.691476
 """
 
 from __future__ import annotations
@@ -274,6 +274,7 @@ def upgrade() -> None:
         sa.Column("instance_id", sa.String(length=36), nullable=False),
         sa.Column("business_key", sa.String(length=100), nullable=True),
         sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("period", sa.Integer(), nullable=False),
         sa.Column("basis", sa.String(length=200), nullable=False),
         sa.Column("unit", sa.String(length=10), nullable=False),
         sa.Column("length", sa.Integer(), nullable=False),
@@ -291,7 +292,7 @@ def upgrade() -> None:
             ["instance.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("instance_id", "name"),
+        sa.UniqueConstraint("instance_id", "name", "period"),
     )
     with op.batch_alter_table("deadline", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_deadline_business_key"), ["business_key"], unique=False)

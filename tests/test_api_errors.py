@@ -1,0 +1,202 @@
+"""One error shape for every failure, and never a 500 for bad input.
+
+Malformed JSON, bodies of the wrong kind, values of the wrong type, unknown or non-UUID ids, out-of-range
+paging, unknown routes and methods: each is a 4xx in the shape ``{"error", "message", "details"}``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api_helpers import MISSING_TASK, Api, assert_error, basic
+from tests.test_petitions import REGISTRATION
+
+pytest_plugins = ("tests.api_helpers",)
+
+JSON_ENDPOINTS = [
+    ("POST", "/api/session"),
+    ("POST", "/api/tokens"),
+    ("POST", "/api/petitions"),
+    ("POST", "/api/petitions/check"),
+    ("POST", "/api/tasks/{task}/claim"),
+    ("POST", "/api/tasks/{task}/assign"),
+    ("POST", "/api/tasks/{task}/complete"),
+    ("POST", "/api/tasks/{task}/comments"),
+    ("POST", "/api/instances/{instance}/cancel"),
+    ("PUT", "/api/calendar/years/2099"),
+]
+ODD_IDS = [
+    "not-a-uuid",
+    MISSING_TASK,
+    "00000000-0000-0000-0000-00000000000g",
+    "x" * 5000,
+    "%00",
+    "'; drop table task; --",
+    "信访",
+    "..%2F..%2Fetc",
+]
+PAGED = ["/api/tasks", "/api/petitions", "/api/instances", "/api/escalations"]
+
+
+@pytest.fixture
+def ids(api: Api) -> dict[str, str]:
+    number = api.register()["number"]
+    task = api.as_("registrar").task_at(number, "register_check")
+    api.as_("admin").claim(task["id"])
+    return {"number": number, "task": task["id"], "instance": task["instanceId"]}
+
+
+def test_malformed_json_is_400_on_every_json_endpoint(api: Api, ids: dict[str, str]) -> None:
+    for method, template in JSON_ENDPOINTS:
+        response = api.as_("admin").open(
+            method, template.format(**ids), data="{not json", content_type="application/json"
+        )
+        body = assert_error(response, 400, "bad_request")
+        assert "json" in body["details"]["fields"], (template, body)
+
+
+def test_a_body_that_is_not_an_object_is_a_4xx(api: Api, ids: dict[str, str]) -> None:
+    for payload in ([1, 2], "text", 42, None, True):
+        for method, template in JSON_ENDPOINTS:
+            if payload is None and template in ("/api/tokens", "/api/instances/{instance}/cancel"):
+                continue  # a JSON null body is no body, and these take an optional one
+            response = api.as_("admin").open(method, template.format(**ids), json=payload)
+            assert response.status_code in (400, 422), (template, payload, response.status_code)
+            assert_error(response, response.status_code)
+
+
+WRONG_TYPES = [
+    ("/api/tasks/{task}/claim", {"userId": 5}, "userId"),
+    ("/api/tasks/{task}/claim", {"userId": ""}, "userId"),
+    ("/api/tasks/{task}/claim", {}, "userId"),
+    ("/api/tasks/{task}/assign", {"userId": ["a"]}, "userId"),
+    ("/api/tasks/{task}/complete", {"variables": [1]}, "variables"),
+    ("/api/tasks/{task}/complete", {"variables": "x"}, "variables"),
+    ("/api/tasks/{task}/complete", {"variables": {}, "extra": 1}, "extra"),
+    ("/api/tasks/{task}/comments", {"text": {"a": 1}}, "text"),
+    ("/api/tasks/{task}/comments", {"text": "x" * 4001}, "text"),
+    ("/api/instances/{instance}/cancel", {"reason": 7}, "reason"),
+    ("/api/session", {"username": 1, "password": None}, "username"),
+    ("/api/tokens", {"name": 1.5}, "name"),
+]
+
+
+def test_wrong_types_are_422_naming_the_field(api: Api, ids: dict[str, str]) -> None:
+    for template, body, field in WRONG_TYPES:
+        response = api.as_("admin").post(template.format(**ids), json=body)
+        assert field in assert_error(response, 422)["details"]["fields"], (template, body)
+
+
+ODD_VALUES = [None, 0, -1, 1.5, True, [], ["a"], {}, {"a": 1}, "", " ", "x" * 10_000, "\u0000", "😀"]
+
+
+def test_a_registration_field_of_any_type_is_a_field_error_never_a_500(api: Api) -> None:
+    registrar = api.as_("registrar")
+    for field in sorted(REGISTRATION):
+        for value in ODD_VALUES:
+            response = registrar.post("/api/petitions", json={**REGISTRATION, field: value})
+            assert response.status_code in (201, 422), (field, value, response.status_code)
+            if response.status_code == 422:
+                assert field in assert_error(response, 422, "validation_failed")["details"]["fields"]
+
+
+def test_form_data_of_any_type_is_a_field_error_never_a_500(api: Api, ids: dict[str, str]) -> None:
+    admin, task = api.as_("admin"), ids["task"]
+    valid = admin.form_data("intake_registration")
+    for field in sorted(valid):
+        for value in ODD_VALUES:
+            response = admin.post(f"/api/tasks/{task}/complete", json={"variables": {**valid, field: value}})
+            if response.status_code == 200:  # the form lets this value through: go on with a fresh task
+                number = api.register()["number"]
+                task = admin.task_at(number, "register_check")["id"]
+                admin.claim(task)
+                continue
+            fields = assert_error(response, 422, "validation_failed")["details"]["fields"]
+            # The odd value is named, or it changed which fields the form shows (hasAgent=0 shows the agent's).
+            assert fields and all(isinstance(m, list) for m in fields.values()), (field, value, fields)
+
+
+def test_unknown_and_malformed_ids_are_404(api: Api) -> None:
+    admin = api.as_("admin")
+    for odd in ODD_IDS:
+        for method, path, body in [
+            ("GET", f"/api/tasks/{odd}", None),
+            ("POST", f"/api/tasks/{odd}/claim", {"userId": "admin"}),
+            ("POST", f"/api/tasks/{odd}/unclaim", None),
+            ("POST", f"/api/tasks/{odd}/assign", {"userId": "admin"}),
+            ("POST", f"/api/tasks/{odd}/complete", {"variables": {}}),
+            ("POST", f"/api/tasks/{odd}/comments", {"text": "hi"}),
+            ("GET", f"/api/instances/{odd}", None),
+            ("POST", f"/api/instances/{odd}/suspend", None),
+            ("POST", f"/api/instances/{odd}/resume", None),
+            ("POST", f"/api/instances/{odd}/cancel", {}),
+            ("GET", f"/api/petitions/{odd}", None),
+            ("GET", f"/api/definitions/{odd}", None),
+            ("GET", f"/api/definitions/{odd}/xml", None),
+        ]:
+            response = admin.open(method, path, json=body)
+            assert_error(response, 404)
+
+
+def test_paging_out_of_range_or_not_a_number_is_422(api: Api) -> None:
+    admin = api.as_("admin")
+    for path in PAGED:
+        for query in [
+            "limit=0",
+            "limit=-1",
+            "limit=501",
+            f"limit={10**30}",
+            "limit=abc",
+            "limit=1.5",
+            "offset=-1",
+        ]:
+            body = assert_error(admin.get(f"{path}?{query}"), 422, "unprocessable_entity")
+            assert set(body["details"]["fields"]) <= {"limit", "offset"}, body
+        for query in ["limit=1", "limit=500", "offset=1000000"]:
+            assert admin.ok("GET", f"{path}?{query}") is not None
+        assert_error(admin.get(f"{path}?offset={10**30}"), 422)
+
+
+def test_query_filters_of_the_wrong_type_are_422(api: Api) -> None:
+    admin = api.as_("admin")
+    for path in ["/api/tasks?overdue=maybe", "/api/tasks?mine=2", "/api/petitions?overdue=x"]:
+        assert_error(admin.get(path), 422)
+    for path in [
+        "/api/instances?state=sleeping",
+        "/api/metrics?until=31-12-2026",
+        "/api/metrics?byUnit=perhaps",
+    ]:
+        assert_error(admin.get(path), 422)
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_shape(api: Api) -> None:
+    assert_error(api.as_("admin").get("/api/nothing-here"), 404, "not_found")
+    response = api.as_("admin").open("DELETE", "/api/tasks")
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["Allow"]
+
+
+def test_a_body_over_the_size_limit_is_413_in_the_error_shape(api: Api) -> None:
+    api.app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = api.as_("registrar").post("/api/petitions", json={**REGISTRATION, "facts": "x" * 4096})
+    assert_error(response, 413)
+
+
+def test_a_form_body_where_json_is_expected_is_a_field_error(api: Api, ids: dict[str, str]) -> None:
+    response = api.as_("admin").post(f"/api/tasks/{ids['task']}/claim", data={"userId": "admin"})
+    assert "userId" in assert_error(response, 422)["details"]["fields"]
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(api: Api, ids: dict[str, str]) -> None:
+    """PostgreSQL text cannot hold U+0000; it is a field error (or an unknown id), never a 500."""
+    admin = api.as_("admin")
+    body = assert_error(admin.post("/api/petitions", json={**REGISTRATION, "subject": "a\u0000b"}), 422)
+    assert body["details"]["fields"] == {"subject": ["text may not contain NUL characters (U+0000)"]}
+    nested = admin.post(f"/api/tasks/{ids['task']}/complete", json={"variables": {"facts": "\u0000"}})
+    assert list(assert_error(nested, 422)["details"]["fields"]) == ["variables.facts"]
+    assert "petitioner" in assert_error(admin.get("/api/petitions?petitioner=%00"), 422)["details"]["fields"]
+    assert_error(admin.get("/api/petitions/XF2026-%00"), 404)
+    login = api.anonymous.post("/api/session", json={"username": "\u0000", "password": "x"})
+    assert "username" in assert_error(login, 422)["details"]["fields"]
+    assert_error(api.anonymous.get("/api/me", headers=basic("\u0000admin", "admin")), 401)
+    assert_error(api.anonymous.get("/api/petitions?petitioner=%00"), 401)  # strangers learn nothing more

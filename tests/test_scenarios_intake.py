@@ -1,0 +1,626 @@
+"""Scenario tests for workflows/petition_intake.bpmn (信访事项登记受理): every path through the real engine.
+
+Each test starts the process with the variables the registry sets, completes the open tasks with valid form
+data (the defaults in FORM_DATA, overridden per step), moves the frozen clock past statutory deadlines, and
+checks the path taken in the audit trail, the task that opens next and the instance state.
+
+The shipped workflows/ and forms/ are deployed whole (the ``deployed`` fixture), so the call activities run
+the real three_tier_transfer, simple_procedure, ordinary_handling, hearing and review_recheck. The helpers
+at the top (Walk, FORM_DATA and the pass-through steps for the called processes) are shared with
+test_scenarios_handling.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from engine.clock import FrozenClock
+from engine.errors import ValidationFailed
+from engine.models import Deadline, Instance, Task
+from engine.queries import TaskFilter, history, list_tasks
+from engine.runtime import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMS = ROOT / "forms"
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+TODAY = object()  # placeholder in FORM_DATA: the frozen clock's date (Beijing) when the form is submitted
+
+# Valid data for every form the three diagrams use. Fields a hide condition hides are dropped by the server,
+# so one dict serves every choice; tests override what chooses the path.
+FORM_DATA: dict[str, dict[str, Any]] = {
+    "intake_registration": {
+        "petitionerName": "张三",
+        "idType": "resident_id",
+        "idNumber": "50010719900101123X",
+        "phone": "13800138000",
+        "address": "重庆市九龙坡区杨家坪正街1号",
+        "channel": "visit",
+        "receivedAt": "2026-11-02",
+        "subject": "小区夜间施工噪声扰民",
+        "request": "请求责令施工单位停止夜间施工",
+        "facts": "十月以来工地每晚施工至凌晨",
+        "reasons": "影响居民正常休息",
+        "involvedUnit": "区住房城乡建委",
+        "place": "九龙坡区杨家坪街道",
+        "peopleCount": 1,
+        "isMajor": False,
+        "isUrgent": False,
+        "hasAgent": False,
+    },
+    "intake_acceptance": {
+        "acceptanceDecision": "accept",
+        "category": "complaint",
+        "acceptedAt": "2026-11-02",
+        "decisionReason": "依据《信访工作条例》相关规定",
+        "transferTo": "区委政法委",
+        "noticeDate": TODAY,
+    },
+    "intake_notice": {
+        "noticeWaived": False,
+        "noticeNumber": "九信告〔2026〕1号",
+        "noticeMethod": "in_person",
+        "noticeServedAt": TODAY,
+    },
+    "intake_transfer": {
+        "transferTo": "区纪委监委",
+        "transferLetterNumber": "九信转〔2026〕1号",
+        "transferredAt": TODAY,
+        "petitionerInformed": True,
+    },
+    "intake_art31": {"statutoryRoute": "other", "routeExplanation": "依法导入相应程序"},
+    "intake_simple_eligibility": {
+        "simpleEligible": True,
+        "eligibilityGround": "clear_facts",
+        "ineligibleReason": "major_complex",
+    },
+    "intake_suggestion_reply": {
+        "adoption": "partly_adopted",
+        "replyContent": "已部分采纳",
+        "repliedAt": TODAY,
+    },
+    "intake_discipline_result": {
+        "disciplineOrgan": "区纪委监委",
+        "disciplineOutcome": "preliminary_check",
+        "disciplineResult": "初步核实后予以了结",
+        "resultReceivedAt": TODAY,
+    },
+    "intake_major_report": {
+        "reportedTo": ["party_committee_government", "upper_bureau"],
+        "reportedAt": TODAY,
+        "reportSummary": "群体性事项，已报告",
+    },
+    "simple_decision": {
+        "simpleFallback": False,
+        "fallbackReason": "涉及多个责任主体",
+        "immediateAnswer": False,
+        "decision": "support",
+        "answerOpinion": "已责令停止夜间施工",
+        "answeredAt": TODAY,
+    },
+    "simple_answer": {"decision": "support", "answerOpinion": "已责令停止夜间施工", "answeredAt": TODAY},
+    "simple_service": {"answerChannel": "sms", "replyServedAt": TODAY, "serviceRecord": "SMS-20261102-01"},
+    "simple_evaluation": {"rating": "satisfied", "evaluatedAt": TODAY},
+    "handling_handler": {"handler": "李四", "recusalRequired": False},
+    "handling_investigation": {
+        "petitionerHeard": True,
+        "investigationMethods": ["interview", "site_visit"],
+        "verifiedFacts": "经现场核查，情况属实",
+        "proposeHearing": False,
+        "hearingReason": "争议较大",
+    },
+    "handling_opinion": {
+        "opinionNumber": "九建信复〔2026〕8号",
+        "decision": "support",
+        "opinionRequest": "停止夜间施工",
+        "opinionFacts": "工地夜间施工属实",
+        "opinionReasons": "违反噪声污染防治规定",
+        "legalBasis": "《噪声污染防治法》第四十三条",
+        "guidance": "已向信访人释法说理",
+        "opinionIssuedAt": TODAY,
+    },
+    "handling_extension_request": {"extensionReason": "涉及多个部门，情况复杂", "requestedDays": 10},
+    "handling_extension_approval": {
+        "extensionApproved": True,
+        "extensionDays": 5,
+        "approvalReason": "同意延期",
+        "approvedBy": "王局长",
+    },
+    "handling_extension_notice": {
+        "extensionNoticeNumber": "九建信延〔2026〕1号",
+        "extensionNoticeMethod": "post",
+        "extensionNoticeServedAt": TODAY,
+    },
+    "handling_reply": {
+        "replyServedAt": TODAY,
+        "replyServiceMethod": "in_person",
+        "receiptNumber": "HZ-2026-0001",
+        "reviewRightNotified": True,
+    },
+    "handling_implementation": {
+        "implementationStatus": "implemented",
+        "implementationNote": "施工单位已停止夜间施工",
+        "implementationCheckedAt": TODAY,
+    },
+    "handling_evaluation": {"rating": "satisfied", "evaluatedAt": TODAY, "returnVisit": False},
+    "handling_return_visit": {
+        "visitedAt": TODAY,
+        "visitMethod": "phone",
+        "visitFeedback": "信访人表示问题已解决",
+        "matterSettled": True,
+    },
+    "handling_archive": {"archiveNumber": "DA-2026-0001", "archivedAt": TODAY, "assistanceReferral": "none"},
+}
+for _form_id in ("intake_supervision", "simple_supervision", "handling_supervision"):
+    FORM_DATA[_form_id] = {
+        "supervisionOpinion": "限期办结并说明原因",
+        "rectificationDue": TODAY,
+        "supervisedAt": TODAY,
+    }
+# Forms of the called processes designed by others, only as far as these scenarios pass through them.
+FORM_DATA |= {
+    "transfer_office_decision": {
+        "disposal": "transfer",
+        "responsibleUnit": "区住房城乡建委",
+        "assignedAt": TODAY,
+        "decisionOpinion": "转送区住房城乡建委依法办理",
+    },
+    "transfer_unit_receipt": {"transferReceivedAt": TODAY, "receivedBy": "李四"},
+    "transfer_unit_response": {"unitResponse": "accept", "receiptNoticeSentAt": TODAY},
+    "hearing_offer": {"hearingInitiator": "organ_proposal", "hearingOfferedAt": TODAY},
+    "hearing_application": {"petitionerAnswer": "refuse"},
+    "review_termination": {"terminated": True, "terminatedAt": TODAY},
+    "review_eligibility": {
+        "reviewRequestedAt": TODAY,
+        "ordinaryHandlingMatter": True,
+        "hasConcreteRequest": True,
+        "withinOriginalScope": False,
+        "notAlreadyAccepted": True,
+        "filedInTime": True,
+        "reviewOrgan": "区人民政府",
+        "ineligibleReason": "超出原信访请求范围",
+        "ineligibleNoticeAt": TODAY,
+    },
+}
+
+# What the registry hands to petition_intake when a petition is registered.
+REGISTRY_VARIABLES: dict[str, Any] = {
+    "petitionNumber": "XF2026-0001",
+    "channel": "visit",
+    "receivedAt": "2026-11-02",
+    "petitionerName": "张三",
+    "category": "complaint",
+    "isRepeat": False,
+    "firstTurnedRepeat": False,
+    "sameMatterPending": False,
+    "matterTerminated": False,
+    "skipLevel": False,
+    "peopleCount": 1,
+}
+
+
+class Walk:
+    """One process instance, driven task by task: the vocabulary of the scenario tests."""
+
+    def __init__(self, engine: Engine, clock: FrozenClock, process: str, **variables: Any) -> None:
+        self.engine = engine
+        self.clock = clock
+        key = variables.get("petitionNumber", "XF2026-0001")
+        self.instance_id = engine.start(
+            process, business_key=key, variables=variables, actor="registry"
+        ).instance_id
+
+    # -- looking ----------------------------------------------------------------------------------------------
+    def open_tasks(self) -> list[Task]:
+        with self.engine.db.reading() as session:
+            return list_tasks(session, TaskFilter(instance_id=self.instance_id))
+
+    def open(self) -> list[str]:
+        """Element ids of the open user tasks, sorted."""
+        return sorted(t.element_id for t in self.open_tasks())
+
+    def task(self, element: str) -> Task:
+        found = [t for t in self.open_tasks() if t.element_id == element]
+        assert len(found) == 1, f"want one open task at {element}, open: {self.open()}"
+        return found[0]
+
+    def events(self) -> list[Any]:
+        with self.engine.db.reading() as session:
+            return history(session, self.instance_id)
+
+    def passed(self) -> list[str]:
+        """Every element the instance finished, in order: engine-run elements and completed user tasks."""
+        return [
+            e.element_id
+            for e in self.events()
+            if e.kind in ("activity.completed", "task.completed") and e.element_id is not None
+        ]
+
+    def fired(self) -> list[str]:
+        return [e.element_id for e in self.events() if e.kind == "timer.fired"]
+
+    def submitted(self, element: str) -> dict[str, Any]:
+        """The cleaned form data the last completion of ``element`` stored."""
+        done = [e for e in self.events() if e.kind == "task.completed" and e.element_id == element]
+        assert done, f"{element} was never completed"
+        return done[-1].data or {}
+
+    @property
+    def state(self) -> str:
+        with self.engine.db.reading() as session:
+            row = session.get(Instance, self.instance_id)
+            assert row is not None
+            return row.state
+
+    def deadline(self, name: str) -> Deadline:
+        with self.engine.db.reading() as session:
+            record = session.scalars(
+                select(Deadline).where(Deadline.instance_id == self.instance_id, Deadline.name == name)
+            ).one()
+            session.expunge(record)
+            return record
+
+    # -- acting -----------------------------------------------------------------------------------------------
+    def today(self) -> str:
+        return self.clock.now().astimezone(BEIJING).date().isoformat()
+
+    def form_data(self, task: Task, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        data = {**FORM_DATA.get(task.form_ref or "", {}), **overrides}
+        return {k: self.today() if v is TODAY else v for k, v in data.items()}
+
+    def do(self, element: str, **overrides: Any) -> Walk:
+        """Claim and complete the one open task at ``element`` with valid data for its form."""
+        task = self.task(element)
+        self.engine.claim(task.id, "alice")
+        self.engine.complete(task.id, self.form_data(task, overrides), actor="alice")
+        return self
+
+    def lapse(self, days: float) -> Walk:
+        """Move the clock on and fire what is due (the scheduler's job in production)."""
+        self.clock.advance(timedelta(days=days))
+        self.engine.fire_timers(self.instance_id)
+        return self
+
+
+def in_order(path: list[str], *elements: str) -> bool:
+    """Whether ``elements`` occur in ``path`` in this order (not necessarily adjacent)."""
+    it = iter(path)
+    return all(element in it for element in elements)
+
+
+def form_schema(form_id: str) -> dict[str, Any]:
+    return json.loads((FORMS / f"{form_id}.form").read_text(encoding="utf-8"))
+
+
+# The called processes designed by others, passed through the shortest way -------------------------------------
+
+
+def through_three_tier_transfer(walk: Walk) -> Walk:
+    """County petition office transfers an ordinary item; the unit receives and accepts it."""
+    walk.do("office_decide")
+    walk.do("unit_receipt")
+    walk.do("unit_respond")
+    assert walk.open() == ["receive_assignment"]
+    return walk
+
+
+def through_hearing_refused(walk: Walk) -> Walk:
+    """The organ proposes a hearing and the petitioner refuses it: the hearing ends without one."""
+    walk.do("offer_hearing")
+    walk.do("register_application")
+    return walk
+
+
+def review_request_refused(walk: Walk) -> Walk:
+    """The petitioner asks for 复查 beyond the original request; the reviewing organ does not accept it."""
+    walk.engine.deliver_message(
+        "review_requested", instance_id=walk.instance_id, payload={"request": "请求复查"}
+    )
+    walk.do("review_eligibility")
+    return walk
+
+
+def without_review_request(walk: Walk) -> Walk:
+    """The 30-day window for asking 复查 runs out (from replyServedAt); the matter is recorded as terminated."""
+    walk.lapse(days=31)
+    walk.do("terminate_no_review")
+    return walk
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# petition_intake
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def intake(deployed: Engine, clock: FrozenClock):
+    """Start petition_intake as the registry does; keyword arguments override registry variables."""
+
+    def start(**registry: Any) -> Walk:
+        return Walk(deployed, clock, "petition_intake", **{**REGISTRY_VARIABLES, **registry})
+
+    return start
+
+
+def registered(start, registry: Mapping[str, Any] | None = None, **registration: Any) -> Walk:
+    """Started and the registration checked: the acceptance review is open."""
+    walk = start(**(registry or {}))
+    walk.do("register_check", **registration)
+    return walk
+
+
+def accepted(start, category: str = "complaint", **review: Any) -> Walk:
+    """Registered, accepted in ``category`` and the acceptance notice served."""
+    walk = registered(start)
+    walk.do("acceptance_review", acceptanceDecision="accept", category=category, **review)
+    walk.do("notice_acceptance")
+    return walk
+
+
+def ordinary_complaint(start, **review: Any) -> Walk:
+    """An accepted complaint under Art. 31 item (6), at the simple-procedure eligibility check."""
+    walk = accepted(start, **review)
+    walk.do("classify_complaint", statutoryRoute="other")
+    assert walk.open() == ["check_simple_eligibility"]
+    return walk
+
+
+def test_registration_opens_the_check_for_the_registrar(intake) -> None:
+    walk = intake()
+    task = walk.task("register_check")
+    assert task.candidate_groups == ["registrar"]
+    assert task.form_ref == "intake_registration"
+    assert walk.passed() == ["petition_received"]
+
+
+def test_invalid_registration_reports_every_field_at_once_and_keeps_the_task_open(intake) -> None:
+    walk = intake()
+    task = walk.task("register_check")
+    bad = {**walk.form_data(task, {}), "petitionerName": "", "phone": "12345", "channel": "fax"}
+    with pytest.raises(ValidationFailed) as raised:
+        walk.engine.complete(task.id, bad, actor="alice")
+    assert set(raised.value.details["fields"]) == {"petitionerName", "phone", "channel"}
+    assert walk.open() == ["register_check"]
+    assert walk.task("register_check").id == task.id
+    assert "task.completed" not in [e.kind for e in walk.events()]
+
+
+def test_group_visit_elects_at_most_five_representatives(intake) -> None:
+    walk = intake(peopleCount=8)
+    task = walk.task("register_check")
+    with pytest.raises(ValidationFailed) as raised:
+        walk.engine.complete(
+            task.id, walk.form_data(task, {"peopleCount": 8, "representatives": "甲、乙、丙、丁、戊、己"})
+        )
+    assert set(raised.value.details["fields"]) == {"representatives"}
+    walk.do("register_check", peopleCount=8, representatives="甲、乙、丙、丁、戊")
+    assert walk.open() == ["acceptance_review"]
+    assert walk.submitted("register_check")["representatives"] == "甲、乙、丙、丁、戊"
+
+
+@pytest.mark.parametrize("flag", ["isMajor", "isUrgent"])
+def test_major_or_urgent_item_is_reported_in_parallel_with_the_acceptance_review(intake, flag: str) -> None:
+    walk = registered(intake, **{flag: True})
+    assert walk.open() == ["acceptance_review", "report_major_urgent"]
+    assert walk.task("report_major_urgent").candidate_groups == ["petition_office"]
+    walk.do("report_major_urgent")
+    assert walk.open() == ["acceptance_review"]
+    assert in_order(walk.passed(), "gw_major_urgent", "report_major_urgent", "end_major_reported")
+    assert walk.state == "active"
+
+
+def test_ordinary_item_is_not_reported(intake) -> None:
+    walk = registered(intake)
+    assert walk.open() == ["acceptance_review"]
+    assert in_order(walk.passed(), "register_check", "gw_major_urgent", "end_not_major")
+    assert "report_major_urgent" not in walk.passed()
+
+
+NON_ACCEPTANCE = [
+    # decision, the notice task it leads to, the end event
+    ("litigation", "transfer_political_legal", "end_litigation"),
+    ("discipline", "transfer_discipline", "end_discipline"),
+    ("skip_level", "notice_skip_level", "end_skip_level"),
+    ("same_matter_pending", "notice_same_matter", "end_same_matter"),
+    ("no_review_requested", "notice_no_review", "end_no_review"),
+    ("terminated", "notice_terminated", "end_terminated"),
+    ("other_channel", "notice_other_channel", "end_other_channel"),
+    ("other_authority", "notice_other_authority", "end_other_authority"),
+]
+
+
+@pytest.mark.parametrize(("decision", "notice", "end"), NON_ACCEPTANCE, ids=[c[0] for c in NON_ACCEPTANCE])
+def test_each_non_acceptance_case_ends_with_its_written_notice(
+    intake, decision: str, notice: str, end: str
+) -> None:
+    walk = registered(intake)
+    walk.do("acceptance_review", acceptanceDecision=decision)
+    assert walk.open() == [notice]
+    assert walk.task(notice).candidate_groups == ["petition_office"]
+    walk.do(notice)
+    assert walk.state == "completed"
+    assert walk.passed()[-2:] == [notice, end]
+    assert "notice_acceptance" not in walk.passed()
+
+
+def test_non_acceptance_needs_a_reason_a_receiving_organ_and_a_notice_date(intake) -> None:
+    walk = registered(intake)
+    task = walk.task("acceptance_review")
+    with pytest.raises(ValidationFailed) as raised:
+        walk.engine.complete(task.id, {"acceptanceDecision": "litigation"})
+    assert set(raised.value.details["fields"]) == {"decisionReason", "transferTo", "noticeDate"}
+    assert walk.open() == ["acceptance_review"]
+
+
+def test_notice_duty_is_waived_when_name_or_address_is_unclear(intake) -> None:
+    walk = registered(intake)
+    walk.do("acceptance_review", acceptanceDecision="same_matter_pending")
+    # Art. 23 ¶2: no notice number, method or date once the waiver is ticked.
+    walk.engine.complete(walk.task("notice_same_matter").id, {"noticeWaived": True})
+    assert walk.state == "completed"
+    assert walk.submitted("notice_same_matter") == {"noticeWaived": True, "noticeNote": None}
+
+
+REGISTRY_FLAG_CASES = [
+    # the registry's flags, the decision the reviewer takes on them, the notice task it leads to
+    ({"matterTerminated": True, "isRepeat": True}, "terminated", "notice_terminated"),
+    ({"sameMatterPending": True, "isRepeat": True}, "same_matter_pending", "notice_same_matter"),
+    ({"skipLevel": True}, "skip_level", "notice_skip_level"),
+    ({"isRepeat": True, "firstTurnedRepeat": True}, "no_review_requested", "notice_no_review"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "decision", "notice"), REGISTRY_FLAG_CASES, ids=[c[1] for c in REGISTRY_FLAG_CASES]
+)
+def test_repeat_and_terminated_petitions_show_their_flags_read_only_to_the_reviewer(
+    intake, flags: dict[str, bool], decision: str, notice: str
+) -> None:
+    shown = {c["key"] for c in form_schema("intake_acceptance")["components"] if c.get("disabled")}
+    assert set(flags) <= shown
+    walk = registered(intake, flags)
+    # A client sending the flags back changed cannot overwrite what the registry recorded.
+    walk.do(
+        "acceptance_review", acceptanceDecision=decision, **{flag: not value for flag, value in flags.items()}
+    )
+    assert not set(flags) & set(walk.submitted("acceptance_review"))
+    assert walk.open() == [notice]
+    walk.do(notice)
+    assert walk.state == "completed"
+
+
+def test_acceptance_review_is_supervised_after_fifteen_days_without_being_interrupted(intake) -> None:
+    walk = registered(intake)  # received 2026-11-02 (Monday): the 15th day is 2026-11-17
+    walk.lapse(days=14)
+    assert walk.fired() == []
+    assert walk.open() == ["acceptance_review"]
+    walk.lapse(days=2)
+    assert walk.fired() == ["acceptance_overdue"]
+    assert walk.open() == ["acceptance_review", "supervise_overdue_acceptance"]
+    assert walk.task("supervise_overdue_acceptance").candidate_groups == ["supervisor"]
+    assert walk.deadline("acceptance").outcome == "overdue"
+    walk.do("supervise_overdue_acceptance")
+    assert walk.passed()[-2:] == ["supervise_overdue_acceptance", "end_acceptance_supervised"]
+    walk.do("acceptance_review", acceptanceDecision="accept", category="suggestion")
+    assert walk.open() == ["notice_acceptance"]
+
+
+def test_acceptance_in_time_meets_the_deadline(intake) -> None:
+    walk = registered(intake)
+    walk.lapse(days=3)
+    walk.do("acceptance_review", acceptanceDecision="terminated")
+    assert walk.deadline("acceptance").outcome == "on_time"
+    assert walk.fired() == []
+
+
+def test_suggestion_is_studied_and_answered(intake) -> None:
+    walk = accepted(intake, category="suggestion")
+    assert walk.open() == ["study_suggestion"]
+    assert walk.task("study_suggestion").candidate_groups == ["handling_unit"]
+    walk.do("study_suggestion")
+    assert walk.state == "completed"
+    assert in_order(walk.passed(), "notice_acceptance", "gw_category", "study_suggestion", "end_suggestion")
+
+
+def test_accusation_goes_to_discipline_inspection_and_closes_on_its_result(intake) -> None:
+    walk = accepted(intake, category="accusation")
+    assert walk.open() == ["transfer_accusation"]
+    walk.do("transfer_accusation")
+    assert walk.open() == ["record_discipline_result"]
+    walk.do("record_discipline_result")
+    assert walk.state == "completed"
+    assert walk.passed()[-3:] == ["transfer_accusation", "record_discipline_result", "end_accusation"]
+
+
+def test_reviewer_can_reclassify_on_acceptance(intake) -> None:
+    walk = registered(intake, {"category": "complaint"})
+    walk.do("acceptance_review", acceptanceDecision="accept", category="suggestion")
+    walk.do("notice_acceptance")
+    assert walk.open() == ["study_suggestion"]
+
+
+STATUTORY_ROUTES = ["litigation_procedure", "arbitration", "party_appeal", "administrative", "duty_request"]
+
+
+@pytest.mark.parametrize("route", STATUTORY_ROUTES)
+def test_complaint_under_art31_items_1_to_5_is_channelled_into_its_procedure(intake, route: str) -> None:
+    walk = accepted(intake)
+    assert walk.open() == ["classify_complaint"]
+    walk.do("classify_complaint", statutoryRoute=route)
+    assert walk.open() == ["notice_statutory_route"]
+    walk.do("notice_statutory_route")
+    assert walk.state == "completed"
+    assert walk.passed()[-2:] == ["notice_statutory_route", "end_statutory_route"]
+    assert "check_simple_eligibility" not in walk.passed()
+
+
+@pytest.mark.parametrize(
+    ("major_difficult", "tier_task"),
+    [(False, "office_decide"), (True, "county_decide")],
+    ids=["ordinary", "major"],
+)
+def test_complaint_not_fit_for_simple_procedure_goes_to_three_tier_transfer(
+    intake, major_difficult: bool, tier_task: str
+) -> None:
+    walk = ordinary_complaint(intake, majorDifficult=major_difficult)
+    walk.do("check_simple_eligibility", simpleEligible=False)
+    assert in_order(walk.passed(), "check_simple_eligibility", "gw_simple_eligible", "merge_ordinary")
+    assert "call_simple_procedure" not in walk.passed()
+    # The tier that transfers is chosen by the acceptance review's majorDifficult (S001).
+    assert walk.open() == [tier_task]
+
+
+def test_transferred_complaint_reaches_ordinary_handling_in_the_same_instance(intake) -> None:
+    walk = ordinary_complaint(intake)
+    walk.do("check_simple_eligibility", simpleEligible=False)
+    through_three_tier_transfer(walk)
+    assert walk.task("receive_assignment").candidate_groups == ["handling_unit"]
+    assert walk.state == "active"
+
+
+def test_simple_procedure_answered_at_once_ends_the_petition(intake) -> None:
+    walk = ordinary_complaint(intake)
+    walk.do("check_simple_eligibility", simpleEligible=True)
+    assert walk.open() == ["simple_decide"]
+    walk.do("simple_decide", immediateAnswer=True)
+    walk.do("simple_serve_reply")
+    walk.do("simple_evaluate", rating="basically_satisfied")
+    assert walk.state == "completed"
+    path = walk.passed()
+    assert in_order(path, "simple_decide", "gw_immediate", "simple_serve_reply", "end_simple_closed")
+    assert in_order(
+        path, "end_simple_closed", "call_simple_procedure", "gw_simple_fallback", "end_simple_done"
+    )
+    assert "call_three_tier_transfer" not in path
+
+
+def test_simple_procedure_falling_back_continues_with_three_tier_transfer(intake) -> None:
+    walk = ordinary_complaint(intake)
+    walk.do("check_simple_eligibility")
+    walk.do("simple_decide", simpleFallback=True)
+    assert in_order(walk.passed(), "simple_decide", "end_fallback", "gw_simple_fallback", "merge_ordinary")
+    assert walk.open() == ["office_decide"]
+
+
+def test_simple_outcome_returns_to_intake_when_a_supervision_branch_ends_last(intake) -> None:
+    """simple_procedure finishes on its supervision branch; its simpleFallback must still reach the gateway."""
+    walk = ordinary_complaint(intake)
+    walk.do("check_simple_eligibility")
+    walk.lapse(days=5)  # 3 working days from receipt (Mon 2026-11-02) end with Thu 2026-11-05
+    assert walk.fired() == ["simple_decision_overdue"]
+    assert walk.open() == ["simple_decide", "supervise_simple_decision"]
+    walk.do("simple_decide", immediateAnswer=True)
+    walk.do("simple_serve_reply")
+    walk.do("simple_evaluate")
+    assert walk.open() == ["supervise_simple_decision"]
+    walk.do("supervise_simple_decision")
+    assert walk.state == "completed"
+    assert walk.passed()[-3:] == ["call_simple_procedure", "gw_simple_fallback", "end_simple_done"]

@@ -1,0 +1,492 @@
+"""/engine-rest/version, /deployment and /process-definition: what Camunda Modeler and clients deploy and start."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import request
+from lxml import etree
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from engine.definitions import DeployFile, DeploymentResult
+from engine.errors import DeploymentInvalid, InvalidInput, NotFound
+from engine.models import Deployment, ProcessDefinition, Resource
+
+from ..api.definitions import MAX_BYTES, MAX_FILES, _unsupported
+from ..auth import current, engine
+from ..policy import contact_fields
+from .common import VERSION, Params, authenticated, blp, format_date, json_body, paging, sorting
+from .instances import instance_dto
+from .variables import from_typed, to_typed
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+_attributes: dict[tuple[str, str], dict[str, Any]] = {}
+_attributes_lock = threading.Lock()
+
+
+@blp.get("/version")
+@authenticated()
+def version() -> dict[str, str]:
+    return {"version": VERSION}
+
+
+# -- deployments -----------------------------------------------------------------------------------------------
+def deployment_dto(row: Deployment) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "source": row.source,
+        "deploymentTime": format_date(row.deployed_at),
+        "tenantId": row.tenant_id,
+        "links": [],
+    }
+
+
+def _deployments(params: Params) -> Select[tuple[Deployment]]:
+    query = select(Deployment)
+    for name, column in (("id", Deployment.id), ("name", Deployment.name), ("source", Deployment.source)):
+        value = params.string(name)
+        if value is not None:
+            query = query.where(column == value)
+    if params.string("nameLike") is not None:
+        query = query.where(Deployment.name.like(params.string("nameLike") or ""))
+    tenants = params.strings("tenantIdIn")
+    if tenants:
+        query = query.where(Deployment.tenant_id.in_(tenants))
+    if params.boolean("withoutTenantId"):
+        query = query.where(Deployment.tenant_id.is_(None))
+    return query
+
+
+@blp.get("/deployment")
+@authenticated()
+def deployments() -> Any:
+    params = Params()
+    first, limit = paging(params)
+    order = sorting(
+        params,
+        {
+            "id": Deployment.id,
+            "name": Deployment.name,
+            "deploymentTime": Deployment.deployed_at,
+            "tenantId": Deployment.tenant_id,
+        },
+    )
+    if limit == 0:
+        return []
+    query = _deployments(params).order_by(*order, Deployment.deployed_at, Deployment.id)
+    with engine().db.reading() as session:
+        rows = session.scalars(query.offset(first).limit(limit)).all()
+    return [deployment_dto(row) for row in rows]
+
+
+@blp.get("/deployment/count")
+@authenticated()
+def deployment_count() -> dict[str, int]:
+    query = _deployments(Params())
+    with engine().db.reading() as session:
+        return {"count": session.scalar(select(func.count()).select_from(query.subquery())) or 0}
+
+
+@blp.get("/deployment/<deployment_id>")
+@authenticated()
+def deployment(deployment_id: str) -> dict[str, Any]:
+    with engine().db.reading() as session:
+        row = session.get(Deployment, deployment_id)
+    if row is None:
+        raise NotFound(f"Deployment with id '{deployment_id}' does not exist")
+    return deployment_dto(row)
+
+
+def _flag(name: str) -> bool:
+    value = request.form.get(name)
+    if value is None or value == "":
+        return False
+    if value.lower() not in ("true", "false"):
+        raise InvalidInput(f"{name} must be true or false, not '{value}'")
+    return value.lower() == "true"
+
+
+def _uploads() -> list[DeployFile]:
+    """Every file part, named by its file name (Modeler also names the part so; pycamunda: resource-N)."""
+    parts = list(request.files.items(multi=True))
+    if not parts:
+        raise InvalidInput("No deployment resources contained in the form upload.")
+    if len(parts) > MAX_FILES:
+        raise InvalidInput(f"at most {MAX_FILES} files per deployment")
+    files = []
+    for field, upload in parts:
+        name = upload.filename or field
+        content = upload.read(MAX_BYTES + 1)
+        if len(content) > MAX_BYTES:
+            raise InvalidInput(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        files.append(DeployFile(name, content))
+    problems = _unsupported(files)
+    if problems:
+        raise DeploymentInvalid(f"{len(problems)} file(s) cannot be deployed", {"problems": problems})
+    return files
+
+
+@blp.post("/deployment/create")
+@authenticated("designer", "admin")
+def create_deployment() -> dict[str, Any]:
+    """Modeler's multipart deploy: deployment-name, deployment-source, enable-duplicate-filtering,
+    deploy-changed-only, tenant-id and one part per .bpmn/.form file."""
+    files = _uploads()
+    # Camunda redeploys unchanged resources unless asked not to; the engine filters per definition, which is
+    # what deploy-changed-only asks for and what enable-duplicate-filtering amounts to for unchanged files.
+    filtering = _flag("enable-duplicate-filtering") or _flag("deploy-changed-only")
+    name = request.form.get("deployment-name") or "deployment"
+    source = request.form.get("deployment-source") or None
+    tenant_id = request.form.get("tenant-id") or None
+    for field, value, longest in (
+        ("deployment-name", name, 200),
+        ("deployment-source", source, 200),
+        ("tenant-id", tenant_id, 64),
+    ):
+        if value is not None and len(value) > longest:
+            raise InvalidInput(f"{field} is longer than {longest} characters")
+    result = engine().deploy(
+        files,
+        name=name,
+        source=source,
+        tenant_id=tenant_id,
+        actor=current().username,
+        duplicate_filtering=filtering,
+    )
+    contents = {f.name.rsplit("/", 1)[-1]: f.content for f in files}
+    return _deployment_answer(result, contents)
+
+
+def _deployment_answer(result: DeploymentResult, contents: dict[str, bytes]) -> dict[str, Any]:
+    new = [d for d in result.definitions if d.new]
+    head: dict[str, Any] = {
+        "id": result.id,
+        "name": result.name,
+        "source": result.source,
+        "deploymentTime": format_date(result.deployed_at),
+        "tenantId": result.tenant_id,
+    }
+    if not result.created and result.definitions:
+        # Nothing new: like Camunda, answer with the deployment that already holds these definitions.
+        with engine().db.reading() as session:
+            previous = session.scalars(
+                select(Deployment)
+                .where(Deployment.id.in_({d.deployment_id for d in result.definitions}))
+                .order_by(Deployment.deployed_at.desc())
+            ).first()
+        if previous is not None:
+            head = deployment_dto(previous)
+            head.pop("links")
+    definitions = {
+        d.id: _definition_dto(
+            id=d.id,
+            key=d.key,
+            name=d.name,
+            version=d.version,
+            resource=d.resource,
+            deployment_id=d.deployment_id,
+            tenant_id=result.tenant_id,
+            attributes=_xml_attributes(contents.get(d.resource), d.key),
+        )
+        for d in new
+    }
+    return {
+        **head,
+        "links": [],
+        "deployedProcessDefinitions": definitions or None,
+        "deployedCaseDefinitions": None,
+        "deployedDecisionDefinitions": None,
+        "deployedDecisionRequirementsDefinitions": None,
+    }
+
+
+# -- process definitions ---------------------------------------------------------------------------------------
+def _xml_attributes(content: bytes | str | None, key: str) -> dict[str, Any]:
+    """Category (target namespace), description, history time to live, version tag, startable in tasklist."""
+    attributes: dict[str, Any] = {
+        "category": None,
+        "description": None,
+        "historyTimeToLive": None,
+        "versionTag": None,
+        "startableInTasklist": True,
+    }
+    if content is None:
+        return attributes
+    try:
+        root = etree.fromstring(content.encode() if isinstance(content, str) else content, _PARSER)
+    except etree.XMLSyntaxError:
+        return attributes
+    attributes["category"] = root.get("targetNamespace")
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        if process.get("id") != key:
+            continue
+        ttl = process.get(f"{{{CAMUNDA_NS}}}historyTimeToLive")
+        attributes["historyTimeToLive"] = int(ttl) if ttl and ttl.isdigit() else None
+        attributes["versionTag"] = process.get(f"{{{CAMUNDA_NS}}}versionTag")
+        attributes["startableInTasklist"] = process.get(f"{{{CAMUNDA_NS}}}isStartableInTasklist") != "false"
+        doc = process.find(f"{{{BPMN_NS}}}documentation")
+        attributes["description"] = doc.text.strip() if doc is not None and doc.text else None
+    return attributes
+
+
+def _stored_attributes(session: Session, resource_id: int, checksum: str, key: str) -> dict[str, Any]:
+    """The XML attributes of a stored resource; resources never change, so they are parsed once."""
+    with _attributes_lock:
+        found = _attributes.get((checksum, key))
+    if found is None:
+        content = session.scalar(select(Resource.content).where(Resource.id == resource_id))
+        found = _xml_attributes(content, key)
+        with _attributes_lock:
+            if len(_attributes) > 2000:
+                _attributes.clear()
+            _attributes[(checksum, key)] = found
+    return found
+
+
+def _definition_dto(
+    *,
+    id: str,
+    key: str,
+    name: str | None,
+    version: int,
+    resource: str,
+    deployment_id: str,
+    tenant_id: str | None,
+    attributes: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "key": key,
+        "category": attributes["category"],
+        "description": attributes["description"],
+        "name": name,
+        "version": version,
+        "resource": resource,
+        "deploymentId": deployment_id,
+        "diagram": None,
+        "suspended": False,
+        "tenantId": tenant_id,
+        "versionTag": attributes["versionTag"],
+        "historyTimeToLive": attributes["historyTimeToLive"],
+        "startableInTasklist": attributes["startableInTasklist"],
+    }
+
+
+def _definition_query() -> Select[Any]:
+    return (
+        select(ProcessDefinition, Resource.id, Resource.name, Resource.checksum, Deployment.tenant_id)
+        .join(Resource, Resource.id == ProcessDefinition.resource_id)
+        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+    )
+
+
+def _dtos(session: Session, rows: Any) -> list[dict[str, Any]]:
+    return [
+        _definition_dto(
+            id=d.id,
+            key=d.key,
+            name=d.name,
+            version=d.version,
+            resource=resource_name,
+            deployment_id=d.deployment_id,
+            tenant_id=tenant,
+            attributes=_stored_attributes(session, resource_id, checksum, d.key),
+        )
+        for d, resource_id, resource_name, checksum, tenant in rows
+    ]
+
+
+def _filtered(params: Params) -> Select[Any]:
+    query = _definition_query()
+    for name, column in (
+        ("processDefinitionId", ProcessDefinition.id),
+        ("key", ProcessDefinition.key),
+        ("name", ProcessDefinition.name),
+        ("deploymentId", ProcessDefinition.deployment_id),
+        ("resourceName", Resource.name),
+    ):
+        value = params.string(name)
+        if value is not None:
+            query = query.where(column == value)
+    for name, column in (
+        ("processDefinitionIdIn", ProcessDefinition.id),
+        ("keysIn", ProcessDefinition.key),
+        ("tenantIdIn", Deployment.tenant_id),
+    ):
+        values = params.strings(name)
+        if values:
+            query = query.where(column.in_(values))
+    for name, column in (("nameLike", ProcessDefinition.name), ("keyLike", ProcessDefinition.key)):
+        value = params.string(name)
+        if value is not None:
+            query = query.where(column.like(value))
+    version = params.integer("version", minimum=1)
+    if version is not None:
+        query = query.where(ProcessDefinition.version == version)
+    if params.boolean("withoutTenantId"):
+        query = query.where(Deployment.tenant_id.is_(None))
+    if params.boolean("suspended"):
+        query = query.where(False)  # definitions are never suspended here
+    if params.boolean("latestVersion"):
+        latest = (
+            select(ProcessDefinition.key.label("key"), func.max(ProcessDefinition.version).label("v"))
+            .group_by(ProcessDefinition.key)
+            .subquery()
+        )
+        query = query.join(
+            latest, (latest.c.key == ProcessDefinition.key) & (latest.c.v == ProcessDefinition.version)
+        )
+    return query
+
+
+@blp.get("/process-definition")
+@authenticated()
+def process_definitions() -> Any:
+    params = Params()
+    first, limit = paging(params)
+    order = sorting(
+        params,
+        {
+            "id": ProcessDefinition.id,
+            "key": ProcessDefinition.key,
+            "name": ProcessDefinition.name,
+            "version": ProcessDefinition.version,
+            "deploymentId": ProcessDefinition.deployment_id,
+            "tenantId": Deployment.tenant_id,
+        },
+    )
+    if limit == 0:
+        return []
+    query = _filtered(params).order_by(*order, ProcessDefinition.key, ProcessDefinition.version)
+    with engine().db.reading() as session:
+        return _dtos(session, session.execute(query.offset(first).limit(limit)).all())
+
+
+@blp.get("/process-definition/count")
+@authenticated()
+def process_definition_count() -> dict[str, int]:
+    query = _filtered(Params())
+    with engine().db.reading() as session:
+        return {"count": session.scalar(select(func.count()).select_from(query.subquery())) or 0}
+
+
+def _one(definition_id: str | None, key: str | None, tenant_id: str | None = None) -> dict[str, Any]:
+    query = _definition_query()
+    if definition_id is not None:
+        query = query.where(ProcessDefinition.id == definition_id)
+    else:
+        query = query.where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
+        if tenant_id is not None:
+            query = query.where(Deployment.tenant_id == tenant_id)
+    with engine().db.reading() as session:
+        rows = _dtos(session, session.execute(query.limit(1)).all())
+    if not rows:
+        if definition_id is not None:
+            raise NotFound(f"No matching definition with id {definition_id}")
+        tenant = f"tenant-id {tenant_id}" if tenant_id else "no tenant-id"
+        raise NotFound(f"No matching process definition with key: {key} and {tenant}")
+    return rows[0]
+
+
+def _xml(found: dict[str, Any]) -> dict[str, Any]:
+    with engine().db.reading() as session:
+        content = session.scalar(
+            select(Resource.content)
+            .join(ProcessDefinition, ProcessDefinition.resource_id == Resource.id)
+            .where(ProcessDefinition.id == found["id"])
+        )
+    return {"id": found["id"], "bpmn20Xml": content}
+
+
+def _start(found: dict[str, Any]) -> dict[str, Any]:
+    """Start an instance with typed variables and a business key (Modeler's "Start instance", clients)."""
+    body = json_body()
+    if body.get("startInstructions"):
+        raise InvalidInput("startInstructions are not supported: an instance starts at its start event")
+    business_key = body.get("businessKey")
+    if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 100):
+        raise InvalidInput("businessKey must be text of at most 100 characters")
+    variables, _ = from_typed(body.get("variables"))
+    principal = current()
+    result = engine().start(
+        found["key"],
+        business_key=business_key or None,
+        variables=variables,
+        actor=principal.username,
+        definition_id=found["id"],
+    )
+    answer = instance_dto(
+        result.instance_id,
+        definition_id=found["id"],
+        business_key=result.business_key,
+        state=result.state,
+        tenant_id=found["tenantId"],
+        self_link=True,
+    )
+    if body.get("withVariablesInReturn") is True:
+        answer["variables"] = to_typed(contact_fields(principal, engine().variables(result.instance_id)))
+    return answer
+
+
+# Starting an arbitrary process is for designers testing their diagrams (Modeler's "Start instance") and
+# admins; petitions start through /api/petitions, which numbers and registers them first.
+STARTERS = ("designer", "admin")
+
+
+@blp.get("/process-definition/<definition_id>")
+@authenticated()
+def definition_by_id(definition_id: str) -> dict[str, Any]:
+    return _one(definition_id, None)
+
+
+@blp.get("/process-definition/key/<key>")
+@authenticated()
+def definition_by_key(key: str) -> dict[str, Any]:
+    return _one(None, key)
+
+
+@blp.get("/process-definition/key/<key>/tenant-id/<tenant_id>")
+@authenticated()
+def definition_by_key_tenant(key: str, tenant_id: str) -> dict[str, Any]:
+    return _one(None, key, tenant_id)
+
+
+@blp.get("/process-definition/<definition_id>/xml")
+@authenticated()
+def xml_by_id(definition_id: str) -> dict[str, Any]:
+    return _xml(_one(definition_id, None))
+
+
+@blp.get("/process-definition/key/<key>/xml")
+@authenticated()
+def xml_by_key(key: str) -> dict[str, Any]:
+    return _xml(_one(None, key))
+
+
+@blp.get("/process-definition/key/<key>/tenant-id/<tenant_id>/xml")
+@authenticated()
+def xml_by_key_tenant(key: str, tenant_id: str) -> dict[str, Any]:
+    return _xml(_one(None, key, tenant_id))
+
+
+@blp.post("/process-definition/<definition_id>/start")
+@authenticated(*STARTERS)
+def start_by_id(definition_id: str) -> dict[str, Any]:
+    return _start(_one(definition_id, None))
+
+
+@blp.post("/process-definition/key/<key>/start")
+@authenticated(*STARTERS)
+def start_by_key(key: str) -> dict[str, Any]:
+    return _start(_one(None, key))
+
+
+@blp.post("/process-definition/key/<key>/tenant-id/<tenant_id>/start")
+@authenticated(*STARTERS)
+def start_by_key_tenant(key: str, tenant_id: str) -> dict[str, Any]:
+    return _start(_one(None, key, tenant_id))
