@@ -16,14 +16,18 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+)
 
 from engine.runtime import Engine
 from tests.api_helpers import Api, basic
 
 pytest_plugins = ("tests.api_helpers",)
 
-# Per operation; with both backends the whole run stays well under a minute.
+# Per operation (plus the coverage phase's systematic cases): about 20 s of CPU per backend.
 MAX_EXAMPLES = 8
 
 
@@ -67,7 +71,14 @@ def use_known_ids(case: schemathesis.Case, known: dict[str, Any]) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same cases every run, so a failure reproduces and the suite does not flake.
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
 def test_api_answers_every_generated_request_as_documented(
     case: schemathesis.Case, known: dict[str, str]
 ) -> None:
@@ -78,4 +89,7 @@ def test_api_answers_every_generated_request_as_documented(
     if case.operation.path == "/api/petitions/check":
         # Its URL is also /api/petitions/{number} with number "check", so Allow rightly lists GET as well.
         excluded.append(allow_header_conformance)
+    if case.media_type == "multipart/form-data":
+        # Every multipart value is text: a "name" made an integer (470230) arrives as the text "470230".
+        excluded.append(negative_data_rejection)
     case.call_and_validate(headers=basic("admin"), excluded_checks=excluded)

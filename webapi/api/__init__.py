@@ -47,10 +47,11 @@ def refuse_nul_characters() -> None:
     if not request.path.startswith("/api/"):
         return
     in_path = "\x00" in request.path
-    bad = [name for name, value in request.args.items(multi=True) if "\x00" in name + value]
+    bad = [name for name, value in request.args.items(multi=True) if "\x00" in f"{name}{value}"]
     if request.is_json:
         bad += _nul_fields(request.get_json(silent=True))
-    bad += [name for name, value in request.form.items(multi=True) if "\x00" in name + value]
+    # A malformed multipart part may come without a name (None): format, never concatenate.
+    bad += [str(name) for name, value in request.form.items(multi=True) if "\x00" in f"{name}{value}"]
     if not (in_path or bad):
         return
     if identify() is None and request.path not in PUBLIC:
