@@ -13,6 +13,7 @@ from engine.runtime import Engine
 from . import camunda
 from .api import init_api
 from .errors import register_error_handlers
+from .pages import bp as pages_blueprint
 
 
 def secret_key(instance_path: Path) -> str:
@@ -46,6 +47,7 @@ def create_app(engine: Engine | None = None) -> Flask:
     register_error_handlers(app)
     init_api(app)
     app.register_blueprint(camunda.blp)
+    app.register_blueprint(pages_blueprint)
 
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:

@@ -1,0 +1,318 @@
+"""The web pages in Debian's chromium: a handler, a supervisor, a registrar and a designer at work.
+
+Each test drives the real app (API and pages) over the shipped workflows on SQLite; the ``context`` fixture
+records every request and fails the test if any page asked a host other than the service itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from engine.clock import FrozenClock
+from engine.models import Petition, ProcessDefinition
+from engine.queries import TaskFilter, list_tasks
+from engine.runtime import Engine
+from tests.test_petitions import REGISTRATION
+from tests.test_scenarios_intake import FORM_DATA
+from tests.ui.browser import LiveServer, login, logout, screenshot
+
+pytestmark = pytest.mark.browser
+DATA = Path(__file__).parent / "data"
+
+
+def open_tasks(engine: Engine, instance_id: str) -> list[Any]:
+    with engine.db.reading() as session:
+        return list_tasks(session, TaskFilter(instance_id=instance_id))
+
+
+def registered_and_checked(engine: Engine, registration: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A registered petition whose registration check is done: acceptance review waits for the office."""
+    petition, result = engine.petitions.register(registration or REGISTRATION, actor="registrar")
+    (check,) = open_tasks(engine, result.instance_id)
+    engine.claim(check.id, "registrar", actor="registrar")
+    engine.complete(check.id, FORM_DATA["intake_registration"], actor="registrar", require_claim=True)
+    assert [t.element_id for t in open_tasks(engine, result.instance_id)] == ["acceptance_review"]
+    return petition.number, result.instance_id
+
+
+def fill(field: Any, value: str) -> None:
+    """Type into a form-js field and see it kept (form-js re-renders fields as conditions are re-evaluated)."""
+    for _ in range(3):
+        field.fill(value)
+        try:
+            expect(field).to_have_value(value, timeout=1000)
+            return
+        except AssertionError:
+            continue
+    expect(field).to_have_value(value)
+
+
+def form_field(page: Any, label: str) -> Any:
+    return page.locator(".fjs-form-field").filter(has=page.locator("label", has_text=label)).first
+
+
+def choose(page: Any, label: str, option: str) -> None:
+    """A form-js select: open its dropdown and pick the option."""
+    form_field(page, label).locator(".fjs-input-group").click()
+    page.locator(".fjs-dropdownlist-item", has_text=option).first.click()
+
+
+def type_date(page: Any, label: str, text: str) -> None:
+    """A form-js date field (flatpickr, typed input in the browser locale's format)."""
+    field = form_field(page, label).locator("input").first
+    fill(field, text)
+    field.press("Enter")
+    page.locator("h1").first.click()  # blur closes the picker and commits the date
+
+
+def field_error(page: Any, label: str) -> Any:
+    return form_field(page, label).locator(".fjs-form-field-error")
+
+
+def test_handler_claims_fixes_the_form_and_completes_then_supervisor_sees_the_next_task(
+    page: Any, live_server: LiveServer
+) -> None:
+    engine = live_server.engine
+    number, instance_id = registered_and_checked(engine)
+    login(page, live_server, "office")
+    expect(page).to_have_url(re.compile(r"/tasks$"))
+    row = page.locator('tr[data-element="acceptance_review"]')
+    expect(row).to_contain_text(number)
+    expect(row).to_contain_text("待认领")
+    screenshot(page, "handler-task-list")
+
+    row.get_by_role("button", name="认领").click()
+    expect(row.get_by_text("本人")).to_be_visible()
+    row.get_by_role("link", name="办理").click()
+    page.wait_for_url("**/tasks/*")
+    expect(page.locator("#task-title")).to_have_text("受理审查")
+    expect(page.locator("#task-form[data-ready=true] .fjs-form-field").first).to_be_visible()
+    expect(page.locator("#side")).to_contain_text(number)
+    expect(page.locator("#side")).to_contain_text("受理期限")
+
+    # Nothing chosen: the browser's own check marks the required decision.
+    page.click("#submit-task")
+    expect(field_error(page, "受理决定")).to_contain_text("必填项")
+    expect(page.get_by_test_id("form-errors")).to_be_visible()
+
+    page.get_by_label("受理", exact=True).check()
+    choose(page, "信访事项类别", "申诉求决类")
+    type_date(page, "受理日期", "2026/11/2")
+
+    # A submission the browser let through (a stale or tampered client) is refused by the server, and its
+    # field errors, keyed by field key, land on the fields form-js knows by component id.
+    def tamper(route: Any) -> None:
+        body = route.request.post_data_json
+        body["variables"]["category"] = "gossip"
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/api/tasks/*/complete", tamper)
+    page.click("#submit-task")
+    expect(page.get_by_test_id("form-errors")).to_contain_text("服务器校验未通过")
+    expect(field_error(page, "信访事项类别")).to_contain_text("请从列表中选择")
+    screenshot(page, "handler-task-server-error")
+    page.unroute("**/api/tasks/*/complete")
+    assert [t.element_id for t in open_tasks(engine, instance_id)] == ["acceptance_review"]
+
+    choose(page, "信访事项类别", "申诉求决类")
+    page.click("#submit-task")
+    page.wait_for_url(re.compile(r"/tasks$"))
+    expect(page.locator(".flash-success")).to_contain_text("已提交")
+    expect(page.locator('tr[data-element="acceptance_review"]')).to_have_count(0)
+    following = [t.element_id for t in open_tasks(engine, instance_id)]
+    assert following and "acceptance_review" not in following
+    logout(page)
+
+    login(page, live_server, "supervisor")
+    expect(page).to_have_url(re.compile(r"/cockpit$"))
+    cockpit_row = page.locator(f'tr[data-instance-id="{instance_id}"]')
+    expect(cockpit_row).to_contain_text(number)
+    screenshot(page, "supervisor-cockpit")
+    cockpit_row.get_by_role("link", name=number).click()
+    page.wait_for_url(f"**/instances/{instance_id}")
+    expect(page.locator("#diagram[data-ready=true]")).to_be_visible()
+    for element in following:
+        expect(page.locator(f'g.djs-element[data-element-id="{element}"]')).to_have_class(
+            re.compile(r"pf-(active|overdue)")
+        )
+    expect(page.locator('g.djs-element[data-element-id="acceptance_review"]')).to_have_class(
+        re.compile(r"pf-done")
+    )
+    expect(page.locator("#timeline")).to_contain_text("受理审查")
+    screenshot(page, "supervisor-instance")
+
+
+def test_registrar_registers_a_petition_after_the_server_rejects_a_future_date_and_warns_of_a_repeat(
+    page: Any, live_server: LiveServer
+) -> None:
+    engine = live_server.engine
+    engine.petitions.register(REGISTRATION, actor="registrar")
+    login(page, live_server, "registrar")
+    expect(page).to_have_url(re.compile(r"/register$"))
+    expect(page.locator("#register-form[data-ready=true] .fjs-form-field").first).to_be_visible()
+    fill(page.get_by_label("信访人姓名（名称）"), "张三")
+    fill(page.get_by_label("居民身份证号码"), REGISTRATION["idNumber"])
+    fill(page.get_by_label("联系电话"), REGISTRATION["phone"])
+    fill(page.get_by_label("住址或联系地址"), REGISTRATION["address"])
+    fill(page.get_by_label("信访事项标题"), REGISTRATION["subject"])
+    fill(page.get_by_label("信访请求"), REGISTRATION["request"])
+    fill(page.get_by_label(re.compile(r"^事实")), REGISTRATION["facts"])
+    fill(page.get_by_label("涉及单位"), REGISTRATION["involvedUnit"])
+    fill(page.get_by_label("问题属地"), REGISTRATION["place"])
+    type_date(page, "收到日期", "2026/11/20")  # after the engine's today (2026-11-02): only the server knows
+
+    page.click("#register-submit")
+    expect(field_error(page, "收到日期")).to_contain_text("不能晚于今天")
+    expect(page.get_by_test_id("form-errors")).to_contain_text("未通过校验")
+    screenshot(page, "registrar-server-error")
+
+    type_date(page, "收到日期", "2026/11/2")
+    page.click("#register-submit")
+    warning = page.get_by_test_id("check-result")
+    expect(warning).to_contain_text("同一事项正在办理期限内")
+    expect(warning).to_contain_text("XF2026-000001")
+    screenshot(page, "registrar-repeat-warning")
+    page.click("#confirm-register")
+    expect(page.get_by_test_id("petition-number")).to_have_text("XF2026-000002")
+    expect(page.locator("#register-done")).to_contain_text("同一事项在办")
+    screenshot(page, "registrar-registered")
+    with engine.db.reading() as session:
+        petition = session.scalars(select(Petition).where(Petition.number == "XF2026-000002")).one()
+    assert (petition.is_repeat, petition.same_matter_pending, petition.registered_by) == (
+        True,
+        True,
+        "registrar",
+    )
+
+
+def test_designer_sees_the_problems_of_a_broken_diagram_and_deploys_the_fixed_one(
+    page: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    login(page, live_server, "designer")
+    expect(page).to_have_url(re.compile(r"/designer$"))
+    expect(page.locator('tr[data-definition^="petition_intake:1:"]')).to_be_visible()
+
+    page.set_input_files("#upload-files", str(DATA / "broken_intake.bpmn"))
+    page.click("#deploy-button")
+    summary = page.get_by_test_id("validation-summary")
+    expect(summary).to_contain_text("校验未通过")
+    expect(summary).to_contain_text("未部署")
+    problems = page.get_by_test_id("validation-problems")
+    expect(problems).to_contain_text("no_such_form")
+    expect(problems).to_contain_text("f_yes")
+    lint = page.get_by_test_id("lint-problems")
+    expect(lint).to_contain_text("label-required")
+    expect(lint).to_contain_text("元素缺少名称")
+    expect(page.locator("#upload-result .diagram[data-ready=true]")).to_be_visible()
+    expect(page.get_by_test_id("problem-review")).to_contain_text("1 个问题")
+    expect(page.locator('g.djs-element[data-element-id="review"]')).to_have_class(re.compile("pf-error"))
+    screenshot(page, "designer-broken-upload")
+    with live_server.engine.db.reading() as session:
+        assert (
+            session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == "broken_intake"))
+            is None
+        )
+
+    fixed = (DATA / "broken_intake.bpmn").read_text(encoding="utf-8")
+    fixed = fixed.replace(' camunda:formRef="no_such_form"', "")
+    fixed = fixed.replace('${__import__("os").system("id")}', "${accepted}")
+    fixed = fixed.replace(
+        '<bpmn:exclusiveGateway id="decide">', '<bpmn:exclusiveGateway id="decide" name="受理？">'
+    )
+    fixed = fixed.replace(
+        '<bpmn:sequenceFlow id="f_no" sourceRef', '<bpmn:sequenceFlow id="f_no" name="不受理" sourceRef'
+    )
+    path = tmp_path / "fixed_intake.bpmn"
+    path.write_text(fixed, encoding="utf-8")
+    page.set_input_files("#upload-files", str(path))
+    page.fill("#upload-name", "修正后的登记流程")
+    page.click("#deploy-button")
+    expect(page.get_by_test_id("deploy-result")).to_contain_text("第 1 版")
+    expect(page.get_by_test_id("lint-problems")).to_have_count(0)
+    expect(page.locator("#upload-result .diagram[data-ready=true]")).to_be_visible()
+    expect(page.locator('tr[data-definition^="broken_intake:1:"]')).to_be_visible()
+    screenshot(page, "designer-deployed")
+    page.locator('tr[data-definition^="broken_intake:1:"]').get_by_role("link", name="流程图").click()
+    expect(page.locator("#diagram[data-ready=true]")).to_be_visible()
+    expect(page.locator('g.djs-element[data-element-id="review"]')).to_be_visible()
+    screenshot(page, "designer-definition")
+
+
+def test_every_page_is_served_from_the_service_itself(
+    page: Any, live_server: LiveServer, clock: FrozenClock
+) -> None:
+    """Admin sees every page; all their requests (scripts, styles, fonts, API calls) go to the service."""
+    engine = live_server.engine
+    number, instance_id = registered_and_checked(engine)
+    other, _ = registered_and_checked(
+        engine,
+        {
+            **REGISTRATION,
+            "petitionerName": "李四",
+            "idNumber": "500107199001011234",
+            "subject": "物业费收费标准不合理",
+            "involvedUnit": "区发展改革委",
+        },
+    )
+    (task,) = open_tasks(engine, instance_id)
+    # Two weeks on, the acceptance deadlines are near: the escalation ladder warns.
+    clock.advance(days=13)
+    engine.escalations.run()
+
+    page.goto(f"{live_server.url}/cockpit/metrics")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.fill("#username", "admin")
+    page.fill("#password", "wrong")
+    page.click("#login-submit")
+    expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
+    screenshot(page, "login")
+    page.fill("#password", "admin")
+    page.click("#login-submit")
+    page.wait_for_url(f"{live_server.url}/cockpit/metrics")
+
+    with engine.db.reading() as session:
+        definition_id = session.scalar(
+            select(ProcessDefinition.id).where(ProcessDefinition.key == "petition_intake")
+        )
+    pages = {
+        "metrics": "/cockpit/metrics",
+        "escalations": "/cockpit/escalations",
+        "cockpit": "/cockpit",
+        "processes": f"/cockpit/processes?id={definition_id}",
+        "instance": f"/instances/{instance_id}",
+        "tasks": "/tasks",
+        "task": f"/tasks/{task.id}",
+        "register": "/register",
+        "petitions": "/petitions",
+        "petition": f"/petitions/{number}",
+        "designer": "/designer",
+        "definition": f"/definitions/{definition_id}",
+    }
+    for name, path in pages.items():
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("h1").first).not_to_be_empty()
+        screenshot(page, f"page-{name}")
+    expect(page.locator("#diagram[data-ready=true]")).to_be_visible()
+
+    page.goto(f"{live_server.url}/cockpit/escalations")
+    expect(page.locator('.column[data-kind="warning"] .esc-card')).to_have_count(2)
+    page.goto(f"{live_server.url}/cockpit/processes?id={definition_id}")
+    expect(page.get_by_test_id("count-acceptance_review")).to_contain_text("2")
+    screenshot(page, "supervisor-processes")
+
+    requested = live_server.requests
+    assert any("/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in u for u in requested)
+    assert any("/static/vendor/form-js/form-viewer.umd.js" in u for u in requested)
+    assert any("/api/" in u for u in requested) and any("/ui/waiting" in u for u in requested)
+    assert all(u.startswith(live_server.url + "/") for u in requested), [
+        u for u in requested if not u.startswith(live_server.url + "/")
+    ]
+    assert other != number

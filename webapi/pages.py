@@ -1,0 +1,423 @@
+"""Web pages for registrars, handlers, supervisors and designers.
+
+The views here only render shells (Jinja templates in ``templates/pages``); the pages' own scripts
+(``static/js``) call the REST API with ``fetch`` over the session cookie, so every rule the API enforces
+holds for the pages too. What the API does not offer and a page needs is served here as small JSON
+"page views" under ``/ui``: the latest schema of a deployed form, the number of cases waiting at each
+diagram element, and bpmnlint's findings on an uploaded diagram.
+
+The bpmn.io browser bundles are served from ``node_modules`` (installed by ``make setup``) through a
+whitelist, never copied into the repository and never loaded from a CDN: every asset comes from this
+service, which the Content-Security-Policy on every page enforces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from sqlalchemy import case, func, select
+from werkzeug.utils import secure_filename
+
+from engine.errors import InvalidInput, NotFound
+from engine.models import FormVersion, Instance, Task, Timer
+
+from .auth import engine, identify, require
+
+ROOT = Path(__file__).resolve().parent.parent
+bp = Blueprint("pages", __name__)
+
+# The only files served from node_modules: name -> (folder inside node_modules, files inside it).
+VENDOR: dict[str, tuple[str, frozenset[str]]] = {
+    "bpmn-js": (
+        "bpmn-js/dist",
+        frozenset({"bpmn-navigated-viewer.production.min.js", "assets/diagram-js.css", "assets/bpmn-js.css"}),
+    ),
+    "form-js": ("@bpmn-io/form-js/dist", frozenset({"form-viewer.umd.js", "assets/form-js.css"})),
+}
+
+# Everything from this origin; inline styles only because form-js and bpmn-js set style attributes.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+# (label, endpoint, roles that see it; admin sees everything)
+NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("我的待办", "pages.tasks", ("registrar", "handler", "leader", "supervisor")),
+    ("信访登记", "pages.register", ("registrar",)),
+    ("信访事项", "pages.petitions", ("registrar", "supervisor", "leader")),
+    ("监控中心", "pages.cockpit", ("supervisor",)),
+    ("流程监控", "pages.processes", ("supervisor", "designer")),
+    ("预警督办", "pages.escalations", ("supervisor", "leader")),
+    ("统计分析", "pages.metrics", ("supervisor", "leader")),
+    ("流程设计", "pages.designer", ("designer",)),
+)
+# Where each role starts after signing in, first match wins.
+LANDING = (
+    ("supervisor", "pages.cockpit"),
+    ("registrar", "pages.register"),
+    ("designer", "pages.designer"),
+    ("handler", "pages.tasks"),
+    ("leader", "pages.tasks"),
+)
+ROLE_NAMES = {
+    "registrar": "登记员",
+    "handler": "承办人",
+    "leader": "领导",
+    "supervisor": "督查督办",
+    "designer": "流程设计",
+    "admin": "管理员",
+}
+
+LINT_TIMEOUT_SECONDS = 30
+LINT_MAX_FILES = 20
+LINT_MAX_BYTES = 5 * 1024 * 1024
+LINT_LINE = re.compile(
+    r"^\s+(?P<element>\S+)\s+(?P<severity>error|warning|warn)\s+(?P<message>.+?)\s+(?P<rule>\S+)\s*$"
+)
+
+
+def node_modules() -> Path:
+    return Path(current_app.config.get("NODE_MODULES") or ROOT / "node_modules")
+
+
+# -- page shells --------------------------------------------------------------------------------------------
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (no scheme, no host, no ``//``), so the login cannot redirect elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def _landing(principal: Any) -> str:
+    if "admin" in principal.roles:
+        return url_for("pages.cockpit")
+    for role, endpoint in LANDING:
+        if role in principal.roles:
+            return url_for(endpoint)
+    return url_for("pages.tasks")
+
+
+def _context(principal: Any, page: str, **extra: Any) -> dict[str, Any]:
+    now = engine().now()
+    tz = engine().calendar.tz
+    return {
+        "page": page,
+        "user": principal,
+        "role_names": [ROLE_NAMES.get(r, r) for r in sorted(principal.roles)],
+        "nav": [(label, endpoint) for label, endpoint, roles in NAV if principal.has(*roles)],
+        "pf_context": {
+            "page": page,
+            "user": {
+                "username": principal.username,
+                "displayName": principal.display_name,
+                "roles": sorted(principal.roles),
+                "groups": list(principal.groups),
+                "unit": principal.unit,
+            },
+            # The engine's clock (deadlines are counted on it), and today's date in the calendar's zone.
+            "now": now.isoformat(),
+            "today": now.astimezone(tz).date().isoformat(),
+            **extra,
+        },
+    }
+
+
+def _page(template: str, page: str, *roles: str, **extra: Any) -> Any:
+    principal = identify()
+    if principal is None:
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    if roles and not principal.has(*roles):
+        context = _context(principal, "forbidden")
+        context["needed"] = [ROLE_NAMES.get(r, r) for r in roles]
+        return render_template("pages/forbidden.html", **context), 403
+    return render_template(template, **_context(principal, page, **extra))
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+@bp.after_app_request
+def _no_password_prompt(response: Response) -> Response:
+    """The API answers 401 with ``WWW-Authenticate: Basic`` (right for scripts), which makes a browser pop up its
+    own password dialog over a page's fetch. The pages mark their calls with ``X-Requested-With`` and get the
+    401 without the challenge, so they can show their own sign-in page instead."""
+    if response.status_code == 401 and request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        response.headers.pop("WWW-Authenticate", None)
+    return response
+
+
+@bp.get("/")
+def home() -> Any:
+    principal = identify()
+    if principal is None:
+        return redirect(url_for("pages.login"))
+    return redirect(_landing(principal))
+
+
+@bp.get("/login")
+def login() -> Any:
+    principal = identify()
+    target = _safe_next(request.args.get("next"))
+    if principal is not None:
+        return redirect(target or _landing(principal))
+    return render_template("pages/login.html", page="login", next=target or "")
+
+
+@bp.get("/tasks")
+def tasks() -> Any:
+    return _page("pages/tasks.html", "tasks")
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id: str) -> Any:
+    return _page("pages/task.html", "task", taskId=task_id)
+
+
+@bp.get("/register")
+def register() -> Any:
+    return _page("pages/register.html", "register", "registrar")
+
+
+@bp.get("/petitions")
+def petitions() -> Any:
+    return _page("pages/petitions.html", "petitions", "registrar", "supervisor", "leader")
+
+
+@bp.get("/petitions/<number>")
+def petition(number: str) -> Any:
+    return _page("pages/petition.html", "petition", number=number)
+
+
+@bp.get("/cockpit")
+def cockpit() -> Any:
+    return _page("pages/cockpit.html", "cockpit", "supervisor")
+
+
+@bp.get("/cockpit/processes")
+def processes() -> Any:
+    return _page(
+        "pages/processes.html", "processes", "supervisor", "designer", definitionId=request.args.get("id")
+    )
+
+
+@bp.get("/cockpit/escalations")
+def escalations() -> Any:
+    return _page("pages/escalations.html", "escalations", "supervisor", "leader")
+
+
+@bp.get("/cockpit/metrics")
+def metrics() -> Any:
+    return _page("pages/metrics.html", "metrics", "supervisor", "leader")
+
+
+@bp.get("/instances/<instance_id>")
+def instance(instance_id: str) -> Any:
+    return _page("pages/instance.html", "instance", instanceId=instance_id)
+
+
+@bp.get("/designer")
+def designer() -> Any:
+    return _page("pages/designer.html", "designer", "designer")
+
+
+@bp.get("/definitions/<definition_id>")
+def definition(definition_id: str) -> Any:
+    return _page("pages/definition.html", "definition", definitionId=definition_id)
+
+
+# -- third-party browser bundles, from node_modules through a whitelist --------------------------------------
+@bp.get("/static/vendor/<name>/<path:filename>")
+def vendor(name: str, filename: str) -> Response:
+    entry = VENDOR.get(name)
+    if entry is None or filename not in entry[1]:
+        abort(404)
+    folder = node_modules() / entry[0]
+    if not (folder / filename).is_file():
+        abort(404, description=f"{name} is not installed: run `make setup` (npm ci --ignore-scripts)")
+    return send_from_directory(folder, filename, max_age=24 * 3600)
+
+
+# -- page views: JSON the pages need and the REST API does not offer -----------------------------------------
+@bp.get("/ui/forms/<form_key>")
+@require()
+def form_schema(form_key: str) -> Response:
+    """The latest deployed version of a Camunda Form (form-js JSON), e.g. the registration form."""
+    with engine().db.reading() as session:
+        row = session.scalars(
+            select(FormVersion).where(FormVersion.form_key == form_key).order_by(FormVersion.version.desc())
+        ).first()
+    if row is None:
+        raise NotFound(f"the form '{form_key}' is not deployed", {"form": form_key})
+    return current_app.response_class(
+        json.dumps({"key": row.form_key, "version": row.version, "schema": json.loads(row.schema_json)}),
+        mimetype="application/json",
+    )
+
+
+@bp.get("/ui/waiting")
+@require("supervisor", "designer", "admin")
+def waiting() -> dict[str, Any]:
+    """How many cases wait at each diagram element: open tasks (and how many overdue or unclaimed) from the
+    task table, pending timers from the timer table, and instances parked there (call activities, message
+    waits) from the instances' active elements. ``?definitionId=`` narrows to one definition version."""
+    definition_id = request.args.get("definitionId") or None
+    now = engine().now()
+    counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"tasks": 0, "overdue": 0, "unclaimed": 0, "timers": 0, "nextTimer": None, "instances": 0}
+    )
+    with engine().db.reading() as session:
+        task_query = select(
+            Task.definition_id,
+            Task.element_id,
+            func.count(),
+            func.sum(case((Task.due_at < now, 1), else_=0)),
+            func.sum(case((Task.assignee.is_(None), 1), else_=0)),
+        ).group_by(Task.definition_id, Task.element_id)
+        timer_query = (
+            select(Instance.definition_id, Timer.element_id, func.count(), func.min(Timer.due_at))
+            .join(Instance, Instance.id == Timer.instance_id)
+            .where(Instance.state.in_(("active", "suspended")))
+            .group_by(Instance.definition_id, Timer.element_id)
+        )
+        instance_query = select(Instance.definition_id, Instance.active_elements).where(
+            Instance.state.in_(("active", "suspended"))
+        )
+        if definition_id:
+            task_query = task_query.where(Task.definition_id == definition_id)
+            timer_query = timer_query.where(Instance.definition_id == definition_id)
+            instance_query = instance_query.where(Instance.definition_id == definition_id)
+        for definition, element, total, overdue, unclaimed in session.execute(task_query):
+            row = counts[(definition, element)]
+            row.update(tasks=total, overdue=int(overdue or 0), unclaimed=int(unclaimed or 0))
+        for definition, element, total, next_due in session.execute(timer_query):
+            row = counts[(definition, element)]
+            row.update(timers=total, nextTimer=next_due.isoformat() if next_due else None)
+        for definition, elements in session.execute(instance_query):
+            for element in set(elements or ()):
+                counts[(definition, element)]["instances"] += 1
+    return {
+        "now": now.isoformat(),
+        "elements": [
+            {"definitionId": definition, "elementId": element, **row}
+            for (definition, element), row in sorted(counts.items())
+        ],
+    }
+
+
+def _bpmnlint_command() -> tuple[list[str] | None, str | None]:
+    node = shutil.which("node")
+    if node is None:
+        return None, "服务器上没有安装 Node.js（node），无法运行 bpmnlint；请运行 make setup。"
+    script = node_modules() / "bpmnlint" / "bin" / "bpmnlint.js"
+    if not script.is_file():
+        return None, "没有安装 bpmnlint（node_modules/bpmnlint）；请运行 make setup。"
+    return [node, str(script)], None
+
+
+def _parse_lint(output: str) -> list[dict[str, str]]:
+    problems = []
+    for line in output.splitlines():
+        match = LINT_LINE.match(line)
+        if match:
+            severity = "warning" if match["severity"].startswith("warn") else "error"
+            problems.append(
+                {
+                    "element": match["element"],
+                    "severity": severity,
+                    "message": match["message"],
+                    "rule": match["rule"],
+                }
+            )
+    return problems
+
+
+@bp.post("/ui/lint")
+@require("designer", "admin")
+def lint() -> dict[str, Any]:
+    """bpmnlint (the linter of Camunda Modeler) with the repository's .bpmnlintrc on each uploaded .bpmn."""
+    uploads = [u for u in request.files.getlist("files") if (u.filename or "").lower().endswith(".bpmn")]
+    if len(uploads) > LINT_MAX_FILES:
+        raise InvalidInput(f"at most {LINT_MAX_FILES} diagrams at once")
+    command, missing = _bpmnlint_command()
+    if command is None:
+        return {"available": False, "message": missing, "results": []}
+    config = ROOT / ".bpmnlintrc"
+    results = []
+    with tempfile.TemporaryDirectory(prefix="petitionflow-lint-") as folder:
+        if not config.is_file():
+            config = Path(folder) / ".bpmnlintrc"
+            config.write_text('{"extends": "bpmnlint:recommended"}', encoding="utf-8")
+        for index, upload in enumerate(uploads):
+            original = upload.filename or f"diagram{index}.bpmn"
+            content = upload.read(LINT_MAX_BYTES + 1)
+            if len(content) > LINT_MAX_BYTES:
+                results.append({"file": original, "ok": False, "problems": [], "message": "文件超过 5 MiB"})
+                continue
+            # A fixed, safe name per upload: the user's file name never reaches the file system.
+            stem = secure_filename(Path(original).stem) or "diagram"
+            path = Path(folder) / f"{index:02d}-{stem}.bpmn"
+            path.write_bytes(content)
+            results.append(_run_lint(command, config, path, original))
+    return {"available": True, "message": None, "results": results}
+
+
+def _run_lint(command: list[str], config: Path, path: Path, original: str) -> dict[str, Any]:
+    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    try:
+        done = subprocess.run(
+            [*command, "--config", str(config), str(path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=LINT_TIMEOUT_SECONDS,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "file": original,
+            "ok": False,
+            "problems": [],
+            "message": f"bpmnlint 超过 {LINT_TIMEOUT_SECONDS} 秒未完成，已中止",
+        }
+    except OSError as error:
+        return {"file": original, "ok": False, "problems": [], "message": f"无法运行 bpmnlint：{error}"}
+    output = (done.stdout or "") + (done.stderr or "")
+    problems = _parse_lint(done.stdout or "")
+    message = None
+    if done.returncode not in (0, 1) or (done.returncode == 1 and not problems):
+        # Not findings but a failure (an unparsable file, a broken configuration): show what it said.
+        message = "bpmnlint 运行失败：" + output.replace(str(path), original).strip()[:2000]
+    return {
+        "file": original,
+        "ok": done.returncode == 0 and not problems,
+        "problems": problems,
+        "message": message,
+    }

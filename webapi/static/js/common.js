@@ -1,0 +1,505 @@
+// Shared helpers for every page: the REST API over fetch, safe DOM building, Chinese labels and formats,
+// form-js field errors, and bpmn-js diagrams. No page builds HTML from strings it did not write itself.
+
+const contextNode = document.getElementById('pf-context');
+export const ctx = contextNode ? JSON.parse(contextNode.textContent) : {};
+export const me = ctx.user || null;
+export const TZ = 'Asia/Shanghai';
+
+// -- labels ----------------------------------------------------------------------------------------------
+export const GROUPS = {
+  registrar: '登记组',
+  petition_office: '信访局',
+  handling_unit: '责任单位',
+  joint_conference: '联席会议办',
+  county_committee: '县委',
+  leader: '包案领导',
+  hearing_officer: '听证员',
+  reviewer: '复查复核',
+  supervisor: '督查督办',
+};
+export const INSTANCE_STATES = { active: '办理中', suspended: '已挂起', completed: '已办结', cancelled: '已撤销' };
+export const PETITION_STATUS = {
+  registered: '已登记', in_progress: '办理中', closed: '已办结', not_accepted: '不予受理',
+  terminated: '已终结', cancelled: '已撤销',
+};
+export const CHANNELS = { letter: '书信', visit: '走访', web: '网上信访', phone: '电话' };
+export const CATEGORIES = { suggestion: '建议意见类', accusation: '检举控告类', complaint: '申诉求决类' };
+export const ESCALATION_KINDS = { warning: '临期预警', supervision: '超期督办', listing: '挂牌督办', patrol: '网上巡查' };
+export const DEADLINE_NAMES = {
+  acceptance: '受理期限', transfer_objection: '转送异议期限', simple_decision: '简易办理决定期限',
+  simple_answer: '简易办理答复期限', handling: '办理期限', assignment_feedback: '交办反馈期限',
+  evaluation: '满意度评价期限', review_request: '申请复查期限', review: '复查期限',
+  recheck_request: '申请复核期限', recheck: '复核期限', hearing_application: '听证申请期限',
+  hearing_decision: '听证决定期限', hearing_held: '举行听证期限', package_confirmation: '包案化解确认期',
+};
+export const DEADLINE_UNITS = { calendar: '日', working: '个工作日' };
+export const EVENT_KINDS = {
+  'instance.started': '流程启动', 'instance.completed': '流程结束', 'instance.suspended': '流程挂起',
+  'instance.resumed': '流程恢复', 'instance.cancelled': '流程撤销', 'task.created': '生成待办',
+  'task.claimed': '认领', 'task.unclaimed': '释放', 'task.assigned': '指派', 'task.completed': '办结',
+  'task.comment': '批注', 'task.cancelled': '待办取消', 'activity.completed': '环节完成',
+  'timer.fired': '定时触发', 'message.delivered': '消息送达', 'deadline.started': '期限起算',
+  'deadline.paused': '期限中止', 'deadline.resumed': '期限恢复', 'deadline.extended': '期限延长',
+  'deadline.lapsed': '期限届满', 'deadline.closed': '期限结束',
+};
+
+export function label(map, key, fallback = '—') {
+  if (key === null || key === undefined || key === '') return fallback;
+  return map[key] || key;
+}
+
+// -- DOM -------------------------------------------------------------------------------------------------
+/** h('td', {class: 'x', onclick: fn}, 'text', node, [more]) — children are text or nodes, never HTML. */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith('on') && typeof value === 'function') node.addEventListener(name.slice(2), value);
+    else if (name === 'dataset') Object.assign(node.dataset, value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+
+export function replace(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+export function badge(text, tone = 'grey', attrs = {}) {
+  return h('span', { class: `badge badge-${tone}`, ...attrs }, text);
+}
+
+export function emptyRow(columns, text = '暂无数据') {
+  return h('tr', { class: 'empty' }, h('td', { colspan: columns }, text));
+}
+
+export function loading(text = '正在加载…') {
+  return h('div', { class: 'loading' }, text);
+}
+
+// -- messages --------------------------------------------------------------------------------------------
+export function flash(text, tone = 'info', sticky = false) {
+  const area = document.getElementById('flash');
+  if (!area) return;
+  const item = h('div', { class: `flash flash-${tone}` }, text,
+    h('button', { type: 'button', class: 'flash-close', 'aria-label': '关闭', onclick: () => item.remove() }, '×'));
+  area.append(item);
+  if (!sticky) setTimeout(() => item.remove(), 8000);
+}
+
+/** A message to show on the next page (after a redirect). */
+export function flashNext(text, tone = 'success') {
+  sessionStorage.setItem('pf-flash', JSON.stringify({ text, tone }));
+}
+
+// -- the REST API ----------------------------------------------------------------------------------------
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.message ? body.message : `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+    this.code = this.body.error;
+    this.details = this.body.details || {};
+  }
+}
+
+export async function api(method, url, body, { form = false } = {}) {
+  // X-Requested-With: the server then leaves out the Basic challenge on 401, so no browser password dialog.
+  const options = { method, credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' } };
+  if (form) options.body = body;
+  else if (body !== undefined) {
+    options.headers['Content-Type'] = 'application/json';
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, options);
+  if (response.status === 401 && ctx.page !== 'login') {
+    window.location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+    throw new ApiError(401, { message: '登录已失效，请重新登录' });
+  }
+  const type = response.headers.get('Content-Type') || '';
+  const data = type.includes('json') ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, typeof data === 'object' ? data : { message: data });
+  return data;
+}
+export const get = (url) => api('GET', url);
+export const post = (url, body) => api('POST', url, body === undefined ? {} : body);
+
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+/** A failed call as a sentence for the user. */
+export function explain(error) {
+  if (!(error instanceof ApiError)) return `出错了：${error.message || error}`;
+  const byStatus = {
+    403: '无权执行此操作', 404: '未找到（可能已办结或已删除）', 409: '操作冲突', 422: '提交的数据未通过校验',
+    400: '请求有误',
+  };
+  const head = byStatus[error.status] || `服务器错误（${error.status}）`;
+  return error.body.message ? `${head}：${translate(error.body.message)}` : head;
+}
+
+// -- validation messages in Chinese (form-js and the server both speak English) ---------------------------
+const MESSAGES = [
+  [/^Field is required\.?$/i, () => '必填项'],
+  [/^Missing data for required field\.?$/i, () => '必填项'],
+  [/^Field must have minimum length of (\d+)\.?$/i, (m) => `至少 ${m[1]} 个字`],
+  [/^Field must have maximum length of (\d+)\.?$/i, (m) => `不能超过 ${m[1]} 个字`],
+  [/^Field must have minimum value of (.+?)\.?$/i, (m) => `不能小于 ${m[1]}`],
+  [/^Field must have maximum value of (.+?)\.?$/i, (m) => `不能大于 ${m[1]}`],
+  [/^Field must match pattern/i, () => '格式不正确'],
+  [/^Value is not a number\.?$/i, () => '请输入数字'],
+  [/^Value is expected to be an integer\.?$/i, () => '请输入整数'],
+  [/^Not a valid date/i, () => '日期格式不正确（应为 年-月-日）'],
+  [/^Not a valid (number|integer)/i, () => '请输入数字'],
+  [/^Not a valid boolean/i, () => '请选择是或否'],
+  [/^Must be one of/i, () => '请从列表中选择'],
+  [/^must be one of/i, () => '请从列表中选择'],
+  [/cannot be in the future/i, () => '不能晚于今天'],
+  [/^Unknown field\.?$/i, () => '表单中没有此项'],
+  [/^Field must be a valid email/i, () => '电子邮件格式不正确'],
+  [/^claim the task before completing it/i, () => '请先认领此任务'],
+  [/^task is claimed by (\S+)/i, (m) => `任务已由 ${m[1]} 认领`],
+  [/^no open task/i, () => '任务不存在或已办结'],
+  [/^this task is neither yours nor offered to your groups/i, () => '此任务不属于本人或所在组'],
+  [/^the instance was changed by someone else/i, () => '该案件刚被他人更新，请刷新后重试'],
+  [/^(\d+) field\(s\) are invalid/i, (m) => `${m[1]} 项未通过校验`],
+  [/^wrong user name or password/i, () => '用户名或密码错误'],
+];
+
+export function translate(message) {
+  const text = String(message);
+  for (const [pattern, render] of MESSAGES) {
+    const match = text.match(pattern);
+    if (match) return render(match);
+  }
+  return text;
+}
+
+// -- form-js ---------------------------------------------------------------------------------------------
+/** Field key (dotted path as the server reports it; "list[].field" inside a dynamic list) -> component. */
+export function fieldIndex(schema) {
+  const index = {};
+  const walk = (components, prefix) => {
+    for (const component of components || []) {
+      const own = component.key || component.path;
+      const path = own ? (prefix ? `${prefix}.${own}` : own) : prefix;
+      if (component.key) index[path] = { id: component.id, label: component.label || component.dateLabel || component.key };
+      if (component.type === 'dynamiclist') walk(component.components, `${path}[]`);
+      else if (component.components) walk(component.components, component.path ? path : prefix);
+    }
+  };
+  walk(schema.components, '');
+  return index;
+}
+
+/**
+ * Put the server's field errors (details.fields, keyed by field key) on the form-js fields (keyed by component
+ * id). Returns the messages that match no field of the form, for a banner.
+ */
+export function showFieldErrors(form, schema, fields) {
+  const index = fieldIndex(schema);
+  const errors = {};
+  const unmatched = [];
+  for (const [key, messages] of Object.entries(fields || {})) {
+    const list = (Array.isArray(messages) ? messages : [messages]).flat().map(translate);
+    const items = [...key.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
+    const target = index[key.replace(/\[\d+\]/g, '[]')];
+    if (!target) {
+      unmatched.push(`${key}：${list.join('；')}`);
+      continue;
+    }
+    if (!items.length) {
+      errors[target.id] = list;
+      continue;
+    }
+    // A field inside a dynamic list: form-js keeps its errors at [componentId, ...item indexes].
+    let node = (errors[target.id] = errors[target.id] || {});
+    items.slice(0, -1).forEach((i) => { node = (node[i] = node[i] || {}); });
+    node[items[items.length - 1]] = list;
+  }
+  // form-js keeps errors by component id in its state and renders them under each field.
+  form._setState({ errors });
+  requestAnimationFrame(() => {
+    const first = document.querySelector('.fjs-has-errors');
+    if (first) first.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  });
+  return unmatched;
+}
+
+/** form-js with its validation messages in Chinese. */
+export function createForm(container, { readOnly = false } = {}) {
+  // debounce: false — every keystroke reaches the form's data at once, so a quick submit never sends stale values.
+  const form = new window.FormViewer.Form({ container, properties: { readOnly }, debounce: false });
+  const validator = form.get('validator');
+  const original = validator.validateFieldInstance.bind(validator);
+  validator.validateFieldInstance = (...args) => original(...args).map(translate);
+  return form;
+}
+
+// -- dates -------------------------------------------------------------------------------------------------
+const parts = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+});
+
+function pieces(value) {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) return null;
+  const out = {};
+  for (const part of parts.formatToParts(date)) out[part.type] = part.value;
+  return out;
+}
+
+export function fmtDateTime(value) {
+  if (!value) return '—';
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+  const p = pieces(value);
+  return p ? `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}` : String(value);
+}
+
+export function fmtDate(value) {
+  if (!value) return '—';
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+  const p = pieces(value);
+  return p ? `${p.year}-${p.month}-${p.day}` : String(value);
+}
+
+/** The engine's clock (deadlines run on it), moving on from when the page was served. */
+const servedAt = Date.now();
+export function now() {
+  const base = ctx.now ? new Date(ctx.now).getTime() : servedAt;
+  return new Date(base + (Date.now() - servedAt));
+}
+
+const DAY = 24 * 3600 * 1000;
+/** { tone, text } for a due time: overdue red, due within 3 days amber, otherwise green. */
+export function dueState(due) {
+  if (!due) return { tone: 'grey', text: '无期限', overdue: false };
+  const left = new Date(due).getTime() - now().getTime();
+  if (left < 0) {
+    const days = Math.ceil(-left / DAY);
+    return { tone: 'red', text: `超期 ${days} 天`, overdue: true };
+  }
+  const days = Math.floor(left / DAY);
+  if (days < 3) return { tone: 'amber', text: days === 0 ? '今日到期' : `剩余 ${days} 天`, overdue: false };
+  return { tone: 'green', text: `剩余 ${days} 天`, overdue: false };
+}
+
+// -- common pieces of pages --------------------------------------------------------------------------------
+let definitionNames = null;
+/** Process key -> Chinese name, from the deployed definitions. */
+export async function processNames() {
+  if (!definitionNames) {
+    definitionNames = get('/api/definitions').then((rows) => {
+      const names = {};
+      for (const row of rows) if (!names[row.key] || row.latest) names[row.key] = row.name || row.key;
+      return { names, rows };
+    }).catch(() => ({ names: {}, rows: [] }));
+  }
+  return definitionNames;
+}
+
+export function describeEvent(event, elementNames = {}) {
+  const data = event.data || {};
+  const what = label(EVENT_KINDS, event.kind, event.kind);
+  const element = event.elementId ? (elementNames[event.elementId] || data.name || event.elementId) : null;
+  const extra = [];
+  if (data.deadline) extra.push(label(DEADLINE_NAMES, data.deadline, data.deadline));
+  if (data.due) extra.push(`至 ${fmtDateTime(data.due)}`);
+  if (data.days) extra.push(`${data.days} 日`);
+  if (data.assignee) extra.push(`→ ${data.assignee}`);
+  if (data.text) extra.push(`“${data.text}”`);
+  if (data.reason) extra.push(`原因：${data.reason}`);
+  if (data.message) extra.push(`消息 ${data.message}`);
+  if (data.candidateGroups && data.candidateGroups.length) extra.push(`候选：${data.candidateGroups.map((g) => label(GROUPS, g)).join('、')}`);
+  return { what, element, extra: extra.join('，') };
+}
+
+const ELEMENT_TYPES = {
+  ParallelGateway: '并行网关', ExclusiveGateway: '排他网关', InclusiveGateway: '包容网关',
+  EventBasedGateway: '事件网关', StartEvent: '开始事件', EndEvent: '结束事件', BoundaryEvent: '边界事件',
+  IntermediateCatchEvent: '中间事件', IntermediateThrowEvent: '中间事件', UserTask: '人工任务',
+  CallActivity: '调用子流程', SubWorkflowTask: '调用子流程', ServiceTask: '服务任务', ScriptTask: '脚本任务',
+  ReceiveTask: '接收任务', SendTask: '发送任务', SubProcess: '子流程', TransactionSubprocess: '子流程',
+};
+
+/** Element id -> name as the events themselves record it (task.created and activity.completed carry names);
+ * an unnamed element by its kind (并行网关) rather than its id. */
+export function namesFromEvents(events) {
+  const names = {};
+  for (const event of events || []) {
+    if (!event.elementId || !event.data) continue;
+    if (event.data.name) names[event.elementId] = event.data.name;
+    else if (event.data.type && !names[event.elementId]) {
+      const kind = Object.keys(ELEMENT_TYPES).find((k) => event.data.type.includes(k));
+      if (kind) names[event.elementId] = ELEMENT_TYPES[kind];
+    }
+  }
+  return names;
+}
+
+export function timeline(events, elementNames = {}) {
+  if (!events || !events.length) return h('p', { class: 'muted' }, '暂无记录');
+  elementNames = { ...namesFromEvents(events), ...elementNames };
+  return h('ol', { class: 'timeline' }, events.map((event) => {
+    const { what, element, extra } = describeEvent(event, elementNames);
+    const tone = event.kind.startsWith('deadline.') ? 'deadline'
+      : event.kind === 'task.completed' || event.kind === 'instance.completed' ? 'done'
+        : event.kind.startsWith('instance.') ? 'instance' : 'task';
+    return h('li', { class: `tl tl-${tone}`, dataset: { kind: event.kind, element: event.elementId || '' } },
+      h('div', { class: 'tl-time' }, fmtDateTime(event.at)),
+      h('div', { class: 'tl-body' },
+        h('strong', {}, what), element ? h('span', { class: 'tl-element' }, element) : null,
+        event.actor ? h('span', { class: 'tl-actor' }, event.actor) : null,
+        extra ? h('div', { class: 'tl-extra' }, extra) : null));
+  }));
+}
+
+export function definitionList(pairs) {
+  return h('dl', { class: 'facts' }, pairs.filter(Boolean).map(([term, value]) => [
+    h('dt', {}, term), h('dd', {}, value === null || value === undefined || value === '' ? '—' : value),
+  ]));
+}
+
+export function deadlineTable(deadlines) {
+  return h('table', { class: 'table table-compact' },
+    h('thead', {}, h('tr', {}, h('th', {}, '期限'), h('th', {}, '届满时间'), h('th', {}, '状态'))),
+    h('tbody', {}, deadlines && deadlines.length ? deadlines.map((d) => {
+      let state;
+      if (d.outcome === 'on_time') state = badge('按期办结', 'green');
+      else if (d.outcome === 'overdue') state = badge('超期办结', 'red');
+      else if (d.pausedAt) state = badge('中止计算', 'grey');
+      else { const s = dueState(d.due); state = badge(s.text, s.tone); }
+      return h('tr', {},
+        h('td', {}, label(DEADLINE_NAMES, d.name, d.name),
+          h('div', { class: 'muted small' }, `${d.length} ${label(DEADLINE_UNITS, d.unit, d.unit)}${d.extensionDays ? `（延长 ${d.extensionDays} 日）` : ''}`),
+          d.basis ? h('div', { class: 'muted small' }, d.basis) : null),
+        h('td', {}, fmtDateTime(d.due)),
+        h('td', {}, state));
+    }) : emptyRow(3, '无法定期限')));
+}
+
+export function petitionFlags(p) {
+  const flags = [];
+  if (p.majorUrgent) flags.push(badge('重大紧急', 'red'));
+  if (p.matterTerminated) flags.push(badge('已终结事项', 'red'));
+  if (p.sameMatterPending) flags.push(badge('同一事项在办', 'amber'));
+  if (p.firstTurnedRepeat) flags.push(badge('初信初访转重复', 'amber'));
+  else if (p.isRepeat) flags.push(badge('重复信访', 'amber'));
+  if (p.refluxCount) flags.push(badge(`回流 ${p.refluxCount} 次`, 'amber'));
+  return flags;
+}
+
+export function petitionStatusBadge(status) {
+  const tone = { registered: 'blue', in_progress: 'blue', closed: 'green', not_accepted: 'grey',
+    terminated: 'grey', cancelled: 'grey' }[status] || 'grey';
+  return badge(label(PETITION_STATUS, status, status), tone);
+}
+
+/** The petition's record, deadlines and timeline (the side panel of a task, and the petition page). */
+export function petitionPanel(p, { withTimeline = true } = {}) {
+  return h('div', { class: 'petition-panel' },
+    h('section', { class: 'card' },
+      h('div', { class: 'card-head' }, h('h2', {}, '信访事项'), petitionStatusBadge(p.status)),
+      h('div', { class: 'flags' }, petitionFlags(p)),
+      definitionList([
+        ['编号', h('a', { href: `/petitions/${encodeURIComponent(p.number)}` }, p.number)],
+        ['信访人', p.petitionerName],
+        ['联系电话', p.phone],
+        ['渠道', label(CHANNELS, p.channel)],
+        ['收到日期', p.receivedAt],
+        ['类别', label(CATEGORIES, p.category, '待定')],
+        ['涉及单位', p.involvedUnit],
+        ['问题属地', p.place],
+        ['人数', p.peopleCount],
+        ['标题', p.subject],
+      ]),
+      p.content ? h('div', { class: 'content-text' }, p.content) : null),
+    h('section', { class: 'card' }, h('h2', {}, '法定期限'), deadlineTable(p.deadlines)),
+    withTimeline ? h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(p.timeline)) : null);
+}
+
+// -- bpmn-js -----------------------------------------------------------------------------------------------
+export async function showDiagram(container, xml) {
+  const viewer = new window.BpmnJS({ container });
+  await viewer.importXML(xml);
+  // Fitting needs a laid-out container; a hidden one keeps the default zoom.
+  if (container.clientWidth && container.clientHeight) viewer.get('canvas').zoom('fit-viewport', 'auto');
+  return viewer;
+}
+
+export function elementNames(viewer) {
+  const names = {};
+  for (const element of viewer.get('elementRegistry').getAll()) {
+    const bo = element.businessObject;
+    if (bo && bo.id && bo.name) names[bo.id] = bo.name.replace(/\s+/g, ' ');
+  }
+  return names;
+}
+
+/** Zoom buttons for a diagram (the wheel zooms too, with Ctrl). */
+export function diagramTools(viewer, focusIds = []) {
+  const canvas = viewer.get('canvas');
+  const zoomBy = (factor) => canvas.zoom(canvas.zoom() * factor);
+  const buttons = [
+    h('button', { type: 'button', class: 'btn btn-sm', onclick: () => zoomBy(1.25) }, '放大'),
+    h('button', { type: 'button', class: 'btn btn-sm', onclick: () => zoomBy(0.8) }, '缩小'),
+    h('button', { type: 'button', class: 'btn btn-sm', onclick: () => canvas.zoom('fit-viewport', 'auto') }, '全图'),
+  ];
+  const registry = viewer.get('elementRegistry');
+  const targets = focusIds.map((id) => registry.get(id)).filter(Boolean);
+  if (targets.length) {
+    buttons.push(h('button', {
+      type: 'button', class: 'btn btn-sm', onclick: () => {
+        canvas.zoom(1);
+        const box = canvas.viewbox();
+        const t = targets[0];
+        canvas.viewbox({ x: t.x + t.width / 2 - box.width / 2, y: t.y + t.height / 2 - box.height / 2, width: box.width, height: box.height });
+      },
+    }, '定位当前环节'));
+  }
+  return buttons;
+}
+
+export function diagramLegend(items) {
+  return h('div', { class: 'legend' }, items.map(([cls, text]) => h('span', { class: 'legend-item' },
+    h('span', { class: `legend-swatch ${cls}` }), text)));
+}
+
+// -- page frame ----------------------------------------------------------------------------------------------
+function frame() {
+  const logout = document.getElementById('logout');
+  if (logout) {
+    logout.addEventListener('click', async () => {
+      try { await api('DELETE', '/api/session'); } finally { window.location.assign('/login'); }
+    });
+  }
+  const clock = document.getElementById('server-now');
+  if (clock && ctx.now) clock.textContent = fmtDateTime(ctx.now);
+  const pending = sessionStorage.getItem('pf-flash');
+  if (pending) {
+    sessionStorage.removeItem('pf-flash');
+    try { const { text, tone } = JSON.parse(pending); flash(text, tone); } catch { /* ignore */ }
+  }
+}
+frame();

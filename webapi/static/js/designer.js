@@ -1,0 +1,196 @@
+// 流程设计与部署: deployed definition versions with running-instance counts; upload .bpmn/.form files, validate
+// them (engine rules and bpmnlint), preview each diagram with its problems marked, then deploy.
+import {
+  $, api, badge, diagramTools, emptyRow, explain, fmtDateTime, get, h, replace, showDiagram,
+} from './common.js';
+
+const LINT_RULES = {
+  'label-required': '元素缺少名称',
+  'no-disconnected': '元素没有连线',
+  'start-event-required': '缺少开始事件',
+  'end-event-required': '缺少结束事件',
+  'no-implicit-split': '隐式分支：请改用网关',
+  'no-implicit-start': '隐式开始：元素没有入口',
+  'no-implicit-end': '隐式结束：元素没有出口',
+  'no-gateway-join-fork': '同一网关既汇合又分支',
+  'fake-join': '隐式汇合：请改用网关',
+  'conditional-flows': '条件流缺少条件或默认流',
+  'single-blank-start-event': '多个空开始事件',
+  'superfluous-gateway': '多余的网关',
+  'no-duplicate-sequence-flows': '重复的顺序流',
+  'no-bpmndi': '缺少图形信息（DI），Modeler 中不可见',
+  'no-complex-gateway': '不支持复杂网关',
+  'no-inclusive-gateway': '不建议使用包容网关',
+  'no-overlapping-elements': '元素重叠',
+  'single-event-definition': '事件只能有一个定义',
+  'sub-process-blank-start-event': '子流程须以空开始事件开始',
+  'link-event': '链接事件不匹配',
+  'superfluous-termination': '多余的终止结束事件',
+  'history-time-to-live': '缺少历史保留期（historyTimeToLive）',
+};
+
+let definitions = [];
+
+function filesOf() {
+  return [...$('#upload-files').files];
+}
+
+function formData(files) {
+  const data = new FormData();
+  for (const file of files) data.append('files', file, file.name);
+  const name = $('#upload-name').value.trim();
+  if (name) data.append('name', name);
+  return data;
+}
+
+function problemTable(problems) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table table-compact', 'data-testid': 'validation-problems' },
+    h('thead', {}, h('tr', {}, h('th', {}, '文件'), h('th', {}, '行'), h('th', {}, '元素'), h('th', {}, '问题'))),
+    h('tbody', {}, problems.map((p) => h('tr', {},
+      h('td', { class: 'problem-file' }, p.file), h('td', { class: 'num' }, p.line ?? '—'),
+      h('td', { class: 'mono' }, p.element || '—'), h('td', {}, p.message))))));
+}
+
+function lintSection(lint) {
+  if (!lint.available) {
+    return h('div', { class: 'alert alert-warning', 'data-testid': 'lint-unavailable' }, `bpmnlint 未运行：${lint.message}`);
+  }
+  if (!lint.results.length) return h('p', { class: 'muted' }, '没有 .bpmn 文件需要 bpmnlint 检查。');
+  return lint.results.map((result) => h('div', { style: 'margin-bottom:10px' },
+    h('div', { style: 'margin-bottom:6px' }, h('strong', {}, result.file), ' ',
+      result.ok ? badge('bpmnlint 通过', 'green') : badge(`${result.problems.length} 项建模规范问题`, result.problems.length ? 'amber' : 'red')),
+    result.message ? h('div', { class: 'alert alert-error' }, result.message) : null,
+    result.problems.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table table-compact', 'data-testid': 'lint-problems' },
+      h('thead', {}, h('tr', {}, h('th', {}, '元素'), h('th', {}, '级别'), h('th', {}, '规则'), h('th', {}, '说明'))),
+      h('tbody', {}, result.problems.map((p) => h('tr', {},
+        h('td', { class: 'mono' }, p.element),
+        h('td', { class: `severity-${p.severity}` }, p.severity === 'error' ? '错误' : '警告'),
+        h('td', { class: 'mono' }, p.rule),
+        h('td', {}, LINT_RULES[p.rule] || p.message, LINT_RULES[p.rule] ? h('div', { class: 'muted small' }, p.message) : null)))))) : null));
+}
+
+/** A preview section for an uploaded diagram; its draw() runs once the section is in the page (bpmn-js needs
+ * a laid-out container to fit the diagram). */
+async function preview(file, problems, lintProblems) {
+  const box = h('div', { class: 'diagram', style: 'height:380px' });
+  const tools = h('div', { class: 'actions' });
+  const section = h('div', {}, h('div', { class: 'card-head preview-title' }, h('h3', {}, `图形预览：${file.name}`), tools), box);
+  let xml = null;
+  try {
+    xml = await file.text();
+  } catch (error) {
+    replace(box, h('div', { class: 'alert alert-error', style: 'margin:16px' }, `无法读取 ${file.name}：${error.message}`));
+  }
+  const draw = async () => {
+    if (xml === null) return;
+    try {
+      const viewer = await showDiagram(box, xml);
+      const registry = viewer.get('elementRegistry');
+      const canvas = viewer.get('canvas');
+      const overlays = viewer.get('overlays');
+      const counts = {};
+      for (const id of [...problems.map((p) => p.element), ...lintProblems.map((p) => p.element)]) {
+        if (id) counts[id] = (counts[id] || 0) + 1;
+      }
+      for (const [id, count] of Object.entries(counts)) {
+        if (!registry.get(id)) continue;
+        canvas.addMarker(id, 'pf-error');
+        overlays.add(id, 'pf-problem', {
+          position: { top: -14, right: 10 }, scale: { min: 1 },
+          html: h('div', { class: 'overlay-badge', 'data-testid': `problem-${id}` }, h('span', { class: 'ob-error' }, `${count} 个问题`)),
+        });
+      }
+      replace(tools, diagramTools(viewer));
+      box.dataset.ready = 'true';
+    } catch (error) {
+      replace(box, h('div', { class: 'alert alert-error', style: 'margin:16px' }, `流程图无法解析：${error.message}`));
+    }
+  };
+  return { section, draw };
+}
+
+async function check(deploy) {
+  const files = filesOf();
+  const out = $('#upload-result');
+  if (!files.length) {
+    replace(out, h('div', { class: 'alert alert-warning', style: 'margin-top:12px' }, '请先选择 .bpmn 或 .form 文件'));
+    return;
+  }
+  for (const button of [$('#validate-button'), $('#deploy-button')]) button.disabled = true;
+  replace(out, h('div', { class: 'loading' }, '正在校验…'));
+  try {
+    const [validation, lint] = await Promise.all([
+      api('POST', '/api/deployments/validate', formData(files), { form: true }),
+      api('POST', '/ui/lint', formData(files), { form: true })
+        .catch((error) => ({ available: false, message: explain(error), results: [] })),
+    ]);
+    const lintCount = lint.results.reduce((n, r) => n + r.problems.length, 0);
+    const parts = [];
+    if (validation.valid) {
+      parts.push(h('div', { class: 'alert alert-success', 'data-testid': 'validation-summary' },
+        h('h3', {}, `校验通过：${files.length} 个文件符合引擎规则`),
+        lintCount ? `bpmnlint 提出 ${lintCount} 项建模规范问题（不阻止部署，建议在 Modeler 中修正）。` : null));
+    } else {
+      parts.push(h('div', { class: 'alert alert-error', 'data-testid': 'validation-summary' },
+        h('h3', {}, `校验未通过：${validation.problems.length} 个问题${deploy ? '，未部署' : ''}`),
+        '请在 Camunda Modeler 中修正后重新上传。'), problemTable(validation.problems));
+    }
+    parts.push(h('h3', { class: 'preview-title' }, 'bpmnlint 检查'), lintSection(lint));
+    const previews = [];
+    for (const file of files.filter((f) => f.name.toLowerCase().endsWith('.bpmn'))) {
+      const lintResult = lint.results.find((r) => r.file === file.name);
+      previews.push(await preview(file, validation.problems.filter((p) => p.file === file.name), lintResult ? lintResult.problems : []));
+    }
+    parts.push(previews.map((p) => p.section));
+    if (deploy && validation.valid) {
+      const result = await api('POST', '/api/deployments', formData(files), { form: true });
+      const fresh = result.definitions.filter((d) => d.new);
+      parts.unshift(h('div', { class: 'alert alert-success', 'data-testid': 'deploy-result' },
+        h('h3', {}, result.created ? `已部署：${result.name}` : '内容未变化，没有新建部署'),
+        h('ul', {}, result.definitions.map((d) => h('li', {}, `${d.name || d.key}（${d.key}）第 ${d.version} 版 ${d.new ? '— 新版本' : '— 未变化'}`)),
+          Object.entries(result.forms || {}).map(([key, version]) => h('li', {}, `表单 ${key} 第 ${version} 版`))),
+        fresh.length ? '新版本对新启动的案件生效；在途案件仍按原版本办理。' : null));
+      await loadDefinitions();
+    }
+    replace(out, parts);
+    for (const p of previews) await p.draw();
+  } catch (error) {
+    const problems = error.details && error.details.problems;
+    replace(out, h('div', { class: 'alert alert-error', 'data-testid': 'validation-summary' }, h('h3', {}, '操作失败'), explain(error)),
+      Array.isArray(problems) ? problemTable(problems) : null);
+  } finally {
+    for (const button of [$('#validate-button'), $('#deploy-button')]) button.disabled = false;
+  }
+}
+
+async function loadDefinitions() {
+  const body = $('#definition-table tbody');
+  try {
+    definitions = await get('/api/definitions');
+  } catch (error) {
+    replace(body, emptyRow(9, explain(error)));
+    return;
+  }
+  $('#definition-count').textContent = `${new Set(definitions.map((d) => d.key)).size} 个流程，${definitions.length} 个版本`;
+  replace(body, definitions.length ? definitions.map((d) => h('tr', { dataset: { definition: d.id } },
+    h('td', {}, h('a', { href: `/definitions/${encodeURIComponent(d.id)}` }, d.name || d.key)),
+    h('td', { class: 'mono' }, d.key),
+    h('td', { class: 'nowrap' }, `第 ${d.version} 版 `, d.latest ? badge('最新', 'green') : badge('历史', 'grey')),
+    h('td', { class: 'mono' }, d.resource),
+    h('td', { class: 'mono', title: d.deploymentId }, d.deploymentId.slice(0, 8)),
+    h('td', { class: 'nowrap' }, fmtDateTime(d.createdAt)),
+    h('td', { class: 'num' }, d.runningInstances ? badge(String(d.runningInstances), 'blue') : '0'),
+    h('td', { class: 'small' }, (d.formRefs || []).length ? `${d.formRefs.length} 张` : '—'),
+    h('td', {}, h('div', { class: 'actions' },
+      h('a', { class: 'btn btn-sm', href: `/definitions/${encodeURIComponent(d.id)}` }, '流程图'),
+      h('a', { class: 'btn btn-sm', href: `/cockpit/processes?id=${encodeURIComponent(d.id)}` }, '监控'),
+      h('a', { class: 'btn btn-sm', href: `/api/definitions/${encodeURIComponent(d.id)}/xml`, download: d.resource }, 'XML'))))) : emptyRow(9, '尚未部署任何流程'));
+}
+
+$('#upload-files').addEventListener('change', () => {
+  const files = filesOf();
+  $('#upload-chosen').textContent = files.length ? `已选择 ${files.length} 个文件：${files.map((f) => f.name).join('、')}` : '未选择文件';
+});
+$('#validate-button').addEventListener('click', () => check(false));
+$('#deploy-button').addEventListener('click', () => check(true));
+loadDefinitions();

@@ -1,0 +1,47 @@
+// 预警督办: the escalation ladder as a board, one column per step (warning, supervision, listing, patrol).
+import { $, $$, DEADLINE_NAMES, badge, explain, flash, fmtDateTime, get, h, label, query, replace } from './common.js';
+
+const filters = $('#escalation-filters');
+
+/** The ladder writes reasons with the deadline's code name and ISO times; show them the way people read them. */
+function prettyReason(e) {
+  let text = String(e.reason || '');
+  if (e.deadline && text.startsWith(`${e.deadline} `)) text = label(DEADLINE_NAMES, e.deadline, e.deadline) + text.slice(e.deadline.length);
+  return text.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?/g, (m) => fmtDateTime(m));
+}
+
+function card(e) {
+  const details = e.details || {};
+  const extra = Object.entries(details).filter(([, v]) => v !== null && typeof v !== 'object').slice(0, 3)
+    .map(([k, v]) => `${k}：${v}`).join('；');
+  return h('div', { class: 'esc-card', dataset: { escalation: e.id } },
+    h('div', { class: 'esc-top' },
+      e.businessKey ? h('a', { href: `/petitions/${encodeURIComponent(e.businessKey)}` }, e.businessKey) : h('strong', {}, e.unit || '—'),
+      e.deadline ? badge(label(DEADLINE_NAMES, e.deadline, e.deadline), e.kind === 'warning' ? 'amber' : 'red') : null),
+    h('div', { class: 'esc-reason' }, prettyReason(e)),
+    extra ? h('div', { class: 'muted small' }, extra) : null,
+    h('div', { class: 'esc-meta' },
+      h('span', {}, e.unit || '未指定单位'),
+      h('span', {}, e.due ? `期限 ${fmtDateTime(e.due)}` : fmtDateTime(e.createdAt))),
+    e.instanceId ? h('div', { class: 'esc-meta' }, h('a', { href: `/instances/${encodeURIComponent(e.instanceId)}` }, '查看流程图'),
+      h('span', {}, `生成于 ${fmtDateTime(e.createdAt)}`)) : null);
+}
+
+async function load() {
+  const params = Object.fromEntries(new FormData(filters).entries());
+  let rows = [];
+  try {
+    rows = await get(`/api/escalations${query({ ...params, limit: 500 })}`);
+  } catch (error) {
+    flash(explain(error), 'error');
+  }
+  for (const column of $$('.column')) {
+    const mine = rows.filter((e) => e.kind === column.dataset.kind);
+    $('.count', column).textContent = mine.length;
+    replace($('.column-body', column), mine.length ? mine.map(card) : h('p', { class: 'muted small', style: 'text-align:center' }, '暂无'));
+  }
+}
+
+filters.addEventListener('submit', (event) => { event.preventDefault(); load(); });
+filters.addEventListener('reset', () => setTimeout(load));
+load();
