@@ -76,8 +76,9 @@ def task_query(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]
     )
 
 
-def list_tasks(session: Session, f: TaskFilter) -> list[Task]:
-    return list(session.scalars(task_query(f)))
+def list_tasks(session: Session, f: TaskFilter, now: datetime | None = None) -> list[Task]:
+    """``now`` is the engine's clock; overdue means due before it."""
+    return list(session.scalars(task_query(f, now)))
 
 
 def get_task(session: Session, task_id: str) -> Task:
@@ -98,7 +99,7 @@ class InstanceFilter:
     offset: int = 0
 
 
-def list_instances(session: Session, f: InstanceFilter) -> list[Instance]:
+def list_instances(session: Session, f: InstanceFilter, now: datetime | None = None) -> list[Instance]:
     query = select(Instance)
     for column, value in (
         (Instance.definition_key, f.definition_key),
@@ -108,7 +109,7 @@ def list_instances(session: Session, f: InstanceFilter) -> list[Instance]:
         if value is not None:
             query = query.where(column == value)
     if f.overdue is True:
-        late = exists().where(Task.instance_id == Instance.id, Task.due_at < datetime.now(UTC))
+        late = exists().where(Task.instance_id == Instance.id, Task.due_at < (now or datetime.now(UTC)))
         query = query.where(late)
     if f.assignee is not None:
         query = query.where(exists().where(Task.instance_id == Instance.id, Task.assignee == f.assignee))

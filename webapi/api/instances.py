@@ -82,7 +82,7 @@ class Instances(MethodView):
             offset=args["offset"],
         )
         with engine().db.reading() as session:
-            return list_instances(session, f)
+            return list_instances(session, f, engine().now())
 
 
 @blp.route("/<instance_id>")

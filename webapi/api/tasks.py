@@ -153,7 +153,7 @@ class Tasks(MethodView):
     def get(self, args: dict[str, Any]) -> list[Task]:
         """Open tasks, overdue and soonest due first."""
         with engine().db.reading() as session:
-            return list_tasks(session, _visible_filter(args))
+            return list_tasks(session, _visible_filter(args), engine().now())
 
 
 @blp.route("/<task_id>")
