@@ -114,6 +114,7 @@ class Instance(Base):
     __tablename__ = "instance"
     __table_args__ = (
         Index("ix_instance_state_key", "state", "definition_key"),
+        Index("ix_instance_state_started", "state", "started_at", "id"),
         Index("ix_instance_next_timer", "next_timer_at"),
     )
 

@@ -18,6 +18,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .errors import Conflict, InvalidState, NotFound, ValidationFailed
 from .forms import FormDefinition, FormValidationError, parse_form
@@ -147,13 +149,16 @@ class PetitionRegistry:
 
     def _next_number(self, session: Any, received: date) -> str:
         name = f"petition:{received.year}"
+        # Create the year's counter if missing without racing another registration (a plain SELECT ... FOR
+        # UPDATE locks nothing while the row does not exist yet).
+        dialect_insert = sqlite_insert if self.engine.db.is_sqlite else pg_insert
+        session.execute(
+            dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
+        )
         query = select(Counter).where(Counter.name == name)
         if not self.engine.db.is_sqlite:
             query = query.with_for_update()
-        counter = session.scalars(query).first()
-        if counter is None:
-            counter = Counter(name=name, value=0)
-            session.add(counter)
+        counter = session.scalars(query).one()
         counter.value += 1
         session.flush()
         return f"XF{received.year}-{counter.value:06d}"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .errors import NotFound
 from .models import AuditEvent, Deadline, Instance, Petition, Task, TaskCandidate
@@ -100,7 +100,8 @@ class InstanceFilter:
 
 
 def list_instances(session: Session, f: InstanceFilter, now: datetime | None = None) -> list[Instance]:
-    query = select(Instance)
+    # The cockpit lists never need the serialized workflow: leave it in the database.
+    query = select(Instance).options(defer(Instance.state_json))
     for column, value in (
         (Instance.definition_key, f.definition_key),
         (Instance.state, f.state),

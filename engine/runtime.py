@@ -565,6 +565,7 @@ class _UnitOfWork:
         # Timer rows exist exactly when the instance has a next timer; without one there is nothing to read.
         self.had_timers = not new and row.next_timer_at is not None
         self._snapshot: list[Any] | None = None
+        self.fired_noted = False
         self.result: CommandResult | None = None
         self._tasks: dict[str, Task] | None = None
         if not new and row.state in (COMPLETED, CANCELLED):
@@ -627,6 +628,7 @@ class _UnitOfWork:
         return [t for t in self.all_tasks() if t.state == TaskState.WAITING and is_timer(t)]
 
     def note_fired_timers(self) -> None:
+        self.fired_noted = True
         for task in self.changed_tasks():
             if timer_fired(task):
                 self.audit("timer.fired", element=task.task_spec.bpmn_id)
@@ -692,8 +694,11 @@ class _UnitOfWork:
             if t.state == TaskState.COMPLETED
             and t.task_spec.bpmn_id
             and str(t.id) not in self.completed_by_command
-            and not is_timer(t)
+            and not timer_fired(t)
         ]
+        # A timer that fired inside another command (already due when it was reached) is a firing too.
+        if not self.fired_noted:
+            self.note_fired_timers()
         for task in sorted(finished, key=lambda t: t.last_state_change):
             spec = task.task_spec
             self.audit(

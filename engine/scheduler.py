@@ -22,6 +22,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -105,13 +111,21 @@ class TimerService:
                 "default": SQLAlchemyJobStore(engine=engine.db.engine, tablename="apscheduler_jobs"),
                 "local": MemoryJobStore(),
             },
-            executors={"default": ThreadPoolExecutor(workers)},
+            # Timer firing has its own pool; the sync, reconcile and ladder passes never queue behind a backlog.
+            executors={"default": ThreadPoolExecutor(workers), "control": ThreadPoolExecutor(1)},
             # A job that could not run on time (service down, all workers busy) runs as soon as it can.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
         )
         self._stop = threading.Event()
         self._leader = threading.Event()
+        # Instances whose job APScheduler already took from the store and queued: the sync pass must not put
+        # the job back (the instance row still shows the timer until the fire commits).
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
+        self._firing = threading.local()
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         self._thread: threading.Thread | None = None
 
     @property
@@ -139,18 +153,31 @@ class TimerService:
         _active = self
         self.scheduler.start()
         self.scheduler.add_job(
-            self.sync, "interval", seconds=1, id="sync", jobstore="local", replace_existing=True
+            self.sync,
+            "interval",
+            seconds=1,
+            id="sync",
+            executor="control",
+            jobstore="local",
+            replace_existing=True,
         )
         self.scheduler.add_job(
             self.reconcile,
             "interval",
             seconds=self.reconcile_every.total_seconds(),
             id="reconcile",
+            executor="control",
             jobstore="local",
             replace_existing=True,
         )
         self.scheduler.add_job(
-            self._escalate, "interval", minutes=1, id="escalate", jobstore="local", replace_existing=True
+            self._escalate,
+            "interval",
+            minutes=1,
+            id="escalate",
+            executor="control",
+            jobstore="local",
+            replace_existing=True,
         )
         # 网巡 runs every morning, office time in Beijing.
         self.scheduler.add_job(
@@ -160,6 +187,7 @@ class TimerService:
             minute=0,
             timezone=self.engine.calendar.tz,
             id="patrol",
+            executor="control",
             jobstore="local",
             replace_existing=True,
         )
@@ -172,12 +200,23 @@ class TimerService:
         )
 
     def stop(self) -> None:
+        """Stop without waiting under APScheduler's locks (a running job may need them: that deadlocks).
+
+        Fires still queued are dropped: their instances keep their due time and fire at the next start.
+        """
         global _active
         self._stop.set()
         if self.on_command in self.engine.listeners:
             self.engine.listeners.remove(self.on_command)
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.pause()
+            self._leader.clear()
+            executors = list(self.scheduler._executors.values())
+            self.scheduler.shutdown(wait=False)
+            for executor in executors:
+                pool = getattr(executor, "_pool", None)
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
         self.lock.release()
         self._leader.clear()
         if _active is self:
@@ -186,8 +225,10 @@ class TimerService:
     # -- scheduling ------------------------------------------------------------------------------------------
     def on_command(self, result: CommandResult) -> None:
         """After every committed command of this process: keep the instance's job at its next due time."""
-        if not self.is_leader:
-            return  # the leader's sync pass will see the instance row
+        if not self.is_leader or self._stop.is_set() or getattr(self._firing, "active", False):
+            # Another process's leader sees the row in its sync pass; our own fires reschedule themselves
+            # (their job was already taken from the store, so there is nothing to remove).
+            return
         if result.next_timer_at is None:
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(result.instance_id, jobstore="default")
@@ -206,16 +247,30 @@ class TimerService:
         )
 
     def fire(self, instance_id: str) -> None:
+        if self._stop.is_set():
+            return
+        self._firing.active = True
         try:
             result = self.engine.fire_timers(instance_id)
         except Exception:
             # The instance stays as it was; its job is gone, so reconciliation will try it again.
             log.exception("firing the timers of instance %s failed", instance_id)
             return
+        finally:
+            self._firing.active = False
         if result is not None:
             self.fired += 1
             if result.next_timer_at is not None:
                 self.schedule(instance_id, result.next_timer_at)
+
+    def _on_submitted(self, event: Any) -> None:
+        if event.jobstore == "default":
+            with self._in_flight_lock:
+                self._in_flight.add(event.job_id)
+
+    def _on_done(self, event: Any) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(event.job_id)
 
     def _escalate(self) -> None:
         try:
@@ -244,9 +299,15 @@ class TimerService:
             return {job_id: run_at for job_id, run_at in rows}
 
     def _ensure(self, rows: Iterator[tuple[str, datetime]]) -> int:
+        if self._stop.is_set():
+            return 0
         scheduled = self._scheduled()
+        with self._in_flight_lock:
+            in_flight = set(self._in_flight)
         added = 0
         for instance_id, due in rows:
+            if instance_id in in_flight:
+                continue
             run_at = (due + FIRING_MARGIN).timestamp()
             known = scheduled.get(instance_id)
             if known is None or abs(known - run_at) > 0.001:

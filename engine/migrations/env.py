@@ -15,6 +15,9 @@ if engine is None:  # the alembic command line: DATABASE_URL or the embedded def
     engine = create_engine(Settings.from_env().database_url)
 
 with engine.connect() as connection:
+    if connection.dialect.name == "postgresql":
+        # Two processes starting together on an empty database must not both create the tables.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7391)")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:58:49.691476
+Create Date: 2026-11-22 04:40:50.874842
 """
 
 from __future__ import annotations
@@ -267,6 +267,7 @@ def upgrade() -> None:
             batch_op.f("ix_instance_parent_instance_id"), ["parent_instance_id"], unique=False
         )
         batch_op.create_index("ix_instance_state_key", ["state", "definition_key"], unique=False)
+        batch_op.create_index("ix_instance_state_started", ["state", "started_at", "id"], unique=False)
 
     op.create_table(
         "deadline",
@@ -387,6 +388,7 @@ def downgrade() -> None:
 
     op.drop_table("deadline")
     with op.batch_alter_table("instance", schema=None) as batch_op:
+        batch_op.drop_index("ix_instance_state_started")
         batch_op.drop_index("ix_instance_state_key")
         batch_op.drop_index(batch_op.f("ix_instance_parent_instance_id"))
         batch_op.drop_index("ix_instance_next_timer")
