@@ -292,6 +292,25 @@ def representatives(clean: Mapping[str, Any]) -> list[str]:
     return [name for name in re.split(r"[、,，]", clean.get("representatives") or "") if name.strip()]
 
 
+# Variables the registry gives the intake procedure besides the registration form's fields.
+REGISTRY_VARIABLES = frozenset(
+    {
+        "petitionNumber",
+        "receivedAt",
+        "category",
+        "majorUrgent",
+        "skipLevel",
+        "isRepeat",
+        "firstTurnedRepeat",
+        "sameMatterPending",
+        "matterTerminated",
+        "refluxCount",
+        "previousNumber",
+        "refluxThreshold",
+    }
+)
+
+
 def start_variables(p: Petition) -> dict[str, Any]:
     """The registry's part of the intake procedure's variables: number and flags."""
     return {
