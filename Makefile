@@ -6,6 +6,7 @@ setup:
 
 serve: setup
 	.venv/bin/petitionflow deploy workflows forms
+	.venv/bin/petitionflow demo --if-empty
 	.venv/bin/petitionflow serve
 
 lint: setup

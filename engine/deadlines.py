@@ -43,6 +43,9 @@ class DeadlineRule:
     basis: str  # legal basis, stored with every record for audits
     max_extension_days: int = 0
     configurable: bool = False  # GK: not fixed by a source; operators are expected to set it
+    # A window the petitioner may use (to ask for review, to rate) binds no office: its lapse is not overdue
+    # work, so the escalation ladder leaves it alone.
+    petitioner_window: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,21 +74,43 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         configurable=True,
     ),
     DeadlineRule(
-        "evaluation", 7, CALENDAR, "replyServedAt", "满意度评价办法（评价期限为本地设定）", configurable=True
+        "evaluation",
+        7,
+        CALENDAR,
+        "replyServedAt",
+        "满意度评价办法（评价期限为本地设定）",
+        configurable=True,
+        petitioner_window=True,
     ),
-    DeadlineRule("review_request", 30, CALENDAR, "replyServedAt", "《信访工作条例》第35条"),
+    DeadlineRule(
+        "review_request", 30, CALENDAR, "replyServedAt", "《信访工作条例》第35条", petitioner_window=True
+    ),
     DeadlineRule("review", 30, CALENDAR, "reviewRequestedAt", "《信访工作条例》第35条"),
-    DeadlineRule("recheck_request", 30, CALENDAR, "reviewServedAt", "《信访工作条例》第36条"),
+    DeadlineRule(
+        "recheck_request", 30, CALENDAR, "reviewServedAt", "《信访工作条例》第36条", petitioner_window=True
+    ),
     DeadlineRule("recheck", 30, CALENDAR, "recheckRequestedAt", "《信访工作条例》第36条（听证时间不计入）"),
     DeadlineRule(
-        "hearing_application", 5, WORKING, "hearingOfferedAt", "安徽省信访事项听证办法", configurable=True
+        "hearing_application",
+        5,
+        WORKING,
+        "hearingOfferedAt",
+        "安徽省信访事项听证办法",
+        configurable=True,
+        petitioner_window=True,
     ),
     DeadlineRule(
         "hearing_decision", 5, WORKING, "hearingAppliedAt", "安徽省信访事项听证办法", configurable=True
     ),
     DeadlineRule("hearing_held", 30, CALENDAR, "hearingDecidedAt", "地方信访听证办法", configurable=True),
     DeadlineRule(
-        "package_confirmation", 90, CALENDAR, "resolvedAt", "包案化解确认期（本地设定）", configurable=True
+        "package_confirmation",
+        90,
+        CALENDAR,
+        "resolvedAt",
+        "包案化解确认期（本地设定）",
+        configurable=True,
+        petitioner_window=True,
     ),
 )
 

@@ -93,7 +93,10 @@ class EscalationLadder:
         counts = {"warning": 0, "supervision": 0, "listing": 0}
         to_supervise: list[tuple[str, Deadline]] = []
         with self.engine.db.transaction() as session:
+            rules = self.engine.deadlines.rules
             for record, unit in self._open_deadlines(session):
+                if record.name in rules and rules[record.name].petitioner_window:
+                    continue
                 due = self.engine.deadlines.effective_due(record)
                 common = {
                     "business_key": record.business_key,
@@ -179,7 +182,10 @@ class EscalationLadder:
                 .outerjoin(Petition, Petition.number == Deadline.business_key)
                 .where((Deadline.outcome == "overdue") | Deadline.outcome.is_(None))
             )
+            rules = self.engine.deadlines.rules
             for record, unit in rows:
+                if record.name in rules and rules[record.name].petitioner_window:
+                    continue
                 due = self.engine.deadlines.effective_due(record)
                 if record.outcome is None and (due > now or record.paused_at is not None):
                     continue

@@ -1,15 +1,14 @@
 """Scenario tests for workflows/hearing.bpmn (听证): every path through the real engine.
 
-The helpers at the top (``Walk``, ``form_values``, ``deploy_shipped``) are shared with the scenario tests of
+The helpers at the top (``Walk``, ``deploy_shipped``) are shared with the scenario tests of
 three_tier_transfer, leadership_package and review_recheck. A ``Walk`` drives one instance: it completes the
-only open task at an element with valid form data (built from the deployed form, so every submission goes
-through the server's validation), delivers messages, moves the frozen clock and fires due timers; tests then
-assert the path in the audit trail, the tasks that are open and the instance state.
+only open task at an element with valid form data (engine/demo.py's, built over the deployed form, so every
+submission goes through the server's validation), delivers messages, moves the frozen clock and fires due
+timers; tests then assert the path in the audit trail, the tasks that are open and the instance state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,8 +20,8 @@ from sqlalchemy import select
 
 from engine.clock import FrozenClock
 from engine.definitions import read_files
+from engine.demo import complete_at, task_values
 from engine.errors import ValidationFailed
-from engine.forms import FormDefinition, FormField
 from engine.models import Deadline, Instance, Task
 from engine.queries import TaskFilter, history, list_tasks
 from engine.runtime import CommandResult, Engine
@@ -31,42 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BEIJING = ZoneInfo("Asia/Shanghai")
 USER = "tester"
 
-# Values that choose nothing but must satisfy a rule the generic filler cannot guess. A callable gets the
-# clock's date (Beijing) when the form is submitted.
-FORM_OVERRIDES: dict[str, dict[str, Any]] = {
-    "hearing_notice": {"hearingDate": lambda today: (today + timedelta(days=10)).isoformat()},
-    "hearing_participants": {"chairName": "李主持", "investigatorName": "王调查"},
-}
-
 
 def deploy_shipped(engine: Engine) -> None:
     """Every shipped diagram and form: the call activities resolve to the real called processes."""
     engine.deploy(read_files([ROOT / "workflows", ROOT / "forms"]), name="shipped")
-
-
-def _sample(field: FormField, today: date) -> Any:
-    """A value the server accepts for ``field`` (checkboxes: ticked only when required)."""
-    if field.values:
-        return [field.values[0]] if field.type in ("checklist", "taglist") else field.values[0]
-    if field.type == "checkbox":
-        return field.required
-    if field.type == "number":
-        low = field.minimum if field.minimum is not None else 1
-        return int(max(low, 1) if field.maximum is None or field.maximum >= 1 else low)
-    if field.type == "datetime":
-        return {"date": today.isoformat(), "time": "09:30", "datetime": f"{today.isoformat()}T09:30"}[
-            field.subtype or "date"
-        ]
-    text = "测试填写内容：" + field.label
-    return (text * 4)[: field.max_length or 200]
-
-
-def form_values(form: FormDefinition, today: date, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Valid data for every field of ``form`` (hidden ones are dropped by the server), overridden by ``data``."""
-    values: dict[str, Any] = {f.key: _sample(f, today) for f in form.fields if len(f.path) == 1}
-    for key, value in {**FORM_OVERRIDES.get(form.id, {}), **data}.items():
-        values[key] = value(today) if callable(value) else value
-    return values
 
 
 @dataclass
@@ -103,17 +70,12 @@ class Walk:
 
     def values(self, element: str, **data: Any) -> dict[str, Any]:
         task = self.task(element)
-        with self.engine.db.reading() as session:
-            form = self.engine.form_for(session, task)
-        assert form is not None, f"{element} has no form"
-        return form_values(form, self.today, data)
+        assert task.form_ref, f"{element} has no form"
+        return task_values(self.engine, task, data)
 
     def complete(self, element: str, **data: Any) -> CommandResult:
         """Claim and complete the only open task at ``element``: valid form data, overridden by ``data``."""
-        task = self.task(element)
-        values = self.values(element, **data)
-        self.engine.claim(task.id, USER)
-        return self.engine.complete(task.id, values, actor=USER)
+        return complete_at(self.engine, self.instance_id, element, data, user=USER)
 
     def message(self, name: str, **payload: Any) -> CommandResult:
         return self.engine.deliver_message(name, instance_id=self.instance_id, payload=payload)

@@ -6,8 +6,9 @@ checks the path taken in the audit trail, the task that opens next and the insta
 
 The shipped workflows/ and forms/ are deployed whole (the ``deployed`` fixture), so the call activities run
 the real three_tier_transfer, simple_procedure, ordinary_handling, hearing and review_recheck. The helpers
-at the top (Walk, FORM_DATA and the pass-through steps for the called processes) are shared with
-test_scenarios_handling.py.
+at the top (Walk and the pass-through steps for the called processes) are shared with
+test_scenarios_handling.py; the form data and the task walker come from engine/demo.py, which the demo
+loader uses too (FORM_DATA and TODAY are re-exported here for older importers).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import FrozenClock
+from engine.demo import FORM_DATA as FORM_DATA
+from engine.demo import TODAY as TODAY
+from engine.demo import complete_at, task_values
 from engine.errors import ValidationFailed
 from engine.models import Deadline, Instance, Task
 from engine.queries import TaskFilter, history, list_tasks
@@ -31,165 +35,6 @@ from engine.runtime import Engine
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "forms"
 BEIJING = ZoneInfo("Asia/Shanghai")
-
-TODAY = object()  # placeholder in FORM_DATA: the frozen clock's date (Beijing) when the form is submitted
-
-# Valid data for every form the three diagrams use. Fields a hide condition hides are dropped by the server,
-# so one dict serves every choice; tests override what chooses the path.
-FORM_DATA: dict[str, dict[str, Any]] = {
-    "intake_registration": {
-        "petitionerName": "张三",
-        "idType": "resident_id",
-        "idNumber": "50010719900101123X",
-        "phone": "13800138000",
-        "address": "重庆市九龙坡区杨家坪正街1号",
-        "channel": "visit",
-        "receivedAt": "2026-11-02",
-        "subject": "小区夜间施工噪声扰民",
-        "request": "请求责令施工单位停止夜间施工",
-        "facts": "十月以来工地每晚施工至凌晨",
-        "reasons": "影响居民正常休息",
-        "involvedUnit": "区住房城乡建委",
-        "place": "九龙坡区杨家坪街道",
-        "peopleCount": 1,
-        "isMajor": False,
-        "isUrgent": False,
-        "hasAgent": False,
-    },
-    "intake_acceptance": {
-        "acceptanceDecision": "accept",
-        "category": "complaint",
-        "acceptedAt": "2026-11-02",
-        "decisionReason": "依据《信访工作条例》相关规定",
-        "transferTo": "区委政法委",
-        "noticeDate": TODAY,
-    },
-    "intake_notice": {
-        "noticeWaived": False,
-        "noticeNumber": "九信告〔2026〕1号",
-        "noticeMethod": "in_person",
-        "noticeServedAt": TODAY,
-    },
-    "intake_transfer": {
-        "transferTo": "区纪委监委",
-        "transferLetterNumber": "九信转〔2026〕1号",
-        "transferredAt": TODAY,
-        "petitionerInformed": True,
-    },
-    "intake_art31": {"statutoryRoute": "other", "routeExplanation": "依法导入相应程序"},
-    "intake_simple_eligibility": {
-        "simpleEligible": True,
-        "eligibilityGround": "clear_facts",
-        "ineligibleReason": "major_complex",
-    },
-    "intake_suggestion_reply": {
-        "adoption": "partly_adopted",
-        "replyContent": "已部分采纳",
-        "repliedAt": TODAY,
-    },
-    "intake_discipline_result": {
-        "disciplineOrgan": "区纪委监委",
-        "disciplineOutcome": "preliminary_check",
-        "disciplineResult": "初步核实后予以了结",
-        "resultReceivedAt": TODAY,
-    },
-    "intake_major_report": {
-        "reportedTo": ["party_committee_government", "upper_bureau"],
-        "reportedAt": TODAY,
-        "reportSummary": "群体性事项，已报告",
-    },
-    "simple_decision": {
-        "simpleFallback": False,
-        "fallbackReason": "涉及多个责任主体",
-        "immediateAnswer": False,
-        "decision": "support",
-        "answerOpinion": "已责令停止夜间施工",
-        "answeredAt": TODAY,
-    },
-    "simple_answer": {"decision": "support", "answerOpinion": "已责令停止夜间施工", "answeredAt": TODAY},
-    "simple_service": {"answerChannel": "sms", "replyServedAt": TODAY, "serviceRecord": "SMS-20261102-01"},
-    "simple_evaluation": {"rating": "satisfied", "evaluatedAt": TODAY},
-    "handling_handler": {"handler": "李四", "recusalRequired": False},
-    "handling_investigation": {
-        "petitionerHeard": True,
-        "investigationMethods": ["interview", "site_visit"],
-        "verifiedFacts": "经现场核查，情况属实",
-        "proposeHearing": False,
-        "hearingReason": "争议较大",
-    },
-    "handling_opinion": {
-        "opinionNumber": "九建信复〔2026〕8号",
-        "decision": "support",
-        "opinionRequest": "停止夜间施工",
-        "opinionFacts": "工地夜间施工属实",
-        "opinionReasons": "违反噪声污染防治规定",
-        "legalBasis": "《噪声污染防治法》第四十三条",
-        "guidance": "已向信访人释法说理",
-        "opinionIssuedAt": TODAY,
-    },
-    "handling_extension_request": {"extensionReason": "涉及多个部门，情况复杂", "requestedDays": 10},
-    "handling_extension_approval": {
-        "extensionApproved": True,
-        "extensionDays": 5,
-        "approvalReason": "同意延期",
-        "approvedBy": "王局长",
-    },
-    "handling_extension_notice": {
-        "extensionNoticeNumber": "九建信延〔2026〕1号",
-        "extensionNoticeMethod": "post",
-        "extensionNoticeServedAt": TODAY,
-    },
-    "handling_reply": {
-        "replyServedAt": TODAY,
-        "replyServiceMethod": "in_person",
-        "receiptNumber": "HZ-2026-0001",
-        "reviewRightNotified": True,
-    },
-    "handling_implementation": {
-        "implementationStatus": "implemented",
-        "implementationNote": "施工单位已停止夜间施工",
-        "implementationCheckedAt": TODAY,
-    },
-    "handling_evaluation": {"rating": "satisfied", "evaluatedAt": TODAY, "returnVisit": False},
-    "handling_return_visit": {
-        "visitedAt": TODAY,
-        "visitMethod": "phone",
-        "visitFeedback": "信访人表示问题已解决",
-        "matterSettled": True,
-    },
-    "handling_archive": {"archiveNumber": "DA-2026-0001", "archivedAt": TODAY, "assistanceReferral": "none"},
-}
-for _form_id in ("intake_supervision", "simple_supervision", "handling_supervision"):
-    FORM_DATA[_form_id] = {
-        "supervisionOpinion": "限期办结并说明原因",
-        "rectificationDue": TODAY,
-        "supervisedAt": TODAY,
-    }
-# Forms of the called processes designed by others, only as far as these scenarios pass through them.
-FORM_DATA |= {
-    "transfer_office_decision": {
-        "disposal": "transfer",
-        "responsibleUnit": "区住房城乡建委",
-        "assignedAt": TODAY,
-        "decisionOpinion": "转送区住房城乡建委依法办理",
-    },
-    "transfer_unit_receipt": {"transferReceivedAt": TODAY, "receivedBy": "李四"},
-    "transfer_unit_response": {"unitResponse": "accept", "receiptNoticeSentAt": TODAY},
-    "hearing_offer": {"hearingInitiator": "organ_proposal", "hearingOfferedAt": TODAY},
-    "hearing_application": {"petitionerAnswer": "refuse"},
-    "review_termination": {"terminated": True, "terminatedAt": TODAY},
-    "review_eligibility": {
-        "reviewRequestedAt": TODAY,
-        "ordinaryHandlingMatter": True,
-        "hasConcreteRequest": True,
-        "withinOriginalScope": False,
-        "notAlreadyAccepted": True,
-        "filedInTime": True,
-        "reviewOrgan": "区人民政府",
-        "ineligibleReason": "超出原信访请求范围",
-        "ineligibleNoticeAt": TODAY,
-    },
-}
 
 # What the registry hands to petition_intake when a petition is registered.
 REGISTRY_VARIABLES: dict[str, Any] = {
@@ -273,14 +118,11 @@ class Walk:
         return self.clock.now().astimezone(BEIJING).date().isoformat()
 
     def form_data(self, task: Task, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        data = {**FORM_DATA.get(task.form_ref or "", {}), **overrides}
-        return {k: self.today() if v is TODAY else v for k, v in data.items()}
+        return task_values(self.engine, task, overrides)
 
     def do(self, element: str, **overrides: Any) -> Walk:
         """Claim and complete the one open task at ``element`` with valid data for its form."""
-        task = self.task(element)
-        self.engine.claim(task.id, "alice")
-        self.engine.complete(task.id, self.form_data(task, overrides), actor="alice")
+        complete_at(self.engine, self.instance_id, element, overrides, user="alice")
         return self
 
     def lapse(self, days: float) -> Walk:

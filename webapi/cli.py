@@ -147,6 +147,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Load the demo petitions: 90 days of history on a clock that stops at now (the system clock takes over)."""
+    from datetime import UTC, datetime
+
+    from engine.clock import FrozenClock
+    from engine.demo import deploy_if_missing, has_petitions, load_demo
+
+    engine = Engine(clock=FrozenClock(datetime.now(UTC)))
+    engine.migrate()
+    if args.if_empty and has_petitions(engine):
+        print("petitions exist: no demo data loaded")
+        return 0
+    for path in deploy_if_missing(engine):
+        print(f"deployed {path}")
+    for username, password, roles in engine.accounts.seed_demo():
+        print(f"demo user {username:<11} password {password:<11} roles {', '.join(roles)}")
+    report = load_demo(engine, count=args.count)
+    print(report.format())
+    return 1 if report.failures else 0
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     engine = _engine()
     engine.accounts.create(
@@ -246,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, help="threads per gunicorn worker (default PETITIONFLOW_THREADS or 4)"
     )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="load demo petitions in every procedure and state (90 days of history)")
+    p.add_argument("--count", type=int, default=50, help="how many petitions (default 50)")
+    p.add_argument("--if-empty", action="store_true", help="do nothing when there are petitions already")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("user", help="create a user")
     p.add_argument("username")
