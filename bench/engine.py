@@ -48,7 +48,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from engine import runtime
@@ -58,6 +58,10 @@ from engine.models import Instance, Task
 from engine.parsing import BPMN_NS, PetitionParser
 from engine.runtime import Engine
 from engine.serialization import WorkflowCodec
+
+# The engine package is imported by now, so bench/ may join the path for the shared helpers.
+sys.path.append(_HERE)
+from support import cpu_model, pg_schema
 
 DIAGRAM = Path(__file__).resolve().parent / "data" / "engine_bench.bpmn"
 KEY = "engine_bench"
@@ -434,40 +438,6 @@ def measure(runners: list[Any], runs: int) -> dict[str, Series]:
         for runner in runners[i % len(runners) :] + runners[: i % len(runners)]:
             runner.walk(handles[runner.label][i], series[f"{runner.label} complete"])
     return series
-
-
-# -- PostgreSQL ---------------------------------------------------------------------------------------------
-@contextmanager
-def pg_schema(url: str) -> Iterator[tuple[str | None, str]]:
-    """A fresh schema on ``url``, dropped afterwards: (engine URL or None, note or server version)."""
-    try:
-        admin = create_engine(url, connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            server = conn.execute(text("show server_version")).scalar()
-    except Exception as error:
-        yield None, f"PostgreSQL skipped: {url} unreachable ({type(error).__name__})"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}options=-csearch_path%3D{schema}", str(server)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-# -- report -------------------------------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def count_flow_nodes() -> int:

@@ -47,18 +47,16 @@ import sqlite3
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select
 
 from engine.clock import Clock
 from engine.config import Settings
@@ -66,6 +64,10 @@ from engine.definitions import read_files
 from engine.models import AuditEvent, apscheduler_jobs
 from engine.runtime import CommandResult, Engine
 from engine.scheduler import FIRING_MARGIN, TimerService
+
+# The engine package is imported by now, so bench/ may join the path for the shared helpers.
+sys.path.append(_HERE)
+from support import cpu_model, pg_schema
 
 DIAGRAM = Path(_HERE) / "data" / "timer_bench.bpmn"
 KEY = "timer_bench"
@@ -486,40 +488,6 @@ def run(label: str, url: str, folder: Path, args: argparse.Namespace, creators: 
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-# -- PostgreSQL ---------------------------------------------------------------------------------------------
-@contextmanager
-def pg_schema(url: str) -> Iterator[tuple[str | None, str]]:
-    """A fresh schema on ``url``, dropped afterwards: (engine URL or None, note or server version)."""
-    try:
-        admin = create_engine(url, connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            server = conn.execute(text("show server_version")).scalar()
-    except Exception as error:
-        yield None, f"PostgreSQL skipped: {url} unreachable ({type(error).__name__})"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        separator = "&" if "?" in url else "?"
-        yield f"{url}{separator}options=-csearch_path%3D{schema}", str(server)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
-# -- report -------------------------------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
