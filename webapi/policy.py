@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from engine.accounts import Principal
@@ -13,14 +14,22 @@ READ_ALL = ("supervisor", "admin")
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 
 
-def may_see_task(principal: Principal, task: Task) -> bool:
-    if principal.has(*READ_ALL):
-        return True
+def is_offered(principal: Principal, task: Task) -> bool:
+    """The task is assigned to the person, or offered to them or to one of their groups."""
     return (
         task.assignee == principal.username
         or principal.username in (task.candidate_users or [])
         or bool(set(task.candidate_groups or []) & set(principal.groups))
     )
+
+
+def may_see_task(principal: Principal, task: Task) -> bool:
+    return principal.has(*READ_ALL) or is_offered(principal, task)
+
+
+def sees_any(principal: Principal, tasks: Iterable[Task]) -> bool:
+    """A case (instance, petition) is visible to a handler while one of its open tasks is."""
+    return any(may_see_task(principal, t) for t in tasks)
 
 
 def check_task(principal: Principal, task: Task) -> None:
@@ -30,12 +39,7 @@ def check_task(principal: Principal, task: Task) -> None:
 
 def check_may_act(principal: Principal, task: Task) -> None:
     """Acting on a task (claim, complete, comment) needs it to be offered to you; supervisors only read."""
-    offered = (
-        task.assignee == principal.username
-        or principal.username in (task.candidate_users or [])
-        or bool(set(task.candidate_groups or []) & set(principal.groups))
-    )
-    if not offered and "admin" not in principal.roles:
+    if not is_offered(principal, task) and "admin" not in principal.roles:
         raise Forbidden("this task is neither yours nor offered to your groups", {"task": task.id})
 
 

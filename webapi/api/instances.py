@@ -14,7 +14,7 @@ from engine.models import Instance, Task
 from engine.queries import InstanceFilter, get_instance, history, list_instances
 
 from ..auth import current, engine, require
-from ..policy import contact_fields, may_see_task
+from ..policy import contact_fields, sees_any
 from .common import AuditEventSchema, PageArgs, json_safe, source, with_errors
 from .tasks import CompleteResultSchema, TaskSchema
 
@@ -59,8 +59,7 @@ def _readable(instance_id: str) -> Instance:
         row = get_instance(session, instance_id)
         if principal.has("supervisor", "admin", "designer"):
             return row
-        tasks = session.scalars(select(Task).where(Task.instance_id == instance_id))
-        if any(may_see_task(principal, t) for t in tasks):
+        if sees_any(principal, session.scalars(select(Task).where(Task.instance_id == instance_id))):
             return row
     raise Forbidden("you may see an instance only while it has a task of yours", {"instance": instance_id})
 

@@ -14,7 +14,7 @@ from engine.models import Petition, Task
 from engine.queries import PetitionFilter, list_petitions, petition_timeline
 
 from ..auth import current, engine, require
-from ..policy import contact_fields, may_see_task
+from ..policy import contact_fields, sees_any
 from .common import AuditEventSchema, PageArgs, source, with_errors
 from .instances import InstanceSchema
 
@@ -162,10 +162,11 @@ class PetitionItem(MethodView):
         principal = current()
         petition = engine().petitions.get(number)
         with engine().db.reading() as session:
-            if not principal.has("registrar", "supervisor", "leader", "admin"):
-                tasks = session.scalars(select(Task).where(Task.business_key == number))
-                if not any(may_see_task(principal, t) for t in tasks):
-                    raise Forbidden("you may see a petition only while it has a task of yours")
+            own_tasks = select(Task).where(Task.business_key == number)
+            if not principal.has("registrar", "supervisor", "leader", "admin") and not sees_any(
+                principal, session.scalars(own_tasks)
+            ):
+                raise Forbidden("you may see a petition only while it has a task of yours")
             instances, events, deadlines = petition_timeline(session, number)
         keeper = engine().deadlines
         for d in deadlines:
