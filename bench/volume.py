@@ -24,8 +24,6 @@
    GET /api/petitions?overdue=true), one petition's timeline (GET /api/petitions/{number}) and the metrics
    (GET /api/metrics). On PostgreSQL, prints EXPLAIN (ANALYZE, BUFFERS) of the SQL behind each query that
    misses its target (100 ms p95 for task lists and the cockpit), and of the task-list and cockpit queries.
-4. Creates the indexes proposed for engine/models.py (PROPOSED_INDEXES) on the same data and measures the
-   task-list and cockpit queries again, and the instance list without state_json (``--no-fixes`` skips).
 
 Prints markdown tables, the plans, and the machine. Bounded: about 6 minutes on the machine of RESULTS.md
 (PostgreSQL only; `--sqlite` adds about as much again).
@@ -60,7 +58,6 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, select, text
-from sqlalchemy.orm import defer
 
 from engine.clock import FrozenClock
 from engine.config import Settings
@@ -970,7 +967,6 @@ def run(
         f"{len(fx.long_timelines):,} petitions with their whole trail.\n"
     )
     qs = queries(fx, now)
-    fixed: list[Query] = []
     service.start(scheduler=False)
     try:
         measure(service, url, qs, args.runs, args.query_seconds)
@@ -982,71 +978,9 @@ def run(
                         f"\n#### EXPLAIN (ANALYZE, BUFFERS): {q.label}{' (missed)' if q.missed else ''}\n"
                     )
                     out.append("```\n" + explain(url, q) + "\n```")
-        if not args.no_fixes:
-            # The changes proposed for engine/models.py and engine/queries.py, tried on the same data.
-            db = create_engine(url)
-            with db.begin() as conn:
-                for statement in PROPOSED_INDEXES:
-                    conn.execute(text(statement))
-                conn.execute(text("ANALYZE"))
-            db.dispose()
-            fixed = [q for q in queries(fx, now) if q.group in ("task list", "cockpit")] + deferred_queries()
-            measure(service, url, fixed, args.runs, args.query_seconds)
     finally:
         service.stop()
-    if fixed:
-        out.append("\n### With the proposed indexes (and, marked, state_json left out of instance lists)\n")
-        out.append("```sql\n" + ";\n".join(PROPOSED_INDEXES) + ";\n```\n")
-        out.append(results_table(fixed))
-        if not args.no_explain and url.startswith("postgresql"):
-            for q in fixed:
-                before = next((b for b in qs if b.label == q.label), None)
-                if before is not None and before.missed:
-                    out.append(f"\n#### EXPLAIN (ANALYZE, BUFFERS) with the indexes: {q.label}\n")
-                    out.append("```\n" + explain(url, q) + "\n```")
     return "\n".join(out)
-
-
-# Proposed for engine/models.py (an Alembic migration): the cockpit's list in start order per state, and the
-# task list in its own order, so a LIMIT 50 reads 50 rows instead of sorting every match.
-PROPOSED_INDEXES = (
-    "CREATE INDEX ix_instance_state_started ON instance (state, started_at DESC, id)",
-    "CREATE INDEX ix_task_list_order ON task ((due_at IS NULL), due_at, created_at, id)",
-)
-
-
-def list_instances_deferred(session: Any, f: InstanceFilter) -> list[Instance]:
-    """engine.queries.list_instances with the proposed change: a list does not read state_json."""
-    query = select(Instance).options(defer(Instance.state_json))
-    for column, value in (
-        (Instance.definition_key, f.definition_key),
-        (Instance.state, f.state),
-        (Instance.business_key, f.business_key),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    return list(
-        session.scalars(
-            query.order_by(Instance.started_at.desc(), Instance.id).limit(f.limit).offset(f.offset)
-        )
-    )
-
-
-def deferred_queries() -> list[Query]:
-    return [
-        Query(
-            f"cockpit: list_instances({label}) without state_json (proposed)",
-            None,
-            None,
-            lambda s, rng, f=f: list_instances_deferred(s, f),
-            TARGET_MS,
-            "cockpit",
-        )
-        for label, f in (
-            ("state=active", InstanceFilter(state="active", limit=50)),
-            ("state=completed", InstanceFilter(state="completed", limit=50)),
-        )
-    ]
 
 
 def results_table(qs: list[Query]) -> str:
@@ -1082,7 +1016,6 @@ def main() -> int:
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--sqlite", action="store_true", help="also measure the same fixture on SQLite")
     parser.add_argument("--no-explain", action="store_true")
-    parser.add_argument("--no-fixes", action="store_true", help="skip measuring the proposed indexes")
     parser.add_argument("--query-seconds", type=float, default=20.0, help="time cap per query and side")
     args = parser.parse_args()
     began = time.monotonic()

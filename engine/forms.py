@@ -16,7 +16,8 @@ Semantics follow form-js's viewer (``Validator`` and ``ConditionChecker``) where
   *search* (``re.search``), not a full match: designers anchor with ``^...$`` themselves.
   ``\\d``/``\\w`` match ASCII only (as in JavaScript), so full-width digits do not pass ``\\d``.
 * ``minLength``/``maxLength`` count the value with surrounding whitespace stripped.
-* ``required``: ``None``, ``""``, an empty list and (for a checkbox) ``False`` are missing.
+* ``required``: ``None``, ``""``, text of only whitespace, an empty list and (for a checkbox) ``False`` are
+  missing (form-js itself would accept whitespace).
 * ``conditional.hide`` is a FEEL expression (``"=..."``), evaluated in document order against
   the submitted data: a hidden field is neither validated nor returned, and later conditions
   no longer see its value (form-js clears it too). A hidden group hides all its children.
@@ -827,8 +828,14 @@ class FormDefinition:
             payload = {}
             for leaf in leaves:
                 value = _get_path(data, leaf.path)
-                if value is not _UNDEFINED and value is not None and value != "":
-                    payload[leaf.name] = value  # empty counts as absent (required/defaults)
+                # Empty counts as absent (required/defaults); so does blank text: form-js would take "  " as
+                # an answer, but a petition's reply or reason of spaces is no answer.
+                if (
+                    value is not _UNDEFINED
+                    and value is not None
+                    and not (isinstance(value, str) and not value.strip())
+                ):
+                    payload[leaf.name] = value
             try:
                 loaded = scope.schema(only=[scope.attrs[leaf] for leaf in leaves]).load(payload)
             except ValidationError as exc:

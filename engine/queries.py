@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, defer
 
-from .errors import NotFound
+from .errors import Conflict, NotFound, ProcessError
 from .models import AuditEvent, Deadline, Instance, Petition, Task, TaskCandidate
 
 
@@ -81,11 +81,25 @@ def list_tasks(session: Session, f: TaskFilter, now: datetime | None = None) -> 
     return list(session.scalars(task_query(f, now)))
 
 
-def get_task(session: Session, task_id: str) -> Task:
+def get_task(session: Session, task_id: str, *, acting: bool = False) -> Task:
+    """The open task, or NotFound. To act on a task that was open once and is no more raises Conflict (409):
+    a colleague was quicker."""
     task = session.get(Task, task_id)
     if task is None:
-        raise NotFound(f"no open task '{task_id}'", {"task": task_id})
+        raise (
+            task_not_open(session, task_id)
+            if acting
+            else NotFound(f"no open task '{task_id}'", {"task": task_id})
+        )
     return task
+
+
+def task_not_open(session: Session, task_id: str) -> ProcessError:
+    """Why there is no open task ``task_id``: it was completed or cancelled (its audit events say it existed),
+    or it never existed."""
+    if session.scalar(select(AuditEvent.id).where(AuditEvent.task_id == task_id).limit(1)) is None:
+        return NotFound(f"no task '{task_id}'", {"task": task_id})
+    return Conflict("the task is no longer open: it was completed or cancelled", {"task": task_id})
 
 
 @dataclass(frozen=True)

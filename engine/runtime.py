@@ -42,6 +42,7 @@ from .forms import FormDefinition, FormValidationError, parse_form
 from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
 from .parsing import is_expression
 from .petitions import PetitionRegistry
+from .queries import task_not_open
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions, evaluate
 from .serialization import WorkflowCodec
 
@@ -223,11 +224,9 @@ class Engine:
         if not self.db.is_sqlite:
             query = query.with_for_update(of=Instance)
         row = session.scalars(query).first()
-        if row is not None:
-            return row
-        if session.scalar(select(AuditEvent.id).where(AuditEvent.task_id == task_id).limit(1)) is None:
-            raise NotFound(f"no task '{task_id}'", {"task": task_id})
-        raise Conflict("the task is no longer open: it was completed or cancelled", {"task": task_id})
+        if row is None:
+            raise task_not_open(session, task_id)
+        return row
 
     @contextmanager
     def _command(

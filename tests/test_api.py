@@ -247,6 +247,22 @@ def test_claim_unclaim_and_a_second_claimant(api: Api, reviewing: dict) -> None:
     assert office.ok("GET", f"/api/tasks/{task}")["assignee"] is None
 
 
+def test_a_task_no_longer_open_answers_409_and_an_unknown_one_404(api: Api, reviewing: dict) -> None:
+    office, task = api.as_("office"), reviewing["task"]
+    office.claim(task)
+    office.ok(
+        "POST", f"/api/tasks/{task}/complete", json={"variables": office.form_data("intake_acceptance")}
+    )
+    # A colleague who claims or completes it a moment later is told it is done, not that it never existed.
+    body = assert_error(api.as_("admin").post(f"/api/tasks/{task}/claim", json={"userId": "admin"}), 409)
+    assert body["details"] == {"task": task} and "no longer open" in body["message"]
+    assert_error(office.post(f"/api/tasks/{task}/complete", json={"variables": {}}), 409, "conflict")
+    assert_error(office.get(f"/api/tasks/{task}"), 404, "not_found")  # reading it: there is no open task
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert_error(office.post(f"/api/tasks/{unknown}/claim", json={"userId": "office"}), 404, "not_found")
+    assert_error(office.get("/api/tasks/not-a-task-id"), 404, "not_found")
+
+
 def test_completing_a_task_you_have_not_claimed_is_refused(api: Api, reviewing: dict) -> None:
     office, task = api.as_("office"), reviewing["task"]
     data = {"variables": office.form_data("intake_acceptance")}

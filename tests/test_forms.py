@@ -410,6 +410,12 @@ def test_required_empty_string_and_whitespace_lengths(form: FormDefinition) -> N
     assert form.validate(valid_submission(petitionerName="张" * 50))["petitionerName"] == "张" * 50
 
 
+def test_blank_text_is_no_answer(form: FormDefinition) -> None:
+    assert errors_of(form, valid_submission(petitionerName=" \t\u3000 ")) == {
+        "petitionerName": ["Field is required."]
+    }
+
+
 @pytest.mark.parametrize("phone", ["13800138000", "010-12345678", "0311-7654321", "02112345678"])
 def test_phone_pattern_accepts_domestic_numbers(form: FormDefinition, phone: str) -> None:
     assert form.validate(valid_submission(phone=phone))["phone"] == phone

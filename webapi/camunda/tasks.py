@@ -190,7 +190,7 @@ def task_count_post() -> dict[str, int]:
 @blp.get("/task/<task_id>")
 @authenticated()
 def task(task_id: str) -> dict[str, Any]:
-    return task_dto(_task(task_id))
+    return task_dto(_task(task_id, acting=False))
 
 
 def _user_id(body: dict[str, Any], *, nullable: bool = False) -> str | None:
@@ -270,13 +270,13 @@ def _task_variables(task: Task) -> dict[str, Any]:
 @authenticated()
 def task_variables(task_id: str) -> dict[str, Any]:
     names = Params().strings("variableNames")
-    return to_typed(_task_variables(_task(task_id)), names or None)
+    return to_typed(_task_variables(_task(task_id, acting=False)), names or None)
 
 
 @blp.get("/task/<task_id>/variables/<name>")
 @authenticated()
 def task_variable(task_id: str, name: str) -> dict[str, Any]:
-    variables = _task_variables(_task(task_id))
+    variables = _task_variables(_task(task_id, acting=False))
     if name not in variables:
         raise NotFound(f"task variable with name {name} does not exist")
     return typed(variables[name])
@@ -286,7 +286,7 @@ def task_variable(task_id: str, name: str) -> dict[str, Any]:
 @authenticated()
 def form_variables(task_id: str) -> dict[str, Any]:
     """The form's fields with their current values as typed variables (all variables for a task without one)."""
-    task = _task(task_id)
+    task = _task(task_id, acting=False)
     names = Params().strings("variableNames")
     values = _task_variables(task)
     with engine().db.reading() as session:
@@ -310,7 +310,7 @@ def form_variables(task_id: str) -> dict[str, Any]:
 @blp.get("/task/<task_id>/form")
 @authenticated()
 def task_form(task_id: str) -> dict[str, Any]:
-    dto = task_dto(_task(task_id))
+    dto = task_dto(_task(task_id, acting=False))
     return {"key": dto["formKey"], "contextPath": None, "camundaFormRef": dto["camundaFormRef"]}
 
 
@@ -318,7 +318,7 @@ def task_form(task_id: str) -> dict[str, Any]:
 @authenticated()
 def deployed_form(task_id: str) -> Response:
     """The Camunda Form (form-js JSON) the task shows."""
-    task = _task(task_id)
+    task = _task(task_id, acting=False)
     schema = None
     if task.form_ref and task.form_version:
         with engine().db.reading() as session:
