@@ -90,6 +90,14 @@ def test_malformed_xml_names_the_line(engine: Engine) -> None:
     assert "malformed XML" in problem["message"]
 
 
+@pytest.mark.parametrize("reserved", ["Start", "End", "simple.EndJoin"])
+def test_an_id_the_engine_reserves_is_refused(engine: Engine, reserved: str) -> None:
+    bpmn = SIMPLE.replace('id="done"', f'id="{reserved}"').replace('"done"', f'"{reserved}"')
+    [problem] = problems_of(engine, with_text("simple.bpmn", bpmn), with_text("f.form", FORM))
+    assert (problem["element"], problem["line"]) == (reserved, line_of(bpmn, f'id="{reserved}"'))
+    assert "reserved" in problem["message"]
+
+
 def test_missing_called_process_names_the_call_activity(engine: Engine) -> None:
     parent = (DATA / "parent.bpmn").read_text()
     [problem] = problems_of(engine, with_text("parent.bpmn", parent))

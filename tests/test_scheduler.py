@@ -19,7 +19,7 @@ from engine.config import Settings
 from engine.models import AuditEvent, Instance
 from engine.runtime import Engine
 from engine.scheduler import TimerService
-from tests.helpers import deploy_data, only_task
+from tests.helpers import deploy_data, only_task, with_text
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -76,6 +76,50 @@ def test_a_timer_fires_within_a_second_of_its_due_time(live: Engine) -> None:
         service.stop()
     with live.db.reading() as session:
         assert session.get(Instance, instance_id).state == "completed"
+
+
+TWO_TIMERS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs_two" targetNamespace="http://petitionflow/test">
+  <bpmn:process id="two_timers" isExecutable="true">
+    <bpmn:startEvent id="Begin"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Begin" targetRef="First"/>
+    <bpmn:intermediateCatchEvent id="First"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">${first}</bpmn:timeDate>
+      </bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="F2" sourceRef="First" targetRef="Second"/>
+    <bpmn:intermediateCatchEvent id="Second"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">${second}</bpmn:timeDate>
+      </bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="F3" sourceRef="Second" targetRef="Finish"/>
+    <bpmn:endEvent id="Finish"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_timer_due_just_after_the_one_before_fires_on_time(live: Engine) -> None:
+    """The second timer comes due while (or just after) the first one's fire runs: its job is added from
+    inside the running one and must still fire within a second, not at the next reconciliation."""
+    live.deploy([with_text("two_timers.bpmn", TWO_TIMERS)])
+    service = TimerService(live, reconcile_every=timedelta(hours=1))
+    service.start(wait_for_leadership=10)
+    first = datetime.now(UTC) + timedelta(seconds=2)
+    second = {first + timedelta(milliseconds=ms) for ms in range(0, 42, 2)}
+    try:
+        ids = {
+            live.start(
+                "two_timers", variables={"first": first.isoformat(), "second": due.isoformat()}
+            ).instance_id: due
+            for due in second
+        }
+        assert wait_until(lambda: all(len(fired(live, i)) == 2 for i in ids), timeout=8), [
+            len(fired(live, i)) for i in ids
+        ]
+    finally:
+        service.stop()
+    for instance_id, due in ids.items():
+        assert max(fired(live, instance_id)) < due + timedelta(seconds=1)
 
 
 def scheduler_process(settings: Settings) -> subprocess.Popen[str]:
