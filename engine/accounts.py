@@ -153,11 +153,14 @@ class Accounts:
             ).first()
         return Principal.of(user) if user else None
 
+    def any_user(self) -> bool:
+        with self.engine.db.reading() as session:
+            return session.scalar(select(User.id).limit(1)) is not None
+
     def seed_demo(self) -> list[tuple[str, str, tuple[str, ...]]]:
         """Create the demo office if there are no users yet; returns who was created (name, password, roles)."""
-        with self.engine.db.reading() as session:
-            if session.scalar(select(User.id).limit(1)) is not None:
-                return []
+        if self.any_user():
+            return []
         created = []
         for username, display, roles, groups, unit in DEMO_USERS:
             self.create(username, username, display_name=display, roles=roles, groups=groups, unit=unit)

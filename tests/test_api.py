@@ -7,6 +7,8 @@ with HTTP Basic unless they test another way of signing in.
 from __future__ import annotations
 
 import io
+import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from flask.testing import FlaskClient
 from engine.runtime import Engine
 from tests.api_helpers import MISSING_TASK, Api, assert_error, basic
 from tests.test_petitions import REGISTRATION
+from webapi import secret_key
 
 pytest_plugins = ("tests.api_helpers",)
 
@@ -258,8 +261,7 @@ def test_a_task_no_longer_open_answers_409_and_an_unknown_one_404(api: Api, revi
     assert body["details"] == {"task": task} and "no longer open" in body["message"]
     assert_error(office.post(f"/api/tasks/{task}/complete", json={"variables": {}}), 409, "conflict")
     assert_error(office.get(f"/api/tasks/{task}"), 404, "not_found")  # reading it: there is no open task
-    unknown = "00000000-0000-4000-8000-000000000000"
-    assert_error(office.post(f"/api/tasks/{unknown}/claim", json={"userId": "office"}), 404, "not_found")
+    assert_error(office.post(f"/api/tasks/{MISSING_TASK}/claim", json={"userId": "office"}), 404, "not_found")
     assert_error(office.get("/api/tasks/not-a-task-id"), 404, "not_found")
 
 
@@ -651,3 +653,10 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         assert response.headers["WWW-Authenticate"] == 'Basic realm="petitionflow"'
     for path in ("/healthz", "/api/openapi.json"):
         assert api.anonymous.get(path).status_code == 200
+
+
+def test_the_generated_secret_key_is_one_whole_key_for_every_process(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: secret_key(tmp_path), range(32)))
+    assert len(keys) == 1 and re.fullmatch(r"[0-9a-f]{64}", keys.pop())
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]

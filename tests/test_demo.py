@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.clock import Clock, FrozenClock, install
+from engine.config import Settings
 from engine.demo import FORM_DATA, SCENARIOS, complete_at, form_values, load_demo
 from engine.errors import InvalidState
 from engine.forms import parse_form
@@ -121,3 +122,19 @@ def test_cli_loads_the_demo_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert "no demo data loaded" in capsys.readouterr().out
     finally:
         install(Clock())
+
+
+def test_serve_creates_no_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Demo passwords equal the user names: only `petitionflow demo` may create them, never `serve`."""
+    monkeypatch.setenv("PETITIONFLOW_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    served = []
+    monkeypatch.setattr("flask.Flask.run", lambda app, **options: served.append(options))
+    assert main(["serve", "--no-scheduler", "--port", "5999"]) == 0
+    assert served and served[0]["port"] == 5999
+    assert "no users yet" in capsys.readouterr().out
+    engine = Engine(Settings.from_env())
+    try:
+        assert not engine.accounts.any_user()
+    finally:
+        engine.db.dispose()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import Flask
@@ -24,11 +26,16 @@ def secret_key(instance_path: Path) -> str:
     path = instance_path / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked into place: a process starting at the same moment
+        # reads either no file or the whole key, and the first link wins.
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
         try:
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
-        except FileExistsError:
-            pass  # another worker wrote it first
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 

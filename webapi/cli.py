@@ -118,8 +118,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from webapi import create_app
 
     engine = _engine()
-    for username, password, roles in engine.accounts.seed_demo():
-        print(f"demo user {username:<11} password {password:<11} roles {', '.join(roles)}")
+    # Demo users (password = user name) come only from `petitionflow demo`: never by surprise in production.
+    if not engine.accounts.any_user():
+        print(
+            "no users yet: create an administrator with `petitionflow user NAME PASSWORD --role admin`, "
+            "or load the demo office with `petitionflow demo`",
+            flush=True,
+        )
     if args.workers:
         from webapi import secret_key
         from webapi.wsgi import serve
