@@ -89,7 +89,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_write(tmp_path: Path) 
     assert not mix.crashes and not mix.feeder.errors, (mix.crashes, mix.feeder.errors)
     kill_at = float(killed["at"])
 
-    # Every answer was a success or a claim race the mix expects (409, or 404 when the other clerk already
+    # Every answer was a success or a claim race the mix expects (409, also when the other clerk already
     # completed the task); only requests caught by the kill failed.
     statuses = [s for s in mix.samples if isinstance(s.status, int)]
     unexpected = [(s.op, s.status, s.detail) for s in statuses if s.status >= 400 and not load.expected(s)]
