@@ -46,25 +46,52 @@ class DeadlineRule:
     # A window the petitioner may use (to ask for review, to rate) binds no office: its lapse is not overdue
     # work, so the escalation ladder leaves it alone.
     petitioner_window: bool = False
+    title: str = ""  # what supervisors read (受理期限); the name is the diagrams' key
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "length": self.length,
-            "unit": self.unit,
-            "anchor": self.anchor,
-            "basis": self.basis,
-            "maxExtensionDays": self.max_extension_days,
-            "configurable": self.configurable,
-        }
+    @property
+    def label(self) -> str:
+        return self.title or self.name
 
 
 DEFAULT_RULES: tuple[DeadlineRule, ...] = (
-    DeadlineRule("acceptance", 15, CALENDAR, "receivedAt", "《信访工作条例》第22条、第23条"),
-    DeadlineRule("transfer_objection", 5, WORKING, "transferReceivedAt", "《信访工作条例》第23条第3款"),
-    DeadlineRule("simple_decision", 3, WORKING, "receivedAt", "《信访事项简易办理办法》", configurable=True),
-    DeadlineRule("simple_answer", 10, WORKING, "acceptedAt", "《信访事项简易办理办法》", configurable=True),
-    DeadlineRule("handling", 60, CALENDAR, "acceptedAt", "《信访工作条例》第34条", max_extension_days=30),
+    DeadlineRule(
+        "acceptance", 15, CALENDAR, "receivedAt", "《信访工作条例》第22条、第23条", title="受理期限"
+    ),
+    DeadlineRule(
+        "transfer_objection",
+        5,
+        WORKING,
+        "transferReceivedAt",
+        "《信访工作条例》第23条第3款",
+        title="转送异议期限",
+    ),
+    DeadlineRule(
+        "simple_decision",
+        3,
+        WORKING,
+        "receivedAt",
+        "《信访事项简易办理办法》",
+        configurable=True,
+        title="简易办理决定期限",
+    ),
+    DeadlineRule(
+        "simple_answer",
+        10,
+        WORKING,
+        "acceptedAt",
+        "《信访事项简易办理办法》",
+        configurable=True,
+        title="简易办理答复期限",
+    ),
+    DeadlineRule(
+        "handling",
+        60,
+        CALENDAR,
+        "acceptedAt",
+        "《信访工作条例》第34条",
+        max_extension_days=30,
+        title="办理期限",
+    ),
     DeadlineRule(
         "assignment_feedback",
         30,
@@ -72,6 +99,7 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "assignedAt",
         "《信访工作条例》第22条第3项（期限为本地设定）",
         configurable=True,
+        title="交办反馈期限",
     ),
     DeadlineRule(
         "evaluation",
@@ -81,15 +109,35 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "满意度评价办法（评价期限为本地设定）",
         configurable=True,
         petitioner_window=True,
+        title="满意度评价期限",
     ),
     DeadlineRule(
-        "review_request", 30, CALENDAR, "replyServedAt", "《信访工作条例》第35条", petitioner_window=True
+        "review_request",
+        30,
+        CALENDAR,
+        "replyServedAt",
+        "《信访工作条例》第35条",
+        petitioner_window=True,
+        title="申请复查期限",
     ),
-    DeadlineRule("review", 30, CALENDAR, "reviewRequestedAt", "《信访工作条例》第35条"),
+    DeadlineRule("review", 30, CALENDAR, "reviewRequestedAt", "《信访工作条例》第35条", title="复查期限"),
     DeadlineRule(
-        "recheck_request", 30, CALENDAR, "reviewServedAt", "《信访工作条例》第36条", petitioner_window=True
+        "recheck_request",
+        30,
+        CALENDAR,
+        "reviewServedAt",
+        "《信访工作条例》第36条",
+        petitioner_window=True,
+        title="申请复核期限",
     ),
-    DeadlineRule("recheck", 30, CALENDAR, "recheckRequestedAt", "《信访工作条例》第36条（听证时间不计入）"),
+    DeadlineRule(
+        "recheck",
+        30,
+        CALENDAR,
+        "recheckRequestedAt",
+        "《信访工作条例》第36条（听证时间不计入）",
+        title="复核期限",
+    ),
     DeadlineRule(
         "hearing_application",
         5,
@@ -98,11 +146,26 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "安徽省信访事项听证办法",
         configurable=True,
         petitioner_window=True,
+        title="听证申请期限",
     ),
     DeadlineRule(
-        "hearing_decision", 5, WORKING, "hearingAppliedAt", "安徽省信访事项听证办法", configurable=True
+        "hearing_decision",
+        5,
+        WORKING,
+        "hearingAppliedAt",
+        "安徽省信访事项听证办法",
+        configurable=True,
+        title="听证决定期限",
     ),
-    DeadlineRule("hearing_held", 30, CALENDAR, "hearingDecidedAt", "地方信访听证办法", configurable=True),
+    DeadlineRule(
+        "hearing_held",
+        30,
+        CALENDAR,
+        "hearingDecidedAt",
+        "地方信访听证办法",
+        configurable=True,
+        title="举行听证期限",
+    ),
     DeadlineRule(
         "package_confirmation",
         90,
@@ -111,6 +174,7 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "包案化解确认期（本地设定）",
         configurable=True,
         petitioner_window=True,
+        title="包案化解确认期",
     ),
 )
 
@@ -126,7 +190,7 @@ def load_rules(path: Path | None) -> dict[str, DeadlineRule]:
         raise InvalidInput(f"{path}: not valid JSON: {error}") from error
     for name, fields in overrides.items():
         base = rules.get(name) or DeadlineRule(name, 0, CALENDAR, "", "", configurable=True)
-        known = {"length", "unit", "anchor", "basis", "max_extension_days"}
+        known = {"length", "unit", "anchor", "basis", "max_extension_days", "title"}
         unknown = set(fields) - known
         if unknown:
             raise InvalidInput(f"{path}: deadline '{name}': unknown fields {sorted(unknown)}")

@@ -65,6 +65,14 @@ class EscalationLadder:
         self.engine = engine
         self.settings = settings or LadderSettings.load(engine.settings.instance_path / "escalation.json")
 
+    def _title(self, deadline: str) -> str:
+        rule = self.engine.deadlines.rules.get(deadline)
+        return rule.label if rule else deadline
+
+    def _local(self, moment: datetime) -> str:
+        """Office time in the calendar's zone, as supervisors read it."""
+        return moment.astimezone(self.engine.calendar.tz).strftime("%Y-%m-%d %H:%M")
+
     def _add(self, session: Session, **fields: Any) -> bool:
         """Insert a step unless it exists; True when it is new."""
         if session.scalar(select(Escalation.id).where(Escalation.dedupe_key == fields["dedupe_key"])):
@@ -107,13 +115,13 @@ class EscalationLadder:
                 }
                 if record.outcome is None and due - self.settings.warn_before <= now < due:
                     key = f"warning:{record.instance_id}:{record.name}"
-                    reason = f"{record.name} 期限将于 {due.isoformat()} 届满（{record.basis}）"
+                    reason = f"{self._title(record.name)}将于 {self._local(due)} 届满（{record.basis}）"
                     counts["warning"] += self._add(
                         session, dedupe_key=key, kind="warning", reason=reason, **common
                     )
                 elif due <= now or record.outcome == "overdue":
                     key = f"supervision:{record.instance_id}:{record.name}"
-                    reason = f"{record.name} 期限已于 {due.isoformat()} 届满未办结（{record.basis}）"
+                    reason = f"{self._title(record.name)}已于 {self._local(due)} 届满未办结（{record.basis}）"
                     if self._add(session, dedupe_key=key, kind="supervision", reason=reason, **common):
                         counts["supervision"] += 1
                         if record.business_key and not self._supervisors_have_it(
@@ -195,7 +203,9 @@ class EscalationLadder:
                     and now - record.closed_at > timedelta(days=1)
                 ):
                     continue  # reported on the day it lapsed already
-                reason = NOTICE_DEADLINES.get(record.name, f"{record.name} 超期（{record.basis}）")
+                reason = NOTICE_DEADLINES.get(
+                    record.name, f"{self._title(record.name)}超期（{record.basis}）"
+                )
                 found += self._add(
                     session,
                     dedupe_key=f"patrol:{day}:{record.instance_id}:{record.name}",

@@ -3,13 +3,6 @@ import { $, $$, DEADLINE_NAMES, badge, explain, flash, fmtDateTime, get, h, labe
 
 const filters = $('#escalation-filters');
 
-/** The ladder writes reasons with the deadline's code name and ISO times; show them the way people read them. */
-function prettyReason(e) {
-  let text = String(e.reason || '');
-  if (e.deadline && text.startsWith(`${e.deadline} `)) text = label(DEADLINE_NAMES, e.deadline, e.deadline) + text.slice(e.deadline.length);
-  return text.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?/g, (m) => fmtDateTime(m));
-}
-
 function card(e) {
   const details = e.details || {};
   const extra = Object.entries(details).filter(([, v]) => v !== null && typeof v !== 'object').slice(0, 3)
@@ -18,7 +11,7 @@ function card(e) {
     h('div', { class: 'esc-top' },
       e.businessKey ? h('a', { href: `/petitions/${encodeURIComponent(e.businessKey)}` }, e.businessKey) : h('strong', {}, e.unit || '—'),
       e.deadline ? badge(label(DEADLINE_NAMES, e.deadline, e.deadline), e.kind === 'warning' ? 'amber' : 'red') : null),
-    h('div', { class: 'esc-reason' }, prettyReason(e)),
+    h('div', { class: 'esc-reason' }, e.reason || ''),
     extra ? h('div', { class: 'muted small' }, extra) : null,
     h('div', { class: 'esc-meta' },
       h('span', {}, e.unit || '未指定单位'),
