@@ -43,6 +43,7 @@ ADVISORY_LOCK_KEY = 0x7065_7469_7469_6F6E  # "petition"
 # SpiffWorkflow fires a timer only once "now" is strictly after its due time.
 FIRING_MARGIN = timedelta(milliseconds=2)
 SYNC_HORIZON = timedelta(seconds=5)
+RETRY_LIMIT = timedelta(minutes=5)
 
 # The active service of this process. Jobs name only the instance, so they stay valid across restarts.
 _active: TimerService | None = None
@@ -124,6 +125,9 @@ class TimerService:
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
         self._firing = threading.local()
+        # Instances whose fire failed (a diagram error): retried with a growing pause, not every sync pass.
+        self._retry_at: dict[str, datetime] = {}
+        self._failures: dict[str, int] = {}
         self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         self._thread: threading.Thread | None = None
@@ -229,17 +233,25 @@ class TimerService:
             # Another process's leader sees the row in its sync pass; our own fires reschedule themselves
             # (their job was already taken from the store, so there is nothing to remove).
             return
+        # Someone changed the instance: if its fires were failing, the change may have mended it.
+        self._failures.pop(result.instance_id, None)
+        self._retry_at.pop(result.instance_id, None)
         if result.next_timer_at is None:
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(result.instance_id, jobstore="default")
         else:
             self.schedule(result.instance_id, result.next_timer_at)
 
+    def _run_at(self, instance_id: str, due: datetime) -> datetime:
+        """When the instance's job runs: at its due time, or later while its fires are failing."""
+        retry = self._retry_at.get(instance_id)
+        return (due if retry is None else max(due, retry)) + FIRING_MARGIN
+
     def schedule(self, instance_id: str, due: datetime) -> None:
         self.scheduler.add_job(
             fire_job,
             "date",
-            run_date=due + FIRING_MARGIN,
+            run_date=self._run_at(instance_id, due),
             args=[instance_id],
             id=instance_id,
             jobstore="default",
@@ -253,11 +265,24 @@ class TimerService:
         try:
             result = self.engine.fire_timers(instance_id)
         except Exception:
-            # The instance stays as it was; its job is gone, so reconciliation will try it again.
-            log.exception("firing the timers of instance %s failed", instance_id)
+            # The instance stays as it was. Try again after 2, 4, 8 … seconds (at most RETRY_LIMIT apart), so
+            # a diagram error neither stops the timer for good nor fills the log every second.
+            failures = self._failures.get(instance_id, 0) + 1
+            pause = min(timedelta(seconds=2**failures), RETRY_LIMIT)
+            self._failures[instance_id] = failures
+            self._retry_at[instance_id] = datetime.now(UTC) + pause
+            log.exception(
+                "firing the timers of instance %s failed (%d in a row); next try in %ds",
+                instance_id,
+                failures,
+                pause.total_seconds(),
+            )
+            self.schedule(instance_id, self._retry_at[instance_id])
             return
         finally:
             self._firing.active = False
+        self._failures.pop(instance_id, None)
+        self._retry_at.pop(instance_id, None)
         if result is not None:
             self.fired += 1
             if result.next_timer_at is not None:
@@ -308,7 +333,7 @@ class TimerService:
         for instance_id, due in rows:
             if instance_id in in_flight:
                 continue
-            run_at = (due + FIRING_MARGIN).timestamp()
+            run_at = self._run_at(instance_id, due).timestamp()
             known = scheduled.get(instance_id)
             if known is None or abs(known - run_at) > 0.001:
                 self.schedule(instance_id, due)

@@ -122,6 +122,48 @@ def test_a_timer_due_just_after_the_one_before_fires_on_time(live: Engine) -> No
         assert max(fired(live, instance_id)) < due + timedelta(seconds=1)
 
 
+BROKEN_AFTER_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs_broken" targetNamespace="http://petitionflow/test">
+  <bpmn:process id="broken_after_timer" isExecutable="true">
+    <bpmn:startEvent id="Begin"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Begin" targetRef="Due"/>
+    <bpmn:intermediateCatchEvent id="Due"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">${due}</bpmn:timeDate>
+      </bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="F2" sourceRef="Due" targetRef="Choose"/>
+    <bpmn:exclusiveGateway id="Choose"><bpmn:incoming>F2</bpmn:incoming><bpmn:outgoing>F3</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:sequenceFlow id="F3" sourceRef="Choose" targetRef="Finish">
+      <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${undefinedFlag}</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:endEvent id="Finish"><bpmn:incoming>F3</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_timer_whose_fire_fails_is_retried_with_growing_pauses(
+    live: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A diagram error behind a timer: the fire is tried again after 2, 4, 8 … s, not every sync pass."""
+    live.deploy([with_text("broken_after_timer.bpmn", BROKEN_AFTER_TIMER)])
+    service = TimerService(live, reconcile_every=timedelta(hours=1))
+    service.start(wait_for_leadership=10)
+    due = datetime.now(UTC) + timedelta(seconds=1)
+    instance_id = live.start("broken_after_timer", variables={"due": due.isoformat()}).instance_id
+    try:
+        time.sleep(7.5)  # due + 6.5 s: tries at about 1, 3 and 7 s from now
+    finally:
+        service.stop()
+    tries = [r for r in caplog.records if instance_id in r.getMessage() and "failed" in r.getMessage()]
+    assert 2 <= len(tries) <= 3, [r.getMessage() for r in tries]
+    assert "next try in 2s" in tries[0].getMessage() and "next try in 4s" in tries[1].getMessage()
+    with live.db.reading() as session:
+        row = session.get(Instance, instance_id)
+        assert row.state == "active" and row.next_timer_at is not None  # nothing lost: it will be tried again
+
+
 def scheduler_process(settings: Settings) -> subprocess.Popen[str]:
     env = {
         **os.environ,
