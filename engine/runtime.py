@@ -324,6 +324,26 @@ class Engine:
         for listener in self.listeners:
             listener(result)
 
+    def record_failure(self, instance_id: str, kind: str, error: Exception) -> None:
+        """Put a failure that changed nothing (a timer's fire hit a diagram error) in the instance's history,
+        where supervisors look, in a transaction of its own."""
+        details = getattr(error, "details", None) or {}
+        with self.db.transaction() as session:
+            business_key = session.scalar(select(Instance.business_key).where(Instance.id == instance_id))
+            session.execute(
+                insert(AuditEvent),
+                [
+                    {
+                        "instance_id": instance_id,
+                        "business_key": business_key,
+                        "kind": kind,
+                        "at": self.now(),
+                        "element_id": details.get("element"),
+                        "data": {"error": str(error)[:2000]},
+                    }
+                ],
+            )
+
     def claim(self, task_id: str, user: str, *, actor: str | None = None) -> CommandResult:
         with self._command(task_id=task_id, load=False) as work:
             task = work.open_task(task_id)

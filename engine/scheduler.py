@@ -264,7 +264,7 @@ class TimerService:
         self._firing.active = True
         try:
             result = self.engine.fire_timers(instance_id)
-        except Exception:
+        except Exception as error:
             # The instance stays as it was. Try again after 2, 4, 8 … seconds (at most RETRY_LIMIT apart), so
             # a diagram error neither stops the timer for good nor fills the log every second.
             failures = self._failures.get(instance_id, 0) + 1
@@ -278,6 +278,11 @@ class TimerService:
                 pause.total_seconds(),
             )
             self.schedule(instance_id, self._retry_at[instance_id])
+            if failures == 1:
+                try:
+                    self.engine.record_failure(instance_id, "timer.failed", error)
+                except Exception:
+                    log.exception("recording the failed fire of instance %s failed", instance_id)
             return
         finally:
             self._firing.active = False

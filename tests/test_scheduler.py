@@ -162,6 +162,11 @@ def test_a_timer_whose_fire_fails_is_retried_with_growing_pauses(
     with live.db.reading() as session:
         row = session.get(Instance, instance_id)
         assert row.state == "active" and row.next_timer_at is not None  # nothing lost: it will be tried again
+        [failed] = session.scalars(
+            select(AuditEvent).where(AuditEvent.instance_id == instance_id, AuditEvent.kind == "timer.failed")
+        )
+    # Once in the history, where a supervisor looks, with the element and the diagram's error.
+    assert failed.element_id == "Choose" and "undefinedFlag" in failed.data["error"]
 
 
 def scheduler_process(settings: Settings) -> subprocess.Popen[str]:

@@ -39,7 +39,7 @@ export const EVENT_KINDS = {
   'instance.resumed': '流程恢复', 'instance.cancelled': '流程撤销', 'task.created': '生成待办',
   'task.claimed': '认领', 'task.unclaimed': '释放', 'task.assigned': '指派', 'task.completed': '办结',
   'task.comment': '批注', 'task.cancelled': '待办取消', 'activity.completed': '环节完成',
-  'timer.fired': '定时触发', 'message.delivered': '消息送达', 'deadline.started': '期限起算',
+  'timer.fired': '定时触发', 'timer.failed': '定时触发失败（将重试）', 'message.delivered': '消息送达', 'deadline.started': '期限起算',
   'deadline.paused': '期限中止', 'deadline.resumed': '期限恢复', 'deadline.extended': '期限延长',
   'deadline.lapsed': '期限届满', 'deadline.closed': '期限结束',
 };
