@@ -60,6 +60,12 @@ def half_year(moment: datetime) -> str:
     return f"{moment.year}H{1 if moment.month <= 6 else 2}"
 
 
+def half_year_title(period: str) -> str:
+    """2026H2 as people write it: 2026年下半年."""
+    year, half = period.split("H")
+    return f"{year}年{'上' if half == '1' else '下'}半年"
+
+
 class EscalationLadder:
     def __init__(self, engine: Engine, settings: LadderSettings | None = None) -> None:
         self.engine = engine
@@ -174,7 +180,7 @@ class EscalationLadder:
                 dedupe_key=f"listing:{unit}:{period}",
                 kind="listing",
                 unit=unit,
-                reason=f"{period} 超期督办 {count} 件，达到挂牌整治标准（{self.settings.listing_threshold} 件）",
+                reason=f"{half_year_title(period)}超期督办 {count} 件，达到挂牌整治标准（{self.settings.listing_threshold} 件）",
                 details={"period": period, "supervised": count},
             )
         return added

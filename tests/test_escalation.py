@@ -46,6 +46,7 @@ def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
     assert (counts["supervision"], counts["listing"]) == (3, 1)
     [listing] = steps(deployed, "listing")
     assert listing.unit == "区住房城乡建委" and listing.details == {"period": "2026H2", "supervised": 3}
+    assert listing.reason.startswith("2026年下半年超期督办 3 件"), listing.reason
     assert sorted(s.business_key for s in steps(deployed, "supervision")) == sorted(numbers)
     # Nobody fired the diagram's own timer, so the supervisors had no task: the ladder started one each.
     with deployed.db.reading() as session:

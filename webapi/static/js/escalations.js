@@ -3,10 +3,17 @@ import { $, $$, DEADLINE_NAMES, badge, explain, flash, fmtDateTime, get, h, labe
 
 const filters = $('#escalation-filters');
 
+// The ladder's details, as supervisors name them; other keys are not shown.
+const DETAILS = {
+  period: ['期间', (v) => String(v).replace(/^(\d{4})H([12])$/, (m, y, h2) => `${y}年${h2 === '1' ? '上' : '下'}半年`)],
+  supervised: ['超期督办', (v) => `${v} 件`],
+  day: ['巡查日', String],
+};
+
 function card(e) {
   const details = e.details || {};
-  const extra = Object.entries(details).filter(([, v]) => v !== null && typeof v !== 'object').slice(0, 3)
-    .map(([k, v]) => `${k}：${v}`).join('；');
+  const extra = Object.entries(details).filter(([k, v]) => DETAILS[k] && v !== null && typeof v !== 'object')
+    .map(([k, v]) => `${DETAILS[k][0]}：${DETAILS[k][1](v)}`).join('；');
   return h('div', { class: 'esc-card', dataset: { escalation: e.id } },
     h('div', { class: 'esc-top' },
       e.businessKey ? h('a', { href: `/petitions/${encodeURIComponent(e.businessKey)}` }, e.businessKey) : h('strong', {}, e.unit || '—'),
