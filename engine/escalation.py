@@ -75,9 +75,13 @@ class EscalationLadder:
         rule = self.engine.deadlines.rules.get(deadline)
         return rule.label if rule else deadline
 
-    def _local(self, moment: datetime) -> str:
-        """Office time in the calendar's zone, as supervisors read it."""
-        return moment.astimezone(self.engine.calendar.tz).strftime("%Y-%m-%d %H:%M")
+    def _local(self, due: datetime) -> str:
+        """A deadline's end in office time. One that ends at midnight is its last day's 24:00, as the Civil
+        Code counts it (Art. 203), not the next day's 00:00, which reads as a day more."""
+        local = due.astimezone(self.engine.calendar.tz)
+        if (local.hour, local.minute) == (0, 0):
+            return f"{(local - timedelta(days=1)):%Y-%m-%d} 24:00"
+        return f"{local:%Y-%m-%d %H:%M}"
 
     def _add(self, session: Session, **fields: Any) -> bool:
         """Insert a step unless it exists; True when it is new."""

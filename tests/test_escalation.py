@@ -40,7 +40,7 @@ def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
     warning = steps(deployed, "warning")[0]
     assert warning.unit == "区住房城乡建委" and "《信访工作条例》第22条" in warning.reason
     # What a supervisor reads: the deadline's title and its end in office time, not a code and UTC.
-    assert warning.reason.startswith("受理期限将于 2026-11-18 00:00 届满"), warning.reason
+    assert warning.reason.startswith("受理期限将于 2026-11-17 24:00 届满"), warning.reason
     clock.advance(days=2)
     counts = ladder.run()
     assert (counts["supervision"], counts["listing"]) == (3, 1)

@@ -304,6 +304,10 @@ def test_every_page_is_served_from_the_service_itself(
 
     page.goto(f"{live_server.url}/cockpit/escalations")
     expect(page.locator('.column[data-kind="warning"] .esc-card')).to_have_count(2)
+    # The acceptance deadline ends at midnight: shown as its last day's 24:00, not the next day's 00:00.
+    first = page.locator('.column[data-kind="warning"] .esc-card').first
+    expect(first.locator(".esc-meta span").nth(1)).to_have_text(re.compile(r"^期限 \d{4}-\d{2}-\d{2} 24:00$"))
+    expect(first.locator(".esc-reason")).to_contain_text(" 24:00 届满")
     page.goto(f"{live_server.url}/cockpit/processes?id={definition_id}")
     expect(page.get_by_test_id("count-acceptance_review")).to_contain_text("2")
     screenshot(page, "supervisor-processes")

@@ -277,6 +277,15 @@ export function fmtDateTime(value) {
   return p ? `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}` : String(value);
 }
 
+/** A deadline's end. One that ends at midnight is shown as its last day's 24:00, as the Civil Code counts it
+ * (Art. 203: the last day ends at 24:00), not as the next day's 00:00, which reads as a day more. */
+export function fmtDue(value) {
+  const p = value && !/^\d{4}-\d{2}-\d{2}$/.test(value) ? pieces(value) : null;
+  if (!p || p.hour !== '00' || p.minute !== '00') return fmtDateTime(value);
+  const last = pieces(new Date(new Date(value).getTime() - 60_000));
+  return `${last.year}-${last.month}-${last.day} 24:00`;
+}
+
 export function fmtDate(value) {
   if (!value) return '—';
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
@@ -325,7 +334,7 @@ export function describeEvent(event, elementNames = {}) {
   const element = event.elementId ? (elementNames[event.elementId] || data.name || event.elementId) : null;
   const extra = [];
   if (data.deadline) extra.push(label(DEADLINE_NAMES, data.deadline, data.deadline));
-  if (data.due) extra.push(`至 ${fmtDateTime(data.due)}`);
+  if (data.due) extra.push(`至 ${fmtDue(data.due)}`);
   if (data.days) extra.push(`${data.days} 日`);
   if (data.assignee) extra.push(`→ ${data.assignee}`);
   if (data.text) extra.push(`“${data.text}”`);
@@ -394,7 +403,7 @@ export function deadlineTable(deadlines) {
         h('td', {}, label(DEADLINE_NAMES, d.name, d.name),
           h('div', { class: 'muted small' }, `${d.length} ${label(DEADLINE_UNITS, d.unit, d.unit)}${d.extensionDays ? `（延长 ${d.extensionDays} 日）` : ''}`),
           d.basis ? h('div', { class: 'muted small' }, d.basis) : null),
-        h('td', {}, fmtDateTime(d.due)),
+        h('td', {}, fmtDue(d.due)),
         h('td', {}, state));
     }) : emptyRow(3, '无法定期限')));
 }

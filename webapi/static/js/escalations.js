@@ -1,5 +1,5 @@
 // 预警督办: the escalation ladder as a board, one column per step (warning, supervision, listing, patrol).
-import { $, $$, DEADLINE_NAMES, badge, explain, flash, fmtDateTime, get, h, label, query, replace } from './common.js';
+import { $, $$, DEADLINE_NAMES, badge, explain, flash, fmtDateTime, fmtDue, get, h, label, query, replace } from './common.js';
 
 const filters = $('#escalation-filters');
 
@@ -22,7 +22,7 @@ function card(e) {
     extra ? h('div', { class: 'muted small' }, extra) : null,
     h('div', { class: 'esc-meta' },
       h('span', {}, e.unit || '未指定单位'),
-      h('span', {}, e.due ? `期限 ${fmtDateTime(e.due)}` : fmtDateTime(e.createdAt))),
+      h('span', {}, e.due ? `期限 ${fmtDue(e.due)}` : fmtDateTime(e.createdAt))),
     e.instanceId ? h('div', { class: 'esc-meta' }, h('a', { href: `/instances/${encodeURIComponent(e.instanceId)}` }, '查看流程图'),
       h('span', {}, `生成于 ${fmtDateTime(e.createdAt)}`)) : null);
 }

@@ -2,7 +2,7 @@
 // red; its open tasks, the petition's other procedures, and the timeline of audit events.
 import {
   $, GROUPS, INSTANCE_STATES, badge, ctx, definitionList, diagramLegend, diagramTools, dueState, elementNames, emptyRow,
-  explain, flash, fmtDateTime, get, h, label, me, namesFromEvents, post, processNames, replace, showDiagram,
+  explain, flash, fmtDateTime, fmtDue, get, h, label, me, namesFromEvents, post, processNames, replace, showDiagram,
   timeline,
 } from './common.js';
 
@@ -81,7 +81,7 @@ function taskTable() {
       h('td', {}, h('a', { href: `/tasks/${encodeURIComponent(t.id)}` }, t.name || t.elementId)),
       h('td', {}, (t.candidateGroups || []).map((g) => label(GROUPS, g)).join('、') || '—'),
       h('td', {}, t.assignee || badge('待认领', 'grey')),
-      h('td', { class: 'nowrap' }, fmtDateTime(t.due)),
+      h('td', { class: 'nowrap' }, fmtDue(t.due)),
       h('td', {}, badge(due.text, due.tone)));
   }) : emptyRow(5, instance.state === 'active' ? '没有人工待办（等待定时器、消息或子流程）' : '流程已结束'));
 }

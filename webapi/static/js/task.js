@@ -1,7 +1,7 @@
 // 任务办理: the task's Camunda Form (form-js) with its data; claim, submit, server field errors on the fields;
 // the petition's record, deadlines and timeline beside it.
 import {
-  $, ApiError, GROUPS, badge, createForm, ctx, definitionList, dueState, explain, flash, flashNext, fmtDateTime,
+  $, ApiError, GROUPS, badge, createForm, ctx, definitionList, dueState, explain, flash, flashNext, fmtDateTime, fmtDue,
   get, h, label, me, petitionPanel, post, processNames, replace, showFieldErrors, timeline,
 } from './common.js';
 
@@ -77,7 +77,7 @@ function header(names) {
     `${names[task.definitionKey] || task.definitionKey}`,
     task.businessKey ? ` · 信访事项 ${task.businessKey}` : '',
     ` · 候选：${(task.candidateGroups || []).map((g) => label(GROUPS, g)).join('、') || '—'}`,
-    ` · 到期 ${fmtDateTime(task.due)} `, badge(due.text, due.tone));
+    ` · 到期 ${fmtDue(task.due)} `, badge(due.text, due.tone));
   replace($('#task-links'),
     h('a', { class: 'btn', href: `/instances/${encodeURIComponent(task.instanceId)}` }, '查看流程图'),
     h('a', { class: 'btn', href: '/tasks' }, '返回待办'));

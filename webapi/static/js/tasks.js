@@ -1,6 +1,6 @@
 // 我的待办: tasks assigned to me or offered to my groups, overdue first; filter, claim, release.
 import {
-  $, $$, GROUPS, badge, dueState, emptyRow, explain, flash, fmtDateTime, get, h, label, me, post,
+  $, $$, GROUPS, badge, dueState, emptyRow, explain, flash, fmtDue, get, h, label, me, post,
   processNames, query, replace,
 } from './common.js';
 
@@ -70,7 +70,7 @@ function row(task) {
     h('td', { class: 'nowrap' }, names[task.definitionKey] || task.definitionKey),
     h('td', { class: 'nowrap' }, (task.candidateGroups || []).map((g) => label(GROUPS, g)).join('、') || '—'),
     h('td', {}, task.assignee ? (mine ? badge('本人', 'blue') : task.assignee) : badge('待认领', 'grey')),
-    h('td', { class: 'nowrap' }, fmtDateTime(task.due)),
+    h('td', { class: 'nowrap' }, fmtDue(task.due)),
     h('td', {}, h('div', { class: 'actions' }, actions)));
 }
 
