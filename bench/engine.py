@@ -26,11 +26,9 @@ import argparse
 import cProfile
 import io
 import math
-import platform
 import pstats
 import re
 import shutil
-import sqlite3
 import tempfile
 import time
 import uuid
@@ -38,7 +36,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +58,7 @@ from engine.serialization import WorkflowCodec
 
 # The engine package is imported by now, so bench/ may join the path for the shared helpers.
 sys.path.append(_HERE)
-from support import cpu_model, pg_schema
+from support import machine_rows, pg_schema
 
 DIAGRAM = Path(__file__).resolve().parent / "data" / "engine_bench.bpmn"
 KEY = "engine_bench"
@@ -534,7 +531,6 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     elapsed = time.perf_counter() - began
-    load_after = os.getloadavg()[0]
     series = list(by_name.values())
     floor_parts = {
         f.label: {k: v / len(by_name[f"{f.label} complete"].samples) * 1000 for k, v in f.parts.items()}
@@ -602,16 +598,7 @@ def main() -> None:
         if missing:
             print(f"Not instrumented (no longer in the engine): {', '.join(missing)}\n")
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    machine = [
-        ["CPU", f"{cpu_model()}, nproc {cores}"],
-        ["Python", f"{platform.python_implementation()} {platform.python_version()}"],
-        ["SQLite", f"{sqlite3.sqlite_version} (WAL, synchronous=FULL)"],
-        ["PostgreSQL", pg_version],
-        ["SpiffWorkflow / SQLAlchemy", f"{version('SpiffWorkflow')} / {version('SQLAlchemy')}"],
-        ["Kernel", platform.platform()],
-        ["Load average (1 min) before / after", f"{load_before:.2f} / {load_after:.2f}"],
-    ]
+    machine = machine_rows(pg_version, ("SpiffWorkflow", "SQLAlchemy"), load_before)
     print(table(["Machine", ""], machine))
     for note in notes:
         print(f"\nNote: {note}")

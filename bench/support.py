@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -43,3 +46,17 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def machine_rows(pg_version: str, packages: tuple[str, ...], load_before: float) -> list[list[str]]:
+    """The "Machine" table of a benchmark: CPU, Python, databases, ``packages``' versions, kernel, load."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [
+        ["CPU", f"{cpu_model()}, nproc {cores}"],
+        ["Python", f"{platform.python_implementation()} {platform.python_version()}"],
+        ["SQLite", f"{sqlite3.sqlite_version} (WAL, synchronous=FULL)"],
+        ["PostgreSQL", pg_version],
+        [" / ".join(packages), " / ".join(version(p) for p in packages)],
+        ["Kernel", platform.platform()],
+        ["Load average (1 min) before / after", f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"],
+    ]

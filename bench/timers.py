@@ -40,10 +40,8 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 import argparse
 import logging
 import math
-import platform
 import queue
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -52,7 +50,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +64,7 @@ from engine.scheduler import FIRING_MARGIN, TimerService
 
 # The engine package is imported by now, so bench/ may join the path for the shared helpers.
 sys.path.append(_HERE)
-from support import cpu_model, pg_schema
+from support import machine_rows, pg_schema
 
 DIAGRAM = Path(_HERE) / "data" / "timer_bench.bpmn"
 KEY = "timer_bench"
@@ -654,19 +651,7 @@ def main() -> None:
             print(f"\n{r.label} log warnings: {count:,} × {gist}")
         for note in r.notes:
             print(f"\n{r.label}: {note}")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    machine = [
-        ["CPU", f"{cpu_model()}, nproc {cores}"],
-        ["Python", f"{platform.python_implementation()} {platform.python_version()}"],
-        ["SQLite", f"{sqlite3.sqlite_version} (WAL, synchronous=FULL)"],
-        ["PostgreSQL", pg_version],
-        [
-            "APScheduler / SpiffWorkflow / SQLAlchemy",
-            f"{version('APScheduler')} / {version('SpiffWorkflow')} / {version('SQLAlchemy')}",
-        ],
-        ["Kernel", platform.platform()],
-        ["Load average (1 min) before / after", f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"],
-    ]
+    machine = machine_rows(pg_version, ("APScheduler", "SpiffWorkflow", "SQLAlchemy"), load_before)
     print()
     print(table(["Machine", ""], machine))
     for note in notes:

@@ -190,23 +190,22 @@ class DefinitionChecker:
         for tag in ("timeDuration", "timeDate", "timeCycle"):
             for timer in root.iterfind(f".//bpmn:{tag}", NS):
                 self.check_expression(file, timer, timer.text, "timer", "timer")
-        # SpiffWorkflow gives every process and subprocess tasks of its own named so; an element with one of
-        # these ids would silently replace them, and the diagram would deploy but never start.
-        scopes = [*root.iterfind(".//bpmn:process", NS), *root.iterfind(".//bpmn:subProcess", NS)]
-        reserved = {"Start", "End", *(f"{scope.get('id')}.EndJoin" for scope in scopes)}
-        for element in root.iter():
-            if isinstance(element.tag, str) and element.get("id") in reserved:
-                self.problem(
-                    file, element, f"the id '{element.get('id')}' is reserved by the engine: rename it"
-                )
         for script in root.iterfind(".//bpmn:scriptTask", NS):
             if not self.allow_scripts:
                 self.problem(
                     file, script, "script tasks are disabled: model the step as a user or service task"
                 )
+        # SpiffWorkflow gives every process and subprocess tasks of its own named so; an element with one of
+        # these ids would silently replace them, and the diagram would deploy but never start.
+        scopes = [*root.iterfind(".//bpmn:process", NS), *root.iterfind(".//bpmn:subProcess", NS)]
+        reserved = {"Start", "End", *(f"{scope.get('id')}.EndJoin" for scope in scopes)}
         for element in root.iter():
             if not isinstance(element.tag, str):
                 continue
+            if element.get("id") in reserved:
+                self.problem(
+                    file, element, f"the id '{element.get('id')}' is reserved by the engine: rename it"
+                )
             for attr in ("class", "delegateExpression", "expression"):
                 if (
                     element.get(f"{{{CAMUNDA_NS}}}{attr}") is not None

@@ -125,9 +125,9 @@ class TimerService:
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
         self._firing = threading.local()
-        # Instances whose fire failed (a diagram error): retried with a growing pause, not every sync pass.
-        self._retry_at: dict[str, datetime] = {}
-        self._failures: dict[str, int] = {}
+        # Instances whose fire failed (a diagram error): failures in a row and when to try again, with a
+        # growing pause rather than on every sync pass.
+        self._failing: dict[str, tuple[int, datetime]] = {}
         self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         self._thread: threading.Thread | None = None
@@ -156,45 +156,24 @@ class TimerService:
         started = datetime.now(UTC)
         _active = self
         self.scheduler.start()
-        self.scheduler.add_job(
-            self.sync,
-            "interval",
-            seconds=1,
-            id="sync",
-            executor="control",
-            jobstore="local",
-            replace_existing=True,
-        )
-        self.scheduler.add_job(
-            self.reconcile,
-            "interval",
-            seconds=self.reconcile_every.total_seconds(),
-            id="reconcile",
-            executor="control",
-            jobstore="local",
-            replace_existing=True,
-        )
-        self.scheduler.add_job(
-            self._escalate,
-            "interval",
-            minutes=1,
-            id="escalate",
-            executor="control",
-            jobstore="local",
-            replace_existing=True,
-        )
-        # 网巡 runs every morning, office time in Beijing.
-        self.scheduler.add_job(
-            self._patrol,
-            "cron",
-            hour=8,
-            minute=0,
-            timezone=self.engine.calendar.tz,
-            id="patrol",
-            executor="control",
-            jobstore="local",
-            replace_existing=True,
-        )
+        # The passes live in memory and run in their own pool, never queued behind a backlog of fires.
+        passes: list[tuple[Any, str, dict[str, Any]]] = [
+            (self.sync, "interval", {"seconds": 1}),
+            (self.reconcile, "interval", {"seconds": self.reconcile_every.total_seconds()}),
+            (self._escalate, "interval", {"minutes": 1}),
+            # 网巡 runs every morning, office time in Beijing.
+            (self._patrol, "cron", {"hour": 8, "minute": 0, "timezone": self.engine.calendar.tz}),
+        ]
+        for run, trigger, when in passes:
+            self.scheduler.add_job(
+                run,
+                trigger,
+                id=run.__name__.lstrip("_"),
+                executor="control",
+                jobstore="local",
+                replace_existing=True,
+                **when,
+            )
         scheduled = self.reconcile()
         self._leader.set()
         log.info(
@@ -234,8 +213,7 @@ class TimerService:
             # (their job was already taken from the store, so there is nothing to remove).
             return
         # Someone changed the instance: if its fires were failing, the change may have mended it.
-        self._failures.pop(result.instance_id, None)
-        self._retry_at.pop(result.instance_id, None)
+        self._failing.pop(result.instance_id, None)
         if result.next_timer_at is None:
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(result.instance_id, jobstore="default")
@@ -244,8 +222,8 @@ class TimerService:
 
     def _run_at(self, instance_id: str, due: datetime) -> datetime:
         """When the instance's job runs: at its due time, or later while its fires are failing."""
-        retry = self._retry_at.get(instance_id)
-        return (due if retry is None else max(due, retry)) + FIRING_MARGIN
+        failing = self._failing.get(instance_id)
+        return (due if failing is None else max(due, failing[1])) + FIRING_MARGIN
 
     def schedule(self, instance_id: str, due: datetime) -> None:
         self.scheduler.add_job(
@@ -267,17 +245,17 @@ class TimerService:
         except Exception as error:
             # The instance stays as it was. Try again after 2, 4, 8 … seconds (at most RETRY_LIMIT apart), so
             # a diagram error neither stops the timer for good nor fills the log every second.
-            failures = self._failures.get(instance_id, 0) + 1
+            failures = self._failing.get(instance_id, (0, None))[0] + 1
             pause = min(timedelta(seconds=2**failures), RETRY_LIMIT)
-            self._failures[instance_id] = failures
-            self._retry_at[instance_id] = datetime.now(UTC) + pause
+            retry_at = datetime.now(UTC) + pause
+            self._failing[instance_id] = (failures, retry_at)
             log.exception(
                 "firing the timers of instance %s failed (%d in a row); next try in %ds",
                 instance_id,
                 failures,
                 pause.total_seconds(),
             )
-            self.schedule(instance_id, self._retry_at[instance_id])
+            self.schedule(instance_id, retry_at)
             if failures == 1:
                 try:
                     self.engine.record_failure(instance_id, "timer.failed", error)
@@ -286,8 +264,7 @@ class TimerService:
             return
         finally:
             self._firing.active = False
-        self._failures.pop(instance_id, None)
-        self._retry_at.pop(instance_id, None)
+        self._failing.pop(instance_id, None)
         if result is not None:
             self.fired += 1
             if result.next_timer_at is not None:

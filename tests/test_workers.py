@@ -18,26 +18,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from sqlalchemy import create_engine, text
+
+from tests.conftest import PG_AVAILABLE, PG_URL
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("PETITIONFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_available() -> bool:
-    try:
-        probe = create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with probe.connect() as conn:
-            conn.execute(text("select 1"))
-        probe.dispose()
-        return True
-    except Exception:
-        return False
-
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not _pg_available(), reason="PostgreSQL is not reachable on 127.0.0.1:5432"),
+    pytest.mark.skipif(not PG_AVAILABLE, reason=f"PostgreSQL is not reachable at {PG_URL}"),
 ]
 
 
