@@ -5,11 +5,17 @@ full builtins, so anyone allowed to deploy a BPMN file could run arbitrary code 
 expression the engine evaluates goes through :func:`compile_expression` instead: the text (plain Python or
 Camunda's JUEL ``${...}``) is parsed, checked against an allow-list of syntax, compiled once, and evaluated
 without builtins, with only the registered functions it calls in reach.
+
+What an expression may build is bounded too (items per value, items per evaluation, integer bits): every
+repetition, concatenation and display that can grow runs through a guard that checks the size first, and
+the parts whose size the text alone decides are run through the same guards at deploy, so a diagram that
+would exceed a bound whatever the process data is refused before it is stored.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -27,18 +33,28 @@ MAX_STRING_CONSTANT_LENGTH = 10_000
 MAX_NESTING_DEPTH = 100
 # `'x' * n` and `[0] * n` are the remaining ways to allocate without bound once `**` is gone.
 MAX_REPEATED_LENGTH = 1_000_000
+# Comparing or hashing a value walks every item it reaches, in C and holding the GIL, so no alarm can stop it:
+# `[[0]*10**6]*10**6 == ...` is a million references to one list, a 10**12-step comparison. Every value an
+# expression builds is therefore counted item by item (a list shared n times counts n times) before it is built.
+MAX_VALUE_ITEMS = 1_000_000
+# ... and so is everything one evaluation builds, so a chain of values each under the bound stays cheap too.
+MAX_BUILT_ITEMS = 4_000_000
+# Case numbers, amounts and day counts fit in 64 bits; multiplying huge integers is quadratic work.
+MAX_INTEGER_BITS = 4_096
 
 
 class ExpressionError(Exception):
     """Raised for an expression that is refused or cannot be parsed. .expression holds the source text,
     .reason a short English message (e.g. "attribute access '__class__' is not allowed",
-    "call of unregistered function 'open'", "syntax error at column 5")."""
+    "call of unregistered function 'open'", "syntax error at column 5"), stable for logs and tests;
+    .message the Chinese text for designers and officials where there is one (the size bounds), else None."""
 
-    def __init__(self, expression: str, reason: str) -> None:
-        # Both go to Exception.args so the error survives pickling (the scheduler runs in other processes).
-        super().__init__(expression, reason)
+    def __init__(self, expression: str, reason: str, message: str | None = None) -> None:
+        # All go to Exception.args so the error survives pickling (the scheduler runs in other processes).
+        super().__init__(expression, reason, message)
         self.expression = expression
         self.reason = reason
+        self.message = message
 
     def __str__(self) -> str:
         return f"{self.reason} in expression {self.expression!r}"
@@ -324,6 +340,11 @@ class _Checker(ast.NodeTransformer):
             raise self.refuse(f"constant of type {type(node.value).__name__} is not allowed")
         if isinstance(node.value, str) and len(node.value) > MAX_STRING_CONSTANT_LENGTH:
             raise self.refuse(f"string constant longer than {MAX_STRING_CONSTANT_LENGTH} characters")
+        if isinstance(node.value, int) and node.value.bit_length() > MAX_INTEGER_BITS:
+            raise _TooLarge(
+                f"integer constant of more than {MAX_INTEGER_BITS} bits",
+                f"整数常量超过 {MAX_INTEGER_BITS} 位二进制",
+            ).refusal(self.source)
         return node
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
@@ -367,16 +388,102 @@ class _Checker(ast.NodeTransformer):
         return node
 
 
-# Runtime guards the checked tree is rewired to; their names start with `_`, so no expression can name them.
-def _repeat(left: Any, right: Any) -> Any:
+# Run-time guards the checked tree is rewired to; their names start with `_`, so no expression can name them.
+# Each checks the size of what an operation would build BEFORE running it: once a C-level repetition,
+# comparison or hash has started, it holds the GIL and nothing (no alarm, no other request) gets a turn.
+
+
+class _TooLarge(ValueError):
+    """A size bound was hit; .message says so in Chinese for the designer or the official."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason)
+        self.message = message
+
+    def refusal(self, source: str, kind: str = "") -> ExpressionError:
+        return ExpressionError(source, f"{kind}{self}", f"表达式过大：{self.message}")
+
+
+class _Budget:
+    """What one evaluation may still build, in items (see _items)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_BUILT_ITEMS
+
+    def take(self, items: int) -> None:
+        if items > MAX_VALUE_ITEMS:
+            raise _TooLarge(
+                f"value of more than {MAX_VALUE_ITEMS} items", f"构造的值超过 {MAX_VALUE_ITEMS} 项"
+            )
+        self.left -= items
+        if self.left < 0:
+            raise _TooLarge(
+                f"more than {MAX_BUILT_ITEMS} items built in one evaluation",
+                f"一次求值构造的数据合计超过 {MAX_BUILT_ITEMS} 项",
+            )
+
+
+# Values that count as one item; anything else (a registered function's result) is walked if iterable.
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _items(value: Any, limit: int) -> int:
+    """Items `value` reaches, at least what a comparison or a hash of it walks: a container counts its elements
+    plus what those reach, a string its characters, a shared value as often as it is referenced. Stops counting
+    once past `limit`, so a huge value costs little more than the bound."""
+    if isinstance(value, str | bytes):
+        return len(value) or 1
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    elif not isinstance(value, list | tuple | set | frozenset):
+        return 1
+    # Process data is mostly flat lists of numbers or strings: count those in C, item by item only the rest.
+    types = set(map(type, value))
+    if types <= _SCALARS:
+        return len(value) or 1
+    if types <= {str}:
+        return len(value) + sum(map(len, value))
+    total = len(value)
+    for item in value:
+        if type(item) not in _SCALARS:
+            total += _items(item, limit - total)
+            if total > limit:
+                break
+    return total
+
+
+def _multiply(budget: _Budget, left: Any, right: Any) -> Any:
+    if isinstance(left, int) and isinstance(right, int):
+        if left.bit_length() + right.bit_length() > MAX_INTEGER_BITS:
+            raise _TooLarge(
+                f"integer of more than {MAX_INTEGER_BITS} bits", f"整数超过 {MAX_INTEGER_BITS} 位二进制"
+            )
+        return left * right
     for sequence, count in ((left, right), (right, left)):
-        if (
-            isinstance(sequence, str | bytes | list | tuple)
-            and isinstance(count, int)
-            and len(sequence) * count > MAX_REPEATED_LENGTH
-        ):
-            raise ValueError(f"repetition longer than {MAX_REPEATED_LENGTH} items")
+        if isinstance(sequence, str | bytes | list | tuple) and isinstance(count, int):
+            if len(sequence) * count > MAX_REPEATED_LENGTH:
+                raise _TooLarge(
+                    f"repetition longer than {MAX_REPEATED_LENGTH} items",
+                    f"重复产生的序列超过 {MAX_REPEATED_LENGTH} 项",
+                )
+            if count > 0 and sequence:
+                budget.take(count * _items(sequence, MAX_VALUE_ITEMS // count))
     return left * right
+
+
+def _add(budget: _Budget, left: Any, right: Any) -> Any:
+    # Concatenation: `x + x + x ...` copies ever longer values, so each result is paid for like a repetition.
+    if isinstance(left, str | bytes | list | tuple) and isinstance(right, str | bytes | list | tuple):
+        budget.take(_items(left, MAX_VALUE_ITEMS) + _items(right, MAX_VALUE_ITEMS))
+    return left + right
+
+
+def _display(budget: _Budget, value: Any) -> Any:
+    # `[x, x, x]` holds process data several times over; what is made only of constants is bounded by the text.
+    budget.take(_items(value, MAX_VALUE_ITEMS))
+    return value
 
 
 def _modulo(left: Any, right: Any) -> Any:
@@ -386,8 +493,34 @@ def _modulo(left: Any, right: Any) -> Any:
     return left % right
 
 
-_GUARDS: dict[str, Callable[[Any, Any], Any]] = {"_pf_repeat": _repeat, "_pf_modulo": _modulo}
-_GUARDED_OPERATORS: dict[type[ast.operator], str] = {ast.Mult: "_pf_repeat", ast.Mod: "_pf_modulo"}
+_GUARDS: dict[str, Callable[..., Any]] = {
+    "_pf_multiply": _multiply,
+    "_pf_add": _add,
+    "_pf_display": _display,
+    "_pf_modulo": _modulo,
+}
+_BUDGET = "_pf_budget"
+# Operators whose result can outgrow their operands; the others (-, /, //) cannot.
+_GUARDED_OPERATORS: dict[type[ast.operator], tuple[str, bool]] = {
+    ast.Mult: ("_pf_multiply", True),
+    ast.Add: ("_pf_add", True),
+    ast.Mod: ("_pf_modulo", False),
+}
+
+
+def _is_literal(node: ast.AST | None) -> bool:
+    """A constant, or a display of constants: its size is fixed by the text, so it needs no run-time check."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Dict):
+        return all(_is_literal(part) for part in (*node.keys, *node.values))
+    return isinstance(node, ast.List | ast.Tuple | ast.Set) and all(_is_literal(item) for item in node.elts)
+
+
+def _guarded(helper: str, args: list[ast.expr], node: ast.expr, budget: bool) -> ast.expr:
+    if budget:
+        args = [ast.Name(_BUDGET, ast.Load()), *args]
+    return ast.copy_location(ast.Call(func=ast.Name(helper, ast.Load()), args=args, keywords=[]), node)
 
 
 class _Guard(ast.NodeTransformer):
@@ -396,8 +529,41 @@ class _Guard(ast.NodeTransformer):
         guard = _GUARDED_OPERATORS.get(type(node.op))
         if guard is None:
             return node
-        call = ast.Call(func=ast.Name(guard, ast.Load()), args=[node.left, node.right], keywords=[])
-        return ast.copy_location(call, node)
+        return _guarded(guard[0], [node.left, node.right], node, guard[1])
+
+    def visit_display(self, node: ast.expr) -> ast.AST:
+        self.generic_visit(node)
+        return node if _is_literal(node) else _guarded("_pf_display", [node], node, True)
+
+    visit_List = visit_Tuple = visit_Set = visit_Dict = visit_display
+
+
+def _guarded_scope(budget: _Budget) -> dict[str, Any]:
+    return {"__builtins__": {}, **_GUARDS, _BUDGET: budget}
+
+
+def _building_parts(node: ast.AST) -> Iterator[ast.expr]:
+    """The arithmetic in `node` that reads no variable and calls no function: its size is known at deploy."""
+    if isinstance(node, ast.BinOp) and not any(isinstance(n, ast.Name | ast.Call) for n in ast.walk(node)):
+        yield node
+        return
+    for child in ast.iter_child_nodes(node):
+        yield from _building_parts(child)
+
+
+def _check_sizes(source: str, tree: ast.Expression) -> None:
+    """Refuse at deploy what breaks a size bound whatever the process data: run each constant part through the
+    run-time guards (comparisons are never run here, only what builds values)."""
+    budget = _Budget()
+    for part in _building_parts(tree.body):
+        guarded = _Guard().visit(ast.Expression(body=copy.deepcopy(part)))
+        code = compile(ast.fix_missing_locations(guarded), "<expression>", "eval")
+        try:
+            eval(code, _guarded_scope(budget))
+        except _TooLarge as error:
+            raise error.refusal(source) from None
+        except Exception:
+            pass  # anything else (`1 / 0` in a branch never taken) is the run time's to report
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -448,12 +614,15 @@ class Expression:
         for name in sorted(self.calls):
             if name not in provided:
                 raise ExpressionError(self.source, f"function '{name}' is not provided")
-        scope: dict[str, Any] = {"__builtins__": {}, **_GUARDS}
+        scope = _guarded_scope(_Budget())
         scope.update((name, provided[name]) for name in self.calls)
         try:
             return eval(self._code, scope, _Variables(variables, self.names))
         except ExpressionError:
             raise
+        except _TooLarge as error:
+            # Reads like the other run-time failures ("TypeError: ..."), as the engine's logs have always shown.
+            raise error.refusal(self.source, "ValueError: ") from error
         except NameError as error:
             if error.name in self.names:
                 raise ExpressionError(self.source, f"unknown variable '{error.name}'") from error
@@ -518,6 +687,7 @@ def _compile(source: str, functions: frozenset[str], kind: ExpressionKind) -> Ex
     if both:
         raise ExpressionError(source, f"name '{min(both)}' is used both as a function and as a variable")
     tree = ast.fix_missing_locations(tree)
+    _check_sizes(source, tree)
     python = ast.unparse(tree)
     code = compile(ast.fix_missing_locations(_Guard().visit(tree)), "<expression>", "eval")
     return Expression(

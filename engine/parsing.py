@@ -179,7 +179,9 @@ class DefinitionChecker:
         try:
             compile_expression(source, self.functions, kind=kind)  # type: ignore[arg-type]
         except ExpressionError as error:
-            self.problem(file, element, f"{what} {source.strip()!r} refused: {error.reason}")
+            # Refusals with a Chinese text (the size bounds) show it; the others keep their English reason.
+            message = f"{source.strip()!r} 被拒绝：{error.message}" if error.message else None
+            self.problem(file, element, message or f"{what} {source.strip()!r} refused: {error.reason}")
 
     def check_file(self, file: BpmnFile, process_ids: set[str]) -> None:
         root = file.tree

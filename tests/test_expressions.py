@@ -5,12 +5,16 @@ from __future__ import annotations
 import ast
 import copy
 import pickle
+import tracemalloc
 from typing import Any
 
 import pytest
 
 from engine import expressions
+from engine.errors import DeploymentInvalid, ProcessError
 from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.runtime import Engine
+from tests.helpers import DATA, instance, only_task, with_text
 
 
 def evaluate(source: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -485,3 +489,170 @@ def test_wrong_argument_types() -> None:
         compile_expression("f(1)", "f")
     with pytest.raises(ValueError):
         compile_expression("x", kind="script")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Size bounds: what an expression may build. A comparison or hash of a huge value runs in C holding the GIL,
+# so these must be refused before anything is built: at deploy when the text alone decides, else at run time.
+
+TOO_BIG = "value of more than 1000000 items"
+TOO_LONG = "repetition longer than 1000000 items"
+TOO_MUCH = "more than 4000000 items built in one evaluation"
+TOO_WIDE = "integer of more than 4096 bits"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        # The two expressions of the issue: a million references to one list, compared or hashed.
+        ("${[[0]*1000000]*1000000 == [[0]*1000000]*1000000}", TOO_BIG),
+        ("((0,)*1000000,)*1000000 in {1:2}", TOO_BIG),
+        # Sequence repetition, flat and nested, by either operand order, in a branch or inside a display.
+        ("'a' * 1000001", TOO_LONG),
+        ("2000000 * [0]", TOO_LONG),
+        ("[[0] * 1000] * 1000", TOO_BIG),
+        ("[['', '']] * 400000", TOO_BIG),
+        ("x if c else [(0,) * 1000] * 1000", TOO_BIG),
+        ("f([[[0] * 1000] * 1000])", TOO_BIG),
+        # Concatenation, and many values each under the bound.
+        ("'ab' * 400000 + 'ab' * 400000", TOO_BIG),
+        ("[0] * 900000 == [0] * 900000 == [0] * 900000 == [0] * 900000 == [0] * 900000", TOO_MUCH),
+        # Integers: long literals and products.
+        pytest.param("9" * 1300, "integer constant of more than 4096 bits", id="integer of 1300 digits"),
+        pytest.param(
+            "x > " + " * ".join(["99999999999999999999"] * 70), TOO_WIDE, id="product of 70 integers"
+        ),
+    ],
+)
+def test_size_bombs_are_refused_at_deploy(source: str, reason: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression(source, ("f",), kind="condition")
+    assert caught.value.reason == reason
+    # The designer reads Chinese; the reason stays English and stable for logs and tests.
+    assert caught.value.message is not None and caught.value.message.startswith("表达式过大：")
+    assert not any("a" <= c.lower() <= "z" for c in caught.value.message)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("9 ** 9 ** 9", "operator Pow is not allowed"),
+        ("10 ** 100000", "operator Pow is not allowed"),
+        ("1 << 10 ** 9", "operator LShift is not allowed"),
+        ("[c for c in x]", "ListComp is not allowed"),
+        ("[" * 120 + "]" * 120, "expression is nested too deeply"),
+    ],
+)
+def test_other_unbounded_builders_stay_refused(source: str, reason: str) -> None:
+    assert refusal(source) == reason
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[0] * 1000000 == [0] * 1000000",
+        "[[0] * 1000] * 999",
+        "'ab' * 500000",
+        "x if c else [1, 2] * 3",
+        "1 / 0 if c else 2",  # other failures are the run time's, and only if that branch is taken
+        pytest.param("9" * 1233, id="integer of 1233 digits"),
+        "[[0] * 1000000] * n",  # the count is known at run time only
+    ],
+)
+def test_expressions_within_the_bounds_deploy(source: str) -> None:
+    assert compile_expression(source, kind="condition").source == source
+
+
+@pytest.mark.parametrize(
+    ("source", "variables", "reason"),
+    [
+        # A count from process data: a million references to a list of 2,000, then compared.
+        ("rows * n == rows * n", {"rows": [[0] * 2000], "n": 1000}, TOO_BIG),
+        ("[[0] * 1000] * n", {"n": 10**6}, TOO_BIG),
+        ("n * word", {"word": ["ab", "cd"], "n": 300_000}, TOO_BIG),
+        # A big value from process data, repeated, concatenated or held several times over.
+        ("x * 2", {"x": [[0] * 600_000]}, TOO_BIG),
+        ("x + x", {"x": [0] * 600_000}, TOO_BIG),
+        ("s + s == s + s == s + s == s + s == s + s", {"s": "a" * 490_000}, TOO_MUCH),
+        ("[x, x, x] == [y, y, y]", {"x": [0] * 400_000, "y": [0] * 400_000}, TOO_BIG),
+        ("{'a': x, 'b': x, 'c': x}", {"x": {"k": [0] * 400_000}}, TOO_BIG),
+        # Integers from process data multiplied together.
+        ("a * b", {"a": 10**700, "b": 10**700}, TOO_WIDE),
+        ("a * a * a * a * a * a * a", {"a": 10**200}, TOO_WIDE),
+    ],
+)
+def test_size_bombs_through_process_data_are_stopped_at_run_time(
+    source: str, variables: dict[str, Any], reason: str
+) -> None:
+    expression = compile_expression(source, kind="condition")
+    with pytest.raises(ExpressionError) as caught:
+        expression.evaluate(variables)
+    assert caught.value.reason == f"ValueError: {reason}"
+    assert caught.value.message is not None and caught.value.message.startswith("表达式过大：")
+
+
+def test_a_run_time_bomb_is_stopped_before_it_is_built() -> None:
+    # Nothing near the 800 KB of 100,000 references is ever allocated: the size is checked first. (Before
+    # the bound, this evaluation built two such lists and compared them: 10**8 steps holding the GIL.)
+    expression = compile_expression("[[0] * 1000] * n == [[0] * 1000] * n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError):
+            expression.evaluate({"n": 100_000})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000
+
+
+def test_every_evaluation_gets_its_own_budget() -> None:
+    # Each run builds 2.7 million items, under the bound for one evaluation but not for two together.
+    expression = compile_expression("[0] * 900000 == [1] * 900000 == [2] * 900000")
+    for _ in range(3):
+        assert expression.evaluate({}) is False
+
+
+@pytest.mark.parametrize(
+    ("source", "variables", "expected"),
+    [
+        ("items * 3", {"items": [1, "a"]}, [1, "a", 1, "a", 1, "a"]),
+        ("n * [[0] * 2]", {"n": 2}, [[0, 0], [0, 0]]),
+        ("'' * n", {"n": 10**15}, ""),
+        ("[] * n", {"n": 10**15}, []),
+        ("amount * 1000000000000", {"amount": 12345}, 12345 * 10**12),
+        ("rate * days", {"rate": 0.5, "days": 10**9}, 5e8),
+        ("name + '先生'", {"name": "张"}, "张先生"),
+        ("a + b", {"a": [1], "b": [2]}, [1, 2]),
+        ("[x, y]", {"x": {"k": [1]}, "y": None}, [{"k": [1]}, None]),
+    ],
+)
+def test_ordinary_arithmetic_is_unchanged(source: str, variables: dict[str, Any], expected: Any) -> None:
+    assert evaluate(source, variables) == expected
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the evaluator has no SQL
+def test_a_bomb_in_a_condition_refuses_the_deployment_in_chinese_naming_the_flow(engine: Engine) -> None:
+    bomb = "${[[0]*1000000]*1000000 == [[0]*1000000]*1000000}"
+    bpmn = (DATA / "simple.bpmn").read_text().replace("${accepted}", bomb)
+    form = (DATA / "simple_register.form").read_text()
+    with pytest.raises(DeploymentInvalid) as caught:
+        engine.deploy([with_text("simple.bpmn", bpmn), with_text("f.form", form)])
+    [problem] = caught.value.details["problems"]
+    assert problem["element"] == "f_yes"
+    assert problem["message"] == f"'{bomb}' 被拒绝：表达式过大：构造的值超过 1000000 项"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the evaluator has no SQL
+def test_a_bomb_through_process_data_is_an_incident_that_changes_nothing(engine: Engine) -> None:
+    bpmn = (DATA / "simple.bpmn").read_text().replace("${accepted}", "${rows * n == rows * n}")
+    form = (DATA / "simple_register.form").read_text()
+    engine.deploy([with_text("simple.bpmn", bpmn), with_text("simple_register.form", form)])
+    instance_id = engine.start("simple", variables={"rows": [[0] * 2000], "n": 1000}).instance_id
+    task = only_task(engine, instance_id, "register")
+    before = instance(engine, instance_id)
+    with pytest.raises(ProcessError) as caught:
+        engine.complete(task.id, {"name": "张三", "accepted": True, "handler": "bob", "wait": "P2D"})
+    assert caught.value.details["element"] == "decide"
+    assert TOO_BIG in caught.value.message
+    after = instance(engine, instance_id)
+    assert (after.version, after.state_json) == (before.version, before.state_json)
