@@ -425,20 +425,26 @@ class _Budget:
             )
 
 
-# Values that count as one item; anything else (a registered function's result) is walked if iterable.
+# Values that count as one item. Tuples of types, not `str | bytes`: isinstance is several times slower with
+# a union, and these checks run on every `+` and `*` of every condition.
 _SCALARS = frozenset({int, float, bool, type(None)})
+_STRINGS = (str, bytes)
+_SEQUENCES = (str, bytes, list, tuple)
+_CONTAINERS = (dict, list, tuple, set, frozenset)
 
 
 def _items(value: Any, limit: int) -> int:
     """Items `value` reaches, at least what a comparison or a hash of it walks: a container counts its elements
     plus what those reach, a string its characters, a shared value as often as it is referenced. Stops counting
     once past `limit`, so a huge value costs little more than the bound."""
-    if isinstance(value, str | bytes):
+    if isinstance(value, _STRINGS):
         return len(value) or 1
+    if not isinstance(value, _CONTAINERS):
+        return 1
+    if len(value) > limit:
+        return len(value)  # already past the bound on its elements alone
     if isinstance(value, dict):
         value = [*value.keys(), *value.values()]
-    elif not isinstance(value, list | tuple | set | frozenset):
-        return 1
     # Process data is mostly flat lists of numbers or strings: count those in C, item by item only the rest.
     types = set(map(type, value))
     if types <= _SCALARS:
@@ -462,7 +468,7 @@ def _multiply(budget: _Budget, left: Any, right: Any) -> Any:
             )
         return left * right
     for sequence, count in ((left, right), (right, left)):
-        if isinstance(sequence, str | bytes | list | tuple) and isinstance(count, int):
+        if isinstance(sequence, _SEQUENCES) and isinstance(count, int):
             if len(sequence) * count > MAX_REPEATED_LENGTH:
                 raise _TooLarge(
                     f"repetition longer than {MAX_REPEATED_LENGTH} items",
@@ -475,8 +481,12 @@ def _multiply(budget: _Budget, left: Any, right: Any) -> Any:
 
 def _add(budget: _Budget, left: Any, right: Any) -> Any:
     # Concatenation: `x + x + x ...` copies ever longer values, so each result is paid for like a repetition.
-    if isinstance(left, str | bytes | list | tuple) and isinstance(right, str | bytes | list | tuple):
-        budget.take(_items(left, MAX_VALUE_ITEMS) + _items(right, MAX_VALUE_ITEMS))
+    if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+        if isinstance(left, _STRINGS):  # text needs no walk (and text + list fails below anyway)
+            budget.take(len(left) + len(right))
+        else:
+            first = _items(left, MAX_VALUE_ITEMS - len(right))  # stop as soon as the sum is past the bound
+            budget.take(first + _items(right, MAX_VALUE_ITEMS - first))
     return left + right
 
 
@@ -538,10 +548,6 @@ class _Guard(ast.NodeTransformer):
     visit_List = visit_Tuple = visit_Set = visit_Dict = visit_display
 
 
-def _guarded_scope(budget: _Budget) -> dict[str, Any]:
-    return {"__builtins__": {}, **_GUARDS, _BUDGET: budget}
-
-
 def _building_parts(node: ast.AST) -> Iterator[ast.expr]:
     """The arithmetic in `node` that reads no variable and calls no function: its size is known at deploy."""
     if isinstance(node, ast.BinOp) and not any(isinstance(n, ast.Name | ast.Call) for n in ast.walk(node)):
@@ -559,7 +565,7 @@ def _check_sizes(source: str, tree: ast.Expression) -> None:
         guarded = _Guard().visit(ast.Expression(body=copy.deepcopy(part)))
         code = compile(ast.fix_missing_locations(guarded), "<expression>", "eval")
         try:
-            eval(code, _guarded_scope(budget))
+            eval(code, {"__builtins__": {}, **_GUARDS, _BUDGET: budget})
         except _TooLarge as error:
             raise error.refusal(source) from None
         except Exception:
@@ -605,6 +611,8 @@ class Expression:
     calls: frozenset[str]  # registered functions it calls; evaluate() needs each of them
     kind: ExpressionKind
     _code: CodeType = field(repr=False, compare=False)
+    # No builtins, the guards the code calls, and a placeholder for the budget each evaluation gets anew.
+    _globals: Mapping[str, Any] = field(repr=False, compare=False)
 
     def evaluate(
         self, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None
@@ -614,7 +622,9 @@ class Expression:
         for name in sorted(self.calls):
             if name not in provided:
                 raise ExpressionError(self.source, f"function '{name}' is not provided")
-        scope = _guarded_scope(_Budget())
+        scope = dict(self._globals)
+        if _BUDGET in scope:
+            scope[_BUDGET] = _Budget()
         scope.update((name, provided[name]) for name in self.calls)
         try:
             return eval(self._code, scope, _Variables(variables, self.names))
@@ -697,6 +707,10 @@ def _compile(source: str, functions: frozenset[str], kind: ExpressionKind) -> Ex
         calls=frozenset(checker.calls),
         kind=kind,
         _code=code,
+        _globals={
+            "__builtins__": {},
+            **{name: _GUARDS.get(name) for name in code.co_names if name in _GUARDS or name == _BUDGET},
+        },
     )
 
 
