@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine import expressions
+from engine import expressions, forms
 from engine.errors import DeploymentInvalid, ProcessError
 from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.forms import FeelSyntaxError, compile_feel
 from engine.runtime import Engine
 from tests.helpers import DATA, instance, only_task, with_text
 
@@ -656,3 +657,25 @@ def test_a_bomb_through_process_data_is_an_incident_that_changes_nothing(engine:
     assert TOO_BIG in caught.value.message
     after = instance(engine, instance_id)
     assert (after.version, after.state_json) == (before.version, before.state_json)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# FEEL hide conditions in forms have their own evaluator and the same hole: text concatenation over what
+# petitioners type, copied again at every `+`.
+
+
+def test_feel_text_longer_than_the_bound_is_null() -> None:
+    concatenation = compile_feel("a + a")
+    assert concatenation.evaluate({"a": "x" * 50_000}) == "x" * 100_000
+    # Before the bound, 400 such terms over a 100 KB answer took 40 s on every submission of the form.
+    assert concatenation.evaluate({"a": "x" * 50_001}) is None
+    assert compile_feel('a + a = ""').evaluate({"a": "x" * 60_000}) is False
+
+
+def test_feel_expressions_longer_than_the_bound_are_refused() -> None:
+    longest = " + ".join(["a"] * 600)[: forms.MAX_FEEL_LENGTH - 1] + "a"
+    assert len(longest) == forms.MAX_FEEL_LENGTH
+    assert compile_feel(longest).source == longest
+    with pytest.raises(FeelSyntaxError) as caught:
+        compile_feel(longest + " + a")
+    assert str(caught.value).startswith("expression longer than 2000 characters at column 2001")
