@@ -80,25 +80,17 @@ class XmlRefused(ValueError):
         self.line = line
 
 
-class _RefuseEverything(etree.Resolver):
-    """Never called while the parser options below hold; if a later lxml loaded DTDs or entities by default,
-    this keeps any file or address they name from being read."""
-
-    def resolve(self, url: str | None, public_id: str | None, context: Any) -> Any:
-        raise XmlRefused(DOCTYPE_REFUSED, None)
-
-
 def parse_xml(content: bytes) -> Any:
     """The one way the service reads XML: uploads at validate and deploy, and every stored diagram later.
 
     One parser for all of them, so a stored file is never read by a laxer (or stricter) parser than the one that
     accepted it. No DOCTYPE at all: it is the only way to declare entities (billion laughs, external
-    entities reading files or addresses), and BPMN never needs one. Raises :class:`XmlRefused` with a line.
+    entities reading files or addresses), and BPMN never needs one. The options make sure nothing is loaded or
+    expanded while the file is read, before the DOCTYPE can be refused. Raises :class:`XmlRefused` with a line.
     """
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
     )
-    parser.resolvers.add(_RefuseEverything())
     try:
         root = etree.fromstring(content, parser)
     except etree.XMLSyntaxError as error:
