@@ -45,7 +45,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterable, Mapping
@@ -61,7 +63,11 @@ __all__ = [
     "DayKind",
     "StatutoryCalendar",
     "YearData",
+    "YearFileInvalid",
+    "load_operator_years",
     "load_year_file",
+    "save_year_file",
+    "year_from_json",
     "year_to_json",
 ]
 
@@ -81,6 +87,14 @@ class DayKind(StrEnum):
     WEEKEND = "weekend"
     HOLIDAY = "holiday"
     ADJUSTED_WORKDAY = "adjusted_workday"  # a Saturday or Sunday worked to make up for a holiday (调休上班)
+
+
+class YearFileInvalid(ValueError):
+    """A year document with mistakes; ``problems`` names each bad entry (the message joins them)."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.problems = problems
 
 
 class CalendarYearMissing(Warning):
@@ -383,8 +397,17 @@ def load_year_file(path: Path) -> YearData:
         raise ValueError(f"{path}: cannot read calendar file: {exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not valid UTF-8 JSON: {exc}") from exc
+    return year_from_json(raw, path)
+
+
+def year_from_json(raw: Any, path: Path) -> YearData:
+    """Validate a whole year document (the file format) as it would be stored at ``path``, without touching
+    the disk, so an upload is checked completely before anything is written.
+
+    Raises :class:`YearFileInvalid` (a ValueError) starting with ``path`` and naming every bad entry.
+    """
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: top level must be a JSON object, got {type(raw).__name__}")
+        raise YearFileInvalid(path, [f"top level must be a JSON object, got {type(raw).__name__}"])
 
     problems: list[str] = []
     unknown = sorted(set(raw) - _FILE_KEYS)
@@ -392,7 +415,7 @@ def load_year_file(path: Path) -> YearData:
         problems.append(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_FILE_KEYS))})")
     year = raw.get("year")
     if isinstance(year, bool) or not isinstance(year, int):
-        raise ValueError(f"{path}: 'year' must be an integer, got {year!r}")
+        raise YearFileInvalid(path, [f"'year' must be an integer, got {year!r}"])
     region = raw.get("region", "CN")
     if not isinstance(region, str) or not region.strip():
         problems.append(f"region must be a non-empty string, got {region!r}")
@@ -406,13 +429,50 @@ def load_year_file(path: Path) -> YearData:
     holidays = _parse_dates(raw.get("holidays", {}), "holidays", problems)
     adjusted = _parse_dates(raw.get("adjusted_workdays", {}), "adjusted_workdays", problems)
     if problems:
-        raise ValueError(f"{path}: " + "; ".join(problems))
+        raise YearFileInvalid(path, problems)
 
     source = f"operator file {path}" + (f" ({notice})" if notice else "")
     try:
         return YearData(year, holidays, adjusted, source, region)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise YearFileInvalid(path, [str(exc)]) from None
+
+
+def save_year_file(folder: Path, raw: Mapping[str, Any]) -> Path:
+    """Write a validated year document as ``folder/<year>.json``, atomically.
+
+    The document goes to a private temporary file first (named ``.*.tmp``, which start-up never reads) and is
+    renamed over the old file: a crash or a full disk leaves the previous year file whole, never half of one.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{raw['year']}.json"
+    fd, staged = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(raw, handle, ensure_ascii=False, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staged, target)
+    except BaseException:
+        Path(staged).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def load_operator_years(calendar: StatutoryCalendar, folder: Path) -> list[Path]:
+    """Add every year file in ``folder`` to ``calendar``; returns the files skipped.
+
+    A bad file (edited by hand, another region's, left by an older release) is skipped with a warning instead of
+    stopping the service: its year then counts weekends only, which the calendar already warns about.
+    """
+    skipped: list[Path] = []
+    for path in sorted(folder.glob("[!.]*.json")) if folder.is_dir() else []:
+        try:
+            calendar.add_year(load_year_file(path))
+        except ValueError as error:
+            logger.warning("calendar year file skipped until it is fixed or removed: %s", error)
+            skipped.append(path)
+    return skipped
 
 
 def _parse_dates(value: Any, field_name: str, problems: list[str]) -> dict[date, str]:

@@ -123,14 +123,14 @@ class DefinitionStore:
         form_keys = {form.id for _, form in forms}
         bpmn = [BpmnFile(f.name, f.content) for f in files if f.kind == "bpmn"]
         names = {Path(f.name).name for f in bpmn}
+        deployed = self._deployed_processes(session, set()) if session is not None else {}
         checker = DefinitionChecker(
             self.functions,
             known_forms=form_keys | (self._deployed_forms(session) if session is not None else set()),
-            known_processes=self._deployed_processes(session, set()) if session is not None else {},
+            # A process being redeployed must resolve against its new file, not its old one.
+            known_processes={k: v for k, v in deployed.items() if v.name not in names},
             allow_scripts=self.allow_scripts,
         )
-        # A process being redeployed must resolve against its new file, not its old one.
-        checker.known_processes = {k: v for k, v in checker.known_processes.items() if v.name not in names}
         processes = checker.parse(bpmn)
         problems.extend(checker.problems)
         for f in bpmn:

@@ -8,6 +8,7 @@ mappings, and reports errors without line numbers. This module keeps those attri
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from .expressions import ExpressionError, compile_expression
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+logger = logging.getLogger("petitionflow.definitions")
 
 # camunda: attributes of a user task that the engine reads (SpiffWorkflow itself keeps none of them).
 USER_TASK_ATTRIBUTES = (
@@ -43,6 +45,14 @@ USER_TASK_ATTRIBUTES = (
     "priority",
 )
 EXPRESSION_RE = re.compile(r"^\s*[$#]\{.*\}\s*$", re.S)
+# Read by designers in the deploy dialog and in `petitionflow validate`, hence Chinese.
+DOCTYPE_REFUSED = (
+    "不接受 DOCTYPE 声明：其中的实体和外部 DTD 能读取服务器上的文件或访问外部地址。"
+    "请删除 <!DOCTYPE …> 后再部署（Camunda Modeler 保存的图不含此声明）"
+)
+STYLESHEET_REFUSED = (
+    "不接受 xml-stylesheet 处理指令：浏览器打开此文件时会加载并执行其中的样式表。请删除后再部署"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -59,6 +69,39 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "element": self.element_id, "message": self.message}
+
+
+class XmlRefused(ValueError):
+    """XML the service will not read: malformed, or asking for a DTD, entities or a stylesheet."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def parse_xml(content: bytes) -> Any:
+    """The one way the service reads XML: uploads at validate and deploy, and every stored diagram later.
+
+    One parser for all of them, so a stored file is never read by a laxer (or stricter) parser than the one that
+    accepted it. No DOCTYPE at all: it is the only way to declare entities (billion laughs, external
+    entities reading files or addresses), and BPMN never needs one. The options make sure nothing is loaded or
+    expanded while the file is read, before the DOCTYPE can be refused. Raises :class:`XmlRefused` with a line.
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError as error:
+        raise XmlRefused(f"malformed XML: {error.msg}", error.lineno or None) from None
+    if root.getroottree().docinfo.doctype:
+        at = content.find(b"<!DOCTYPE")
+        raise XmlRefused(DOCTYPE_REFUSED, content.count(b"\n", 0, at) + 1 if at >= 0 else root.sourceline)
+    for sibling in root.itersiblings(preceding=True):
+        if isinstance(sibling, etree._ProcessingInstruction) and sibling.target == "xml-stylesheet":
+            raise XmlRefused(STYLESHEET_REFUSED, sibling.sourceline)
+    return root
 
 
 def is_expression(value: str | None) -> bool:
@@ -147,9 +190,26 @@ class DefinitionChecker:
     ) -> None:
         self.functions = frozenset(functions)
         self.known_forms = set(known_forms)
-        self.known_processes = dict(known_processes or {})
         self.allow_scripts = allow_scripts
         self.problems: list[Problem] = []
+        self.known_processes: dict[str, BpmnFile] = {}
+        # Keys whose stored diagram this parser refuses (stored before the parser was hardened): one such row
+        # must not stop every later deployment, so it is left out, with a warning for the operator.
+        self.unreadable: set[str] = set()
+        for key, stored in (known_processes or {}).items():
+            try:
+                stored.tree = stored.tree if stored.tree is not None else parse_xml(stored.text)
+            except XmlRefused as error:
+                logger.warning(
+                    "the deployed diagram %s of process %s cannot be read (%s); it is skipped until a fixed "
+                    "version is deployed",
+                    stored.name,
+                    key,
+                    error.message,
+                )
+                self.unreadable.add(key)
+                continue
+            self.known_processes[key] = stored
 
     def problem(self, file: BpmnFile, element: Any, message: str) -> None:
         element_id = _owner_id(element) if element is not None else None
@@ -158,10 +218,9 @@ class DefinitionChecker:
 
     def load(self, file: BpmnFile) -> bool:
         try:
-            file.tree = etree.fromstring(file.text, etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError as error:
-            line = error.lineno if error.lineno else None
-            self.problems.append(Problem(file.name, line, None, f"malformed XML: {error.msg}"))
+            file.tree = parse_xml(file.text)
+        except XmlRefused as error:
+            self.problems.append(Problem(file.name, error.line, None, error.message))
             return False
         try:
             BpmnValidator().validate(file.tree, file.name)
@@ -237,6 +296,10 @@ class DefinitionChecker:
             called = call.get("calledElement")
             if not called:
                 self.problem(file, call, "call activity has no calledElement")
+            elif called in self.unreadable and called not in process_ids:
+                self.problem(
+                    file, call, f"调用的流程 '{called}' 已部署的图无法读取，请先重新部署该流程的修正版本"
+                )
             elif called not in process_ids and called not in self.known_processes:
                 self.problem(file, call, f"call activity calls process '{called}', which is not deployed")
 
@@ -271,7 +334,6 @@ class DefinitionChecker:
             # Called processes deployed earlier join the parse so call activities resolve across files.
             for key, file in self.known_processes.items():
                 if key not in process_ids and PurePath(file.name).name not in by_name:
-                    file.tree = file.tree if file.tree is not None else etree.fromstring(file.text)
                     parser.add_bpmn_xml(file.tree, filename=PurePath(file.name).name)
                     by_name[PurePath(file.name).name] = file
             parsed = []

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .accounts import Accounts
-from .calendar import StatutoryCalendar, load_year_file
+from .calendar import StatutoryCalendar, load_operator_years
 from .clock import CalendarFunctions, Clock, install
 from .config import Settings
 from .db import Database
@@ -69,9 +69,7 @@ Listener = Callable[[CommandResult], None]
 def load_calendar(settings: Settings) -> StatutoryCalendar:
     """The statutory calendar: package data plus every year file the operator put in instance/calendar/."""
     calendar = StatutoryCalendar()
-    folder = settings.instance_path / "calendar"
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        calendar.add_year(load_year_file(path))
+    load_operator_years(calendar, settings.instance_path / "calendar")
     return calendar
 
 

@@ -16,6 +16,7 @@ from . import camunda
 from .api import init_api
 from .errors import register_error_handlers
 from .pages import bp as pages_blueprint
+from .security import install_security_headers
 
 
 def secret_key(instance_path: Path) -> str:
@@ -52,6 +53,7 @@ def create_app(engine: Engine | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     register_error_handlers(app)
+    install_security_headers(app)
     init_api(app)
     app.register_blueprint(camunda.blp)
     app.register_blueprint(pages_blueprint)

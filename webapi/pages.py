@@ -54,13 +54,6 @@ VENDOR: dict[str, tuple[str, frozenset[str]]] = {
     "form-js": ("@bpmn-io/form-js/dist", frozenset({"form-viewer.umd.js", "assets/form-js.css"})),
 }
 
-# Everything from this origin; inline styles only because form-js and bpmn-js set style attributes.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
-
 # (label, endpoint, roles that see it; admin sees everything)
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("我的待办", "pages.tasks", ("registrar", "handler", "leader", "supervisor")),
@@ -152,15 +145,6 @@ def _page(template: str, page: str, *roles: str, **extra: Any) -> Any:
         context["needed"] = [ROLE_NAMES.get(r, r) for r in roles]
         return render_template("pages/forbidden.html", **context), 403
     return render_template(template, **_context(principal, page, **extra))
-
-
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
 
 
 @bp.after_app_request

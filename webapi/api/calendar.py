@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from engine.calendar import load_year_file, year_to_json
+from engine.calendar import YearFileInvalid, save_year_file, year_from_json, year_to_json
 from engine.errors import InvalidInput, NotFound
 
 from ..auth import engine, require
@@ -75,24 +72,32 @@ def year(year: int) -> dict[str, Any]:
 @blp.response(200, YearSummarySchema)
 @with_errors(blp, 400, 401, 403, 422)
 def put_year(data: dict[str, Any], year: int) -> dict[str, Any]:
-    """Add or replace a year (the State Council's notice); stored in instance/calendar/<year>.json."""
+    """Add or replace a year (the State Council's notice); stored in instance/calendar/<year>.json.
+
+    The whole document is checked first (year, region, every date in the year, only known keys); a refused
+    upload changes nothing, so no file can be written that would stop the service at its next start."""
     if data.get("year") != year:
-        raise InvalidInput(f"the body's year must be {year}", {"fields": {"year": [f"must be {year}"]}})
+        raise InvalidInput(
+            f"{year} 年的日历数据未保存：请求体中的年份须为 {year}（与地址中的年份一致）",
+            {"fields": {"year": [f"须为 {year}"]}},
+        )
+    calendar = engine().calendar
+    region = data.get("region", "CN")
+    if region != calendar.region:
+        raise InvalidInput(
+            f"{year} 年的日历数据未保存：地区 {region!r} 不是本系统日历的地区 {calendar.region!r}",
+            {"fields": {"region": [f"须为 {calendar.region!r}"]}},
+        )
     folder = engine().settings.instance_path / "calendar"
-    folder.mkdir(parents=True, exist_ok=True)
-    # Validate through the same loader the engine uses at start-up, before the real file is replaced.
-    with tempfile.NamedTemporaryFile(
-        "w", suffix=".json", dir=folder, delete=False, encoding="utf-8"
-    ) as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        staged = Path(handle.name)
     try:
-        parsed = load_year_file(staged)
-    except ValueError as error:
-        staged.unlink()
-        raise InvalidInput(str(error).replace(str(staged), f"{year}.json")) from error
-    staged.replace(folder / f"{year}.json")
-    engine().calendar.add_year(parsed)
+        parsed = year_from_json(data, folder / f"{year}.json")
+    except YearFileInvalid as error:
+        raise InvalidInput(
+            f"{year} 年的日历数据有 {len(error.problems)} 处错误，未保存：请逐项改正后重新提交",
+            {"problems": error.problems},
+        ) from error
+    save_year_file(folder, data)
+    calendar.add_year(parsed)
     return {
         "year": year,
         "source": parsed.source,
