@@ -168,12 +168,13 @@ class Accounts:
         self.policy = AuthPolicy.from_env()
 
     # -- users -------------------------------------------------------------------------------------------
-    def check_password_policy(self, password: str) -> None:
+    def check_password_policy(self, password: str, field: str = "password") -> None:
+        """Refuse a password too short to resist guessing; ``field`` names it as the caller sent it."""
         minimum = self.policy.password_min_length
         if len(password) < minimum:
             raise InvalidInput(
-                f"密码（password）太短：至少需要 {minimum} 个字符",
-                {"fields": {"password": [f"至少需要 {minimum} 个字符"]}},
+                f"密码（{field}）太短：至少需要 {minimum} 个字符",
+                {"fields": {field: [f"至少需要 {minimum} 个字符"]}},
             )
 
     def create(

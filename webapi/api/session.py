@@ -100,6 +100,30 @@ def me() -> dict[str, Any]:
     return _me(current())
 
 
+class PasswordArgs(Schema):
+    currentPassword = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    newPassword = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+@blp.route("/me/password", methods=["PUT"])
+@require()
+@blp.arguments(PasswordArgs)
+@blp.response(200, OkSchema)
+@with_errors(blp, 400, 401, 403, 422, 429)
+def change_password(args: dict[str, Any]) -> dict[str, bool]:
+    """Change your own password. Every session and token of yours ends; this browser gets a fresh session."""
+    principal = current()
+    # The current password again: a browser left signed in is not enough to take over the account.
+    if sign_in(principal.username, args["currentPassword"]) is None:
+        raise Unauthorized("当前密码（currentPassword）不正确")
+    accounts = engine().accounts
+    accounts.check_password_policy(args["newPassword"], field="newPassword")
+    accounts.set_password(principal.username, args["newPassword"])
+    if session.get("sid"):
+        session["sid"] = accounts.open_session(principal.username)
+    return {"ok": True}
+
+
 def _token(info: TokenInfo) -> dict[str, Any]:
     return {
         "id": info.id,
