@@ -378,6 +378,36 @@ def test_passwords_need_ten_characters(engine: Engine, monkeypatch: pytest.Monke
     assert engine.accounts.authenticate("registrar", "registrar") is not None
 
 
+def test_changing_ones_password_checks_the_old_one_and_the_policy(app: Flask, engine: Engine) -> None:
+    browser = signed_in(app, "office", Origin=HERE)
+    other = signed_in(app, "office")
+    change = {"Origin": HERE}
+    short = browser.put(
+        "/api/me/password", json={"currentPassword": "office", "newPassword": "short"}, headers=change
+    )
+    body = assert_error(short, 400, "invalid_input")
+    assert "newPassword" in body["message"] and body["details"]["fields"] == {
+        "newPassword": ["至少需要 10 个字符"]
+    }
+    wrong = browser.put(
+        "/api/me/password",
+        json={"currentPassword": "guess", "newPassword": "a-long-new-password"},
+        headers=change,
+    )
+    assert_error(wrong, 401)
+    assert engine.accounts.authenticate("office", "office") is not None  # nothing changed so far
+
+    done = browser.put(
+        "/api/me/password",
+        json={"currentPassword": "office", "newPassword": "a-long-new-password"},
+        headers=change,
+    )
+    assert done.get_json() == {"ok": True}
+    assert browser.get("/api/me").status_code == 200  # this browser goes on with a fresh session
+    assert_error(other.get("/api/me"), 401)  # every other one is signed out
+    assert engine.accounts.authenticate("office", "a-long-new-password") is not None
+
+
 def test_the_cli_refuses_a_short_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
