@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import session
@@ -124,17 +125,6 @@ def change_password(args: dict[str, Any]) -> dict[str, bool]:
     return {"ok": True}
 
 
-def _token(info: TokenInfo) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "username": info.username,
-        "name": info.name,
-        "created_at": info.created_at,
-        "expires_at": info.expires_at,
-        "revoked_at": info.revoked_at,
-    }
-
-
 @blp.route("/tokens", methods=["POST"])
 @require()
 @blp.arguments(TokenArgs, required=False)
@@ -146,18 +136,18 @@ def token(args: dict[str, Any]) -> dict[str, Any]:
     username = current().username
     secret = accounts.issue_token(username, args.get("name"), args.get("days"))
     (info,) = [t for t in accounts.tokens(username) if t.id == token_id(secret)]
-    return {**_token(info), "token": secret}
+    return {**asdict(info), "token": secret}
 
 
 @blp.route("/tokens", methods=["GET"])
 @require()
 @blp.response(200, TokenInfoSchema(many=True))
 @with_errors(blp, 401)
-def tokens() -> list[dict[str, Any]]:
+def tokens() -> list[TokenInfo]:
     """Your tokens, newest first, expired and revoked ones included; an admin sees everyone's."""
     principal = current()
     everyone = "admin" in principal.roles
-    return [_token(t) for t in engine().accounts.tokens(None if everyone else principal.username)]
+    return engine().accounts.tokens(None if everyone else principal.username)
 
 
 @blp.route("/tokens/<token_handle>", methods=["DELETE"])
