@@ -269,9 +269,8 @@ class Accounts:
         # An unknown name is checked against a dummy hash of the same cost: both answers take as long.
         if not check_password(password, user.password_hash if user else dummy_hash()):
             with self.engine.db.transaction() as session:
-                session.execute(
-                    delete(LoginFailure).where(LoginFailure.key.in_(keys), LoginFailure.at <= since)
-                )
+                # Failures older than the window count for nothing: the table only holds the last window's.
+                session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
                 session.add_all(LoginFailure(key=key, at=now) for key in keys)
             return None
         own = next(iter(keys))
