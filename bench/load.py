@@ -333,7 +333,7 @@ class Service:
             for names in CLERKS.values():
                 roles, groups, unit = demo[names[0]]
                 for name in names[1:]:
-                    engine.accounts.create(name, name, roles=roles, groups=groups, unit=unit)
+                    engine.accounts.create(name, name, roles=roles, groups=groups, unit=unit, demo=True)
             for names in CLERKS.values():
                 for name in names:
                     self.tokens[name] = engine.accounts.issue_token(name, "bench/load.py")

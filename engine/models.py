@@ -357,4 +357,33 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Every token ends: a script's forgotten token stops working on its own (PETITIONFLOW_TOKEN_DAYS).
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random key and this table its SHA-256, so that logout, a
+    password change or a disabled account ends the session on every worker and host at once."""
+
+    __tablename__ = "web_session"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Refreshed at most once a minute, so the idle limit holds without a write on every request.
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LoginFailure(Base):
+    """One wrong password, counted per account ("user:<name>") and per client address ("addr:<ip>").
+
+    In the database rather than in a worker's memory, so the limit holds across all workers and hosts.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

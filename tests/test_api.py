@@ -600,7 +600,10 @@ def test_admin_may_do_everything_but_take_or_finish_someone_elses_task(api: Api,
 # Every operation the document does not declare public; path parameters as the document names them.
 PROTECTED = [
     ("GET", "/api/me"),
+    ("PUT", "/api/me/password"),
     ("POST", "/api/tokens"),
+    ("GET", "/api/tokens"),
+    ("DELETE", "/api/tokens/{token_handle}"),
     ("GET", "/api/petitions"),
     ("POST", "/api/petitions"),
     ("POST", "/api/petitions/check"),
@@ -646,6 +649,7 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "instance_id": reviewing["instance"],
         "definition_id": definition,
         "year": "2026",
+        "token_handle": "0123456789abcdef",
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})

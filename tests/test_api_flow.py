@@ -81,7 +81,7 @@ def test_a_petition_not_accepted_ends_with_its_notice(api: Api) -> None:
 
 
 def test_two_users_claiming_one_task_at_once_one_wins_the_other_gets_409(api: Api, deployed: Engine) -> None:
-    deployed.accounts.create("office2", "office2", roles=["handler"], groups=["petition_office"])
+    deployed.accounts.create("office2", "office2", roles=["handler"], groups=["petition_office"], demo=True)
     for _ in range(3):  # a few races, each on a fresh task
         race_for_one_task(api)
 

@@ -535,7 +535,7 @@ def test_claim_assign_and_complete_follow_the_native_rules(client: FlaskClient, 
     assert call(client, "POST", path + "/claim", "office", json={"userId": "office"}).status_code == 204
     # A colleague in the same group finds it taken.
     client.application.extensions["petitionflow"].accounts.create(
-        "office2", "office2", roles=["handler"], groups=["petition_office"]
+        "office2", "office2", roles=["handler"], groups=["petition_office"], demo=True
     )
     taken = call(client, "POST", path + "/claim", "office2", json={"userId": "office2"})
     assert camunda_error(taken, 409, "TaskAlreadyClaimedException")["message"]

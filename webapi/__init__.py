@@ -14,6 +14,7 @@ from engine.runtime import Engine
 
 from . import camunda
 from .api import init_api
+from .auth import init_auth
 from .errors import register_error_handlers
 from .pages import bp as pages_blueprint
 from .security import install_security_headers
@@ -46,12 +47,11 @@ def create_app(engine: Engine | None = None) -> Flask:
     app.extensions["petitionflow"] = engine
     app.config.update(
         SECRET_KEY=secret_key(engine.settings.instance_path),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    init_auth(app)
     register_error_handlers(app)
     install_security_headers(app)
     init_api(app)

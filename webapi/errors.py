@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
+from engine.accounts import TooManyAttempts
 
 STATUS: dict[type[errors.PetitionflowError], int] = {
     errors.NotFound: 404,
@@ -27,7 +28,14 @@ class Unauthorized(errors.PetitionflowError):
     code = "unauthorized"
 
 
+class CrossSiteRefused(errors.Forbidden):
+    """A cookie-signed request that did not come from our own pages (CSRF)."""
+
+    code = "cross_site_request"
+
+
 STATUS[Unauthorized] = 401
+STATUS[TooManyAttempts] = 429
 
 
 class ApiErrorSchema(Schema):
