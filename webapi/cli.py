@@ -295,10 +295,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timers = TimerService(_engine())
     timers.start()
-    print(
-        "scheduler started; waiting for leadership" if not timers.is_leader else "scheduler active",
-        flush=True,
-    )
+    print("scheduler started; waiting for leadership", flush=True)
+    # Said when it happens, which for a standby is when the active scheduler stops: the fail-over shows.
+    while not stop.wait(0.2):
+        if timers.is_leader:
+            print("scheduler active", flush=True)
+            break
     stop.wait()
     timers.stop()
     return 0
