@@ -1,4 +1,4 @@
-"""Shared fixtures: every engine test runs on SQLite, and on PostgreSQL whenever 127.0.0.1:5432 answers."""
+"""Shared fixtures: every engine test runs on SQLite, and on PostgreSQL whenever PG_URL answers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from engine.clock import Clock, FrozenClock, install
 from engine.config import Settings
@@ -43,7 +43,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'petitionflow.db'}"
         return
     if not PG_AVAILABLE:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+        where = make_url(PG_URL).render_as_string(hide_password=True)
+        pytest.skip(f"PostgreSQL is not reachable at {where} (PETITIONFLOW_TEST_PG sets another URL)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:

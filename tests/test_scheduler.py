@@ -169,7 +169,8 @@ def test_a_timer_whose_fire_fails_is_retried_with_growing_pauses(
     assert failed.element_id == "Choose" and "undefinedFlag" in failed.data["error"]
 
 
-def scheduler_process(settings: Settings) -> subprocess.Popen[str]:
+def scheduler_process(settings: Settings) -> tuple[subprocess.Popen[str], Path]:
+    """A `petitionflow scheduler` process and the file its log goes to."""
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -177,7 +178,8 @@ def scheduler_process(settings: Settings) -> subprocess.Popen[str]:
         "PYTHONPATH": str(ROOT),
     }
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    log = (settings.instance_path / f"scheduler-{time.monotonic_ns()}.log").open("w")
+    log_path = settings.instance_path / f"scheduler-{time.monotonic_ns()}.log"
+    log = log_path.open("w")
     child = subprocess.Popen(
         [sys.executable, "-m", "webapi.cli", "scheduler"],
         cwd=ROOT,
@@ -188,20 +190,25 @@ def scheduler_process(settings: Settings) -> subprocess.Popen[str]:
     )
     assert child.stdout is not None
     assert child.stdout.readline().startswith("scheduler ")
-    return child
+    return child, log_path
+
+
+def leads(log_path: Path) -> bool:
+    """The scheduler writing to this log took the lead (it logs that once, when it gets the lock)."""
+    return "scheduler active: " in log_path.read_text()
 
 
 def test_a_timer_due_while_the_scheduler_was_killed_fires_once_after_restart(
     live: Engine, settings: Settings
 ) -> None:
-    first = scheduler_process(settings)
+    first, _ = scheduler_process(settings)
     time.sleep(1.5)  # let it take leadership and schedule
     instance_id, due = start_timer(live, 3)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1.0)
     assert fired(live, instance_id) == []  # nobody was running
-    second = scheduler_process(settings)
+    second, _ = scheduler_process(settings)
     try:
         assert wait_until(lambda: fired(live, instance_id), timeout=15)
         time.sleep(2.0)  # a duplicate would show up by now
@@ -212,17 +219,25 @@ def test_a_timer_due_while_the_scheduler_was_killed_fires_once_after_restart(
 
 
 def test_two_schedulers_on_one_database_fire_each_timer_once(live: Engine, settings: Settings) -> None:
-    schedulers = [scheduler_process(settings), scheduler_process(settings)]
+    (one, one_log), (two, two_log) = scheduler_process(settings), scheduler_process(settings)
     try:
-        time.sleep(1.5)
+        assert wait_until(lambda: leads(one_log) or leads(two_log), timeout=15)
+        time.sleep(1.5)  # a standby retries every second: a second leader would have shown by now
+        assert leads(one_log) != leads(two_log), "exactly one scheduler leads"
+        leader, (standby, standby_log) = (one, (two, two_log)) if leads(one_log) else (two, (one, one_log))
         timers = [start_timer(live, 2 + i * 0.1) for i in range(8)]
         last_due = max(due for _, due in timers)
-        # Kill one scheduler halfway: whichever held the lock, the other must carry on.
-        schedulers[0].send_signal(signal.SIGKILL)
-        time.sleep(max(0.0, (last_due - datetime.now(UTC)).total_seconds()) + 4.0)
+        # Kill the leader halfway: the standby must take the lock and fire what is left.
+        leader.send_signal(signal.SIGKILL)
+        leader.wait(timeout=10)
+        assert wait_until(lambda: leads(standby_log), timeout=15), "the standby never took over"
+        later, later_due = start_timer(live, 1)  # only the standby is left to fire this one
+        time.sleep(max(0.0, (max(last_due, later_due) - datetime.now(UTC)).total_seconds()) + 4.0)
+        timers.append((later, later_due))
         assert wait_until(lambda: all(fired(live, i) for i, _ in timers), timeout=15)
         assert [len(fired(live, i)) for i, _ in timers] == [1] * len(timers)
+        assert standby.poll() is None
     finally:
-        for child in schedulers:
+        for child in (one, two):
             child.kill()
             child.wait(timeout=20)

@@ -5,26 +5,99 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.definitions import read_files
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.definitions import latest_definition, read_files
 from engine.errors import PetitionflowError
+from engine.forms import FormDefinition, FormField, parse_form
+from engine.models import FormVersion, Task
 from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
-from engine.runtime import Engine
+from engine.runtime import ACTIVE, CANCELLED, COMPLETED, SUSPENDED, Engine
+
+# What a shell reports for a command whose reader went away (128 + SIGPIPE), like `yes | head`.
+EXIT_BROKEN_PIPE = 141
+STATES = (ACTIVE, SUSPENDED, COMPLETED, CANCELLED)
+# The demo summary and the pages say "ended" (已结束) for what the engine stores as completed.
+STATE_ALIASES = {"ended": COMPLETED}
+# The JSON types a form field takes; any other field type (text, text area, date, ...) takes text.
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "number": (int, float),
+    "checkbox": (bool,),
+    "checklist": (list,),
+    "taglist": (list,),
+    "dynamiclist": (list,),
+}
+VAR_HELP = (
+    "a variable, repeat for each; VALUE becomes what the form field of that NAME takes: "
+    "phone=13800138000 stays text in a text field, isMajor=true is a yes/no for a checkbox, peopleCount=3 "
+    'a number, tags=\'["a","b"]\' a list (JSON); "3" in JSON quotes is always text; '
+    "a NAME no form has is read as JSON when it is JSON, otherwise as text"
+)
 
 
-def parse_var(text: str) -> tuple[str, Any]:
-    """``name=value``; the value is read as JSON when it is JSON (true, 3, "x", [..]) and as text otherwise."""
+def parse_var(text: str) -> tuple[str, str]:
+    """``name=value`` as typed; the value gets its type from the form field it fills (``typed_value``)."""
     name, sep, raw = text.partition("=")
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, raw
+
+
+def _takes(field: FormField, value: Any) -> bool:
+    if len(field.path) > 1:  # a field inside a group with a path: the variable is the group's object
+        return isinstance(value, dict)
+    if field.values is not None:  # fixed options: only one of them, of the same JSON type
+        return any(type(value) is type(option) and value == option for option in field.values)
+    types = FIELD_TYPES.get(field.type, (str,))
+    # bool is an int in Python, never a number in a form.
+    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
+
+
+def typed_value(raw: str, fields: Sequence[FormField]) -> Any:
+    """The JSON value of ``raw`` when it is one a field of that name takes, else ``raw`` as text."""
     try:
-        return name, json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError:
-        return name, raw
+        return raw
+    if not fields:
+        return value
+    return value if any(_takes(field, value) for field in fields) else raw
+
+
+def typed_variables(given: Iterable[tuple[str, str]], forms: Iterable[FormDefinition]) -> dict[str, Any]:
+    by_name: dict[str, list[FormField]] = defaultdict(list)
+    for form in forms:
+        for field in form.fields:
+            by_name[field.path[0]].append(field)
+    return {name: typed_value(raw, by_name.get(name, ())) for name, raw in given}
+
+
+def instance_state(text: str) -> str:
+    state = STATE_ALIASES.get(text, text)
+    if state not in STATES:
+        raise argparse.ArgumentTypeError(
+            f"unknown state {text!r}: one of {', '.join(STATES)} (ended is completed)"
+        )
+    return state
+
+
+def _latest_forms(session: Session, keys: Iterable[str]) -> list[FormDefinition]:
+    forms = []
+    for key in keys:
+        row = session.scalars(
+            select(FormVersion).where(FormVersion.form_key == key).order_by(FormVersion.version.desc())
+        ).first()
+        if row is not None:
+            forms.append(parse_form(row.schema_json, source=f"{row.form_key}:{row.version}"))
+    return forms
 
 
 def _engine() -> Engine:
@@ -44,7 +117,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not files and not missing:
         print("no .bpmn or .form files found", file=sys.stderr)
         return 1
-    return 1 if problems or missing else 0
+    if problems or missing:
+        return 1
+    diagrams = sum(1 for f in files if f.name.endswith(".bpmn"))
+    print(f"ok: {diagrams} diagrams and {len(files) - diagrams} forms, no problems")
+    return 0
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -52,14 +129,23 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     result = engine.deploy(read_files(args.paths), name=args.name, source="petitionflow cli")
     for d in result.definitions:
         print(f"{d.key} version {d.version} ({'new' if d.new else 'unchanged'}) id={d.id}")
+    with engine.db.reading() as session:
+        new_forms = set(
+            session.scalars(select(FormVersion.form_key).where(FormVersion.deployment_id == result.id))
+        )
     for key, version in sorted(result.forms.items()):
-        print(f"form {key} version {version}")
+        print(f"form {key} version {version} ({'new' if key in new_forms else 'unchanged'})")
     return 0
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    result = _engine().start(
-        args.key, business_key=args.business_key, variables=dict(args.var), actor=args.user
+    engine = _engine()
+    with engine.db.reading() as session:
+        definition = latest_definition(session, args.key)
+        # The process's forms name its variables and their types (the registration's phone is text).
+        forms = _latest_forms(session, definition.form_refs if definition else ())
+    result = engine.start(
+        args.key, business_key=args.business_key, variables=typed_variables(args.var, forms), actor=args.user
     )
     print(f"instance {result.instance_id} {result.state}")
     for task_id in result.created_tasks:
@@ -93,7 +179,16 @@ def cmd_claim(args: argparse.Namespace) -> int:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    result = _engine().complete(args.task_id, dict(args.var), actor=args.user)
+    engine = _engine()
+    with engine.db.reading() as session:
+        task = session.get(Task, args.task_id)
+        form = engine.form_for(session, task) if task is not None else None
+    variables = typed_variables(args.var, [form] if form else [])
+    if task is not None and form is not None:
+        # Like the web form, which opens filled with the values the task sees: what is not given stands.
+        shown = engine.variables(task.instance_id, task.id)
+        variables = {**{k: shown[k] for k in form.keys if k in shown}, **variables}
+    result = engine.complete(args.task_id, variables, actor=args.user)
     print(f"instance {result.instance_id} {result.state}")
     for task_id in result.created_tasks:
         print(f"task {task_id}")
@@ -200,17 +295,24 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timers = TimerService(_engine())
     timers.start()
-    print(
-        "scheduler started; waiting for leadership" if not timers.is_leader else "scheduler active",
-        flush=True,
-    )
+    print("scheduler started; waiting for leadership", flush=True)
+    # Said when it happens, which for a standby is when the active scheduler stops: the fail-over shows.
+    while not stop.wait(0.2):
+        if timers.is_leader:
+            print("scheduler active", flush=True)
+            break
     stop.wait()
     timers.stop()
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="petitionflow", description="Petition workflows on a BPMN engine.")
+    parser = argparse.ArgumentParser(
+        prog="petitionflow",
+        description="Petition workflows on a BPMN engine.",
+        epilog="exit status: 0 done, 1 refused (unknown task or user, invalid form data, a problem in a "
+        "diagram), 2 usage (unknown command or option, malformed value)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check diagrams and forms; print file:line: element: message")
@@ -225,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("start", help="start an instance of the latest version of a process")
     p.add_argument("key")
     p.add_argument("--business-key")
-    p.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE", help=VAR_HELP)
     p.add_argument("--user")
     p.set_defaults(func=cmd_start)
 
@@ -242,15 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user")
     p.set_defaults(func=cmd_claim)
 
-    p = sub.add_parser("complete", help="complete a task with variables")
+    p = sub.add_parser(
+        "complete",
+        help="complete a task with variables",
+        description="Complete a task. As on its web page, the task's form starts with the values the task "
+        "sees; each --var sets one field, the others keep their values.",
+    )
     p.add_argument("task_id")
-    p.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE", help=VAR_HELP)
     p.add_argument("--user")
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("instances", help="list process instances")
     p.add_argument("--key")
-    p.add_argument("--state")
+    p.add_argument("--state", type=instance_state, help=f"one of {', '.join(STATES)}; ended is completed")
     p.add_argument("--business-key")
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_instances)
@@ -295,7 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is noticed where it is handled
+        return status
+    except BrokenPipeError:
+        # `petitionflow tasks | head`: the reader has what it wanted. Point stdout at nothing so that the
+        # interpreter's last flush does not fail again, and end as a shell expects, without a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except PetitionflowError as error:
         print(f"error: {error.message}", file=sys.stderr)
         problems = error.details.get("problems") if error.details else None

@@ -128,6 +128,8 @@ def test_handler_claims_fixes_the_form_and_completes_then_supervisor_sees_the_ne
     expect(page.locator('tr[data-element="acceptance_review"]')).to_have_count(0)
     following = [t.element_id for t in open_tasks(engine, instance_id)]
     assert following and "acceptance_review" not in following
+    # The next task (the acceptance notice) has no deadline of its own: the diagram must mark it active, not red.
+    assert [t.due_at for t in open_tasks(engine, instance_id)] == [None] * len(following)
     logout(page)
 
     login(page, live_server, "supervisor")
@@ -139,9 +141,9 @@ def test_handler_claims_fixes_the_form_and_completes_then_supervisor_sees_the_ne
     page.wait_for_url(f"**/instances/{instance_id}")
     expect(page.locator("#diagram[data-ready=true]")).to_be_visible()
     for element in following:
-        expect(page.locator(f'g.djs-element[data-element-id="{element}"]')).to_have_class(
-            re.compile(r"pf-(active|overdue)")
-        )
+        shape = page.locator(f'g.djs-element[data-element-id="{element}"]')
+        expect(shape).to_have_class(re.compile(r"(^|\s)pf-active(\s|$)"))
+        expect(shape).not_to_have_class(re.compile(r"pf-overdue"))
     expect(page.locator('g.djs-element[data-element-id="acceptance_review"]')).to_have_class(
         re.compile(r"pf-done")
     )
@@ -281,24 +283,36 @@ def test_every_page_is_served_from_the_service_itself(
         definition_id = session.scalar(
             select(ProcessDefinition.id).where(ProcessDefinition.key == "petition_intake")
         )
+    # Each page: its path, its own heading, and where it shows a piece of what the server holds.
     pages = {
-        "metrics": "/cockpit/metrics",
-        "escalations": "/cockpit/escalations",
-        "cockpit": "/cockpit",
-        "processes": f"/cockpit/processes?id={definition_id}",
-        "instance": f"/instances/{instance_id}",
-        "tasks": "/tasks",
-        "task": f"/tasks/{task.id}",
-        "register": "/register",
-        "petitions": "/petitions",
-        "petition": f"/petitions/{number}",
-        "designer": "/designer",
-        "definition": f"/definitions/{definition_id}",
+        "metrics": ("/cockpit/metrics", "统计分析", "#metric-table", "区住房城乡建委"),
+        "escalations": ("/cockpit/escalations", "预警督办", '.column[data-kind="warning"]', number),
+        "cockpit": ("/cockpit", "监控中心", f'tr[data-instance-id="{instance_id}"]', number),
+        "processes": (
+            f"/cockpit/processes?id={definition_id}",
+            "流程监控",
+            '[data-testid="count-acceptance_review"]',
+            "2",
+        ),
+        "instance": (f"/instances/{instance_id}", f"{number} · 信访事项登记受理", "#open-tasks", "受理审查"),
+        "tasks": ("/tasks", "我的待办", "#filter-process", "信访事项登记受理"),
+        "task": (f"/tasks/{task.id}", "受理审查", "#side", number),
+        "register": ("/register", "信访事项登记", "#recent", other),
+        "petitions": ("/petitions", "信访事项查询", "#petition-table", other),
+        "petition": (f"/petitions/{number}", f"信访事项 {number}", "#petition-body", "小区夜间施工噪声扰民"),
+        "designer": ("/designer", "流程设计与部署", "#definition-table", "petition_intake"),
+        "definition": (
+            f"/definitions/{definition_id}",
+            "信访事项登记受理 · 第 1 版",
+            "#definition-sub",
+            "petition_intake.bpmn",
+        ),
     }
-    for name, path in pages.items():
+    for name, (path, heading, where, data) in pages.items():
         page.goto(live_server.url + path)
         page.wait_for_load_state("networkidle")
-        expect(page.locator("h1").first).not_to_be_empty()
+        expect(page.locator("h1").first).to_have_text(heading)
+        expect(page.locator(where).first).to_contain_text(data)
         screenshot(page, f"page-{name}")
     expect(page.locator("#diagram[data-ready=true]")).to_be_visible()
 

@@ -3,6 +3,8 @@ JSON (deployed form schema, cases waiting per element, bpmnlint) and the headers
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -81,25 +83,43 @@ def test_a_page_for_another_role_is_refused_with_a_page_saying_which(client: Fla
     assert "js/forbidden.js" in response.text and "js/designer.js" not in response.text
 
 
-def test_every_page_shell_renders_with_its_script_and_a_strict_policy(client: FlaskClient) -> None:
+def page_context(html: str) -> dict[str, Any]:
+    """The JSON the server hands each page's script (who is signed in, the engine's clock, the page's ids)."""
+    found = re.search(r'<script type="application/json" id="pf-context">(.*?)</script>', html, re.DOTALL)
+    assert found, "the page carries no pf-context"
+    return json.loads(found.group(1))
+
+
+def test_every_page_shell_renders_with_its_script_and_a_strict_policy(
+    client: FlaskClient, deployed: Engine
+) -> None:
     sign_in(client, "admin")
-    for path, script in (
-        ("/tasks", "tasks"),
-        ("/tasks/some-task", "task"),
-        ("/register", "register"),
-        ("/petitions", "petitions"),
-        ("/petitions/XF2026-000001", "petition"),
-        ("/cockpit", "cockpit"),
-        ("/cockpit/processes", "processes"),
-        ("/cockpit/escalations", "escalations"),
-        ("/cockpit/metrics", "metrics"),
-        ("/instances/some-instance", "instance"),
-        ("/designer", "designer"),
-        ("/definitions/some-definition", "definition"),
+    for path, script, heading, ids in (
+        ("/tasks", "tasks", "我的待办", {}),
+        ("/tasks/some-task", "task", "任务办理", {"taskId": "some-task"}),
+        ("/register", "register", "信访事项登记", {}),
+        ("/petitions", "petitions", "信访事项查询", {}),
+        ("/petitions/XF2026-000001", "petition", "信访事项 XF2026-000001", {"number": "XF2026-000001"}),
+        ("/cockpit", "cockpit", "监控中心", {}),
+        ("/cockpit/processes?id=intake:1", "processes", "流程监控", {"definitionId": "intake:1"}),
+        ("/cockpit/escalations", "escalations", "预警督办", {}),
+        ("/cockpit/metrics", "metrics", "统计分析", {}),
+        ("/instances/some-instance", "instance", "流程实例", {"instanceId": "some-instance"}),
+        ("/designer", "designer", "流程设计与部署", {}),
+        ("/definitions/some-definition", "definition", "流程定义", {"definitionId": "some-definition"}),
     ):
         response = client.get(path)
         assert response.status_code == 200, path
         assert f"/static/js/{script}.js" in response.text, path
+        # Its own heading, and what the server told its script: this page, this user, the engine's clock, its ids.
+        assert re.search(rf"<h1[^>]*>{heading}</h1>", response.text), path
+        context = page_context(response.text)
+        assert (context["page"], context["user"]["username"], context["now"]) == (
+            script,
+            "admin",
+            deployed.now().isoformat(),
+        ), path
+        assert {key: context.get(key) for key in ids} == ids, path
         policy = response.headers["Content-Security-Policy"]
         assert "default-src 'self'" in policy and "script-src 'self'" in policy, path
         assert "http" not in response.text.split("<body")[0].replace("http-equiv", ""), path
