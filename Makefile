@@ -4,6 +4,7 @@
 setup:
 	./tools/setup.sh
 
+# `demo` names on stderr any demo petition that missed its state and still succeeds: the service starts anyway.
 serve: setup
 	.venv/bin/petitionflow deploy workflows forms
 	.venv/bin/petitionflow demo --if-empty

@@ -9,6 +9,10 @@ that is moved forward over the last 90 days while loading, so every petition has
 timers fire when they come due and the escalation ladder runs once a day (warnings, supervision, listing,
 patrol findings). At serve time the system clock takes over.
 
+Officials act only in office hours on working days, so a petition's age is counted back from the end in that
+working time (``place``): on a Monday morning, after a weekend or after 春节, each petition has the same
+office time to reach its state as on any other day, and the load works whatever the hour it is started at.
+
 ``petitionflow demo [--count N] [--if-empty]`` runs it (``make serve`` does, on an empty database).
 
 The module also holds what the scenario tests share: ``FORM_DATA`` (valid data for every shipped form),
@@ -40,6 +44,7 @@ from .models import Escalation, Instance, Petition, ProcessDefinition, Task
 from .queries import TaskFilter, list_tasks
 
 if TYPE_CHECKING:
+    from .calendar import StatutoryCalendar
     from .forms import FormDefinition, FormField
     from .runtime import CommandResult, Engine
 
@@ -696,15 +701,18 @@ def registration_for(rng: random.Random, matter: Matter, **extra: Any) -> dict[s
 # Scenarios: where each petition is walked to
 # ---------------------------------------------------------------------------------------------------------------
 
-# A script drives one petition: it acts through its case and yields how many days to wait before going on.
-Script = Callable[["_Case"], Iterator[float]]
+# A script drives one petition: it acts through its case and yields how many days to wait before going on
+# (``_Loader.later`` says what a day is), or the moment to go on at (``_Case.until``).
+Script = Callable[["_Case"], Iterator[float | datetime]]
 
 
 @dataclass(frozen=True)
 class Scenario:
     key: str
     label: str  # where the petition is meant to be when loading is done, in words
-    age: tuple[float, float]  # registered this many days before the end of the history
+    # Registered this many days before the end of the history, as days of an ordinary week: the petition gets
+    # the working time they hold (five working days in seven), whatever weekends and holidays come before the end.
+    age: tuple[float, float]
     script: Script
     matter: str | None = None  # a Matter key; None: chosen at random among complaints
     registration: Mapping[str, Any] = field(default_factory=dict)
@@ -734,17 +742,16 @@ class _Case:
     def open(self) -> list[str]:
         return sorted(t.element_id for t in open_tasks(self.engine, self.instance_id))
 
-    def remaining(self) -> float:
-        """Days until the end of the history."""
-        return (self.loader.end - self.engine.now()).total_seconds() / 86400
-
     # -- waiting ---------------------------------------------------------------------------------------------------
     def pause(self, low: float, high: float) -> float:
         return self.rng.uniform(low, high)
 
-    def until(self, days_before_end: float) -> float:
-        """A wait that ends ``days_before_end`` (give or take a few hours) before the end of the history."""
-        return max(0.05, self.remaining() - days_before_end + self.rng.uniform(-0.2, 0.2))
+    def until(self, days_before_end: float) -> datetime:
+        """A wait that ends ``days_before_end`` days (of an ordinary week's working time, give or take an hour
+        or two) before the end of the history; counted in working time, so a weekend or a holiday just before
+        the end does not leave the step after it no office hours to happen in."""
+        days = days_before_end + self.rng.uniform(-0.2, 0.2)
+        return max(self.engine.now(), self.loader.before_end(days))
 
     def wait_for(self, element: str, step: float = 1.0) -> Iterator[float]:
         """Wait (a day at a time) until a task at ``element`` is open: a timer or message opens it."""
@@ -1129,7 +1136,7 @@ def s_unit_receipt(c: _Case) -> Iterator[float]:
 
 def s_unit_respond(c: _Case) -> Iterator[float]:
     yield from to_tier(c)
-    yield c.until(2.5)
+    yield c.until(6)  # decided and signed for well inside the five working days of the objection period
     yield from decided(c)
 
 
@@ -1346,7 +1353,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         S("register_check", "待登记核对", (0.2, 1.5), s_register_check),
         S("handling_lapsed", "办理超期，待申请延期", (76, 80), s_handling_lapsed, "wages"),
         S("simple_answer", "简易办理，待出具处理意见", (4, 6), s_simple_answer),
-        S("office_decide", "信访办待转送交办", (4, 8), s_tier(False)),
+        S("office_decide", "信访办待转送交办", (6.5, 9), s_tier(False)),
         S("hearing_held", "听证待举行", (40, 44), s_hearing_held, "relocation"),
         S("recheck_decide", "复核待决定", (84, 87), s_recheck_decide, "hospital"),
         S("package_duties", "包案领导履职中", (24, 30), s_package_duties, "delivery"),
@@ -1365,7 +1372,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         S("extension_requested", "延期待审批", (76, 80), s_extension_requested, "wages"),
         S("recheck_final", "复核终结", (87, 89), s_recheck_final, "elevator"),
         S("evaluate", "待满意度评价", (22, 30), s_evaluate, "school"),
-        S("simple_decision_overdue", "简易办理决定超期，督办中", (7, 12), s_simple_decision_overdue),
+        S("simple_decision_overdue", "简易办理决定超期，督办中", (9, 13), s_simple_decision_overdue),
         S("objection", "责任单位提出异议，待审核", (12, 16), s_objection, "building"),
         S("acceptance_review", "待受理审查", (1, 4), s_acceptance_review),
         S("major_urgent", "重大紧急，待报告和受理审查", (0.5, 2), s_major_urgent, "relocation", group),
@@ -1416,9 +1423,9 @@ def _scenarios() -> tuple[Scenario, ...]:
         S("package_resolved", "已化解，确认期内", (55, 62), s_package_resolved, "elevator"),
         S("package_returned", "已化解后返流，待登记返流", (58, 64), s_package_resolved, "tutoring"),
         S("returned_again", "同一事项在办不予受理", (6, 12), s_same_matter, twin_of="package_returned"),
-        S("county_decide", "县委待研究转交办", (4, 8), s_tier(True), "relocation"),
+        S("county_decide", "县委待研究转交办", (6.5, 9), s_tier(True), "relocation"),
         S("simple_dissatisfied", "简易办理不满意，督办中", (14, 20), s_simple_dissatisfied, "tutoring"),
-        S("conference_decide", "初转重，联席会议待研究", (3, 6), s_tier(False), twin_of="simple_closed"),
+        S("conference_decide", "初转重，联席会议待研究", (6.5, 9), s_tier(False), twin_of="simple_closed"),
         S("assignment_overdue", "交办件超期，待书面答复督办", (48, 55), s_assignment_overdue, "fund"),
         S("investigate", "调查核实中", (20, 30), s_investigate, "subsidy"),
         S("hearing_offer", "待告知听证权利", (22, 30), s_hearing_offer, "injury"),
@@ -1447,7 +1454,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         S("hearing_concluded", "听证结束，待出具处理意见", (55, 62), s_hearing_concluded, "relocation"),
         S("recheck_window", "复查意见已送达，复核请求期内", (55, 62), s_recheck_window, "clinic"),
         S("review_refused", "复查不予受理，已结案", (75, 80), s_review_refused, "school"),
-        S("simple_fallback", "简易转普通程序，待转送", (4, 10), s_simple_fallback),
+        S("simple_fallback", "简易转普通程序，待转送", (5, 10), s_simple_fallback),
         S("suggestion_open", "建议待研究答复", (5, 20), s_suggestion_open, "afterschool"),
         S(
             "acceptance_overdue_supervised",
@@ -1457,16 +1464,16 @@ def _scenarios() -> tuple[Scenario, ...]:
             "wages",
         ),
         S("simple_evaluate", "简易办理待评价", (8, 14), s_simple_evaluate),
-        S("unit_receipt", "责任单位待签收", (3, 8), s_unit_receipt),
-        S("unit_respond", "已签收，异议期内", (4, 9), s_unit_respond),
+        S("unit_receipt", "责任单位待签收", (9, 12), s_unit_receipt),
+        S("unit_respond", "已签收，异议期内", (13, 16), s_unit_respond),
         S("objection_approved", "异议成立，改由他单位办理", (15, 22), s_objection_approved, "building"),
-        S("receive_assignment", "待确定承办人", (6, 12), s_receive_assignment),
+        S("receive_assignment", "待确定承办人", (15, 20), s_receive_assignment),
         S("draft_opinion", "待出具处理意见", (18, 26), s_draft_opinion),
         S("implemented", "处理意见已落实并回访", (40, 55), s_implemented, "wages"),
-        S("simple_decide", "待简易办理决定", (0.5, 1.5), s_simple_decide),
-        S("notice_acceptance", "待出具受理告知书", (1, 3), s_notice_acceptance),
-        S("classify", "待依法分类", (1, 4), s_classify),
-        S("simple_eligibility", "待简易办理适用审查", (1, 4), s_simple_eligibility),
+        S("simple_decide", "待简易办理决定", (3.2, 3.9), s_simple_decide),
+        S("notice_acceptance", "待出具受理告知书", (3.5, 5), s_notice_acceptance),
+        S("classify", "待依法分类", (5, 8), s_classify),
+        S("simple_eligibility", "待简易办理适用审查", (6, 8), s_simple_eligibility),
         S("register_check_web", "网上信访，待登记核对", (0.1, 1), s_register_check, None, {"channel": "web"}),
     )
 
@@ -1481,6 +1488,9 @@ SCENARIOS: tuple[Scenario, ...] = _scenarios()
 HISTORY_DAYS = 90
 LADDER_HOUR_UTC = 0  # the escalation ladder and the patrol run at 08:00 Beijing every day
 OFFICE_OPENS, OFFICE_CLOSES = 9, 17  # hours, Beijing
+# A scenario's age, in days of an ordinary week, is this much working time: five working days in seven.
+WORKING_SHARE = 5 / 7
+LONGEST_WALK_DAYS = 400  # a year's holidays never hold this many days without an office day
 PROCEDURES = (
     "hearing",
     "review_recheck",
@@ -1562,6 +1572,60 @@ class DemoReport:
         return "\n".join(lines)
 
 
+def office_moment(
+    calendar: StatutoryCalendar, moment: datetime, office_days: float, *, backward: bool = False
+) -> datetime:
+    """The moment ``office_days`` office days after ``moment`` (or before it, ``backward``), counting only office
+    hours (09:00-17:00 Beijing on the calendar's working days): the time officials can act in. With 0, the
+    moment itself in office hours; out of hours, the next opening (backward: the last closing)."""
+    tz = calendar.tz
+    local = moment.astimezone(tz)
+    left = timedelta(hours=office_days * (OFFICE_CLOSES - OFFICE_OPENS))
+    day = local.date()
+    for _ in range(LONGEST_WALK_DAYS):
+        if calendar.is_working_day(day):
+            midnight = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+            opens = midnight + timedelta(hours=OFFICE_OPENS)
+            closes = midnight + timedelta(hours=OFFICE_CLOSES)
+            # Only the first day is cut at ``moment``; every later one lies wholly on the far side of it.
+            low, high = (opens, min(closes, local)) if backward else (max(opens, local), closes)
+            if low < high:
+                if left <= high - low:
+                    return (high - left if backward else low + left).astimezone(UTC)
+                left -= high - low
+        day += timedelta(days=-1 if backward else 1)
+    raise InvalidState(f"no office hours within {LONGEST_WALK_DAYS} days of {moment.isoformat()}")
+
+
+@dataclass
+class Placement:
+    """Where one demo petition's history starts: decided before anything is loaded, from the end alone."""
+
+    scenario: Scenario
+    age: float  # days of an ordinary week before the end (``Scenario.age``)
+    registered: datetime  # an office moment with ``age * WORKING_SHARE`` office days left before the end
+    rng: random.Random  # the petition's own randomness, which its loading goes on drawing from
+
+
+def place(calendar: StatutoryCalendar, end: datetime, count: int, seed: int) -> list[Placement]:
+    """Where each of ``count`` demo petitions is registered for a history that ends at ``end``.
+
+    Ages are counted back in working time, not calendar time: a petition two days old on a Monday morning was
+    registered on Thursday, not on Saturday (pushed to Monday 09:00 it would have no time left to reach its
+    state). So every scenario gets the same office time at any hour of any day, and a holiday before the end
+    only stretches its history in calendar days."""
+    rng = random.Random(seed)
+    # The first ``count`` scenarios; past the end of the list, again from the start with new petitioners.
+    chosen = [SCENARIOS[i % len(SCENARIOS)] for i in range(count)]
+    placements = []
+    for scenario in chosen:
+        case_rng = random.Random(rng.random())
+        age = case_rng.uniform(*scenario.age)
+        registered = office_moment(calendar, end, age * WORKING_SHARE, backward=True)
+        placements.append(Placement(scenario, age, registered, case_rng))
+    return placements
+
+
 class _Loader:
     """Runs every case's script on one timeline, moving the frozen clock forward and firing what comes due."""
 
@@ -1585,38 +1649,20 @@ class _Loader:
         else:
             self.timers[result.instance_id] = result.next_timer_at
 
-    def opening(self, moment: datetime, spread: int = 150) -> datetime:
-        """``moment`` if it falls in office hours (09:00-17:00 on a working day, Beijing), else a little after
-        the next opening."""
-        tz = self.engine.calendar.tz
-        local = moment.astimezone(tz)
-        day = local.date() + timedelta(days=1 if local.hour >= OFFICE_CLOSES else 0)
-        moved = day != local.date() or local.hour < OFFICE_OPENS
-        for _ in range(20):  # the longest holiday is shorter
-            if self.engine.calendar.is_working_day(day):
-                break
-            day += timedelta(days=1)
-            moved = True
-        if not moved:
-            return moment
-        opens = datetime.combine(day, datetime.min.time(), tzinfo=tz) + timedelta(hours=OFFICE_OPENS)
-        return (opens + timedelta(minutes=self.rng.randint(0, spread))).astimezone(UTC)
-
     def later(self, moment: datetime, days: float) -> datetime:
-        """When an action ``days`` after ``moment`` happens: a fraction of a day is that much of an office day
-        (carried over to the next one after closing time), whole days are calendar days ending in office hours.
-        Near the end, when the office would open too late, the action happens out of hours."""
-        if days >= 1:
-            result = self.opening(moment + timedelta(days=days))
-        else:
-            start = self.opening(moment, spread=0)
-            result = start + timedelta(hours=days * (OFFICE_CLOSES - OFFICE_OPENS))
-            local = result.astimezone(self.engine.calendar.tz)
-            closes = local.replace(hour=OFFICE_CLOSES, minute=0, second=0, microsecond=0)
-            if local >= closes:
-                result = self.opening(closes + timedelta(hours=16), spread=0) + (local - closes)
-        plain = moment + timedelta(days=days)
-        return result if result < self.end or plain >= self.end else plain
+        """When an action ``days`` after ``moment`` happens: a fraction of a day is that much of an office day's
+        working time (carried over to the next one after closing time); whole days are calendar days (waiting
+        runs through weekends and holidays), ending in office hours a little after the next opening. Never out
+        of hours: what would happen after the end of the history does not happen."""
+        if days < 1:
+            return office_moment(self.engine.calendar, moment, days)
+        moment += timedelta(days=days)
+        opens = office_moment(self.engine.calendar, moment, 0)
+        return moment if opens == moment else opens + timedelta(minutes=self.rng.randint(0, 150))
+
+    def before_end(self, days: float) -> datetime:
+        """The moment ``days`` of an ordinary week (in working time, as ages are) before the end."""
+        return office_moment(self.engine.calendar, self.end, days * WORKING_SHARE, backward=True)
 
     def advance(self, target: datetime) -> None:
         """Move the clock to ``target``, firing timers as they come due and running the daily ladder."""
@@ -1674,7 +1720,9 @@ class _Loader:
                 continue
             self.advance(at)
             wait = run.step()
-            if wait is not None:
+            if isinstance(wait, datetime):
+                self.schedule(max(wait, self.clock.now()), run)
+            elif wait is not None:
                 self.schedule(self.later(self.clock.now(), wait), run)
         self.advance(self.end)
         self.daily()
@@ -1686,9 +1734,9 @@ class _CaseRun:
     def __init__(self, loader: _Loader, case: _Case) -> None:
         self.loader = loader
         self.case = case
-        self.script: Iterator[float] | None = None
+        self.script: Iterator[float | datetime] | None = None
 
-    def step(self) -> float | None:
+    def step(self) -> float | datetime | None:
         case = self.case
         try:
             if self.script is None:
@@ -1764,24 +1812,23 @@ def deploy_if_missing(engine: Engine) -> list[Path]:
 
 
 def load_demo(engine: Engine, *, count: int = 50, seed: int = 20261122) -> DemoReport:
-    """Register ``count`` petitions and walk each to a different point over the 90 days before the engine's
-    clock, which must be a FrozenClock (it is moved forward to where it was). The workflows and forms must be
+    """Register ``count`` petitions and walk each to a different point over the 90 days (more when holidays
+    come before the end) before the engine's clock, which must be a FrozenClock (it is moved forward to where it was). The workflows and forms must be
     deployed. Returns where every petition ended up and what the escalation ladder recorded."""
     clock = engine.clock
     if not isinstance(clock, FrozenClock):
         raise InvalidState("load_demo drives the engine's clock: give the engine a FrozenClock")
     began = time.perf_counter()
     end = clock.now()
-    start = end - timedelta(days=HISTORY_DAYS)
+    placements = place(engine.calendar, end, count, seed)
+    # Holidays before the end stretch the older histories past the usual 90 days.
+    start = min([end - timedelta(days=HISTORY_DAYS), *(p.registered for p in placements)])
     loader = _Loader(engine, clock, start, end, seed)
     clock.set(start)
-    rng = random.Random(seed)
-    # The first ``count`` scenarios; past the end of the list, again from the start with new petitioners.
-    chosen = [SCENARIOS[i % len(SCENARIOS)] for i in range(count)]
     people: dict[str, dict[str, Any]] = {}
     cases: list[_Case] = []
-    for index, scenario in enumerate(chosen):
-        case_rng = random.Random(rng.random())
+    for index, placement in enumerate(placements):
+        scenario, case_rng = placement.scenario, placement.rng
         if scenario.twin_of in people and index < len(SCENARIOS):
             registration = dict(people[scenario.twin_of])
         else:
@@ -1796,9 +1843,7 @@ def load_demo(engine: Engine, *, count: int = 50, seed: int = 20261122) -> DemoR
             people.setdefault(scenario.key, dict(registration))
         case = _Case(loader, scenario, case_rng, registration)
         cases.append(case)
-        age = case_rng.uniform(*scenario.age)
-        at = end - timedelta(days=min(age, HISTORY_DAYS - 0.5))
-        loader.schedule(loader.later(at, 0), _CaseRun(loader, case))
+        loader.schedule(placement.registered, _CaseRun(loader, case))
     engine.listeners.append(loader.on_result)
     try:
         loader.run()

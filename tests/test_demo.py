@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import functools
+import shutil
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from engine.calendar import StatutoryCalendar
 from engine.clock import Clock, FrozenClock, install
 from engine.config import Settings
-from engine.demo import FORM_DATA, SCENARIOS, complete_at, form_values, load_demo
+from engine.definitions import read_files
+from engine.demo import (
+    FORM_DATA,
+    HISTORY_DAYS,
+    OFFICE_CLOSES,
+    OFFICE_OPENS,
+    SCENARIOS,
+    WORKING_SHARE,
+    complete_at,
+    form_values,
+    load_demo,
+    place,
+)
 from engine.errors import InvalidState
 from engine.forms import parse_form
 from engine.models import AuditEvent, Deadline, Instance, Petition, Task, TaskCandidate
@@ -136,5 +151,125 @@ def test_serve_creates_no_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     engine = Engine(Settings.from_env())
     try:
         assert not engine.accounts.any_user()
+    finally:
+        engine.db.dispose()
+
+
+# -- the demo loads whatever the day and hour ------------------------------------------------------------------
+
+CALENDAR = StatutoryCalendar()
+TZ = CALENDAR.tz
+MONDAY, SATURDAY = date(2026, 12, 7), date(2026, 12, 5)
+AFTER_HOLIDAY = date(2026, 2, 24)  # 春节 runs 15-23 February 2026
+NEW_YEARS_EVE = date(2026, 12, 31)
+SWEEP = [
+    datetime(d.year, d.month, d.day, h, 31, tzinfo=TZ)
+    for d in (MONDAY, SATURDAY, AFTER_HOLIDAY, NEW_YEARS_EVE)
+    for h in range(24)
+]
+SEED = 20261122
+
+
+working_day = functools.cache(CALENDAR.is_working_day)
+
+
+def office_hours_between(start: datetime, end: datetime) -> float:
+    """Hours of 09:00-17:00 on working days between two moments, day by day."""
+    total, day = 0.0, start.astimezone(TZ).date()
+    while day <= end.astimezone(TZ).date():
+        if working_day(day):
+            opens = datetime(day.year, day.month, day.day, OFFICE_OPENS, tzinfo=TZ)
+            closes = datetime(day.year, day.month, day.day, OFFICE_CLOSES, tzinfo=TZ)
+            overlap = min(closes, end) - max(opens, start)
+            total += max(overlap.total_seconds(), 0) / 3600
+        day += timedelta(days=1)
+    return total
+
+
+def test_the_sweep_days_are_what_they_claim() -> None:
+    assert MONDAY.weekday() == 0 and SATURDAY.weekday() == 5 and NEW_YEARS_EVE.month == 12
+    assert CALENDAR.is_working_day(AFTER_HOLIDAY)
+    assert not any(CALENDAR.is_working_day(AFTER_HOLIDAY - timedelta(days=n)) for n in range(1, 10))
+
+
+def test_every_scenario_gets_its_working_time_at_every_hour() -> None:
+    """Where each petition's history starts is decided from the end alone: at each of the 96 instants every
+    scenario is registered in office hours with the working time its age promises, so its script (office
+    days and calendar days after that) finds the same time to reach its state on any day, at any hour."""
+    for end in SWEEP:
+        for placement in place(CALENDAR, end, len(SCENARIOS), SEED):
+            registered = placement.registered.astimezone(TZ)
+            where = f"{placement.scenario.key} at {end:%Y-%m-%d %H:%M}"
+            assert CALENDAR.is_working_day(registered.date()), where
+            assert OFFICE_OPENS <= registered.hour < OFFICE_CLOSES, where
+            hours = office_hours_between(registered, end)
+            promised = placement.age * WORKING_SHARE * (OFFICE_CLOSES - OFFICE_OPENS)
+            assert hours == pytest.approx(promised, abs=1 / 60), where
+            assert end - registered < timedelta(days=HISTORY_DAYS + 20), where
+
+
+# One instant of each kind of day; the first is where `make serve` stopped on 7 December.
+FULL_LOADS = (
+    datetime(2026, 12, 7, 9, 31, tzinfo=TZ),
+    datetime(2026, 12, 5, 13, 31, tzinfo=TZ),
+    datetime(2026, 2, 24, 9, 31, tzinfo=TZ),  # half an hour into the first working day after 春节
+    datetime(2026, 12, 31, 23, 31, tzinfo=TZ),
+)
+
+
+def test_every_scenario_reaches_the_same_state_whatever_the_day_and_hour(tmp_path: Path) -> None:
+    """Every scenario loaded in full at one hour of each kind of day (bench/demo_sweep.py loads at all 96
+    instants): none misses its state, and each is in the same procedure and state at every instant."""
+    states: dict[datetime, dict[str, tuple[str, str]]] = {}
+    for end in FULL_LOADS:
+        clock = FrozenClock(end.astimezone(UTC))
+        engine = Engine(Settings(instance_path=tmp_path, database_url="sqlite://"), clock=clock)
+        try:
+            engine.migrate()
+            engine.deploy(read_files([ROOT / "workflows", ROOT / "forms"]), name="shipped")
+            report = load_demo(engine, count=len(SCENARIOS))
+        finally:
+            engine.db.dispose()
+            install(Clock())
+        assert [(p.scenario, p.error) for p in report.failures] == [], f"{end:%Y-%m-%d %H:%M}"
+        assert clock.now() == end
+        states[end] = {p.scenario: (p.procedure, p.state) for p in report.petitions}
+    first, *others = FULL_LOADS
+    assert len(states[first]) == len(SCENARIOS)
+    for end in others:
+        moved = {
+            key: (state, states[end][key])
+            for key, state in states[first].items()
+            if states[end][key] != state
+        }
+        assert moved == {}, f"{end:%Y-%m-%d %H:%M}"
+
+
+def test_a_scenario_that_misses_its_state_does_not_stop_the_service_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """An intake diagram whose complaint classification was renamed: the scenarios that classify cannot go on.
+    `petitionflow demo` names them on stderr, keeps the others and exits 0, so `make serve` goes on to serve."""
+    workflows = tmp_path / "workflows"
+    shutil.copytree(ROOT / "workflows", workflows)
+    intake = workflows / "petition_intake.bpmn"
+    intake.write_text(intake.read_text(encoding="utf-8").replace("classify_complaint", "classify_art31"))
+    monkeypatch.setenv("PETITIONFLOW_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("PETITIONFLOW_WORKFLOWS", str(workflows))
+    monkeypatch.setenv("PETITIONFLOW_FORMS", str(ROOT / "forms"))
+    monkeypatch.setattr("engine.accounts.SCRYPT", {"n": 2**4, "r": 8, "p": 1})
+    try:
+        assert main(["demo", "--count", "3", "--if-empty"]) == 0
+    finally:
+        install(Clock())
+    err = capsys.readouterr().err
+    assert "2 件信访事项未走到预定状态，其余 1 件已载入" in err
+    assert "办理超期，待申请延期（场景 handling_lapsed）" in err and "（场景 simple_answer）" in err
+    assert "register_check" not in err
+    engine = Engine(Settings.from_env())
+    try:
+        with engine.db.reading() as session:
+            assert session.scalar(select(func.count()).select_from(Petition)) == 3
     finally:
         engine.db.dispose()
