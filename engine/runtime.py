@@ -736,13 +736,15 @@ class _UnitOfWork:
         return result
 
     def _write_rows(self) -> None:
-        """The projection's rows and the audit events, as Core statements after the instance row's flush."""
+        """The projection's rows and the audit events, as Core statements after the instance row's flush, on
+        the session's connection (they need nothing of the ORM's statement handling)."""
+        connection = self.session.connection()
         for statement, rows in self._writes:
-            self.session.execute(statement, rows)
+            connection.execute(statement, rows)
         if self.pending_audit:
             # One statement for all events (Core, not the ORM's bulk insert, which splits the rows by which
             # columns are null); nothing reads the events' ids back.
-            self.session.execute(insert(AuditEvent.__table__), self.pending_audit)
+            connection.execute(insert(AuditEvent.__table__), self.pending_audit)
 
     def _record_activities(self, workflow: BpmnWorkflow) -> None:
         """An audit event for every BPMN element the engine finished during this command (the path taken)."""
