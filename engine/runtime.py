@@ -594,7 +594,6 @@ class _UnitOfWork:
         self.session = session
         self.row = row
         self.workflow = workflow
-        self.new = new
         self.started = time.time()
         self.now = engine.now()
         self.deadlines: dict[str, Deadline | None] = {}
