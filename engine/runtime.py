@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Update, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -50,9 +50,6 @@ from .serialization import WorkflowCodec
 VARIABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 ACTIVE, SUSPENDED, COMPLETED, CANCELLED = "active", "suspended", "completed", "cancelled"
 JSON_SCALARS = (str, int, float, bool, type(None))
-# Up to this many rows a command's writes go to PostgreSQL as one statement; a bigger batch (a wide
-# multi-instance) keeps one statement per table, far from the protocol's limit of 65,535 parameters.
-COMBINED_WRITE_ROWS = 200
 
 
 @dataclass
@@ -740,27 +737,13 @@ class _UnitOfWork:
     def _write_rows(self) -> None:
         """The projection's rows and the audit events, as Core statements after the instance row's flush, on
         the session's connection (they need nothing of the ORM's statement handling)."""
-        writes = list(self._writes)
+        connection = self.session.connection()
+        for statement, rows in self._writes:
+            connection.execute(statement, rows)
         if self.pending_audit:
             # One statement for all events (Core, not the ORM's bulk insert, which splits the rows by which
             # columns are null); nothing reads the events' ids back.
-            writes.append((insert(AuditEvent.__table__), self.pending_audit))
-        connection = self.session.connection()
-        rows_in_all = sum(len(rows or ()) for _, rows in writes)
-        if (
-            self.engine.db.is_sqlite
-            or len(writes) < 2
-            or rows_in_all > COMBINED_WRITE_ROWS
-            or any(isinstance(statement, Update) for statement, _ in writes)
-        ):
-            for statement, rows in writes:
-                connection.execute(statement, rows)
-            return
-        # PostgreSQL: one round trip for them all, the others as data-modifying WITH clauses of the last. They
-        # touch different rows (no UPDATE here meets a DELETE's row), and foreign keys are checked at the end
-        # of the statement, when the new tasks exist for their candidate rows.
-        *clauses, last = [statement if rows is None else statement.values(rows) for statement, rows in writes]
-        connection.execute(last.add_cte(*(c.cte(f"write_{i}") for i, c in enumerate(clauses))))
+            connection.execute(insert(AuditEvent.__table__), self.pending_audit)
 
     def _record_activities(self, workflow: BpmnWorkflow) -> None:
         """An audit event for every BPMN element the engine finished during this command (the path taken)."""

@@ -73,9 +73,8 @@ def test_a_complete_reads_only_its_task_and_writes_each_table_once(engine: Engin
 
     sent = statements(engine, lambda: engine.complete(task_id, VALID, actor="alice"))
 
-    def count(fragment: str) -> int:
-        # On PostgreSQL the row writes travel as the WITH clauses of one statement.
-        return sum(s.count(fragment) for s in sent)
+    def count(prefix: str) -> int:
+        return sum(1 for s in sent if s.startswith(prefix))
 
     # The open tasks are known from the workflow as loaded: no query reads them all back.
     assert not [s for s in sent if s.startswith("SELECT") and "FROM task WHERE task.instance_id" in s], sent
@@ -163,7 +162,7 @@ def test_timer_rows_follow_the_workflow_without_being_read_back(engine: Engine, 
     sent = statements(engine, lambda: engine.complete(handle, {}, actor="bob"))
 
     assert not [s for s in sent if s.startswith("SELECT") and "FROM timer" in s], sent
-    assert sum(s.count("DELETE FROM timer") for s in sent) == 1, sent
+    assert sum(1 for s in sent if s.startswith("DELETE FROM timer")) == 1, sent
     assert timers(engine, instance_id) == []
     assert instance(engine, instance_id).next_timer_at is None
 
