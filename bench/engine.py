@@ -266,7 +266,7 @@ def instrumented(engine: Engine) -> Iterator[Phases]:
     phases.wrap(unit, "_record_activities", "audit: activities finished")
     phases.wrap(engine.deadlines, "sync", "deadlines.sync")
     phases.wrap(unit, "_project_tasks", "project open tasks (diff against the loaded workflow)")
-    phases.wrap(unit, "_project_timers", "project timers (select timer rows)")
+    phases.wrap(unit, "_project_timers", "project timers (diff against the loaded workflow)")
     phases.wrap(engine.codec, "encode_state", "encode BpmnWorkflow -> state JSON")
     phases.wrap(Session, "flush", "ORM flush (UPDATE instance)")
     phases.wrap(unit, "_write_rows", "write task, candidate, timer and audit rows (Core statements)")
