@@ -24,8 +24,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from .accounts import Accounts
@@ -212,19 +213,32 @@ class Engine:
         workflow.script_engine = self.script_engine
         return workflow
 
-    def _lock_task(self, session: Session, task_id: str) -> Instance:
-        """Lock the instance an open task belongs to, found through the task in the same transaction."""
+    def _lock_task(self, session: Session, task_id: str) -> tuple[Instance, Task]:
+        """Lock the instance an open task belongs to, found through the task in the same transaction, and read
+        the task's row as it is under the lock."""
         try:
             uuid.UUID(task_id)
         except (ValueError, TypeError, AttributeError):
             raise NotFound(f"no task '{task_id}'", {"task": task_id}) from None
-        query = select(Instance).join(Task, Task.instance_id == Instance.id).where(Task.id == task_id)
-        if not self.db.is_sqlite:
-            query = query.with_for_update(of=Instance)
-        row = session.scalars(query).first()
-        if row is None:
+        query = select(Instance, Task).join(Task, Task.instance_id == Instance.id).where(Task.id == task_id)
+        if self.db.is_sqlite:
+            # BEGIN IMMEDIATE already holds the write lock: the rows read are the current ones.
+            found = session.execute(query).first()
+            row, task = found if found is not None else (None, None)
+        else:
+            # After waiting for the row lock PostgreSQL returns the instance row as it is now, but the joined
+            # task row as it was before the wait (perhaps completed or claimed meanwhile). Every command that
+            # changes a task row moves the instance's version on, and a subquery is read as of the statement's
+            # start: when that version is not the current one, the task is read again under the lock.
+            before = aliased(Instance)
+            version_read = select(before.version).where(before.id == Task.instance_id).scalar_subquery()
+            found = session.execute(query.add_columns(version_read).with_for_update(of=Instance)).first()
+            row, task, version = found if found is not None else (None, None, None)
+            if row is not None and row.version != version:
+                task = session.get(Task, task_id, populate_existing=True)
+        if row is None or task is None:
             raise task_not_open(session, task_id)
-        return row
+        return row, task
 
     @contextmanager
     def _command(
@@ -232,8 +246,12 @@ class Engine:
     ) -> Iterator[_UnitOfWork]:
         """Lock, load, let the caller change, then save everything and commit as one transaction."""
         with self.db.transaction() as session:
-            row = self._lock_task(session, task_id) if task_id else self._lock(session, instance_id or "")
-            work = _UnitOfWork(self, session, row, self._load(session, row) if load else None)
+            task = None
+            if task_id:
+                row, task = self._lock_task(session, task_id)
+            else:
+                row = self._lock(session, instance_id or "")
+            work = _UnitOfWork(self, session, row, self._load(session, row) if load else None, task=task)
             yield work
             result = work.save()
         self.notify(result)
@@ -568,23 +586,36 @@ class _UnitOfWork:
         workflow: BpmnWorkflow | None,
         *,
         new: bool = False,
+        task: Task | None = None,
     ) -> None:
         self.engine = engine
         self.session = session
         self.row = row
         self.workflow = workflow
-        self.new = new
         self.started = time.time()
         self.now = engine.now()
         self.deadlines: dict[str, Deadline | None] = {}
         self.completed_by_command: set[str] = set()
         self.pending_audit: list[dict[str, Any]] = []
-        # Timer rows exist exactly when the instance has a next timer; without one there is nothing to read.
-        self.had_timers = not new and row.next_timer_at is not None
         self._snapshot: list[Any] | None = None
         self.fired_noted = False
         self.result: CommandResult | None = None
-        self._tasks: dict[str, Task] | None = None
+        # The row of the task the command acts on (read with the lock); the other open tasks' rows are not read.
+        self.task_row = task
+        # The task and timer rows are projections of the workflow, written in the same transaction as its state:
+        # the workflow as loaded says which rows exist (open tasks: id -> element; timers: id -> due), so saving
+        # needs no query to read them back.
+        self.open_before: dict[str, str] = {}
+        self.timers_before: dict[str, datetime] = {}
+        for t in workflow.get_tasks() if workflow is not None and not new else ():
+            if t.state == TaskState.READY and t.task_spec.manual:
+                self.open_before[str(t.id)] = t.task_spec.bpmn_id
+            elif t.state == TaskState.WAITING and is_timer(t) and (due := timer_due(t)) is not None:
+                self.timers_before[str(t.id)] = due
+        # Projection writes as Core statements, run after the instance row is flushed (a new instance's rows
+        # reference it) and before the audit events.
+        self._writes: list[tuple[Any, list[dict[str, Any]] | None]] = []
+        self.initial_state = row.state
         if not new and row.state in (COMPLETED, CANCELLED):
             raise InvalidState(f"instance is {row.state}", {"instance": row.id, "state": row.state})
 
@@ -594,17 +625,9 @@ class _UnitOfWork:
                 f"instance is {self.row.state}", {"instance": self.row.id, "state": self.row.state}
             )
 
-    def tasks(self) -> dict[str, Task]:
-        if self._tasks is None:
-            rows = (
-                [] if self.new else self.session.scalars(select(Task).where(Task.instance_id == self.row.id))
-            )
-            self._tasks = {t.id: t for t in rows}
-        return self._tasks
-
     def open_task(self, task_id: str) -> Task:
-        task = self.tasks().get(task_id)
-        if task is None:
+        task = self.task_row
+        if task is None or task.id != task_id:
             raise Conflict("the task is no longer open: it was completed or cancelled", {"task": task_id})
         self.require_active()
         return task
@@ -617,7 +640,9 @@ class _UnitOfWork:
         task: Task | None = None,
         element: str | None = None,
         data: dict[str, Any] | None = None,
+        task_id: str | None = None,
     ) -> None:
+        """Queue an event; all of a command's events are written by one INSERT when it saves."""
         self.pending_audit.append(
             {
                 "instance_id": self.row.id,
@@ -626,7 +651,7 @@ class _UnitOfWork:
                 "actor": actor,
                 "at": self.now,
                 "data": data,
-                "task_id": task.id if task else None,
+                "task_id": task.id if task else task_id,
                 "element_id": task.element_id if task else element,
             }
         )
@@ -686,22 +711,37 @@ class _UnitOfWork:
                 else []
             )
         suspended = row.state == SUSPENDED
-        for task in self.tasks().values():
-            task.suspended = suspended
+        if suspended != (self.initial_state == SUSPENDED):
+            table = Task.__table__
+            self._writes.append(
+                (update(table).where(table.c.instance_id == row.id).values(suspended=suspended), None)
+            )
         row.updated_at = self.now
+        # Written even when nothing else of the row changed, so that every command moves the version on: that is
+        # how a task row read before a lock wait is known to be stale (Engine._lock_task).
+        flag_modified(row, "updated_at")
         try:
             self.session.flush()
         except StaleDataError as error:
             raise Conflict(
                 "the instance was changed by someone else; try again", {"instance": row.id}
             ) from error
-        if self.pending_audit:
-            # One multi-row insert: nothing reads the events' ids back.
-            self.session.execute(insert(AuditEvent), self.pending_audit)
+        self._write_rows()
         result.state = row.state
         result.next_timer_at = row.next_timer_at if row.state == ACTIVE else None
         result.events = [e["kind"] for e in self.pending_audit]
         return result
+
+    def _write_rows(self) -> None:
+        """The projection's rows and the audit events, as Core statements after the instance row's flush, on
+        the session's connection (they need nothing of the ORM's statement handling)."""
+        connection = self.session.connection()
+        for statement, rows in self._writes:
+            connection.execute(statement, rows)
+        if self.pending_audit:
+            # One statement for all events (Core, not the ORM's bulk insert, which splits the rows by which
+            # columns are null); nothing reads the events' ids back.
+            connection.execute(insert(AuditEvent.__table__), self.pending_audit)
 
     def _record_activities(self, workflow: BpmnWorkflow) -> None:
         """An audit event for every BPMN element the engine finished during this command (the path taken)."""
@@ -727,26 +767,40 @@ class _UnitOfWork:
             )
 
     def _project_tasks(self, workflow: BpmnWorkflow) -> list[str]:
+        """Bring the open-task rows in line with the workflow's ready manual tasks: delete the rows of tasks
+        that are gone, insert rows for new ones; a task that stays open keeps its row and its claim."""
         ready = {str(t.id): t for t in self.all_tasks() if t.state == TaskState.READY and t.task_spec.manual}
         if self.row.state in (COMPLETED, CANCELLED):
             ready = {}
-        existing = self.tasks()
-        gone = [task_id for task_id in existing if task_id not in ready]
+        table = Task.__table__
+        gone = {task_id: element for task_id, element in self.open_before.items() if task_id not in ready}
         if gone:
-            self.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
-            self.session.execute(delete(Task).where(Task.id.in_(gone)))
-            for task_id in gone:
-                task = existing.pop(task_id)
-                if task_id not in self.completed_by_command and self.row.state != CANCELLED:
-                    self.audit("task.cancelled", task=task)
-        created = []
-        for task_id, spiff_task in ready.items():
-            if task_id not in existing:
-                self._create_task(spiff_task)
-                created.append(task_id)
+            # By instance rather than by the ids loaded, so no row outlives its task; candidate rows go with
+            # their task (ON DELETE CASCADE).
+            self._writes.append(
+                (
+                    delete(table).where(table.c.instance_id == self.row.id, table.c.id.not_in(list(ready))),
+                    None,
+                )
+            )
+        for task_id, element_id in gone.items():
+            if task_id not in self.completed_by_command and self.row.state != CANCELLED:
+                self.audit("task.cancelled", task_id=task_id, element=element_id)
+        created = [task_id for task_id in ready if task_id not in self.open_before]
+        if created:
+            rows, candidates = [], []
+            for task_id in created:
+                row, names = self._new_task(ready[task_id])
+                rows.append(row)
+                candidates += names
+            # One statement per table: the rows are not read back in this command.
+            self._writes.append((insert(table), rows))
+            if candidates:
+                self._writes.append((insert(TaskCandidate.__table__), candidates))
         return created
 
-    def _create_task(self, spiff_task: Any) -> None:
+    def _new_task(self, spiff_task: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The row of a task that has just become ready, and its candidate rows."""
         spec = spiff_task.task_spec
         ext = getattr(spec, "extensions", None) or {}
         engine = self.engine
@@ -762,76 +816,81 @@ class _UnitOfWork:
             groups = [spec.lane]
         users = _split_list(value(ext.get("candidateUsers")))
         form_ref = ext.get("formRef")
-        task = Task(
-            id=str(spiff_task.id),
-            instance_id=self.row.id,
-            definition_id=self.row.definition_id,
-            definition_key=self.row.definition_key,
-            element_id=spec.bpmn_id,
-            name=spec.bpmn_name,
-            description=getattr(spec, "documentation", None),
-            business_key=self.row.business_key,
-            assignee=value(ext.get("assignee")) or None,
-            candidate_users=users,
-            candidate_groups=groups,
-            form_ref=form_ref,
-            form_version=self._form_version(form_ref, ext) if form_ref else None,
-            form_key=ext.get("formKey"),
-            due_at=parse_due(value(ext.get("dueDate")), self.now),
-            follow_up_at=parse_due(value(ext.get("followUpDate")), self.now),
-            priority=int(value(ext.get("priority")) or 50),
-            created_at=self.now,
-            suspended=self.row.state == SUSPENDED,
-        )
-        self.session.add(task)
-        self.session.add_all(
-            [TaskCandidate(task_id=task.id, kind="group", name=g) for g in dict.fromkeys(groups)]
-            + [TaskCandidate(task_id=task.id, kind="user", name=u) for u in dict.fromkeys(users)]
-        )
-        self.tasks()[task.id] = task
+        task_id = str(spiff_task.id)
+        row = {
+            "id": task_id,
+            "instance_id": self.row.id,
+            "definition_id": self.row.definition_id,
+            "definition_key": self.row.definition_key,
+            "element_id": spec.bpmn_id,
+            "name": spec.bpmn_name,
+            "description": getattr(spec, "documentation", None),
+            "business_key": self.row.business_key,
+            "assignee": value(ext.get("assignee")) or None,
+            "candidate_users": users,
+            "candidate_groups": groups,
+            "form_ref": form_ref,
+            "form_version": self._form_version(form_ref, ext) if form_ref else None,
+            "form_key": ext.get("formKey"),
+            "due_at": parse_due(value(ext.get("dueDate")), self.now),
+            "follow_up_at": parse_due(value(ext.get("followUpDate")), self.now),
+            "priority": int(value(ext.get("priority")) or 50),
+            "created_at": self.now,
+            "suspended": self.row.state == SUSPENDED,
+        }
+        candidates = [{"task_id": task_id, "kind": "group", "name": g} for g in dict.fromkeys(groups)] + [
+            {"task_id": task_id, "kind": "user", "name": u} for u in dict.fromkeys(users)
+        ]
         self.audit(
-            "task.created", task=task, data={"name": task.name, "candidateGroups": groups} if groups else None
+            "task.created",
+            task_id=task_id,
+            element=spec.bpmn_id,
+            data={"name": spec.bpmn_name, "candidateGroups": groups} if groups else None,
         )
+        return row, candidates
 
     def _form_version(self, form_ref: str, ext: Mapping[str, Any]) -> int | None:
-        query = select(FormVersion.version).where(FormVersion.form_key == form_ref)
         binding = ext.get("formRefBinding", "latest")
         if binding == "version" and ext.get("formRefVersion"):
             return int(ext["formRefVersion"])
-        if binding == "deployment":
-            deployment = select(ProcessDefinition.deployment_id).where(
-                ProcessDefinition.id == self.row.definition_id
-            )
-            found = self.session.scalar(
-                query.where(FormVersion.deployment_id == deployment.scalar_subquery())
-            )
-            if found is not None:
-                return found
-        return self.session.scalar(query.order_by(FormVersion.version.desc()).limit(1))
+        query = select(FormVersion.version).where(FormVersion.form_key == form_ref)
+        # Form versions never depend on this command's pending changes: flushing the instance here would
+        # only write its row twice.
+        with self.session.no_autoflush:
+            if binding == "deployment":
+                deployment = select(ProcessDefinition.deployment_id).where(
+                    ProcessDefinition.id == self.row.definition_id
+                )
+                found = self.session.scalar(
+                    query.where(FormVersion.deployment_id == deployment.scalar_subquery())
+                )
+                if found is not None:
+                    return found
+            return self.session.scalar(query.order_by(FormVersion.version.desc()).limit(1))
 
     def _project_timers(self, workflow: BpmnWorkflow) -> datetime | None:
-        timers: dict[str, Timer] = {}
+        """Bring the timer rows in line with the waiting timers; returns the next due time."""
+        due: dict[str, tuple[str, datetime]] = {}
         if self.row.state in (ACTIVE, SUSPENDED):
             for task in self.waiting_timers():
-                due = timer_due(task)
-                if due is not None:
-                    timers[str(task.id)] = Timer(
-                        id=str(task.id),
-                        instance_id=self.row.id,
-                        element_id=task.task_spec.bpmn_id,
-                        due_at=due,
-                    )
-        existing = (
-            {}
-            if not self.had_timers
-            else {
-                t.id: t for t in self.session.scalars(select(Timer).where(Timer.instance_id == self.row.id))
-            }
-        )
-        for timer_id, timer in existing.items():
-            if timer_id not in timers:
-                self.session.delete(timer)
-            elif timer.due_at != timers[timer_id].due_at:
-                timer.due_at = timers[timer_id].due_at
-        self.session.add_all([t for tid, t in timers.items() if tid not in existing])
-        return min((t.due_at for t in timers.values()), default=None)
+                at = timer_due(task)
+                if at is not None:
+                    due[str(task.id)] = (task.task_spec.bpmn_id, at)
+        table = Timer.__table__
+        before = self.timers_before
+        if any(timer_id not in due for timer_id in before):
+            # By instance rather than by the ids loaded, so no row outlives its timer.
+            self._writes.append(
+                (delete(table).where(table.c.instance_id == self.row.id, table.c.id.not_in(list(due))), None)
+            )
+        for timer_id, (_, at) in due.items():
+            if timer_id in before and before[timer_id] != at:
+                self._writes.append((update(table).where(table.c.id == timer_id).values(due_at=at), None))
+        added = [
+            {"id": timer_id, "instance_id": self.row.id, "element_id": element, "due_at": at}
+            for timer_id, (element, at) in due.items()
+            if timer_id not in before
+        ]
+        if added:
+            self._writes.append((insert(table), added))
+        return min((at for _, at in due.values()), default=None)
