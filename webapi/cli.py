@@ -15,6 +15,8 @@ from engine.errors import PetitionflowError
 from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
 from engine.runtime import Engine
 
+from .api.tasks import require_user
+
 
 def parse_var(text: str) -> tuple[str, Any]:
     """``name=value``; the value is read as JSON when it is JSON (true, 3, "x", [..]) and as text otherwise."""
@@ -58,9 +60,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    result = _engine().start(
-        args.key, business_key=args.business_key, variables=dict(args.var), actor=args.user
-    )
+    engine = _engine()
+    engine.petitions.refuse_item_number(args.business_key)
+    result = engine.start(args.key, business_key=args.business_key, variables=dict(args.var), actor=args.user)
     print(f"instance {result.instance_id} {result.state}")
     for task_id in result.created_tasks:
         print(f"task {task_id}")
@@ -87,7 +89,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
-    _engine().claim(args.task_id, args.user)
+    engine = _engine()
+    require_user(engine, args.user)
+    engine.claim(args.task_id, args.user)
     print(f"claimed by {args.user}")
     return 0
 
