@@ -311,6 +311,19 @@ def test_nul_characters_under_engine_rest_are_400(api: Api) -> None:
     camunda_error(response, 400)
 
 
+def test_overlong_text_in_camunda_queries_is_400(api: Api) -> None:
+    """SQLite refuses a LIKE pattern over 50,000 bytes with an error of its own."""
+    for path, name in [
+        ("/engine-rest/task", "nameLike"),
+        ("/engine-rest/process-instance", "businessKeyLike"),
+        ("/engine-rest/deployment", "nameLike"),
+    ]:
+        body = camunda_error(api.as_("admin").get(path, query_string={name: "信" * 20_000}), 400)
+        assert name in body["message"]
+    response = api.as_("admin").post("/engine-rest/task", json={"nameLike": "%" * 60_000})
+    camunda_error(response, 400)
+
+
 HUGE_NUMBERS = [1e308, -1e308, 2**53, "1e308", "-1e308", "9" * 5000, "-" + "9" * 400]
 
 
