@@ -300,8 +300,9 @@ def test_a_query_that_is_not_utf8_is_400(api: Api) -> None:
         assert response.status_code == 400, (path, response.status_code)
 
 
-def test_nul_characters_under_engine_rest_are_400(api: Api) -> None:
-    """PostgreSQL refuses NUL in text; the native API refused it up front, the Camunda one did not."""
+def test_nul_characters_under_engine_rest_and_ui_are_refused(api: Api) -> None:
+    """PostgreSQL refuses NUL in text; the native API refused it up front, the Camunda one and the pages' JSON
+    did not."""
     for path, query in [
         ("/engine-rest/task", {"assignee": "\x00"}),
         ("/engine-rest/process-instance", {"businessKey": "a\x00"}),
@@ -309,6 +310,9 @@ def test_nul_characters_under_engine_rest_are_400(api: Api) -> None:
         camunda_error(api.as_("admin").get(path, query_string=query), 400)
     response = api.as_("admin").post("/engine-rest/task", json={"assignee": "\x00"})
     camunda_error(response, 400)
+    # The pages' own JSON reads the database too.
+    assert_error(api.as_("admin").get("/ui/waiting", query_string={"definitionId": "\x00"}), 422)
+    assert_error(api.as_("admin").get("/ui/forms/a%00b"), 404)
 
 
 def test_overlong_text_in_camunda_queries_is_400(api: Api, ids: dict[str, str]) -> None:

@@ -6,7 +6,8 @@ Two parts, both in-process through the WSGI app on a deployed engine with a few 
   signed in as admin (who may do everything, so handlers run) and as nobody;
 - the hostile families the "Hardening" issue found (deep nesting, 5,000-digit integers, ±1e308, NaN,
   lone surrogates, NUL, very long text, wrong types) go into every JSON field and query parameter of every
-  documented /api operation and of every /engine-rest route, which has no OpenAPI document.
+  documented /api operation and of every /engine-rest route and the pages' JSON under /ui, which have no
+  OpenAPI document.
 
 The sizes here keep the module under a minute; ``tools/fuzz.py`` runs the same with 20,000 cases and prints
 the counts.
@@ -167,16 +168,17 @@ def api_calls(spec: dict[str, Any], ids: dict[str, str], today: str) -> Iterator
             yield from _json_calls(method.upper(), path, fields or {"_": {}})
 
 
-def engine_rest_calls(app: Flask, ids: dict[str, str]) -> Iterator[Call]:
-    """Every /engine-rest route: JSON bodies for POST and PUT, query parameters for GET."""
+def undocumented_calls(app: Flask, ids: dict[str, str]) -> Iterator[Call]:
+    """Every /engine-rest route and the pages' own JSON (/ui): JSON bodies for POST and PUT, query parameters
+    for GET."""
     typed = {f"variables.{t.lower()}.value": {"variables": {t.lower(): {"type": t}}} for t in CAMUNDA_TYPES}
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/engine-rest/") or "<path:" in rule.rule:
+        if not rule.rule.startswith(("/engine-rest/", "/ui/")) or "<path:" in rule.rule:
             continue
         path = _fill(rule.rule, ids)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             if method == "GET":
-                yield from _query_calls(method, path, CAMUNDA_FIELDS)
+                yield from _query_calls(method, path, [*CAMUNDA_FIELDS, "definitionId"])
             elif not rule.rule.endswith("/deployment/create"):  # multipart: its own tests cover it
                 fields = {name: {} for name in CAMUNDA_FIELDS}
                 if rule.rule.endswith(("/start", "/complete")):
@@ -189,7 +191,7 @@ def hostile_calls(app: Flask, api: Api, ids: dict[str, str]) -> list[Call]:
     spec = api.as_("admin").ok("GET", "/api/openapi.json")
     engine = app.extensions["petitionflow"]
     today = engine.now().astimezone(engine.calendar.tz).date().isoformat()
-    calls = [*api_calls(spec, ids, today), *engine_rest_calls(app, ids)]
+    calls = [*api_calls(spec, ids, today), *undocumented_calls(app, ids)]
     return sorted(calls, key=lambda c: bool(LAST.search(c.path)))
 
 
@@ -218,6 +220,7 @@ def ids(api: Api, known: dict[str, str]) -> dict[str, str]:
         "tenant_id": "district",
         "name": "facts",
         "deployment_id": definition["deploymentId"],
+        "form_key": "intake_registration",
     }
 
 
