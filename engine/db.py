@@ -8,6 +8,8 @@ wait for a writer.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +42,19 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _create_private(path: Path) -> None:
+    """The database holds petitioners' names, ID and phone numbers: its folder and file are the owner's alone.
+
+    SQLite creates the -wal and -shm files with the main file's permissions, so creating that file 0600
+    before the first connection covers all three; a folder made here is 0700.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # O_EXCL: an existing database keeps the permissions its operator gave it.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 class Database:
     """One database: its engine and the sessions commands and queries run in."""
 
@@ -50,7 +65,7 @@ class Database:
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)

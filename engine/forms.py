@@ -906,19 +906,28 @@ class FormDefinition:
 _REQUIRED = "Field is required."
 
 
+# form-js numbers are JavaScript numbers: past 2**53 an integer is no longer exact, and nobody types a count, an
+# amount or a number of days that large. Beyond it 1e308 would also break the decimal checks below.
+MAX_FORM_NUMBER = 2**53 - 1
+
+
 class _NumberField(fields.Field):
     """int/float, or a numeric string (form-js can serialise numbers as strings)."""
 
-    default_error_messages = {"invalid": "Value is not a number."}  # noqa: RUF012 - marshmallow API
+    default_error_messages = {  # noqa: RUF012 - marshmallow API
+        "invalid": "Value is not a number.",
+        "range": f"数值超出可处理的范围（绝对值不超过 {MAX_FORM_NUMBER}）",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | float:
-        if isinstance(value, str):
-            number = _parse_number_text(value)
-            if number is not None:
-                return number
-        elif _is_number(value) and math.isfinite(value):
-            return value
-        raise self.make_error("invalid")
+        number = _parse_number_text(value) if isinstance(value, str) else value
+        if isinstance(value, str) and number is None and _NUMBER_TEXT_RE.fullmatch(value.strip()):
+            raise self.make_error("range")  # written as a number, but beyond what a number can hold
+        if not _is_number(number) or math.isnan(number):
+            raise self.make_error("invalid")
+        if not -MAX_FORM_NUMBER <= number <= MAX_FORM_NUMBER:
+            raise self.make_error("range")
+        return number
 
 
 class _ScalarField(fields.Field):
@@ -1000,7 +1009,11 @@ def _decimal_digits_validator(digits: int) -> Callable[[Any], None]:
 
 def _increment_validator(increment: int | float) -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        if Decimal(repr(value)) % Decimal(repr(increment)) != 0:
+        # Exact for any value within MAX_FORM_NUMBER and any increment down to the smallest double; the
+        # default 28 digits would raise InvalidOperation on a quotient longer than that.
+        with decimal.localcontext(prec=400):
+            remainder = Decimal(repr(value)) % Decimal(repr(increment))
+        if remainder != 0:
             raise ValidationError(f"Value must be a multiple of {increment}.")
 
     return check
@@ -1133,7 +1146,8 @@ def _parse_number_text(text: str) -> int | float | None:
     if not _NUMBER_TEXT_RE.fullmatch(stripped):
         return None
     if re.fullmatch(r"[+-]?\d+", stripped):
-        return int(stripped)
+        # Python refuses to convert more than 4,300 digits to int; as a float such a number is simply too large.
+        return int(stripped) if len(stripped) <= 400 else None
     number = float(stripped)
     return number if math.isfinite(number) else None
 

@@ -6,10 +6,19 @@ paging, unknown routes and methods: each is a 4xx in the shape ``{"error", "mess
 
 from __future__ import annotations
 
-import pytest
+import json
+from typing import Any
 
+import pytest
+from sqlalchemy import func, select
+from werkzeug.test import TestResponse
+
+from engine.clock import install
+from engine.models import Instance
+from engine.runtime import Engine
 from tests.api_helpers import MISSING_TASK, Api, assert_error, basic
 from tests.test_petitions import REGISTRATION
+from webapi.cli import main as cli
 
 pytest_plugins = ("tests.api_helpers",)
 
@@ -200,3 +209,197 @@ def test_nul_characters_are_refused_before_they_reach_the_database(api: Api, ids
     assert "username" in assert_error(login, 422)["details"]["fields"]
     assert_error(api.anonymous.get("/api/me", headers=basic("\u0000admin", "admin")), 401)
     assert_error(api.anonymous.get("/api/petitions?petitioner=%00"), 401)  # strangers learn nothing more
+
+
+# -- hostile input: each of these answered 500 ------------------------------------------------------------------
+def json_text(template: dict[str, Any], raw: str) -> str:
+    """``template`` as JSON with its "RAW" value replaced by ``raw``, JSON text no Python value dumps to."""
+    return json.dumps(template).replace('"RAW"', raw)
+
+
+def camunda_error(response: TestResponse, status: int) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
+    body = response.get_json()
+    assert set(body) >= {"type", "message"} and body["type"].endswith("Exception"), body
+    return body
+
+
+def test_deeply_nested_json_is_400_even_before_signing_in(api: Api, ids: dict[str, str]) -> None:
+    """The standard parser recursed once per bracket: 100,000 of them exhausted the stack (RecursionError)."""
+    deep = "[" * 100_000 + "]" * 100_000
+    body = assert_error(
+        api.anonymous.post("/api/petitions", data=deep, content_type="application/json"), 400, "bad_request"
+    )
+    assert "嵌套超过 64 层" in body["message"] and body["details"]["fields"]["json"]
+    response = api.as_("admin").post(
+        "/engine-rest/task", data=json_text({"assignee": "RAW"}, deep), content_type="application/json"
+    )
+    assert "嵌套" in camunda_error(response, 400)["message"]
+    # Nesting the interpreter could still parse (200 levels) is refused as well, at the place it starts.
+    just_deeper = json_text({"variables": {"facts": "RAW"}}, "[" * 200 + "]" * 200)
+    response = api.as_("admin").post(
+        f"/api/tasks/{ids['task']}/complete", data=just_deeper, content_type="application/json"
+    )
+    assert "variables.facts" in assert_error(response, 400)["message"]
+
+
+def test_integers_of_thousands_of_digits_are_400(api: Api, ids: dict[str, str]) -> None:
+    """Python refuses to convert more than 4,300 digits to int (ValueError, not a JSON error)."""
+    digits = "1" * 5000
+    response = api.as_("admin").post(
+        f"/api/tasks/{ids['task']}/claim",
+        data=json_text({"userId": "RAW"}, digits),
+        content_type="application/json",
+    )
+    assert "位数超过" in assert_error(response, 400, "bad_request")["message"]
+    response = api.as_("supervisor").post(
+        f"/engine-rest/task/{ids['task']}/assignee",
+        data=json_text({"userId": "RAW"}, digits),
+        content_type="application/json",
+    )
+    camunda_error(response, 400)
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+def test_numbers_json_has_no_room_for_are_400(api: Api, raw: str) -> None:
+    response = api.as_("registrar").post(
+        "/api/petitions",
+        data=json_text({**REGISTRATION, "peopleCount": "RAW"}, raw),
+        content_type="application/json",
+    )
+    assert raw.lstrip("-")[:3] in assert_error(response, 400, "bad_request")["message"]
+
+
+def test_lone_surrogates_are_400_naming_the_field(api: Api, ids: dict[str, str]) -> None:
+    """ "\\ud800" is valid JSON but no valid text: PostgreSQL and the UTF-8 response could not hold it."""
+    response = api.as_("supervisor").post(
+        f"/engine-rest/task/{ids['task']}/assignee",
+        data=json.dumps({"userId": "a\ud800"}),
+        content_type="application/json",
+    )
+    assert "userId" in camunda_error(response, 400)["message"]
+    response = api.as_("registrar").post(
+        "/api/petitions",
+        data=json.dumps({**REGISTRATION, "subject": "\udfff"}),
+        content_type="application/json",
+    )
+    assert "subject" in assert_error(response, 400, "bad_request")["message"]
+    response = api.as_("admin").post(
+        f"/api/tasks/{ids['task']}/complete",
+        data=json.dumps({"variables": {"\ud800": 1}}),
+        content_type="application/json",
+    )
+    assert "variables" in assert_error(response, 400)["message"]
+    assert api.as_("admin").get(f"/api/tasks/{ids['task']}").get_json()["assignee"] == "admin"
+
+
+def test_a_query_that_is_not_utf8_is_400(api: Api) -> None:
+    """Werkzeug decodes the query strictly the first time a view reads it."""
+    for path in ("/api/tasks", "/engine-rest/task"):
+        response = api.as_("admin").get(path, environ_overrides={"QUERY_STRING": "assignee=\xed\xa0\x80"})
+        assert response.status_code == 400, (path, response.status_code)
+
+
+def test_nul_characters_under_engine_rest_and_ui_are_refused(api: Api) -> None:
+    """PostgreSQL refuses NUL in text; the native API refused it up front, the Camunda one and the pages' JSON
+    did not."""
+    for path, query in [
+        ("/engine-rest/task", {"assignee": "\x00"}),
+        ("/engine-rest/process-instance", {"businessKey": "a\x00"}),
+    ]:
+        camunda_error(api.as_("admin").get(path, query_string=query), 400)
+    response = api.as_("admin").post("/engine-rest/task", json={"assignee": "\x00"})
+    camunda_error(response, 400)
+    # The pages' own JSON reads the database too.
+    assert_error(api.as_("admin").get("/ui/waiting", query_string={"definitionId": "\x00"}), 422)
+    assert_error(api.as_("admin").get("/ui/forms/a%00b"), 404)
+
+
+def test_overlong_text_in_camunda_queries_is_400(api: Api, ids: dict[str, str]) -> None:
+    """SQLite refuses a LIKE pattern over 50,000 bytes with an error of its own (once there are rows)."""
+    for path, name in [
+        ("/engine-rest/task", "nameLike"),
+        ("/engine-rest/process-instance", "businessKeyLike"),
+        ("/engine-rest/deployment", "nameLike"),
+    ]:
+        body = camunda_error(api.as_("admin").get(path, query_string={name: "信" * 20_000}), 400)
+        assert name in body["message"]
+    response = api.as_("admin").post("/engine-rest/task", json={"nameLike": "%" * 60_000})
+    camunda_error(response, 400)
+
+
+HUGE_NUMBERS = [1e308, -1e308, 2**53, "1e308", "-1e308", "9" * 5000, "-" + "9" * 400]
+
+
+def test_number_fields_out_of_range_are_a_field_error(api: Api, ids: dict[str, str]) -> None:
+    """1e308 reached the form's increment check, where Decimal raised InvalidOperation; 5,000 digits as text
+    reached int()."""
+    for value in HUGE_NUMBERS:
+        response = api.as_("registrar").post("/api/petitions", json={**REGISTRATION, "peopleCount": value})
+        fields = assert_error(response, 422, "validation_failed")["details"]["fields"]
+        # (A count that large also shows the representatives field, which is then missing.)
+        assert "超出" in fields["peopleCount"][0], (value, fields)
+    admin = api.as_("admin")
+    valid = admin.form_data("intake_registration")
+    response = admin.post(
+        f"/api/tasks/{ids['task']}/complete", json={"variables": {**valid, "peopleCount": 1e308}}
+    )
+    assert "peopleCount" in assert_error(response, 422)["details"]["fields"]
+
+
+@pytest.mark.parametrize("received", ["0001-01-01", "1999-12-31"])
+def test_a_receipt_date_before_2000_is_refused_naming_the_field(api: Api, received: str) -> None:
+    response = api.as_("registrar").post("/api/petitions", json={**REGISTRATION, "receivedAt": received})
+    fields = assert_error(response, 422, "validation_failed")["details"]["fields"]
+    assert fields == {"receivedAt": ["收到日期不能早于 2000-01-01"]}
+    assert api.as_("registrar").get("/api/petitions").get_json() == []
+    assert api.register(receivedAt="2000-01-01")["number"] == "XF2000-000001"
+
+
+def run_cli(deployed: Engine, monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    """The command line on the test's database; its engine installs the real clock, so ours comes back after."""
+    monkeypatch.setenv("DATABASE_URL", deployed.settings.database_url)
+    monkeypatch.setenv("PETITIONFLOW_INSTANCE", str(deployed.settings.instance_path))
+    try:
+        return cli(list(argv))
+    finally:
+        install(deployed.clock)
+
+
+def test_no_procedure_starts_under_an_item_number_from_outside_the_registry(
+    api: Api, ids: dict[str, str], deployed: Engine, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A designer's start under an item's number put a forged procedure and task in that petition's timeline."""
+    designer = api.as_("designer")
+    for key in (ids["number"], "XF2026-999999"):
+        response = designer.post(
+            "/engine-rest/process-definition/key/petition_intake/start", json={"businessKey": key}
+        )
+        assert camunda_error(response, 409)["message"].endswith(key)
+    assert len(api.as_("admin").get(f"/api/petitions/{ids['number']}").get_json()["instances"]) == 1
+    started = designer.post(
+        "/engine-rest/process-definition/key/petition_intake/start", json={"businessKey": "试运行-1"}
+    )
+    assert started.status_code == 200, started.get_data(as_text=True)
+    # The command line refuses it the same way.
+    assert run_cli(deployed, monkeypatch, "start", "petition_intake", "--business-key", ids["number"]) == 1
+    assert ids["number"] in capsys.readouterr().err
+    with deployed.db.reading() as session:
+        assert session.scalar(select(func.count()).where(Instance.business_key == ids["number"])) == 1
+
+
+def test_tasks_go_only_to_user_names_that_exist(
+    api: Api, ids: dict[str, str], deployed: Engine, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    admin, task = api.as_("admin"), ids["task"]
+    for path, user in [("claim", "ghost"), ("assign", "nobody")]:
+        body = assert_error(admin.post(f"/api/tasks/{task}/{path}", json={"userId": user}), 404, "not_found")
+        assert body["details"] == {"user": user} and user in body["message"]
+    for path in ("claim", "assignee"):
+        response = admin.post(f"/engine-rest/task/{task}/{path}", json={"userId": "ghost"})
+        assert "ghost" in camunda_error(response, 404)["message"]
+    assert admin.get(f"/api/tasks/{task}").get_json()["assignee"] == "admin"
+    admin.ok("POST", f"/api/tasks/{task}/assign", json={"userId": None})  # nobody at all is still fine
+    assert run_cli(deployed, monkeypatch, "claim", task, "ghost") == 1
+    assert "ghost" in capsys.readouterr().err
+    assert admin.get(f"/api/tasks/{task}").get_json()["assignee"] is None

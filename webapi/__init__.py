@@ -12,7 +12,7 @@ from flask import Flask
 
 from engine.runtime import Engine
 
-from . import camunda
+from . import body, camunda
 from .api import init_api
 from .auth import init_auth
 from .errors import register_error_handlers
@@ -50,6 +50,7 @@ def create_app(engine: Engine | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         JSON_AS_ASCII=False,
     )
+    body.install(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     init_auth(app)
     register_error_handlers(app)

@@ -22,6 +22,8 @@ from engine.models import FormVersion, Task
 from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
 from engine.runtime import ACTIVE, CANCELLED, COMPLETED, SUSPENDED, Engine
 
+from .api.tasks import require_user
+
 # What a shell reports for a command whose reader went away (128 + SIGPIPE), like `yes | head`.
 EXIT_BROKEN_PIPE = 141
 STATES = (ACTIVE, SUSPENDED, COMPLETED, CANCELLED)
@@ -140,6 +142,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_start(args: argparse.Namespace) -> int:
     engine = _engine()
+    engine.petitions.refuse_item_number(args.business_key)
     with engine.db.reading() as session:
         definition = latest_definition(session, args.key)
         # The process's forms name its variables and their types (the registration's phone is text).
@@ -173,7 +176,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
-    _engine().claim(args.task_id, args.user)
+    engine = _engine()
+    require_user(engine, args.user)
+    engine.claim(args.task_id, args.user)
     print(f"claimed by {args.user}")
     return 0
 

@@ -43,9 +43,8 @@ def _nul_fields(value: Any, path: str = "") -> list[str]:
 
 
 def refuse_nul_characters() -> None:
-    """PostgreSQL text cannot hold NUL (U+0000): refused up front instead of failing in the database."""
-    if not request.path.startswith("/api/"):
-        return
+    """PostgreSQL text cannot hold NUL (U+0000): refused up front, on every route (/api, /engine-rest, the
+    pages' own JSON under /ui), instead of failing in the database."""
     in_path = "\x00" in request.path
     bad = [name for name, value in request.args.items(multi=True) if "\x00" in f"{name}{value}"]
     if request.is_json:

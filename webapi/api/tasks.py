@@ -10,10 +10,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from engine.errors import Forbidden
+from engine.errors import Forbidden, NotFound
 from engine.models import FormVersion, Task
 from engine.queries import TaskFilter, get_task, list_tasks
-from engine.runtime import CommandResult
+from engine.runtime import CommandResult, Engine
 
 from ..auth import current, engine, require
 from ..policy import check_may_act, check_task, contact_fields
@@ -116,12 +116,20 @@ def _task(task_id: str, *, acting: bool = True) -> Task:
     return task
 
 
+def require_user(petitionflow: Engine, user_id: str) -> None:
+    """A task goes only to someone who can sign in to work on it: a name no account has (or a deactivated
+    one) would leave the task with nobody, hidden from its groups' lists."""
+    if petitionflow.accounts.get(user_id) is None:
+        raise NotFound(f"没有用户名为“{user_id}”的在用账号", {"user": user_id})
+
+
 # The commands with their permission checks, shared with the Camunda-compatible API (webapi/camunda).
 def claim_task(task_id: str, user_id: str) -> CommandResult:
     principal, task = current(), _task(task_id)
     check_may_act(principal, task)
     if user_id != principal.username and not principal.has("supervisor", "admin"):
         raise Forbidden("you can claim tasks only for yourself")
+    require_user(engine(), user_id)
     return engine().claim(task_id, user_id, actor=principal.username)
 
 
@@ -135,6 +143,8 @@ def unclaim_task(task_id: str) -> CommandResult:
 def assign_task(task_id: str, user_id: str | None) -> CommandResult:
     """The caller's role (supervisor or admin) is checked by the view."""
     _task(task_id)
+    if user_id is not None:
+        require_user(engine(), user_id)
     return engine().assign(task_id, user_id, actor=current().username)
 
 

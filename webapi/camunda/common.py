@@ -22,6 +22,8 @@ from ..errors import STATUS, Unauthorized
 PREFIX = "/engine-rest"
 VERSION = "7.24.0"
 MAX_RESULTS = 1000  # like Camunda's maxResultsLimit: a larger maxResults is refused, none means this many
+# Ids, keys and names are far shorter; SQLite refuses a LIKE pattern over 50,000 bytes with an error.
+MAX_TEXT = 1000
 F = TypeVar("F", bound=Callable[..., Any])
 
 blp = Blueprint("camunda", __name__, url_prefix=PREFIX)
@@ -221,7 +223,7 @@ class Params:
         value = self.raw(name)
         if value is None or value == "":
             return None
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
+        if not isinstance(value, str | int | float) or isinstance(value, bool) or len(str(value)) > MAX_TEXT:
             raise self.bad(name, value)
         return str(value)
 
@@ -234,7 +236,7 @@ class Params:
             items = request.args.getlist(name)
         out: list[str] = []
         for item in items:
-            if not isinstance(item, str):
+            if not isinstance(item, str) or len(item) > MAX_TEXT:
                 raise self.bad(name, item)
             out.extend(part.strip() for part in item.split(",") if part.strip())
         return out

@@ -411,6 +411,7 @@ def _start(found: dict[str, Any]) -> dict[str, Any]:
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 100):
         raise InvalidInput("businessKey must be text of at most 100 characters")
     variables, _ = from_typed(body.get("variables"))
+    engine().petitions.refuse_item_number(business_key or None)
     principal = current()
     result = engine().start(
         found["key"],

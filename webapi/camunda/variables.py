@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.errors import InvalidInput
 
+from ..body import BodyRefused, parse_json, refusal_text
 from .common import CAMUNDA_DATE, format_date, parse_date
 
 INT_RANGES = {"short": 2**15, "integer": 2**31, "long": 2**63}
@@ -82,9 +83,9 @@ def _convert(type_name: str, value: Any, info: Mapping[str, Any]) -> Any:
     if kind == "json" or (kind == "object" and info.get("serializationDataFormat") == "application/json"):
         if isinstance(value, str):
             try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("not valid JSON text") from None
+                return parse_json(value)
+            except BodyRefused as error:
+                raise ValueError(f"not valid JSON text: {refusal_text(error)}") from None
         return value
     if kind == "object":
         raise ValueError("only objects serialized as application/json are supported")
