@@ -51,11 +51,15 @@ def known(api: Api, deployed: Engine) -> dict[str, str]:
     }
 
 
+def lift_login_limits(engine: Engine) -> None:
+    """Generated sign-ins are wrong passwords from one address: throttling would answer everything after a
+    few with 429 (tests/test_auth.py checks it); a generated test needs every operation to reach its handler."""
+    engine.accounts.policy = replace(engine.accounts.policy, login_attempts=10**6, address_attempts=10**6)
+
+
 @pytest.fixture
 def api_schema(app: Flask, known: dict[str, str], deployed: Engine) -> schemathesis.BaseSchema:
-    # Generated sign-ins are wrong passwords from one address: throttling would answer everything after a
-    # few with 429 (tests/test_auth.py checks it); here every operation must reach its handler.
-    deployed.accounts.policy = replace(deployed.accounts.policy, login_attempts=10**6, address_attempts=10**6)
+    lift_login_limits(deployed)
     return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
 
 

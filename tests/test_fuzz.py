@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
 )
 
+from engine.runtime import Engine
 from tests import test_api_schema
 from tests.api_helpers import Api, basic, form_data
 from tests.test_petitions import REGISTRATION
@@ -206,6 +207,11 @@ def server_errors(api: Api, calls: list[Call], user: str | None = "admin") -> li
                 f"{call.method} {call.path[:80]} {call.target} <- {call.family}: {response.status_code}"
             )
     return failed
+
+
+@pytest.fixture(autouse=True)
+def _unthrottled(deployed: Engine) -> None:
+    test_api_schema.lift_login_limits(deployed)
 
 
 @pytest.fixture
