@@ -78,9 +78,7 @@ class CommandExecutor:
             workflow = self.load(session, row) if command.load else None
             work = UnitOfWork(self.environment, session, row, workflow, task=task)
         command.apply(work)
-        result = work.save()
-        work.result = result
-        return result
+        return work.save()
 
     def notify(self, result: CommandResult) -> None:
         for listener in self.listeners:

@@ -115,7 +115,6 @@ class UnitOfWork:
         self.pending_audit: list[dict[str, Any]] = []
         self._snapshot: list[Any] | None = None
         self.fired_noted = False
-        self.result: CommandResult | None = None
         # The row of the task the command acts on (read with the lock); the other open tasks' rows are not read.
         self.task_row = task
         # The task and timer rows are projections of the workflow, written in the same transaction as its state:
