@@ -111,6 +111,11 @@ def instance_variables(engine: Engine, principal: Principal, instance_id: str) -
     return policy.contact_fields(principal, engine.variables(instance_id))
 
 
+def register(engine: Engine, principal: Principal, data: dict[str, Any]) -> tuple[Petition, CommandResult]:
+    """Register a petition and start its intake procedure; the adapter's route guard checks the role."""
+    return engine.petitions.register(data, actor=principal.username)
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:

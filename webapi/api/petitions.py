@@ -120,7 +120,7 @@ class Petitions(MethodView):
     @with_errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a petition (the fields of forms/intake_registration.form); starts its intake procedure."""
-        petition, result = engine().petitions.register(data, actor=current().username)
+        petition, result = services.register(engine(), current(), data)
         return {**source(PetitionSchema(), petition), "firstTasks": result.created_tasks}
 
 

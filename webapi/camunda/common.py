@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine import errors
 from engine.errors import InvalidInput
-from engine.queries import Criteria
+from engine.queries import Criteria, Page
 
 from ..auth import require
 from ..errors import STATUS, Unauthorized
@@ -297,6 +297,12 @@ def sorting(params: Params, names: Mapping[str, str]) -> list[tuple[str, bool]]:
             raise params.bad("sortOrder", order)
         sort.append((names[by], order == "desc"))
     return sort
+
+
+def page(params: Params, sorts: Mapping[str, str]) -> Page:
+    """The page a list asks for: firstResult, maxResults and its sort (Camunda's sortBy names in ``sorts``)."""
+    first, limit = paging(params)
+    return Page(first, limit, sorting(params, sorts))
 
 
 def criteria(

@@ -13,11 +13,11 @@ from engine.definitions import DeployFile, DeploymentResult
 from engine.errors import DeploymentInvalid, InvalidInput, NotFound
 from engine.parsing import XmlRefused, parse_xml
 from engine.policy import contact_fields
-from engine.queries import Criteria, DefinitionRow, Page
+from engine.queries import Criteria, DefinitionRow
 
 from ..api.definitions import MAX_BYTES, MAX_FILES
 from ..auth import current, engine
-from .common import VERSION, Params, authenticated, blp, criteria, format_date, json_body, paging, sorting
+from .common import VERSION, Params, authenticated, blp, criteria, format_date, json_body, page
 from .instances import instance_dto
 from .variables import from_typed, to_typed
 
@@ -59,11 +59,10 @@ def _deployments(params: Params) -> Criteria:
 @authenticated()
 def deployments() -> Any:
     params = Params()
-    first, limit = paging(params)
-    sort = sorting(
+    wanted = page(
         params, {"id": "id", "name": "name", "deploymentTime": "deployedAt", "tenantId": "tenantId"}
     )
-    rows = services.read(engine(), queries.deployment_page, _deployments(params), Page(first, limit, sort))
+    rows = services.read(engine(), queries.deployment_page, _deployments(params), wanted)
     return [deployment_dto(row) for row in rows]
 
 
@@ -300,8 +299,7 @@ def _filtered(params: Params) -> tuple[Criteria, dict[str, bool]]:
 @authenticated()
 def process_definitions() -> Any:
     params = Params()
-    first, limit = paging(params)
-    sort = sorting(
+    wanted = page(
         params,
         {
             "id": "id",
@@ -313,7 +311,7 @@ def process_definitions() -> Any:
         },
     )
     where, options = _filtered(params)
-    return _dtos(services.read(engine(), queries.definition_page, where, Page(first, limit, sort), **options))
+    return _dtos(services.read(engine(), queries.definition_page, where, wanted, **options))
 
 
 @blp.get("/process-definition/count")

@@ -10,10 +10,10 @@ from flask import url_for
 from engine import queries, services
 from engine.errors import NotFound
 from engine.policy import INSTANCE_READERS
-from engine.queries import Criteria, Page
+from engine.queries import Criteria
 
 from ..auth import current, engine
-from .common import Params, authenticated, blp, criteria, json_body, paging, sorting
+from .common import Params, authenticated, blp, criteria, json_body, page
 from .variables import to_typed
 
 ENDED = ("completed", "cancelled")
@@ -77,9 +77,8 @@ def _criteria(params: Params) -> Criteria:
 
 
 def _list(params: Params) -> list[dict[str, Any]]:
-    first, limit = paging(params)
-    page = Page(first, limit, sorting(params, SORTS))
-    found = services.read(engine(), queries.instance_page, _criteria(params), page)
+    wanted = page(params, SORTS)
+    found = services.read(engine(), queries.instance_page, _criteria(params), wanted)
     return [
         instance_dto(
             row.id,

@@ -14,10 +14,10 @@ from flask import Response
 
 from engine import policy, queries, services
 from engine.errors import InvalidInput, NotFound, ValidationFailed
-from engine.queries import Criteria, Page, TaskFilter
+from engine.queries import Criteria, TaskFilter
 
 from ..auth import current, engine
-from .common import Params, authenticated, blp, criteria, format_date, json_body, paging, sorting
+from .common import Params, authenticated, blp, criteria, format_date, json_body, page
 from .variables import from_typed, to_typed, typed
 
 # Camunda's sortBy names for the task read model's fields (engine/queries.py TASK_FIELDS).
@@ -125,16 +125,14 @@ def _criteria(params: Params) -> Criteria:
 
 
 def _list(params: Params) -> list[dict[str, Any]]:
-    first, limit = paging(params)
+    wanted = page(params, SORTS)
     f, where = _task_filter(params), _criteria(params)
-    page = Page(first, limit, sorting(params, SORTS))
-    return [task_dto(t) for t in services.read(engine(), queries.task_page, f, where, page)]
+    return [task_dto(t) for t in services.read(engine(), queries.task_page, f, where, wanted)]
 
 
 def _count(params: Params) -> dict[str, int]:
-    paging(params)
+    page(params, SORTS)  # refused as the list refuses it, though a count has no page
     f, where = _task_filter(params), _criteria(params)
-    sorting(params, SORTS)
     return {"count": services.read(engine(), queries.task_count, f, where)}
 
 
