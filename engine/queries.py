@@ -1,4 +1,5 @@
-"""Read-only questions about instances and tasks, answered from the projection tables."""
+"""Every read the adapters make (lists, paging, counts, lookups), answered from the projection and definition
+tables; never deserialises a workflow. One paging helper (Page, paged, rows, count) serves every list."""
 
 from __future__ import annotations
 
