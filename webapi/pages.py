@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,10 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from sqlalchemy import case, func, select
 from werkzeug.utils import secure_filename
 
+from engine import queries, services
 from engine.errors import InvalidInput, NotFound
-from engine.models import FormVersion, Instance, Task, Timer
 
 from .auth import engine, identify, require
 
@@ -253,10 +251,7 @@ def vendor(name: str, filename: str) -> Response:
 @require()
 def form_schema(form_key: str) -> Response:
     """The latest deployed version of a Camunda Form (form-js JSON), e.g. the registration form."""
-    with engine().db.reading() as session:
-        row = session.scalars(
-            select(FormVersion).where(FormVersion.form_key == form_key).order_by(FormVersion.version.desc())
-        ).first()
+    row = services.read(engine(), queries.latest_form, form_key)
     if row is None:
         raise NotFound(f"the form '{form_key}' is not deployed", {"form": form_key})
     return current_app.response_class(
@@ -273,39 +268,7 @@ def waiting() -> dict[str, Any]:
     waits) from the instances' active elements. ``?definitionId=`` narrows to one definition version."""
     definition_id = request.args.get("definitionId") or None
     now = engine().now()
-    counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"tasks": 0, "overdue": 0, "unclaimed": 0, "timers": 0, "nextTimer": None, "instances": 0}
-    )
-    with engine().db.reading() as session:
-        task_query = select(
-            Task.definition_id,
-            Task.element_id,
-            func.count(),
-            func.sum(case((Task.due_at < now, 1), else_=0)),
-            func.sum(case((Task.assignee.is_(None), 1), else_=0)),
-        ).group_by(Task.definition_id, Task.element_id)
-        timer_query = (
-            select(Instance.definition_id, Timer.element_id, func.count(), func.min(Timer.due_at))
-            .join(Instance, Instance.id == Timer.instance_id)
-            .where(Instance.state.in_(("active", "suspended")))
-            .group_by(Instance.definition_id, Timer.element_id)
-        )
-        instance_query = select(Instance.definition_id, Instance.active_elements).where(
-            Instance.state.in_(("active", "suspended"))
-        )
-        if definition_id:
-            task_query = task_query.where(Task.definition_id == definition_id)
-            timer_query = timer_query.where(Instance.definition_id == definition_id)
-            instance_query = instance_query.where(Instance.definition_id == definition_id)
-        for definition, element, total, overdue, unclaimed in session.execute(task_query):
-            row = counts[(definition, element)]
-            row.update(tasks=total, overdue=int(overdue or 0), unclaimed=int(unclaimed or 0))
-        for definition, element, total, next_due in session.execute(timer_query):
-            row = counts[(definition, element)]
-            row.update(timers=total, nextTimer=next_due.isoformat() if next_due else None)
-        for definition, elements in session.execute(instance_query):
-            for element in set(elements or ()):
-                counts[(definition, element)]["instances"] += 1
+    counts = services.read(engine(), queries.waiting_counts, now, definition_id)
     return {
         "now": now.isoformat(),
         "elements": [
