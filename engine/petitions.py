@@ -22,8 +22,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .errors import Conflict, InvalidState, NotFound, ValidationFailed
-from .forms import FormDefinition, FormValidationError, parse_form
-from .models import Counter, FormVersion, Petition
+from .forms import FormDefinition, FormValidationError
+from .models import Counter, Petition
 
 if TYPE_CHECKING:
     from .models import Task
@@ -88,23 +88,14 @@ class PetitionRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._forms: dict[tuple[str, int], FormDefinition] = {}
         engine.end_hooks.append(self._on_instance_end)
         engine.complete_hooks.append(self._on_task_completed)
 
     def registration_form(self) -> FormDefinition:
-        with self.engine.db.reading() as session:
-            row = session.scalars(
-                select(FormVersion)
-                .where(FormVersion.form_key == REGISTRATION_FORM)
-                .order_by(FormVersion.version.desc())
-            ).first()
-        if row is None:
+        form = self.engine.forms.get(REGISTRATION_FORM)
+        if form is None:
             raise NotFound(f"the registration form '{REGISTRATION_FORM}' is not deployed")
-        key = (row.form_key, row.version)
-        if key not in self._forms:
-            self._forms[key] = parse_form(row.schema_json, source=f"{row.form_key}:{row.version}")
-        return self._forms[key]
+        return form.definition
 
     def validate(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The registration as its form cleans it; every field error at once, nothing stored."""

@@ -39,7 +39,8 @@ from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_d
 from .errors import Conflict, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
 from .escalation import EscalationLadder
 from .events import is_timer, message_names, timer_due, timer_fired
-from .forms import FormDefinition, FormValidationError, parse_form
+from .forms import FormDefinition, FormValidationError
+from .formstore import FormStore
 from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
 from .parsing import is_expression
 from .petitions import PetitionRegistry
@@ -160,7 +161,7 @@ class Engine:
         self.petitions = PetitionRegistry(self)
         self.escalations = EscalationLadder(self)
         self.accounts = Accounts(self)
-        self._forms: dict[tuple[str, int], FormDefinition] = {}
+        self.forms = FormStore(self.db)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -446,17 +447,10 @@ class Engine:
     def form_for(self, session: Session, task: Task) -> FormDefinition | None:
         if task.form_ref is None or task.form_version is None:
             return None
-        key = (task.form_ref, task.form_version)
-        if key not in self._forms:
-            schema = session.scalar(
-                select(FormVersion.schema_json).where(
-                    FormVersion.form_key == task.form_ref, FormVersion.version == task.form_version
-                )
-            )
-            if schema is None:
-                raise NotFound(f"form '{task.form_ref}' version {task.form_version} is not deployed")
-            self._forms[key] = parse_form(schema, source=f"{task.form_ref}:{task.form_version}")
-        return self._forms[key]
+        form = self.forms.get(task.form_ref, task.form_version, session)
+        if form is None:
+            raise NotFound(f"form '{task.form_ref}' version {task.form_version} is not deployed")
+        return form.definition
 
     def deliver_message(
         self,

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from engine.definitions import latest_definition, read_files
 from engine.errors import PetitionflowError
-from engine.forms import FormDefinition, FormField, parse_form
+from engine.forms import FormDefinition, FormField
 from engine.models import FormVersion, Task
 from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
 from engine.runtime import ACTIVE, CANCELLED, COMPLETED, SUSPENDED, Engine
@@ -91,15 +90,8 @@ def instance_state(text: str) -> str:
     return state
 
 
-def _latest_forms(session: Session, keys: Iterable[str]) -> list[FormDefinition]:
-    forms = []
-    for key in keys:
-        row = session.scalars(
-            select(FormVersion).where(FormVersion.form_key == key).order_by(FormVersion.version.desc())
-        ).first()
-        if row is not None:
-            forms.append(parse_form(row.schema_json, source=f"{row.form_key}:{row.version}"))
-    return forms
+def _latest_forms(engine: Engine, keys: Iterable[str]) -> list[FormDefinition]:
+    return [form.definition for form in map(engine.forms.get, keys) if form is not None]
 
 
 def _engine() -> Engine:
@@ -146,7 +138,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     with engine.db.reading() as session:
         definition = latest_definition(session, args.key)
         # The process's forms name its variables and their types (the registration's phone is text).
-        forms = _latest_forms(session, definition.form_refs if definition else ())
+        forms = _latest_forms(engine, definition.form_refs if definition else ())
     result = engine.start(
         args.key, business_key=args.business_key, variables=typed_variables(args.var, forms), actor=args.user
     )

@@ -38,7 +38,7 @@ from sqlalchemy import case, func, select
 from werkzeug.utils import secure_filename
 
 from engine.errors import InvalidInput, NotFound
-from engine.models import FormVersion, Instance, Task, Timer
+from engine.models import Instance, Task, Timer
 
 from .auth import engine, identify, require
 
@@ -253,14 +253,11 @@ def vendor(name: str, filename: str) -> Response:
 @require()
 def form_schema(form_key: str) -> Response:
     """The latest deployed version of a Camunda Form (form-js JSON), e.g. the registration form."""
-    with engine().db.reading() as session:
-        row = session.scalars(
-            select(FormVersion).where(FormVersion.form_key == form_key).order_by(FormVersion.version.desc())
-        ).first()
-    if row is None:
+    form = engine().forms.get(form_key)
+    if form is None:
         raise NotFound(f"the form '{form_key}' is not deployed", {"form": form_key})
     return current_app.response_class(
-        json.dumps({"key": row.form_key, "version": row.version, "schema": json.loads(row.schema_json)}),
+        json.dumps({"key": form.key, "version": form.version, "schema": form.schema}),
         mimetype="application/json",
     )
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from engine.errors import Forbidden, NotFound
-from engine.models import FormVersion, Task
+from engine.models import Task
 from engine.queries import TaskFilter, get_task, list_tasks
 from engine.runtime import CommandResult, Engine
 
@@ -174,15 +172,8 @@ class TaskItem(MethodView):
     def get(self, task_id: str) -> dict[str, Any]:
         """One task with its form and the data the form shows."""
         task = _task(task_id, acting=False)
-        form = None
-        if task.form_ref and task.form_version:
-            with engine().db.reading() as session:
-                schema = session.scalar(
-                    select(FormVersion.schema_json).where(
-                        FormVersion.form_key == task.form_ref, FormVersion.version == task.form_version
-                    )
-                )
-            form = json.loads(schema) if schema else None
+        deployed = engine().forms.get(task.form_ref, task.form_version) if task.form_version else None
+        form = deployed.schema if deployed else None
         variables = contact_fields(current(), json_safe(engine().variables(task.instance_id, task.id)))
         return {**source(TaskSchema(), task), "form": form, "variables": variables}
 

@@ -14,7 +14,7 @@ from flask import Response
 from sqlalchemy import Select, func, select
 
 from engine.errors import Forbidden, InvalidInput, NotFound, ValidationFailed
-from engine.models import FormVersion, Task
+from engine.models import Task
 from engine.queries import TaskFilter, task_query
 
 from ..api.tasks import _task, _visible_filter, assign_task, claim_task, complete_task, unclaim_task
@@ -319,14 +319,7 @@ def task_form(task_id: str) -> dict[str, Any]:
 def deployed_form(task_id: str) -> Response:
     """The Camunda Form (form-js JSON) the task shows."""
     task = _task(task_id, acting=False)
-    schema = None
-    if task.form_ref and task.form_version:
-        with engine().db.reading() as session:
-            schema = session.scalar(
-                select(FormVersion.schema_json).where(
-                    FormVersion.form_key == task.form_ref, FormVersion.version == task.form_version
-                )
-            )
-    if schema is None:
+    deployed = engine().forms.get(task.form_ref, task.form_version) if task.form_version else None
+    if deployed is None:
         raise NotFound(f"task {task_id} has no deployed form")
-    return Response(json.dumps(json.loads(schema), ensure_ascii=False), mimetype="application/json")
+    return Response(json.dumps(deployed.schema, ensure_ascii=False), mimetype="application/json")
