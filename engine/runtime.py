@@ -404,7 +404,7 @@ class Engine:
                     f"task is claimed by {task.assignee}", {"task": task_id, "assignee": task.assignee}
                 )
             if require_claim and task.assignee is None:
-                raise Conflict("claim the task before completing it", {"task": task_id})
+                raise Conflict("claim the task before completing it", {"task": task_id, "assignee": None})
             spiff_task = work.workflow.get_task_from_id(uuid.UUID(task_id))
             clean = self.validate_submission(work.session, task, variables)
             extends = (spiff_task.task_spec.extensions.get("properties") or {}).get("extendsDeadline")
