@@ -20,6 +20,7 @@ from .db import Database
 from .deadlines import DeadlineKeeper, load_rules
 from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
+from .formstore import FormStore
 from .models import Task
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands
@@ -51,6 +52,7 @@ class Core:
     codec: WorkflowCodec
     script_engine: SafeScriptEngine
     executor: CommandExecutor
+    forms: FormStore
     complete_hooks: list[CompleteHook] = field(default_factory=list)
 
 
@@ -86,7 +88,9 @@ def build_core(
     script_engine = SafeScriptEngine(functions, allow_scripts=settings.allow_scripts)
     environment = WorkEnvironment(codec=codec, functions=functions, now=clock.now, deadlines=deadlines)
     executor = CommandExecutor(db, environment, script_engine)
-    return Core(settings, db, clock, calendar, deadlines, functions, codec, script_engine, executor)
+    return Core(
+        settings, db, clock, calendar, deadlines, functions, codec, script_engine, executor, FormStore(db)
+    )
 
 
 def build_services(core: Core, commands: InstanceCommands) -> Services:
@@ -98,6 +102,7 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         calendar=core.calendar,
         commands=commands,
         reflux_threshold=core.settings.reflux_threshold,
+        forms=core.forms,
     )
     # The petition's status and metrics facts follow its procedure in the command's own transaction.
     core.executor.environment.end_hooks.append(petitions.on_instance_end)

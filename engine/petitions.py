@@ -24,8 +24,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .calendar import StatutoryCalendar
 from .db import Database
 from .errors import Conflict, InvalidState, NotFound, ValidationFailed
-from .forms import FormDefinition, FormValidationError, parse_form
-from .models import Counter, FormVersion, Petition
+from .forms import FormDefinition, FormValidationError
+from .formstore import FormStore
+from .models import Counter, Petition
 from .ports import InstanceCommands, Now
 
 if TYPE_CHECKING:
@@ -97,27 +98,20 @@ class PetitionRegistry:
         calendar: StatutoryCalendar,
         commands: InstanceCommands,
         reflux_threshold: int,
+        forms: FormStore,
     ) -> None:
         self.db = db
         self.now = now
         self.calendar = calendar
         self.commands = commands
         self.reflux_threshold = reflux_threshold
-        self._forms: dict[tuple[str, int], FormDefinition] = {}
+        self.forms = forms
 
     def registration_form(self) -> FormDefinition:
-        with self.db.reading() as session:
-            row = session.scalars(
-                select(FormVersion)
-                .where(FormVersion.form_key == REGISTRATION_FORM)
-                .order_by(FormVersion.version.desc())
-            ).first()
-        if row is None:
+        form = self.forms.get(REGISTRATION_FORM)
+        if form is None:
             raise NotFound(f"the registration form '{REGISTRATION_FORM}' is not deployed")
-        key = (row.form_key, row.version)
-        if key not in self._forms:
-            self._forms[key] = parse_form(row.schema_json, source=f"{row.form_key}:{row.version}")
-        return self._forms[key]
+        return form.definition
 
     def validate(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The registration as its form cleans it; every field error at once, nothing stored."""

@@ -501,21 +501,6 @@ def resource_content(session: Session, resource_id: int) -> str | None:
 
 
 # -- forms --------------------------------------------------------------------------------------------------------
-def latest_form(session: Session, form_key: str) -> FormVersion | None:
-    return session.scalars(
-        select(FormVersion).where(FormVersion.form_key == form_key).order_by(FormVersion.version.desc())
-    ).first()
-
-
-def form_schema(session: Session, form_key: str, version: int) -> str | None:
-    """The form-js JSON of one deployed form version."""
-    return session.scalar(
-        select(FormVersion.schema_json).where(
-            FormVersion.form_key == form_key, FormVersion.version == version
-        )
-    )
-
-
 # -- escalations and the cockpit's waiting counts -----------------------------------------------------------
 @dataclass(frozen=True)
 class EscalationFilter:

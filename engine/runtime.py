@@ -33,8 +33,8 @@ from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_d
 from .errors import Conflict, InvalidInput, InvalidState, NotFound, ValidationFailed
 from .events import message_names
 from .executor import Command
-from .forms import FormDefinition, FormValidationError, parse_form
-from .models import AuditEvent, FormVersion, Instance, ProcessDefinition, Task
+from .forms import FormDefinition, FormValidationError
+from .models import AuditEvent, Instance, ProcessDefinition, Task
 from .scripting import FunctionRegistry
 from .unit_of_work import (
     ACTIVE,
@@ -109,7 +109,7 @@ class Engine:
         self.petitions = services.petitions
         self.escalations = services.escalations
         self.accounts = services.accounts
-        self._forms: dict[tuple[str, int], FormDefinition] = {}
+        self.forms = core.forms
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -281,7 +281,7 @@ class Engine:
                     f"task is claimed by {task.assignee}", {"task": task_id, "assignee": task.assignee}
                 )
             if require_claim and task.assignee is None:
-                raise Conflict("claim the task before completing it", {"task": task_id})
+                raise Conflict("claim the task before completing it", {"task": task_id, "assignee": None})
             assert work.workflow is not None
             spiff_task = work.workflow.get_task_from_id(uuid.UUID(task_id))
             clean = self.validate_submission(work.session, task, variables)
@@ -324,17 +324,10 @@ class Engine:
     def form_for(self, session: Session, task: Task) -> FormDefinition | None:
         if task.form_ref is None or task.form_version is None:
             return None
-        key = (task.form_ref, task.form_version)
-        if key not in self._forms:
-            schema = session.scalar(
-                select(FormVersion.schema_json).where(
-                    FormVersion.form_key == task.form_ref, FormVersion.version == task.form_version
-                )
-            )
-            if schema is None:
-                raise NotFound(f"form '{task.form_ref}' version {task.form_version} is not deployed")
-            self._forms[key] = parse_form(schema, source=f"{task.form_ref}:{task.form_version}")
-        return self._forms[key]
+        form = self.forms.get(task.form_ref, task.form_version, session)
+        if form is None:
+            raise NotFound(f"form '{task.form_ref}' version {task.form_version} is not deployed")
+        return form.definition
 
     def deliver_message(
         self,

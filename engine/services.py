@@ -4,7 +4,6 @@ engine/queries.py. The adapters parse input and render answers; they never open 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -86,10 +85,8 @@ def task_form(engine: Engine, task: Task) -> FormDefinition | None:
 
 def task_form_schema(engine: Engine, task: Task) -> dict[str, Any] | None:
     """The Camunda Form (form-js JSON) the task shows, as deployed."""
-    if not (task.form_ref and task.form_version):
-        return None
-    schema = read(engine, queries.form_schema, task.form_ref, task.form_version)
-    return json.loads(schema) if schema else None
+    form = engine.forms.get(task.form_ref, task.form_version) if task.form_ref and task.form_version else None
+    return form.schema if form else None
 
 
 def task_variables(engine: Engine, principal: Principal, task: Task) -> dict[str, Any]:

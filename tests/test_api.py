@@ -630,6 +630,7 @@ PROTECTED = [
     ("GET", "/api/calendar/years"),
     ("GET", "/api/calendar/years/{year}"),
     ("PUT", "/api/calendar/years/{year}"),
+    ("GET", "/api/vocabulary"),
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from engine import queries, services
 from engine.definitions import latest_definition, read_files
 from engine.errors import PetitionflowError
-from engine.forms import FormDefinition, FormField, parse_form
+from engine.forms import FormDefinition, FormField
 from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
 from engine.runtime import ACTIVE, CANCELLED, COMPLETED, SUSPENDED, Engine
 
@@ -87,12 +87,7 @@ def instance_state(text: str) -> str:
 
 
 def _latest_forms(engine: Engine, keys: Iterable[str]) -> list[FormDefinition]:
-    forms = []
-    for key in keys:
-        row = services.read(engine, queries.latest_form, key)
-        if row is not None:
-            forms.append(parse_form(row.schema_json, source=f"{row.form_key}:{row.version}"))
-    return forms
+    return [form.definition for form in map(engine.forms.get, keys) if form is not None]
 
 
 def _engine() -> Engine:
