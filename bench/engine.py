@@ -48,13 +48,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from engine import runtime
 from engine.config import Settings
 from engine.definitions import read_files
 from engine.models import Instance, Task
 from engine.parsing import BPMN_NS, PetitionParser
 from engine.runtime import Engine
 from engine.serialization import WorkflowCodec
+from engine.unit_of_work import UnitOfWork
 
 # The engine package is imported by now, so bench/ may join the path for the shared helpers.
 sys.path.append(_HERE)
@@ -253,14 +253,15 @@ class Phases:
 @contextmanager
 def instrumented(engine: Engine) -> Iterator[Phases]:
     phases = Phases()
-    unit = runtime._UnitOfWork
-    phases.wrap(engine, "complete", "other: Engine.complete / _command glue", top=True)
-    phases.wrap(engine, "_lock_task", "begin write transaction + lock instance, read the task row")
-    phases.wrap(engine, "_load", "load glue")
-    phases.wrap(engine, "_specs", "spec cache lookup")
+    unit = UnitOfWork
+    executor = engine.executor
+    phases.wrap(engine, "complete", "other: Engine.complete / executor glue", top=True)
+    phases.wrap(executor, "lock_task", "begin write transaction + lock instance, read the task row")
+    phases.wrap(executor, "load", "load glue")
+    phases.wrap(executor, "specs", "spec cache lookup")
     phases.wrap(engine.codec, "decode_state", "decode state JSON -> BpmnWorkflow")
     phases.wrap(engine, "validate_submission", "form validation")
-    phases.wrap(engine, "_run_engine", "SpiffWorkflow: task.run + refresh_timers + do_engine_steps")
+    phases.wrap(unit, "run", "SpiffWorkflow: task.run + refresh_timers + do_engine_steps")
     phases.wrap(engine.script_engine, "evaluate", "gateway conditions (safe evaluator)")
     phases.wrap(unit, "save", "save glue (active_elements)")
     phases.wrap(unit, "_record_activities", "audit: activities finished")

@@ -82,7 +82,7 @@ from engine.config import Settings
 from engine.definitions import DeployFile, read_files
 from engine.errors import PetitionflowError
 from engine.runtime import Engine
-from tests.test_scenarios_intake import FORM_DATA, TODAY
+from engine.testing import FORM_DATA, TODAY
 
 ROOT = Path(_ROOT)
 DEFAULT_PG = os.environ.get("PETITIONFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -73,7 +73,7 @@ from engine.queries import (
     petition_timeline,
 )
 from engine.runtime import Engine
-from tests.test_scenarios_intake import FORM_DATA, TODAY
+from engine.testing import FORM_DATA, TODAY
 
 # The engine package is imported by now, so bench/ may join the path for the load bench's service and helpers.
 sys.path.append(_HERE)

@@ -18,16 +18,14 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from .db import Database
 from .errors import Conflict, InvalidInput, NotFound, PetitionflowError
 from .models import ApiToken, LoginFailure, User, WebSession
-
-if TYPE_CHECKING:
-    from .runtime import Engine
+from .ports import Now
 
 ROLES = ("registrar", "handler", "leader", "supervisor", "designer", "admin")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -163,8 +161,9 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str | None],
 
 
 class Accounts:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, now: Now) -> None:
+        self.db = db
+        self.now = now
         self.policy = AuthPolicy.from_env()
 
     # -- users -------------------------------------------------------------------------------------------
@@ -197,7 +196,7 @@ class Accounts:
             raise InvalidInput("用户名（username）不能为空", {"fields": {"username": ["不能为空"]}})
         if not demo:
             self.check_password_policy(password)
-        with self.engine.db.transaction() as session:
+        with self.db.transaction() as session:
             if session.scalar(select(User.id).where(User.username == username)):
                 raise Conflict(f"user '{username}' exists")
             user = User(
@@ -207,7 +206,7 @@ class Accounts:
                 roles=list(roles),
                 groups=list(groups),
                 unit=unit,
-                created_at=self.engine.now(),
+                created_at=self.now(),
             )
             session.add(user)
         return Principal.of(user)
@@ -215,14 +214,14 @@ class Accounts:
     def set_password(self, username: str, password: str) -> None:
         """A new password; every session and token of the user ends (whoever knew the old one is out)."""
         self.check_password_policy(password)
-        with self.engine.db.transaction() as session:
+        with self.db.transaction() as session:
             user = self._user(session, username)
             user.password_hash = hash_password(password)
             self._end_access(session, user.id)
 
     def disable(self, username: str) -> None:
         """The user can no longer sign in; their sessions and tokens end now."""
-        with self.engine.db.transaction() as session:
+        with self.db.transaction() as session:
             user = self._user(session, username)
             user.active = False
             self._end_access(session, user.id)
@@ -238,19 +237,19 @@ class Accounts:
         session.execute(
             update(ApiToken)
             .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=self.engine.now())
+            .values(revoked_at=self.now())
         )
 
     def authenticate(self, username: str, password: str, address: str | None = None) -> Principal | None:
         """The user if the password is right, else None; raises TooManyAttempts while the account or the
         client ``address`` has had too many wrong passwords lately. That check comes before the hash, so a
         flood of guesses costs one indexed read each and no CPU."""
-        now = self.engine.now()
+        now = self.now()
         keys = {f"user:{username[:150]}": self.policy.login_attempts}
         if address:
             keys[f"addr:{address[:150]}"] = self.policy.address_attempts
         since = now - self.policy.login_window
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             counts = {
                 key: (count, first)
                 for key, count, first in session.execute(
@@ -268,19 +267,19 @@ class Accounts:
             ).first()
         # An unknown name is checked against a dummy hash of the same cost: both answers take as long.
         if not check_password(password, user.password_hash if user else dummy_hash()):
-            with self.engine.db.transaction() as session:
+            with self.db.transaction() as session:
                 # Failures older than the window count for nothing: the table only holds the last window's.
                 session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
                 session.add_all(LoginFailure(key=key, at=now) for key in keys)
             return None
         own = next(iter(keys))
         if own in counts:  # only after failures: a good login stays free of writes
-            with self.engine.db.transaction() as session:
+            with self.db.transaction() as session:
                 session.execute(delete(LoginFailure).where(LoginFailure.key == own))
         return Principal.of(user) if user else None
 
     def get(self, username: str) -> Principal | None:
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             user = session.scalars(
                 select(User).where(User.username == username, User.active.is_(True))
             ).first()
@@ -290,8 +289,8 @@ class Accounts:
     def open_session(self, username: str) -> str:
         """A new session for a signed-in browser; returns the key its cookie carries."""
         key = secrets.token_urlsafe(32)
-        now = self.engine.now()
-        with self.engine.db.transaction() as session:
+        now = self.now()
+        with self.db.transaction() as session:
             user = self._user(session, username)
             # Ended sessions of this user go now, so the table only holds live ones and a few stale ones.
             session.execute(
@@ -306,8 +305,8 @@ class Accounts:
 
     def for_session(self, key: str) -> Principal | None:
         """The user of a live session: one read by primary key (a write at most once a minute)."""
-        now = self.engine.now()
-        with self.engine.db.reading() as session:
+        now = self.now()
+        with self.db.reading() as session:
             row = session.execute(
                 select(WebSession.created_at, WebSession.seen_at, User)
                 .join(User, User.id == WebSession.user_id)
@@ -319,14 +318,14 @@ class Accounts:
         if created_at + self.policy.session_lifetime <= now or seen_at + self.policy.session_idle <= now:
             return None
         if now - seen_at >= SEEN_RESOLUTION:
-            with self.engine.db.transaction() as session:
+            with self.db.transaction() as session:
                 session.execute(
                     update(WebSession).where(WebSession.key_hash == digest(key)).values(seen_at=now)
                 )
         return Principal.of(user)
 
     def close_session(self, key: str) -> None:
-        with self.engine.db.transaction() as session:
+        with self.db.transaction() as session:
             session.execute(delete(WebSession).where(WebSession.key_hash == digest(key)))
 
     # -- API tokens --------------------------------------------------------------------------------------
@@ -339,8 +338,8 @@ class Accounts:
                 {"fields": {"days": [f"须在 1 到 {self.policy.token_max_days} 之间"]}},
             )
         token = secrets.token_urlsafe(32)
-        now = self.engine.now()
-        with self.engine.db.transaction() as session:
+        now = self.now()
+        with self.db.transaction() as session:
             user_id = session.scalar(select(User.id).where(User.username == username))
             if user_id is None:
                 raise InvalidInput(f"no user '{username}'")
@@ -356,14 +355,14 @@ class Accounts:
         return token
 
     def for_token(self, token: str) -> Principal | None:
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             user = session.scalars(
                 select(User)
                 .join(ApiToken, ApiToken.user_id == User.id)
                 .where(
                     ApiToken.token_hash == digest(token),
                     ApiToken.revoked_at.is_(None),
-                    ApiToken.expires_at > self.engine.now(),
+                    ApiToken.expires_at > self.now(),
                     User.active.is_(True),
                 )
             ).first()
@@ -374,7 +373,7 @@ class Accounts:
         query = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
         if username is not None:
             query = query.where(User.username == username)
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             rows = session.execute(query.order_by(ApiToken.created_at.desc(), ApiToken.token_hash)).all()
         return [
             TokenInfo(t.token_hash[:16], owner, t.name, t.created_at, t.expires_at, t.revoked_at)
@@ -386,7 +385,7 @@ class Accounts:
         missing = NotFound("没有这个令牌", {"token": handle})
         if len(handle) != 16:
             raise missing
-        with self.engine.db.transaction() as session:
+        with self.db.transaction() as session:
             found = session.execute(
                 select(ApiToken, User.username)
                 .join(User, User.id == ApiToken.user_id)
@@ -397,10 +396,10 @@ class Accounts:
                 raise missing
             token = found[0][0]
             if token.revoked_at is None:
-                token.revoked_at = self.engine.now()
+                token.revoked_at = self.now()
 
     def any_user(self) -> bool:
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             return session.scalar(select(User.id).limit(1)) is not None
 
     def seed_demo(self) -> list[tuple[str, str, tuple[str, ...]]]:

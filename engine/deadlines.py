@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,12 +22,13 @@ from sqlalchemy import select
 
 from .calendar import StatutoryCalendar
 from .clock import as_date
+from .context import current_data, current_work
 from .errors import Conflict, InvalidInput, ProcessError
 from .events import timer_definitions, timer_fired
 from .models import Deadline
 
 if TYPE_CHECKING:
-    from .runtime import _UnitOfWork
+    from .unit_of_work import UnitOfWork
 
 DEADLINE_CALL = re.compile(r"deadline\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*\)")
 CALENDAR, WORKING = "calendar", "working"
@@ -203,12 +203,6 @@ def load_rules(path: Path | None) -> dict[str, DeadlineRule]:
     return rules
 
 
-# The unit of work a command is running, so that timer expressions can reach their instance's deadlines.
-current_work: ContextVar[_UnitOfWork | None] = ContextVar("current_work", default=None)
-# The data of the task whose expression is being evaluated (SpiffWorkflow passes only arguments to functions).
-current_data: ContextVar[Mapping[str, Any] | None] = ContextVar("current_data", default=None)
-
-
 class DeadlineKeeper:
     """Computes, stores and moves deadlines inside the unit of work of a command."""
 
@@ -218,7 +212,7 @@ class DeadlineKeeper:
 
     # -- the function diagrams call --------------------------------------------------------------------------
     def deadline(self, name: str) -> str:
-        work = current_work.get()
+        work: UnitOfWork | None = current_work.get()
         if work is None:
             raise ProcessError(f"deadline('{name}') can only be evaluated while the engine runs an instance")
         data = current_data.get() or {}
@@ -238,7 +232,7 @@ class DeadlineKeeper:
         return rule
 
     def record(
-        self, work: _UnitOfWork, name: str, *, data: Mapping[str, Any] | None = None
+        self, work: UnitOfWork, name: str, *, data: Mapping[str, Any] | None = None
     ) -> Deadline | None:
         """The instance's record of deadline ``name``; started from ``data``'s anchor if given and not yet begun."""
         cache = work.deadlines
@@ -252,7 +246,7 @@ class DeadlineKeeper:
             cache[name] = self._start(work, name, data)
         return cache[name]
 
-    def _start(self, work: _UnitOfWork, name: str, data: Mapping[str, Any], period: int = 1) -> Deadline:
+    def _start(self, work: UnitOfWork, name: str, data: Mapping[str, Any], period: int = 1) -> Deadline:
         rule = self.rule(name)
         raw = data.get(rule.anchor)
         if raw is None:
@@ -290,7 +284,7 @@ class DeadlineKeeper:
         return record.due_at + timedelta(seconds=record.paused_seconds)
 
     # -- moving a deadline -----------------------------------------------------------------------------------
-    def pause(self, work: _UnitOfWork, name: str, data: Mapping[str, Any]) -> None:
+    def pause(self, work: UnitOfWork, name: str, data: Mapping[str, Any]) -> None:
         # The clock may not have been asked for yet (its timer comes after the hearing): start it now.
         record = self.record(work, name, data=data if self.rule(name).anchor in data else None)
         if record is None or record.paused_at is not None or record.outcome is not None:
@@ -298,7 +292,7 @@ class DeadlineKeeper:
         record.paused_at = work.now
         work.audit("deadline.paused", data={"deadline": name})
 
-    def resume(self, work: _UnitOfWork, name: str) -> None:
+    def resume(self, work: UnitOfWork, name: str) -> None:
         record = self.record(work, name)
         if record is None or record.paused_at is None:
             return
@@ -315,7 +309,7 @@ class DeadlineKeeper:
         )
         self.move_timers(work, name, record)
 
-    def extend(self, work: _UnitOfWork, name: str, days: int, actor: str | None) -> None:
+    def extend(self, work: UnitOfWork, name: str, days: int, actor: str | None) -> None:
         rule = self.rule(name)
         record = self.record(work, name)
         if record is None:
@@ -341,7 +335,7 @@ class DeadlineKeeper:
         )
         self.move_timers(work, name, record)
 
-    def move_timers(self, work: _UnitOfWork, name: str, record: Deadline) -> None:
+    def move_timers(self, work: UnitOfWork, name: str, record: Deadline) -> None:
         """Rewrite the due time SpiffWorkflow stored in every waiting timer bound to this deadline."""
         due = self.effective_due(record).isoformat()
         for task in work.waiting_timers():
@@ -349,7 +343,7 @@ class DeadlineKeeper:
                 task.internal_data["event_value"] = due
 
     # -- after each command ----------------------------------------------------------------------------------
-    def sync(self, work: _UnitOfWork) -> None:
+    def sync(self, work: UnitOfWork) -> None:
         """Pause or resume clocks for sub-processes that started or ended, and record met or lapsed deadlines."""
         for task in work.changed_tasks():
             spec = task.task_spec

@@ -17,17 +17,18 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .calendar import StatutoryCalendar
+from .db import Database
+from .deadlines import DeadlineKeeper
 from .errors import InvalidInput
 from .models import Deadline, Escalation, Instance, Petition, Task, TaskCandidate
-
-if TYPE_CHECKING:
-    from .runtime import Engine
+from .ports import InstanceCommands, Now
 
 SUPERVISION_PROCESS = "supervision"
 # Deadlines whose lapse means a notice the petitioner was owed was not issued in time.
@@ -67,18 +68,31 @@ def half_year_title(period: str) -> str:
 
 
 class EscalationLadder:
-    def __init__(self, engine: Engine, settings: LadderSettings | None = None) -> None:
-        self.engine = engine
-        self.settings = settings or LadderSettings.load(engine.settings.instance_path / "escalation.json")
+    def __init__(
+        self,
+        *,
+        db: Database,
+        now: Now,
+        calendar: StatutoryCalendar,
+        deadlines: DeadlineKeeper,
+        commands: InstanceCommands,
+        settings: LadderSettings,
+    ) -> None:
+        self.db = db
+        self.now = now
+        self.calendar = calendar
+        self.deadlines = deadlines
+        self.commands = commands
+        self.settings = settings
 
     def _title(self, deadline: str) -> str:
-        rule = self.engine.deadlines.rules.get(deadline)
+        rule = self.deadlines.rules.get(deadline)
         return rule.label if rule else deadline
 
     def _local(self, due: datetime) -> str:
         """A deadline's end in office time. One that ends at midnight is its last day's 24:00, as the Civil
         Code counts it (Art. 203), not the next day's 00:00, which reads as a day more."""
-        local = due.astimezone(self.engine.calendar.tz)
+        local = due.astimezone(self.calendar.tz)
         if (local.hour, local.minute) == (0, 0):
             return f"{(local - timedelta(days=1)):%Y-%m-%d} 24:00"
         return f"{local:%Y-%m-%d %H:%M}"
@@ -89,7 +103,7 @@ class EscalationLadder:
             return False
         try:
             with session.begin_nested():
-                session.add(Escalation(created_at=self.engine.now(), **fields))
+                session.add(Escalation(created_at=self.now(), **fields))
         except IntegrityError:  # another process wrote the same step a moment ago
             return False
         return True
@@ -107,15 +121,15 @@ class EscalationLadder:
 
     def run(self) -> dict[str, int]:
         """Warnings and supervision for open deadlines, then listings; returns how many steps were new."""
-        now = self.engine.now()
+        now = self.now()
         counts = {"warning": 0, "supervision": 0, "listing": 0}
         to_supervise: list[tuple[str, Deadline]] = []
-        with self.engine.db.transaction() as session:
-            rules = self.engine.deadlines.rules
+        with self.db.transaction() as session:
+            rules = self.deadlines.rules
             for record, unit in self._open_deadlines(session):
                 if record.name in rules and rules[record.name].petitioner_window:
                     continue
-                due = self.engine.deadlines.effective_due(record)
+                due = self.deadlines.effective_due(record)
                 common = {
                     "business_key": record.business_key,
                     "instance_id": record.instance_id,
@@ -140,14 +154,14 @@ class EscalationLadder:
                             to_supervise.append((record.business_key, record))
             counts["listing"] = self._list_units(session, now)
         for business_key, record in to_supervise:
-            self.engine.start(
+            self.commands.start(
                 SUPERVISION_PROCESS,
                 business_key=business_key,
                 actor="escalation",
                 variables={
                     "deadlineName": record.name,
                     "deadlineBasis": record.basis,
-                    "deadlineDue": self.engine.deadlines.effective_due(record).isoformat(),
+                    "deadlineDue": self.deadlines.effective_due(record).isoformat(),
                 },
             )
         return counts
@@ -191,20 +205,20 @@ class EscalationLadder:
 
     def patrol(self) -> int:
         """网巡: one finding per overdue or irregular case per day."""
-        now = self.engine.now()
-        day = now.astimezone(self.engine.calendar.tz).date().isoformat()
+        now = self.now()
+        day = now.astimezone(self.calendar.tz).date().isoformat()
         found = 0
-        with self.engine.db.transaction() as session:
+        with self.db.transaction() as session:
             rows = session.execute(
                 select(Deadline, Petition.involved_unit)
                 .outerjoin(Petition, Petition.number == Deadline.business_key)
                 .where((Deadline.outcome == "overdue") | Deadline.outcome.is_(None))
             )
-            rules = self.engine.deadlines.rules
+            rules = self.deadlines.rules
             for record, unit in rows:
                 if record.name in rules and rules[record.name].petitioner_window:
                     continue
-                due = self.engine.deadlines.effective_due(record)
+                due = self.deadlines.effective_due(record)
                 if record.outcome is None and (due > now or record.paused_at is not None):
                     continue
                 if (

@@ -21,13 +21,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .calendar import StatutoryCalendar
+from .db import Database
 from .errors import Conflict, InvalidState, NotFound, ValidationFailed
-from .forms import FormDefinition, FormValidationError, parse_form
-from .models import Counter, FormVersion, Petition
+from .forms import FormDefinition, FormValidationError
+from .formstore import FormStore
+from .models import Counter, Petition
+from .ports import InstanceCommands, Now
 
 if TYPE_CHECKING:
     from .models import Task
-    from .runtime import CommandResult, Engine, _UnitOfWork
+    from .unit_of_work import CommandResult, UnitOfWork
 
 INTAKE_PROCESS = "petition_intake"
 # The registration is validated against the designers' own registration form, so the window, the API and the
@@ -86,25 +90,28 @@ class MatterHistory:
 class PetitionRegistry:
     """Registers petitions and keeps their status in step with their procedures."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._forms: dict[tuple[str, int], FormDefinition] = {}
-        engine.end_hooks.append(self._on_instance_end)
-        engine.complete_hooks.append(self._on_task_completed)
+    def __init__(
+        self,
+        *,
+        db: Database,
+        now: Now,
+        calendar: StatutoryCalendar,
+        commands: InstanceCommands,
+        reflux_threshold: int,
+        forms: FormStore,
+    ) -> None:
+        self.db = db
+        self.now = now
+        self.calendar = calendar
+        self.commands = commands
+        self.reflux_threshold = reflux_threshold
+        self.forms = forms
 
     def registration_form(self) -> FormDefinition:
-        with self.engine.db.reading() as session:
-            row = session.scalars(
-                select(FormVersion)
-                .where(FormVersion.form_key == REGISTRATION_FORM)
-                .order_by(FormVersion.version.desc())
-            ).first()
-        if row is None:
+        form = self.forms.get(REGISTRATION_FORM)
+        if form is None:
             raise NotFound(f"the registration form '{REGISTRATION_FORM}' is not deployed")
-        key = (row.form_key, row.version)
-        if key not in self._forms:
-            self._forms[key] = parse_form(row.schema_json, source=f"{row.form_key}:{row.version}")
-        return self._forms[key]
+        return form.definition
 
     def validate(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The registration as its form cleans it; every field error at once, nothing stored."""
@@ -119,7 +126,7 @@ class PetitionRegistry:
         category = data.get("category")
         if category is not None and category not in CATEGORIES:
             messages["category"] = [f"must be one of: {', '.join(CATEGORIES)}"]
-        today = self.engine.now().astimezone(self.engine.calendar.tz).date()
+        today = self.now().astimezone(self.calendar.tz).date()
         received = date.fromisoformat(str(clean["receivedAt"])[:10]) if clean.get("receivedAt") else None
         if received and received > today:
             messages["receivedAt"] = ["the receipt date cannot be in the future"]
@@ -152,19 +159,19 @@ class PetitionRegistry:
     def check(self, data: Mapping[str, Any]) -> MatterHistory:
         """The repeat/terminated warning a registrar sees before saving."""
         clean = self.validate(data)
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             return self.history(session, clean)
 
     def _next_number(self, session: Any, received: date) -> str:
         name = f"petition:{received.year}"
         # Create the year's counter if missing without racing another registration (a plain SELECT ... FOR
         # UPDATE locks nothing while the row does not exist yet).
-        dialect_insert = sqlite_insert if self.engine.db.is_sqlite else pg_insert
+        dialect_insert = sqlite_insert if self.db.is_sqlite else pg_insert
         session.execute(
             dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
         )
         query = select(Counter).where(Counter.name == name)
-        if not self.engine.db.is_sqlite:
+        if not self.db.is_sqlite:
             query = query.with_for_update()
         counter = session.scalars(query).one()
         counter.value += 1
@@ -176,7 +183,7 @@ class PetitionRegistry:
     ) -> tuple[Petition, CommandResult]:
         """Validate, number and store the petition and start its intake procedure, all or nothing."""
         clean = self.validate(data)
-        with self.engine.db.transaction() as session:
+        with self.db.transaction() as session:
             seen = self.history(session, clean)
             number = self._next_number(session, date.fromisoformat(str(clean["receivedAt"])[:10]))
             petition = Petition(
@@ -208,21 +215,21 @@ class PetitionRegistry:
                 previous_number=seen.previous.number if seen.previous else None,
                 status="in_progress",
                 registered_by=actor,
-                registered_at=self.engine.now(),
+                registered_at=self.now(),
             )
             session.add(petition)
             session.flush()
             variables = {
                 **clean,
                 **start_variables(petition),
-                "refluxThreshold": self.engine.settings.reflux_threshold,
+                "refluxThreshold": self.reflux_threshold,
             }
-            result = self.engine.start_in(
+            result = self.commands.start_in(
                 session, INTAKE_PROCESS, business_key=number, variables=variables, actor=actor
             )
             petition.instance_id = result.instance_id
             returned_to = seen.previous.instance_id if seen.previous else None
-        self.engine.notify(result)
+        self.commands.notify(result)
         if returned_to:
             self._tell_package(returned_to, petition)
         return petition, result
@@ -231,7 +238,7 @@ class PetitionRegistry:
         """A packaged case waiting out its confirmation period hears that the matter came back."""
         # A case that is not packaged, or already written off, is not waiting for returns: nothing to tell.
         with contextlib.suppress(Conflict, InvalidState, NotFound):
-            self.engine.deliver_message(
+            self.commands.deliver_message(
                 RETURNED_MESSAGE,
                 instance_id=instance_id,
                 actor="registry",
@@ -244,7 +251,7 @@ class PetitionRegistry:
         start may use neither an issued number nor one in the form the registry will issue."""
         if business_key is None:
             return
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             issued = session.scalar(select(Petition.id).where(Petition.number == business_key)) is not None
         if issued or ITEM_NUMBER.fullmatch(business_key):
             raise Conflict(
@@ -253,13 +260,13 @@ class PetitionRegistry:
             )
 
     def get(self, number: str) -> Petition:
-        with self.engine.db.reading() as session:
+        with self.db.reading() as session:
             petition = session.scalars(select(Petition).where(Petition.number == number)).first()
         if petition is None:
             raise NotFound(f"no petition '{number}'", {"petition": number})
         return petition
 
-    def _on_task_completed(self, work: _UnitOfWork, task: Task, data: Mapping[str, Any]) -> None:
+    def on_task_completed(self, work: UnitOfWork, task: Task, data: Mapping[str, Any]) -> None:
         """Keep the facts the metrics count: the satisfaction rating, packaging and its resolution."""
         form = task.form_ref or ""
         facts: dict[str, Any] = {}
@@ -276,7 +283,7 @@ class PetitionRegistry:
             for name, value in facts.items() if petition else ():
                 setattr(petition, name, value)
 
-    def _on_instance_end(self, work: _UnitOfWork) -> None:
+    def on_instance_end(self, work: UnitOfWork) -> None:
         """The petition's status follows from how its intake procedure ended (same transaction)."""
         row = work.row
         if row.definition_key != INTAKE_PROCESS or row.business_key is None:

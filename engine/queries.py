@@ -1,17 +1,93 @@
-"""Read-only questions about instances and tasks, answered from the projection tables."""
+"""Every read the adapters make (lists, paging, counts, lookups), answered from the projection and definition
+tables; never deserialises a workflow. One paging helper (Page, paged, rows, count) serves every list."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from .errors import Conflict, NotFound, ProcessError
-from .models import AuditEvent, Deadline, Instance, Petition, Task, TaskCandidate
+from .models import (
+    AuditEvent,
+    Deadline,
+    Deployment,
+    Escalation,
+    FormVersion,
+    Instance,
+    Petition,
+    ProcessDefinition,
+    Resource,
+    Task,
+    TaskCandidate,
+    Timer,
+)
+
+RUNNING = ("active", "suspended")
+
+
+# -- one page of any list: the native API, the Camunda-compatible API, the pages and the CLI share it -------
+@dataclass(frozen=True)
+class Page:
+    """Skip ``first`` rows, return at most ``limit``. ``sort`` names a read model's fields, each with
+    ``descending``; it goes before the model's own order, which keeps pages stable."""
+
+    first: int = 0
+    limit: int = 100
+    sort: Sequence[tuple[str, bool]] = ()
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Filters by a read model's field names, so adapters never name a column: equal to a value (None: is
+    empty), one of values, a LIKE pattern, before or after a moment."""
+
+    equal: Sequence[tuple[str, Any]] = ()
+    among: Sequence[tuple[str, Sequence[Any]]] = ()
+    like: Sequence[tuple[str, str]] = ()
+    before: Sequence[tuple[str, datetime]] = ()
+    after: Sequence[tuple[str, datetime]] = ()
+
+
+def _where(query: Select[Any], fields: Mapping[str, Any], c: Criteria) -> Select[Any]:
+    for name, value in c.equal:
+        query = query.where(fields[name] == value)
+    for name, values in c.among:
+        query = query.where(fields[name].in_(list(values)))
+    for name, pattern in c.like:
+        query = query.where(fields[name].like(pattern))
+    for name, moment in c.before:
+        query = query.where(fields[name] < moment)
+    for name, moment in c.after:
+        query = query.where(fields[name] > moment)
+    return query
+
+
+def paged(query: Select[Any], page: Page, fields: Mapping[str, Any], then: Sequence[Any]) -> Select[Any]:
+    """The one paging helper: the requested sort (nulls last either way), then ``then``, then the page."""
+    order: list[ColumnElement[Any]] = []
+    for name, descending in page.sort:
+        column = fields[name]
+        order += [column.is_(None), column.desc() if descending else column.asc()]
+    return query.order_by(None).order_by(*order, *then).offset(page.first).limit(page.limit)
+
+
+def rows(
+    session: Session, query: Select[Any], page: Page, fields: Mapping[str, Any], then: Sequence[Any]
+) -> list[Any]:
+    if page.limit == 0:
+        return []
+    return list(session.execute(paged(query, page, fields, then)).all())
+
+
+def count(session: Session, query: Select[Any]) -> int:
+    unpaged = query.limit(None).offset(None).order_by(None)
+    return session.scalar(select(func.count()).select_from(unpaged.subquery())) or 0
 
 
 @dataclass(frozen=True)
@@ -32,7 +108,27 @@ class TaskFilter:
     offset: int = 0
 
 
-def task_query(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]]:
+TASK_FIELDS: dict[str, Any] = {
+    "id": Task.id,
+    "name": Task.name,
+    "nameLower": func.lower(Task.name),
+    "description": Task.description,
+    "priority": Task.priority,
+    "created": Task.created_at,
+    "due": Task.due_at,
+    "followUp": Task.follow_up_at,
+    "assignee": Task.assignee,
+    "instanceId": Task.instance_id,
+    "definitionId": Task.definition_id,
+    "definitionKey": Task.definition_key,
+    "elementId": Task.element_id,
+    "suspended": Task.suspended,
+}
+# Overdue and soonest-due first: what a handler must do next.
+TASK_ORDER = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+
+
+def task_select(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]]:
     now = now or datetime.now(UTC)
     query = select(Task)
 
@@ -68,12 +164,21 @@ def task_query(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]
         query = query.where(Task.due_at < now)
     elif f.overdue is False:
         query = query.where(or_(Task.due_at.is_(None), Task.due_at >= now))
-    # Overdue and soonest-due first: what a handler must do next.
-    return (
-        query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
-        .limit(f.limit)
-        .offset(f.offset)
-    )
+    return query
+
+
+def task_query(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]]:
+    return paged(task_select(f, now), Page(f.offset, f.limit), TASK_FIELDS, TASK_ORDER)
+
+
+def task_page(session: Session, f: TaskFilter, c: Criteria, page: Page) -> list[Task]:
+    """A visible-task filter narrowed by ``c``; a requested sort replaces the handler's order."""
+    query = _where(task_select(f), TASK_FIELDS, c)
+    return [row[0] for row in rows(session, query, page, TASK_FIELDS, [Task.id] if page.sort else TASK_ORDER)]
+
+
+def task_count(session: Session, f: TaskFilter, c: Criteria) -> int:
+    return count(session, _where(task_select(f), TASK_FIELDS, c))
 
 
 def list_tasks(session: Session, f: TaskFilter, now: datetime | None = None) -> list[Task]:
@@ -129,9 +234,7 @@ def list_instances(session: Session, f: InstanceFilter, now: datetime | None = N
     if f.assignee is not None:
         query = query.where(exists().where(Task.instance_id == Instance.id, Task.assignee == f.assignee))
     return list(
-        session.scalars(
-            query.order_by(Instance.started_at.desc(), Instance.id).limit(f.limit).offset(f.offset)
-        )
+        session.scalars(paged(query, Page(f.offset, f.limit), {}, (Instance.started_at.desc(), Instance.id)))
     )
 
 
@@ -178,11 +281,8 @@ def list_petitions(session: Session, f: PetitionFilter, now: datetime | None = N
             ((Deadline.outcome.is_(None)) & (Deadline.due_at < now)) | (Deadline.outcome == "overdue"),
         )
         query = query.where(late if f.overdue else ~late)
-    return list(
-        session.scalars(
-            query.order_by(Petition.registered_at.desc(), Petition.id.desc()).limit(f.limit).offset(f.offset)
-        )
-    )
+    newest = (Petition.registered_at.desc(), Petition.id.desc())
+    return list(session.scalars(paged(query, Page(f.offset, f.limit), {}, newest)))
 
 
 def petition_timeline(
@@ -199,3 +299,268 @@ def petition_timeline(
         session.scalars(select(Deadline).where(Deadline.business_key == number).order_by(Deadline.started_at))
     )
     return instances, events, deadlines
+
+
+def find_task(session: Session, task_id: str) -> Task | None:
+    return session.get(Task, task_id)
+
+
+def instance_tasks(session: Session, instance_id: str) -> list[Task]:
+    return list(session.scalars(select(Task).where(Task.instance_id == instance_id)))
+
+
+def petition_tasks(session: Session, number: str) -> list[Task]:
+    return list(session.scalars(select(Task).where(Task.business_key == number)))
+
+
+# -- running instances as Camunda's runtime query sees them, with their deployment's tenant --------------------
+INSTANCE_FIELDS: dict[str, Any] = {
+    "id": Instance.id,
+    "state": Instance.state,
+    "definitionKey": Instance.definition_key,
+    "definitionId": Instance.definition_id,
+    "businessKey": Instance.business_key,
+    "deploymentId": ProcessDefinition.deployment_id,
+    "tenantId": Deployment.tenant_id,
+}
+
+
+def _instances_with_tenant(c: Criteria) -> Select[Any]:
+    query = (
+        select(Instance, Deployment.tenant_id)
+        .options(defer(Instance.state_json))
+        .join(ProcessDefinition, ProcessDefinition.id == Instance.definition_id)
+        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+    )
+    return _where(query, INSTANCE_FIELDS, c)
+
+
+def instance_page(session: Session, c: Criteria, page: Page) -> list[tuple[Instance, str | None]]:
+    found = rows(
+        session, _instances_with_tenant(c), page, INSTANCE_FIELDS, (Instance.started_at, Instance.id)
+    )
+    return [(instance, tenant) for instance, tenant in found]
+
+
+def instance_count(session: Session, c: Criteria) -> int:
+    return count(session, _instances_with_tenant(c))
+
+
+def definition_tenant(session: Session, definition_id: str) -> str | None:
+    return session.scalar(
+        select(Deployment.tenant_id)
+        .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
+        .where(ProcessDefinition.id == definition_id)
+    )
+
+
+# -- deployments and definitions ------------------------------------------------------------------------------
+DEPLOYMENT_FIELDS: dict[str, Any] = {
+    "id": Deployment.id,
+    "name": Deployment.name,
+    "source": Deployment.source,
+    "deployedAt": Deployment.deployed_at,
+    "tenantId": Deployment.tenant_id,
+}
+
+
+def deployment_page(session: Session, c: Criteria, page: Page) -> list[Deployment]:
+    query = _where(select(Deployment), DEPLOYMENT_FIELDS, c)
+    found = rows(session, query, page, DEPLOYMENT_FIELDS, (Deployment.deployed_at, Deployment.id))
+    return [row[0] for row in found]
+
+
+def deployment_count(session: Session, c: Criteria) -> int:
+    return count(session, _where(select(Deployment), DEPLOYMENT_FIELDS, c))
+
+
+def get_deployment(session: Session, deployment_id: str) -> Deployment | None:
+    return session.get(Deployment, deployment_id)
+
+
+def newest_deployment(session: Session, deployment_ids: Iterable[str]) -> Deployment | None:
+    return session.scalars(
+        select(Deployment)
+        .where(Deployment.id.in_(set(deployment_ids)))
+        .order_by(Deployment.deployed_at.desc())
+    ).first()
+
+
+def deployment_form_keys(session: Session, deployment_id: str) -> set[str]:
+    """The forms a deployment stored a new version of."""
+    return set(
+        session.scalars(select(FormVersion.form_key).where(FormVersion.deployment_id == deployment_id))
+    )
+
+
+DEFINITION_FIELDS: dict[str, Any] = {
+    "id": ProcessDefinition.id,
+    "key": ProcessDefinition.key,
+    "name": ProcessDefinition.name,
+    "version": ProcessDefinition.version,
+    "deploymentId": ProcessDefinition.deployment_id,
+    "resourceName": Resource.name,
+    "tenantId": Deployment.tenant_id,
+}
+
+
+@dataclass(frozen=True)
+class DefinitionRow:
+    definition: ProcessDefinition
+    resource_id: int
+    resource_name: str
+    checksum: str
+    tenant_id: str | None
+
+
+def _definitions(c: Criteria, *, latest_only: bool) -> Select[Any]:
+    query = (
+        select(ProcessDefinition, Resource.id, Resource.name, Resource.checksum, Deployment.tenant_id)
+        .join(Resource, Resource.id == ProcessDefinition.resource_id)
+        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+    )
+    if latest_only:
+        latest = (
+            select(ProcessDefinition.key.label("key"), func.max(ProcessDefinition.version).label("v"))
+            .group_by(ProcessDefinition.key)
+            .subquery()
+        )
+        query = query.join(
+            latest, (latest.c.key == ProcessDefinition.key) & (latest.c.v == ProcessDefinition.version)
+        )
+    return _where(query, DEFINITION_FIELDS, c)
+
+
+def definition_page(
+    session: Session, c: Criteria, page: Page, *, latest_only: bool = False, none: bool = False
+) -> list[DefinitionRow]:
+    """``none``: a filter no definition matches (they are never suspended), checked like any other."""
+    query = _definitions(c, latest_only=latest_only)
+    if none:
+        query = query.where(false())
+    then = (ProcessDefinition.key, ProcessDefinition.version)
+    return [DefinitionRow(*row) for row in rows(session, query, page, DEFINITION_FIELDS, then)]
+
+
+def definition_count(session: Session, c: Criteria, *, latest_only: bool = False, none: bool = False) -> int:
+    query = _definitions(c, latest_only=latest_only)
+    return count(session, query.where(false()) if none else query)
+
+
+def find_definition(
+    session: Session, definition_id: str | None, key: str | None, tenant_id: str | None = None
+) -> DefinitionRow | None:
+    """By id, or the latest version of a key (within a tenant, if one is named)."""
+    if definition_id is not None:
+        c = Criteria(equal=[("id", definition_id)])
+    else:
+        c = Criteria(equal=[("key", key), *([("tenantId", tenant_id)] if tenant_id is not None else [])])
+    query = _definitions(c, latest_only=False).order_by(ProcessDefinition.version.desc()).limit(1)
+    found = session.execute(query).first()
+    return DefinitionRow(*found) if found is not None else None
+
+
+def definitions_overview(
+    session: Session, definition_id: str | None = None
+) -> list[tuple[ProcessDefinition, str, int, bool]]:
+    """Every version of every process, newest first: its resource's name, how many instances still run on
+    it, and whether it is its key's latest version."""
+    running = dict(
+        session.execute(
+            select(Instance.definition_id, func.count())
+            .where(Instance.state.in_(RUNNING))
+            .group_by(Instance.definition_id)
+        ).all()
+    )
+    latest = dict(
+        session.execute(
+            select(ProcessDefinition.key, func.max(ProcessDefinition.version)).group_by(ProcessDefinition.key)
+        ).all()
+    )
+    query = select(ProcessDefinition, Resource.name).join(
+        Resource, Resource.id == ProcessDefinition.resource_id
+    )
+    if definition_id is not None:
+        query = query.where(ProcessDefinition.id == definition_id)
+    found = session.execute(query.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
+    return [(d, name, running.get(d.id, 0), latest.get(d.key) == d.version) for d, name in found]
+
+
+def definition_source(session: Session, definition_id: str) -> tuple[str, str] | None:
+    """The BPMN XML a definition was deployed from, and its file name."""
+    found = session.execute(
+        select(Resource.content, Resource.name)
+        .join(ProcessDefinition, ProcessDefinition.resource_id == Resource.id)
+        .where(ProcessDefinition.id == definition_id)
+    ).first()
+    return (found.content, found.name) if found is not None else None
+
+
+def resource_content(session: Session, resource_id: int) -> str | None:
+    return session.scalar(select(Resource.content).where(Resource.id == resource_id))
+
+
+# -- forms --------------------------------------------------------------------------------------------------------
+# -- escalations and the cockpit's waiting counts -----------------------------------------------------------
+@dataclass(frozen=True)
+class EscalationFilter:
+    kind: str | None = None
+    unit: str | None = None
+    business_key: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def list_escalations(session: Session, f: EscalationFilter) -> list[Escalation]:
+    query = select(Escalation)
+    for column, value in (
+        (Escalation.kind, f.kind),
+        (Escalation.unit, f.unit),
+        (Escalation.business_key, f.business_key),
+    ):
+        if value:
+            query = query.where(column == value)
+    newest = (Escalation.created_at.desc(), Escalation.id.desc())
+    return list(session.scalars(paged(query, Page(f.offset, f.limit), {}, newest)))
+
+
+def waiting_counts(
+    session: Session, now: datetime, definition_id: str | None = None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """How many cases wait at each (definition, element): open tasks (overdue, unclaimed) from the task
+    table, pending timers from the timer table, instances parked there from their active elements."""
+    counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"tasks": 0, "overdue": 0, "unclaimed": 0, "timers": 0, "nextTimer": None, "instances": 0}
+    )
+    task_query = select(
+        Task.definition_id,
+        Task.element_id,
+        func.count(),
+        func.sum(case((Task.due_at < now, 1), else_=0)),
+        func.sum(case((Task.assignee.is_(None), 1), else_=0)),
+    ).group_by(Task.definition_id, Task.element_id)
+    timer_query = (
+        select(Instance.definition_id, Timer.element_id, func.count(), func.min(Timer.due_at))
+        .join(Instance, Instance.id == Timer.instance_id)
+        .where(Instance.state.in_(RUNNING))
+        .group_by(Instance.definition_id, Timer.element_id)
+    )
+    instance_query = select(Instance.definition_id, Instance.active_elements).where(
+        Instance.state.in_(RUNNING)
+    )
+    if definition_id:
+        task_query = task_query.where(Task.definition_id == definition_id)
+        timer_query = timer_query.where(Instance.definition_id == definition_id)
+        instance_query = instance_query.where(Instance.definition_id == definition_id)
+    for definition, element, total, overdue, unclaimed in session.execute(task_query):
+        counts[(definition, element)].update(
+            tasks=total, overdue=int(overdue or 0), unclaimed=int(unclaimed or 0)
+        )
+    for definition, element, total, next_due in session.execute(timer_query):
+        counts[(definition, element)].update(
+            timers=total, nextTimer=next_due.isoformat() if next_due else None
+        )
+    for definition, elements in session.execute(instance_query):
+        for element in set(elements or ()):
+            counts[(definition, element)]["instances"] += 1
+    return counts

@@ -36,7 +36,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, text
 
 from .models import Instance, apscheduler_jobs
-from .runtime import ACTIVE, CommandResult, Engine
+from .ports import TimerHost
+from .unit_of_work import ACTIVE, CommandResult
 
 log = logging.getLogger("petitionflow.scheduler")
 ADVISORY_LOCK_KEY = 0x7065_7469_7469_6F6E  # "petition"
@@ -58,7 +59,7 @@ def fire_job(instance_id: str) -> None:
 class LeaderLock:
     """Held by the one active scheduler of a database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: TimerHost) -> None:
         self.engine = engine
         self._connection: Any = None
         self._file: Any = None
@@ -101,7 +102,7 @@ class TimerService:
     """The scheduler of one engine. ``start()`` returns at once; leadership is taken in the background."""
 
     def __init__(
-        self, engine: Engine, *, workers: int = 4, reconcile_every: timedelta = timedelta(minutes=5)
+        self, engine: TimerHost, *, workers: int = 4, reconcile_every: timedelta = timedelta(minutes=5)
     ) -> None:
         self.engine = engine
         self.lock = LeaderLock(engine)

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 
-from .deadlines import current_data
+from .context import current_data
 from .expressions import ExpressionError, ExpressionKind, compile_expression
 
 

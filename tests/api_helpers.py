@@ -21,8 +21,9 @@ from werkzeug.test import TestResponse
 
 import engine.accounts
 from engine.runtime import Engine
+from engine.testing import FORM_DATA, TODAY
 from tests.test_petitions import REGISTRATION
-from tests.test_scenarios_intake import BEIJING, FORM_DATA, TODAY
+from tests.test_scenarios_intake import BEIJING
 from webapi import create_app
 
 ERROR_KEYS = {"error", "message", "details"}

@@ -1,4 +1,4 @@
-"""The REST API endpoint by endpoint: what each answers, and who may call it (webapi/policy.py).
+"""The REST API endpoint by endpoint: what each answers, and who may call it (engine/policy.py).
 
 Every test runs on a fresh deployed engine (SQLite and PostgreSQL) with the demo office; requests sign in
 with HTTP Basic unless they test another way of signing in.
@@ -630,6 +630,7 @@ PROTECTED = [
     ("GET", "/api/calendar/years"),
     ("GET", "/api/calendar/years/{year}"),
     ("PUT", "/api/calendar/years/{year}"),
+    ("GET", "/api/vocabulary"),
 ]
 
 

@@ -121,7 +121,7 @@ def test_sigkill_during_a_stream_of_commands_leaves_every_instance_consistent(
     for row in rows.values():
         # Every stored instance loads, and its open-task projection is exactly what its workflow holds.
         with engine.db.transaction() as session:
-            workflow = engine._load(session, session.get(Instance, row.id))
+            workflow = engine.executor.load(session, session.get(Instance, row.id))
         ready = {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         assert ready == {t.id for t in tasks if t.instance_id == row.id}
     engine.db.dispose()

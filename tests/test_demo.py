@@ -15,14 +15,11 @@ from engine.clock import Clock, FrozenClock, install
 from engine.config import Settings
 from engine.definitions import read_files
 from engine.demo import (
-    FORM_DATA,
     HISTORY_DAYS,
     OFFICE_CLOSES,
     OFFICE_OPENS,
     SCENARIOS,
     WORKING_SHARE,
-    complete_at,
-    form_values,
     load_demo,
     place,
 )
@@ -30,6 +27,7 @@ from engine.errors import InvalidState
 from engine.forms import parse_form
 from engine.models import AuditEvent, Deadline, Instance, Petition, Task, TaskCandidate
 from engine.runtime import Engine
+from engine.testing import FORM_DATA, complete_at, form_values
 from tests.conftest import START
 from webapi.cli import main
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine import expressions, forms
+from engine import expressions, feel
 from engine.errors import DeploymentInvalid, ProcessError
 from engine.expressions import Expression, ExpressionError, compile_expression
-from engine.forms import FeelSyntaxError, compile_feel
+from engine.feel import FeelSyntaxError, compile_feel
 from engine.runtime import Engine
 from tests.helpers import DATA, instance, only_task, with_text
 
@@ -673,8 +673,8 @@ def test_feel_text_longer_than_the_bound_is_null() -> None:
 
 
 def test_feel_expressions_longer_than_the_bound_are_refused() -> None:
-    longest = " + ".join(["a"] * 600)[: forms.MAX_FEEL_LENGTH - 1] + "a"
-    assert len(longest) == forms.MAX_FEEL_LENGTH
+    longest = " + ".join(["a"] * 600)[: feel.MAX_FEEL_LENGTH - 1] + "a"
+    assert len(longest) == feel.MAX_FEEL_LENGTH
     assert compile_feel(longest).source == longest
     with pytest.raises(FeelSyntaxError) as caught:
         compile_feel(longest + " + a")

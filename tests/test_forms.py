@@ -7,13 +7,11 @@ from typing import Any
 
 import pytest
 
+from engine.feel import FeelSyntaxError, compile_feel, evaluate_feel
 from engine.forms import (
-    FeelSyntaxError,
     FormDefinition,
     FormDefinitionError,
     FormValidationError,
-    compile_feel,
-    evaluate_feel,
     parse_form,
 )
 

@@ -16,9 +16,9 @@ import pytest
 from engine.clock import FrozenClock
 from engine.errors import ValidationFailed
 from engine.runtime import Engine
+from engine.testing import Walk
 from tests.test_scenarios_intake import (
     BEIJING,
-    Walk,
     in_order,
     review_request_refused,
     through_hearing_refused,

@@ -1,30 +1,26 @@
 """Scenario tests for workflows/hearing.bpmn (听证): every path through the real engine.
 
-The helpers at the top (``Walk``, ``deploy_shipped``) are shared with the scenario tests of
-three_tier_transfer, leadership_package and review_recheck. A ``Walk`` drives one instance: it completes the
-only open task at an element with valid form data (engine/demo.py's, built over the deployed form, so every
-submission goes through the server's validation), delivers messages, moves the frozen clock and fires due
-timers; tests then assert the path in the audit trail, the tasks that are open and the instance state.
+The helpers at the top (``deploy_shipped``, ``passes``, ``never``) are shared with the scenario tests of
+three_tier_transfer, leadership_package and review_recheck. A ``Walk`` (engine/testing.py) drives one
+instance: it completes the only open task at an element with valid form data (built over the deployed form, so
+every submission goes through the server's validation), delivers messages, moves the frozen clock and fires
+due timers; tests then assert the path in the audit trail, the tasks that are open and the instance state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from engine.clock import FrozenClock
 from engine.definitions import read_files
-from engine.demo import complete_at, task_values
 from engine.errors import ValidationFailed
-from engine.models import Deadline, Instance, Task
-from engine.queries import TaskFilter, history, list_tasks
-from engine.runtime import CommandResult, Engine
+from engine.runtime import Engine
+from engine.testing import Walk
 
 ROOT = Path(__file__).resolve().parents[1]
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -34,89 +30,6 @@ USER = "tester"
 def deploy_shipped(engine: Engine) -> None:
     """Every shipped diagram and form: the call activities resolve to the real called processes."""
     engine.deploy(read_files([ROOT / "workflows", ROOT / "forms"]), name="shipped")
-
-
-@dataclass
-class Walk:
-    """One process instance driven through the engine's commands."""
-
-    engine: Engine
-    clock: FrozenClock
-    instance_id: str
-
-    @classmethod
-    def start(cls, engine: Engine, clock: FrozenClock, key: str, **variables: Any) -> Walk:
-        result = engine.start(key, business_key="XF2026-0001", variables=variables, actor="registry")
-        return cls(engine, clock, result.instance_id)
-
-    @property
-    def today(self) -> date:
-        return self.clock.now().astimezone(BEIJING).date()
-
-    def day(self, offset: int = 0) -> str:
-        """The clock's date in Beijing plus ``offset`` days, as a form writes it."""
-        return (self.today + timedelta(days=offset)).isoformat()
-
-    def open(self) -> list[str]:
-        """Element ids of the open tasks, sorted."""
-        with self.engine.db.reading() as session:
-            return sorted(t.element_id for t in list_tasks(session, TaskFilter(instance_id=self.instance_id)))
-
-    def task(self, element: str) -> Task:
-        with self.engine.db.reading() as session:
-            found = list_tasks(session, TaskFilter(instance_id=self.instance_id, element_id=element))
-        assert len(found) == 1, f"want one open task at {element}, open: {self.open()}"
-        return found[0]
-
-    def values(self, element: str, **data: Any) -> dict[str, Any]:
-        task = self.task(element)
-        assert task.form_ref, f"{element} has no form"
-        return task_values(self.engine, task, data)
-
-    def complete(self, element: str, **data: Any) -> CommandResult:
-        """Claim and complete the only open task at ``element``: valid form data, overridden by ``data``."""
-        return complete_at(self.engine, self.instance_id, element, data, user=USER)
-
-    def message(self, name: str, **payload: Any) -> CommandResult:
-        return self.engine.deliver_message(name, instance_id=self.instance_id, payload=payload)
-
-    def advance(self, days: float) -> None:
-        """Move the clock and fire whatever timers came due."""
-        self.clock.advance(days=days)
-        self.engine.fire_timers(self.instance_id)
-
-    def active(self) -> list[str]:
-        """Elements the instance waits at: open tasks, waiting events and gateways, running sub-processes."""
-        with self.engine.db.reading() as session:
-            row = session.get(Instance, self.instance_id)
-            assert row is not None
-            return list(row.active_elements or [])
-
-    @property
-    def state(self) -> str:
-        with self.engine.db.reading() as session:
-            row = session.get(Instance, self.instance_id)
-            assert row is not None
-            return row.state
-
-    def events(self) -> list[tuple[str, str | None]]:
-        with self.engine.db.reading() as session:
-            return [(e.kind, e.element_id) for e in history(session, self.instance_id)]
-
-    def path(self) -> list[str]:
-        """Elements finished, in order: engine-run elements and completed tasks (timers that fired, too)."""
-        kinds = ("activity.completed", "task.completed", "timer.fired")
-        return [element for kind, element in self.events() if kind in kinds and element]
-
-    def variables(self) -> dict[str, Any]:
-        """The instance's data (for a finished instance: what a calling process gets back)."""
-        return self.engine.variables(self.instance_id)
-
-    def deadline(self, name: str) -> Deadline:
-        """The instance's latest record of deadline ``name`` (its current period)."""
-        with self.engine.db.reading() as session:
-            query = select(Deadline).where(Deadline.instance_id == self.instance_id, Deadline.name == name)
-            return session.scalars(query.order_by(Deadline.id.desc()).limit(1)).one()
 
 
 def passes(walk: Walk, *elements: str) -> None:
@@ -142,7 +55,7 @@ def never(walk: Walk, *elements: str) -> None:
 @pytest.fixture
 def hearing(engine: Engine, clock: FrozenClock) -> Walk:
     deploy_shipped(engine)
-    walk = Walk.start(engine, clock, "hearing", petitionNumber="XF2026-0001", receivedAt="2026-10-20")
+    walk = Walk(engine, clock, "hearing", petitionNumber="XF2026-0001", receivedAt="2026-10-20")
     assert walk.open() == ["offer_hearing"]
     walk.complete("offer_hearing", hearingInitiator="organ_proposal", hearingOfferedAt=walk.day())
     return walk

@@ -5,32 +5,25 @@ data (the defaults in FORM_DATA, overridden per step), moves the frozen clock pa
 checks the path taken in the audit trail, the task that opens next and the instance state.
 
 The shipped workflows/ and forms/ are deployed whole (the ``deployed`` fixture), so the call activities run
-the real three_tier_transfer, simple_procedure, ordinary_handling, hearing and review_recheck. The helpers
-at the top (Walk and the pass-through steps for the called processes) are shared with
-test_scenarios_handling.py; the form data and the task walker come from engine/demo.py, which the demo
-loader uses too (FORM_DATA and TODAY are re-exported here for older importers).
+the real three_tier_transfer, simple_procedure, ordinary_handling, hearing and review_recheck. The
+pass-through steps for the called processes at the top are shared with test_scenarios_handling.py; the form
+data and ``Walk`` come from engine/testing.py, which the demo loader uses too.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from engine.clock import FrozenClock
-from engine.demo import FORM_DATA as FORM_DATA
-from engine.demo import TODAY as TODAY
-from engine.demo import complete_at, task_values
 from engine.errors import ValidationFailed
-from engine.models import Deadline, Instance, Task
-from engine.queries import TaskFilter, history, list_tasks
 from engine.runtime import Engine
+from engine.testing import Walk
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "forms"
@@ -50,86 +43,6 @@ REGISTRY_VARIABLES: dict[str, Any] = {
     "skipLevel": False,
     "peopleCount": 1,
 }
-
-
-class Walk:
-    """One process instance, driven task by task: the vocabulary of the scenario tests."""
-
-    def __init__(self, engine: Engine, clock: FrozenClock, process: str, **variables: Any) -> None:
-        self.engine = engine
-        self.clock = clock
-        key = variables.get("petitionNumber", "XF2026-0001")
-        self.instance_id = engine.start(
-            process, business_key=key, variables=variables, actor="registry"
-        ).instance_id
-
-    # -- looking ----------------------------------------------------------------------------------------------
-    def open_tasks(self) -> list[Task]:
-        with self.engine.db.reading() as session:
-            return list_tasks(session, TaskFilter(instance_id=self.instance_id))
-
-    def open(self) -> list[str]:
-        """Element ids of the open user tasks, sorted."""
-        return sorted(t.element_id for t in self.open_tasks())
-
-    def task(self, element: str) -> Task:
-        found = [t for t in self.open_tasks() if t.element_id == element]
-        assert len(found) == 1, f"want one open task at {element}, open: {self.open()}"
-        return found[0]
-
-    def events(self) -> list[Any]:
-        with self.engine.db.reading() as session:
-            return history(session, self.instance_id)
-
-    def passed(self) -> list[str]:
-        """Every element the instance finished, in order: engine-run elements and completed user tasks."""
-        return [
-            e.element_id
-            for e in self.events()
-            if e.kind in ("activity.completed", "task.completed") and e.element_id is not None
-        ]
-
-    def fired(self) -> list[str]:
-        return [e.element_id for e in self.events() if e.kind == "timer.fired"]
-
-    def submitted(self, element: str) -> dict[str, Any]:
-        """The cleaned form data the last completion of ``element`` stored."""
-        done = [e for e in self.events() if e.kind == "task.completed" and e.element_id == element]
-        assert done, f"{element} was never completed"
-        return done[-1].data or {}
-
-    @property
-    def state(self) -> str:
-        with self.engine.db.reading() as session:
-            row = session.get(Instance, self.instance_id)
-            assert row is not None
-            return row.state
-
-    def deadline(self, name: str) -> Deadline:
-        with self.engine.db.reading() as session:
-            record = session.scalars(
-                select(Deadline).where(Deadline.instance_id == self.instance_id, Deadline.name == name)
-            ).one()
-            session.expunge(record)
-            return record
-
-    # -- acting -----------------------------------------------------------------------------------------------
-    def today(self) -> str:
-        return self.clock.now().astimezone(BEIJING).date().isoformat()
-
-    def form_data(self, task: Task, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        return task_values(self.engine, task, overrides)
-
-    def do(self, element: str, **overrides: Any) -> Walk:
-        """Claim and complete the one open task at ``element`` with valid data for its form."""
-        complete_at(self.engine, self.instance_id, element, overrides, user="alice")
-        return self
-
-    def lapse(self, days: float) -> Walk:
-        """Move the clock on and fire what is due (the scheduler's job in production)."""
-        self.clock.advance(timedelta(days=days))
-        self.engine.fire_timers(self.instance_id)
-        return self
 
 
 def in_order(path: list[str], *elements: str) -> bool:

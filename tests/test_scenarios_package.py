@@ -13,7 +13,8 @@ import pytest
 from engine.clock import FrozenClock
 from engine.errors import ValidationFailed
 from engine.runtime import Engine
-from tests.test_scenarios_hearing import USER, Walk, deploy_shipped, never, passes
+from engine.testing import Walk
+from tests.test_scenarios_hearing import USER, deploy_shipped, never, passes
 
 # Confirmation periods and review windows run into 2027, for which no holiday notice is loaded in tests: the
 # calendar warns and counts weekends only, which is what these scenarios expect.
@@ -32,7 +33,7 @@ LEADER = {
 @pytest.fixture
 def package(engine: Engine, clock: FrozenClock) -> Walk:
     deploy_shipped(engine)
-    walk = Walk.start(
+    walk = Walk(
         engine,
         clock,
         "leadership_package",

@@ -14,7 +14,8 @@ import pytest
 from engine.clock import FrozenClock
 from engine.errors import InvalidState, ValidationFailed
 from engine.runtime import Engine
-from tests.test_scenarios_hearing import BEIJING, Walk, deploy_shipped, never, passes
+from engine.testing import Walk
+from tests.test_scenarios_hearing import BEIJING, deploy_shipped, never, passes
 
 ELIGIBLE = {
     "ordinaryHandlingMatter": True,
@@ -29,7 +30,7 @@ CRITERIA = sorted(ELIGIBLE)
 @pytest.fixture
 def review(engine: Engine, clock: FrozenClock) -> Walk:
     deploy_shipped(engine)
-    walk = Walk.start(
+    walk = Walk(
         engine,
         clock,
         "review_recheck",

@@ -13,7 +13,8 @@ import pytest
 
 from engine.clock import FrozenClock
 from engine.runtime import Engine
-from tests.test_scenarios_hearing import BEIJING, Walk, deploy_shipped, never, passes
+from engine.testing import Walk
+from tests.test_scenarios_hearing import BEIJING, deploy_shipped, never, passes
 from tests.test_scenarios_package import start_package
 
 # Confirmation periods and review windows run into 2027, for which no holiday notice is loaded in tests: the
@@ -33,7 +34,7 @@ def start(engine: Engine, clock: FrozenClock, tier: str) -> tuple[Walk, str]:
     """three_tier_transfer as petition_intake calls it; returns the walk and the tier's decision task."""
     deploy_shipped(engine)
     (major, first_turned_repeat), decide, group = TIERS[tier]
-    walk = Walk.start(
+    walk = Walk(
         engine,
         clock,
         "three_tier_transfer",

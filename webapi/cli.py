@@ -12,17 +12,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
+from engine import queries, services
 from engine.definitions import latest_definition, read_files
 from engine.errors import PetitionflowError
-from engine.forms import FormDefinition, FormField, parse_form
-from engine.models import FormVersion, Task
+from engine.forms import FormDefinition, FormField
 from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
 from engine.runtime import ACTIVE, CANCELLED, COMPLETED, SUSPENDED, Engine
-
-from .api.tasks import require_user
 
 # What a shell reports for a command whose reader went away (128 + SIGPIPE), like `yes | head`.
 EXIT_BROKEN_PIPE = 141
@@ -91,15 +86,8 @@ def instance_state(text: str) -> str:
     return state
 
 
-def _latest_forms(session: Session, keys: Iterable[str]) -> list[FormDefinition]:
-    forms = []
-    for key in keys:
-        row = session.scalars(
-            select(FormVersion).where(FormVersion.form_key == key).order_by(FormVersion.version.desc())
-        ).first()
-        if row is not None:
-            forms.append(parse_form(row.schema_json, source=f"{row.form_key}:{row.version}"))
-    return forms
+def _latest_forms(engine: Engine, keys: Iterable[str]) -> list[FormDefinition]:
+    return [form.definition for form in map(engine.forms.get, keys) if form is not None]
 
 
 def _engine() -> Engine:
@@ -131,10 +119,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     result = engine.deploy(read_files(args.paths), name=args.name, source="petitionflow cli")
     for d in result.definitions:
         print(f"{d.key} version {d.version} ({'new' if d.new else 'unchanged'}) id={d.id}")
-    with engine.db.reading() as session:
-        new_forms = set(
-            session.scalars(select(FormVersion.form_key).where(FormVersion.deployment_id == result.id))
-        )
+    new_forms = services.read(engine, queries.deployment_form_keys, result.id)
     for key, version in sorted(result.forms.items()):
         print(f"form {key} version {version} ({'new' if key in new_forms else 'unchanged'})")
     return 0
@@ -143,10 +128,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_start(args: argparse.Namespace) -> int:
     engine = _engine()
     engine.petitions.refuse_item_number(args.business_key)
-    with engine.db.reading() as session:
-        definition = latest_definition(session, args.key)
-        # The process's forms name its variables and their types (the registration's phone is text).
-        forms = _latest_forms(session, definition.form_refs if definition else ())
+    definition = services.read(engine, latest_definition, args.key)
+    # The process's forms name its variables and their types (the registration's phone is text).
+    forms = _latest_forms(engine, definition.form_refs if definition else ())
     result = engine.start(
         args.key, business_key=args.business_key, variables=typed_variables(args.var, forms), actor=args.user
     )
@@ -165,19 +149,18 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         instance_id=args.instance,
         limit=args.limit,
     )
-    with engine.db.reading() as session:
-        for t in list_tasks(session, f):
-            due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
-            print(
-                f"{t.id}  {t.definition_key}/{t.element_id}  {t.name or ''}  assignee={t.assignee or '-'}  "
-                f"groups={','.join(t.candidate_groups) or '-'}  due={due}  key={t.business_key or '-'}"
-            )
+    for t in services.read(engine, list_tasks, f):
+        due = t.due_at.isoformat(timespec="minutes") if t.due_at else "-"
+        print(
+            f"{t.id}  {t.definition_key}/{t.element_id}  {t.name or ''}  assignee={t.assignee or '-'}  "
+            f"groups={','.join(t.candidate_groups) or '-'}  due={due}  key={t.business_key or '-'}"
+        )
     return 0
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
     engine = _engine()
-    require_user(engine, args.user)
+    services.require_user(engine, args.user)
     engine.claim(args.task_id, args.user)
     print(f"claimed by {args.user}")
     return 0
@@ -185,9 +168,8 @@ def cmd_claim(args: argparse.Namespace) -> int:
 
 def cmd_complete(args: argparse.Namespace) -> int:
     engine = _engine()
-    with engine.db.reading() as session:
-        task = session.get(Task, args.task_id)
-        form = engine.form_for(session, task) if task is not None else None
+    task = services.read(engine, queries.find_task, args.task_id)
+    form = services.task_form(engine, task) if task is not None else None
     variables = typed_variables(args.var, [form] if form else [])
     if task is not None and form is not None:
         # Like the web form, which opens filled with the values the task sees: what is not given stands.
@@ -205,12 +187,11 @@ def cmd_instances(args: argparse.Namespace) -> int:
     f = InstanceFilter(
         definition_key=args.key, state=args.state, business_key=args.business_key, limit=args.limit
     )
-    with engine.db.reading() as session:
-        for i in list_instances(session, f):
-            print(
-                f"{i.id}  {i.definition_id}  {i.state}  key={i.business_key or '-'}  "
-                f"at={','.join(i.active_elements) or '-'}  started={i.started_at.isoformat(timespec='seconds')}"
-            )
+    for i in services.read(engine, list_instances, f):
+        print(
+            f"{i.id}  {i.definition_id}  {i.state}  key={i.business_key or '-'}  "
+            f"at={','.join(i.active_elements) or '-'}  started={i.started_at.isoformat(timespec='seconds')}"
+        )
     return 0
 
 

@@ -14,12 +14,6 @@ service, which the Content-Security-Policy on every page enforces.
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
-import tempfile
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +28,9 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from sqlalchemy import case, func, select
-from werkzeug.utils import secure_filename
 
+from engine import bpmnlint, queries, services
 from engine.errors import InvalidInput, NotFound
-from engine.models import FormVersion, Instance, Task, Timer
 
 from .auth import engine, identify, require
 
@@ -81,13 +73,6 @@ ROLE_NAMES = {
     "designer": "流程设计",
     "admin": "管理员",
 }
-
-LINT_TIMEOUT_SECONDS = 30
-LINT_MAX_FILES = 20
-LINT_MAX_BYTES = 5 * 1024 * 1024
-LINT_LINE = re.compile(
-    r"^\s+(?P<element>\S+)\s+(?P<severity>error|warning|warn)\s+(?P<message>.+?)\s+(?P<rule>\S+)\s*$"
-)
 
 
 def node_modules() -> Path:
@@ -253,14 +238,11 @@ def vendor(name: str, filename: str) -> Response:
 @require()
 def form_schema(form_key: str) -> Response:
     """The latest deployed version of a Camunda Form (form-js JSON), e.g. the registration form."""
-    with engine().db.reading() as session:
-        row = session.scalars(
-            select(FormVersion).where(FormVersion.form_key == form_key).order_by(FormVersion.version.desc())
-        ).first()
-    if row is None:
+    form = engine().forms.get(form_key)
+    if form is None:
         raise NotFound(f"the form '{form_key}' is not deployed", {"form": form_key})
     return current_app.response_class(
-        json.dumps({"key": row.form_key, "version": row.version, "schema": json.loads(row.schema_json)}),
+        json.dumps({"key": form.key, "version": form.version, "schema": form.schema}),
         mimetype="application/json",
     )
 
@@ -273,39 +255,7 @@ def waiting() -> dict[str, Any]:
     waits) from the instances' active elements. ``?definitionId=`` narrows to one definition version."""
     definition_id = request.args.get("definitionId") or None
     now = engine().now()
-    counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {"tasks": 0, "overdue": 0, "unclaimed": 0, "timers": 0, "nextTimer": None, "instances": 0}
-    )
-    with engine().db.reading() as session:
-        task_query = select(
-            Task.definition_id,
-            Task.element_id,
-            func.count(),
-            func.sum(case((Task.due_at < now, 1), else_=0)),
-            func.sum(case((Task.assignee.is_(None), 1), else_=0)),
-        ).group_by(Task.definition_id, Task.element_id)
-        timer_query = (
-            select(Instance.definition_id, Timer.element_id, func.count(), func.min(Timer.due_at))
-            .join(Instance, Instance.id == Timer.instance_id)
-            .where(Instance.state.in_(("active", "suspended")))
-            .group_by(Instance.definition_id, Timer.element_id)
-        )
-        instance_query = select(Instance.definition_id, Instance.active_elements).where(
-            Instance.state.in_(("active", "suspended"))
-        )
-        if definition_id:
-            task_query = task_query.where(Task.definition_id == definition_id)
-            timer_query = timer_query.where(Instance.definition_id == definition_id)
-            instance_query = instance_query.where(Instance.definition_id == definition_id)
-        for definition, element, total, overdue, unclaimed in session.execute(task_query):
-            row = counts[(definition, element)]
-            row.update(tasks=total, overdue=int(overdue or 0), unclaimed=int(unclaimed or 0))
-        for definition, element, total, next_due in session.execute(timer_query):
-            row = counts[(definition, element)]
-            row.update(timers=total, nextTimer=next_due.isoformat() if next_due else None)
-        for definition, elements in session.execute(instance_query):
-            for element in set(elements or ()):
-                counts[(definition, element)]["instances"] += 1
+    counts = services.read(engine(), queries.waiting_counts, now, definition_id)
     return {
         "now": now.isoformat(),
         "elements": [
@@ -315,93 +265,15 @@ def waiting() -> dict[str, Any]:
     }
 
 
-def _bpmnlint_command() -> tuple[list[str] | None, str | None]:
-    node = shutil.which("node")
-    if node is None:
-        return None, "服务器上没有安装 Node.js（node），无法运行 bpmnlint；请运行 make setup。"
-    script = node_modules() / "bpmnlint" / "bin" / "bpmnlint.js"
-    if not script.is_file():
-        return None, "没有安装 bpmnlint（node_modules/bpmnlint）；请运行 make setup。"
-    return [node, str(script)], None
-
-
-def _parse_lint(output: str) -> list[dict[str, str]]:
-    problems = []
-    for line in output.splitlines():
-        match = LINT_LINE.match(line)
-        if match:
-            severity = "warning" if match["severity"].startswith("warn") else "error"
-            problems.append(
-                {
-                    "element": match["element"],
-                    "severity": severity,
-                    "message": match["message"],
-                    "rule": match["rule"],
-                }
-            )
-    return problems
-
-
 @bp.post("/ui/lint")
 @require("designer", "admin")
 def lint() -> dict[str, Any]:
     """bpmnlint (the linter of Camunda Modeler) with the repository's .bpmnlintrc on each uploaded .bpmn."""
     uploads = [u for u in request.files.getlist("files") if (u.filename or "").lower().endswith(".bpmn")]
-    if len(uploads) > LINT_MAX_FILES:
-        raise InvalidInput(f"at most {LINT_MAX_FILES} diagrams at once")
-    command, missing = _bpmnlint_command()
-    if command is None:
-        return {"available": False, "message": missing, "results": []}
-    config = ROOT / ".bpmnlintrc"
-    results = []
-    with tempfile.TemporaryDirectory(prefix="petitionflow-lint-") as folder:
-        if not config.is_file():
-            config = Path(folder) / ".bpmnlintrc"
-            config.write_text('{"extends": "bpmnlint:recommended"}', encoding="utf-8")
-        for index, upload in enumerate(uploads):
-            original = upload.filename or f"diagram{index}.bpmn"
-            content = upload.read(LINT_MAX_BYTES + 1)
-            if len(content) > LINT_MAX_BYTES:
-                results.append({"file": original, "ok": False, "problems": [], "message": "文件超过 5 MiB"})
-                continue
-            # A fixed, safe name per upload: the user's file name never reaches the file system.
-            stem = secure_filename(Path(original).stem) or "diagram"
-            path = Path(folder) / f"{index:02d}-{stem}.bpmn"
-            path.write_bytes(content)
-            results.append(_run_lint(command, config, path, original))
-    return {"available": True, "message": None, "results": results}
-
-
-def _run_lint(command: list[str], config: Path, path: Path, original: str) -> dict[str, Any]:
-    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    try:
-        done = subprocess.run(
-            [*command, "--config", str(config), str(path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=LINT_TIMEOUT_SECONDS,
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {
-            "file": original,
-            "ok": False,
-            "problems": [],
-            "message": f"bpmnlint 超过 {LINT_TIMEOUT_SECONDS} 秒未完成，已中止",
-        }
-    except OSError as error:
-        return {"file": original, "ok": False, "problems": [], "message": f"无法运行 bpmnlint：{error}"}
-    output = (done.stdout or "") + (done.stderr or "")
-    problems = _parse_lint(done.stdout or "")
-    message = None
-    if done.returncode not in (0, 1) or (done.returncode == 1 and not problems):
-        # Not findings but a failure (an unparsable file, a broken configuration): show what it said.
-        message = "bpmnlint 运行失败：" + output.replace(str(path), original).strip()[:2000]
-    return {
-        "file": original,
-        "ok": done.returncode == 0 and not problems,
-        "problems": problems,
-        "message": message,
-    }
+    if len(uploads) > bpmnlint.MAX_FILES:
+        raise InvalidInput(f"at most {bpmnlint.MAX_FILES} diagrams at once")
+    # One byte over the limit is enough to refuse the file, without reading all of a huge one.
+    diagrams = [
+        (u.filename or f"diagram{i}.bpmn", u.read(bpmnlint.MAX_BYTES + 1)) for i, u in enumerate(uploads)
+    ]
+    return bpmnlint.lint(node_modules(), diagrams)

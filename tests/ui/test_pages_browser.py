@@ -19,8 +19,8 @@ from engine.clock import FrozenClock
 from engine.models import Petition, ProcessDefinition
 from engine.queries import TaskFilter, list_tasks
 from engine.runtime import Engine
+from engine.testing import FORM_DATA
 from tests.test_petitions import REGISTRATION
-from tests.test_scenarios_intake import FORM_DATA
 from tests.ui.browser import LiveServer, login, logout, screenshot
 
 pytestmark = pytest.mark.browser

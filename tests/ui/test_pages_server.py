@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from engine import bpmnlint
 from engine.queries import TaskFilter, list_tasks
 from engine.runtime import Engine
+from engine.testing import FORM_DATA
 from tests.test_petitions import REGISTRATION
-from tests.test_scenarios_intake import FORM_DATA
-from webapi import create_app, pages
+from webapi import create_app
 
 DATA = Path(__file__).parent / "data"
 
@@ -221,7 +222,7 @@ def test_bpmnlint_reports_the_problems_of_an_uploaded_diagram(client: FlaskClien
 
 
 def test_bpmnlint_without_node_says_so(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pages.shutil, "which", lambda name: None)
+    monkeypatch.setattr(bpmnlint.shutil, "which", lambda name: None)
     sign_in(client, "designer")
     body = client.post(
         "/ui/lint",
@@ -233,10 +234,10 @@ def test_bpmnlint_without_node_says_so(client: FlaskClient, monkeypatch: pytest.
 
 def test_bpmnlint_that_hangs_is_stopped(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     def hang(*args: Any, **kwargs: Any) -> Any:
-        raise pages.subprocess.TimeoutExpired(args[0], kwargs.get("timeout", 0))
+        raise bpmnlint.subprocess.TimeoutExpired(args[0], kwargs.get("timeout", 0))
 
-    monkeypatch.setattr(pages.subprocess, "run", hang)
-    monkeypatch.setattr(pages, "_bpmnlint_command", lambda: (["node", "bpmnlint.js"], None))
+    monkeypatch.setattr(bpmnlint.subprocess, "run", hang)
+    monkeypatch.setattr(bpmnlint, "command", lambda node_modules: (["node", "bpmnlint.js"], None))
     sign_in(client, "designer")
     body = client.post(
         "/ui/lint", data={"files": [(BytesIO(b"<x/>"), "a.bpmn")]}, content_type="multipart/form-data"

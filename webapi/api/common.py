@@ -8,9 +8,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_dump, validate
 
+from engine.policy import contact_fields
+
 from ..auth import current
 from ..errors import ApiErrorSchema
-from ..policy import contact_fields
 
 # Every endpoint may answer with these; documenting them keeps clients (and schemathesis) honest.
 ERRORS = (400, 401, 403, 404, 409, 422)

@@ -9,11 +9,10 @@ from flask import Response, request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
 
+from engine import queries, services
 from engine.definitions import DeployFile
 from engine.errors import DeploymentInvalid, InvalidInput, NotFound
-from engine.models import Instance, ProcessDefinition, Resource
 
 from ..auth import current, engine, require
 from .common import source, with_errors
@@ -76,36 +75,15 @@ class UploadSchema(Schema):
     name = fields.String()
 
 
-def _definitions(where: Any = None) -> list[dict[str, Any]]:
-    with engine().db.reading() as session:
-        running = dict(
-            session.execute(
-                select(Instance.definition_id, func.count())
-                .where(Instance.state.in_(("active", "suspended")))
-                .group_by(Instance.definition_id)
-            ).all()
-        )
-        latest = dict(
-            session.execute(
-                select(ProcessDefinition.key, func.max(ProcessDefinition.version)).group_by(
-                    ProcessDefinition.key
-                )
-            ).all()
-        )
-        query = select(ProcessDefinition, Resource.name).join(
-            Resource, Resource.id == ProcessDefinition.resource_id
-        )
-        if where is not None:
-            query = query.where(where)
-        rows = session.execute(query.order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
+def _definitions(definition_id: str | None = None) -> list[dict[str, Any]]:
     return [
         {
             **source(DefinitionSchema(exclude=("resource", "runningInstances", "latest")), d),
             "resource": name,
-            "runningInstances": running.get(d.id, 0),
-            "latest": latest.get(d.key) == d.version,
+            "runningInstances": running,
+            "latest": latest,
         }
-        for d, name in rows
+        for d, name, running, latest in services.read(engine(), queries.definitions_overview, definition_id)
     ]
 
 
@@ -132,20 +110,6 @@ def _uploaded() -> list[DeployFile]:
     return files
 
 
-def _unsupported(files: list[DeployFile]) -> list[dict[str, Any]]:
-    """Files of other types, refused before the engine parses anything, worded as the engine words them."""
-    return [
-        {
-            "file": f.name,
-            "line": None,
-            "element": None,
-            "message": "only .bpmn and .form files can be deployed",
-        }
-        for f in files
-        if f.kind is None
-    ]
-
-
 @blp.route("/definitions")
 class Definitions(MethodView):
     @require()
@@ -162,7 +126,7 @@ class DefinitionItem(MethodView):
     @blp.response(200, DefinitionSchema)
     @with_errors(blp, 401, 404)
     def get(self, definition_id: str) -> dict[str, Any]:
-        found = _definitions(ProcessDefinition.id == definition_id)
+        found = _definitions(definition_id)
         if not found:
             raise NotFound(f"no process definition '{definition_id}'")
         return found[0]
@@ -176,20 +140,16 @@ def definition_xml(definition_id: str) -> Response:
     """The designer's file byte for byte. Browsers render XML and run XHTML script elements in it (one can
     hide in bpmn:documentation), so it is served as a download under a sandboxing policy (webapi/security.py):
     opened from a link it never becomes a document of this origin; the pages fetch it as text."""
-    with engine().db.reading() as session:
-        found = session.execute(
-            select(Resource.content, Resource.name)
-            .join(ProcessDefinition, ProcessDefinition.resource_id == Resource.id)
-            .where(ProcessDefinition.id == definition_id)
-        ).first()
+    found = services.read(engine(), queries.definition_source, definition_id)
     if found is None:
         raise NotFound(f"no process definition '{definition_id}'")
+    content, name = found
     # send_file writes the RFC 6266 filename* form a Chinese file name needs.
     return send_file(
-        io.BytesIO(found.content.encode("utf-8")),
+        io.BytesIO(content.encode("utf-8")),
         mimetype="application/xml",
         as_attachment=True,
-        download_name=found.name,
+        download_name=name,
         etag=False,
     )
 
@@ -203,7 +163,7 @@ def deploy(**_: Any) -> Any:
     """Deploy uploaded .bpmn and .form files; every problem is reported with file, line and element (400)."""
     name = request.form.get("name") or "upload"
     files = _uploaded()
-    problems = _unsupported(files)
+    problems = services.unsupported_files(files)
     if problems:
         raise DeploymentInvalid(f"{len(problems)} file(s) cannot be deployed", {"problems": problems})
     return engine().deploy(files, name=name, source="petitionflow api", actor=current().username)
@@ -217,6 +177,6 @@ def deploy(**_: Any) -> Any:
 def validate_upload(**_: Any) -> dict[str, Any]:
     """Check files without deploying them."""
     files = _uploaded()
-    unsupported = _unsupported(files)
+    unsupported = services.unsupported_files(files)
     problems = unsupported or [p.to_dict() for p in engine().validate(files)]
     return {"valid": not problems, "problems": problems}

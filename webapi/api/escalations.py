@@ -6,9 +6,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from engine.models import Escalation
+from engine import queries, services
+from engine.queries import EscalationFilter
 
 from ..auth import engine, require
 from .common import PageArgs, with_errors
@@ -41,18 +41,9 @@ class EscalationQuery(PageArgs):
 @blp.arguments(EscalationQuery, location="query")
 @blp.response(200, EscalationSchema(many=True))
 @with_errors(blp, 401, 403, 422)
-def escalations(args: dict[str, Any]) -> list[Escalation]:
-    query = select(Escalation)
-    if args.get("kind"):
-        query = query.where(Escalation.kind == args["kind"])
-    if args.get("unit"):
-        query = query.where(Escalation.unit == args["unit"])
-    if args.get("businessKey"):
-        query = query.where(Escalation.business_key == args["businessKey"])
-    query = (
-        query.order_by(Escalation.created_at.desc(), Escalation.id.desc())
-        .limit(args["limit"])
-        .offset(args["offset"])
+def escalations(args: dict[str, Any]) -> list[Any]:
+    """Newest first."""
+    where = (args.get("kind"), args.get("unit"), args.get("businessKey"))
+    return services.read(
+        engine(), queries.list_escalations, EscalationFilter(*where, args["limit"], args["offset"])
     )
-    with engine().db.reading() as session:
-        return list(session.scalars(query))

@@ -7,14 +7,12 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from engine.errors import Forbidden
-from engine.models import Instance, Task
-from engine.queries import InstanceFilter, get_instance, history, list_instances
+from engine import queries, services
+from engine.policy import INSTANCE_READERS, contact_fields
+from engine.queries import InstanceFilter
 
 from ..auth import current, engine, require
-from ..policy import contact_fields, sees_any
 from .common import AuditEventSchema, PageArgs, json_safe, source, with_errors
 from .tasks import CompleteResultSchema, TaskSchema
 
@@ -53,24 +51,13 @@ class CancelArgs(Schema):
     reason = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
-def _readable(instance_id: str) -> Instance:
-    principal = current()
-    with engine().db.reading() as session:
-        row = get_instance(session, instance_id)
-        if principal.has("supervisor", "admin", "designer"):
-            return row
-        if sees_any(principal, session.scalars(select(Task).where(Task.instance_id == instance_id))):
-            return row
-    raise Forbidden("you may see an instance only while it has a task of yours", {"instance": instance_id})
-
-
 @blp.route("")
 class Instances(MethodView):
-    @require("supervisor", "admin", "designer")
+    @require(*INSTANCE_READERS)
     @blp.arguments(InstanceQuery, location="query")
     @blp.response(200, InstanceSchema(many=True))
     @with_errors(blp, 401, 403, 422)
-    def get(self, args: dict[str, Any]) -> list[Instance]:
+    def get(self, args: dict[str, Any]) -> list[Any]:
         f = InstanceFilter(
             definition_key=args.get("definitionKey"),
             state=args.get("state"),
@@ -80,8 +67,7 @@ class Instances(MethodView):
             limit=args["limit"],
             offset=args["offset"],
         )
-        with engine().db.reading() as session:
-            return list_instances(session, f, engine().now())
+        return services.read(engine(), queries.list_instances, f, engine().now())
 
 
 @blp.route("/<instance_id>")
@@ -91,10 +77,9 @@ class InstanceItem(MethodView):
     @with_errors(blp, 401, 403, 404)
     def get(self, instance_id: str) -> dict[str, Any]:
         """An instance with its open tasks, variables and the history of what happened."""
-        row = _readable(instance_id)
-        with engine().db.reading() as session:
-            tasks = list(session.scalars(select(Task).where(Task.instance_id == instance_id)))
-            events = history(session, instance_id)
+        row = services.readable_instance(engine(), current(), instance_id)
+        tasks = services.read(engine(), queries.instance_tasks, instance_id)
+        events = services.read(engine(), queries.history, instance_id)
         variables = contact_fields(current(), json_safe(engine().variables(instance_id)))
         return {**source(InstanceSchema(), row), "tasks": tasks, "variables": variables, "history": events}
 

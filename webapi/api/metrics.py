@@ -7,6 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from engine import services
 from engine.metrics import MetricQuery, compute
 
 from ..auth import engine, require
@@ -57,5 +58,4 @@ def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
         by_unit=args["byUnit"],
         by_month=args["byMonth"],
     )
-    with engine().db.reading() as session:
-        return compute(session, q)
+    return services.read(engine(), compute, q)

@@ -7,14 +7,12 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
-from sqlalchemy import select
 
-from engine.errors import Forbidden
-from engine.models import Petition, Task
-from engine.queries import PetitionFilter, list_petitions, petition_timeline
+from engine import queries, services
+from engine.policy import contact_fields
+from engine.queries import PetitionFilter
 
 from ..auth import current, engine, require
-from ..policy import contact_fields, sees_any
 from .common import AuditEventSchema, PageArgs, source, with_errors
 from .instances import InstanceSchema
 
@@ -103,7 +101,7 @@ class Petitions(MethodView):
     @blp.arguments(PetitionQuery, location="query")
     @blp.response(200, PetitionSchema(many=True))
     @with_errors(blp, 401, 403, 422)
-    def get(self, args: dict[str, Any]) -> list[Petition]:
+    def get(self, args: dict[str, Any]) -> list[Any]:
         """Search by number, petitioner (name prefix), status, unit, overdue."""
         f = PetitionFilter(
             number=args.get("number"),
@@ -114,8 +112,7 @@ class Petitions(MethodView):
             limit=args["limit"],
             offset=args["offset"],
         )
-        with engine().db.reading() as session:
-            return list_petitions(session, f, engine().now())
+        return services.read(engine(), queries.list_petitions, f, engine().now())
 
     @require("registrar", "admin")
     @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
@@ -123,7 +120,7 @@ class Petitions(MethodView):
     @with_errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a petition (the fields of forms/intake_registration.form); starts its intake procedure."""
-        petition, result = engine().petitions.register(data, actor=current().username)
+        petition, result = services.register(engine(), current(), data)
         return {**source(PetitionSchema(), petition), "firstTasks": result.created_tasks}
 
 
@@ -159,18 +156,7 @@ class PetitionItem(MethodView):
     @with_errors(blp, 401, 403, 404)
     def get(self, number: str) -> dict[str, Any]:
         """One petition with its procedures, deadlines and timeline."""
-        principal = current()
-        petition = engine().petitions.get(number)
-        with engine().db.reading() as session:
-            own_tasks = select(Task).where(Task.business_key == number)
-            if not principal.has("registrar", "supervisor", "leader", "admin") and not sees_any(
-                principal, session.scalars(own_tasks)
-            ):
-                raise Forbidden("you may see a petition only while it has a task of yours")
-            instances, events, deadlines = petition_timeline(session, number)
-        keeper = engine().deadlines
-        for d in deadlines:
-            d.effective_due = keeper.effective_due(d)  # type: ignore[attr-defined]
+        petition, instances, events, deadlines = services.readable_petition(engine(), current(), number)
         return {
             **source(PetitionSchema(), petition),
             "instances": instances,

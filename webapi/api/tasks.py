@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from engine.errors import Forbidden, NotFound
-from engine.models import FormVersion, Task
-from engine.queries import TaskFilter, get_task, list_tasks
-from engine.runtime import CommandResult, Engine
+from engine import services
+from engine.policy import contact_fields
 
 from ..auth import current, engine, require
-from ..policy import check_may_act, check_task, contact_fields
 from .common import PageArgs, json_safe, source, with_errors
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Human tasks: list, claim, complete")
@@ -82,10 +77,11 @@ class CompleteResultSchema(Schema):
     createdTasks = fields.List(fields.String(), attribute="created_tasks")
 
 
-def _visible_filter(args: dict[str, Any]) -> TaskFilter:
-    principal = current()
-    groups = [args["candidateGroup"]] if args.get("candidateGroup") else []
-    common = {
+def narrowing(args: dict[str, Any]) -> dict[str, Any]:
+    """The list's query parameters as engine/policy.py's visible_filter takes them."""
+    return {
+        "candidate_group": args.get("candidateGroup"),
+        "mine": bool(args.get("mine")),
         "assignee": args.get("assignee"),
         "unassigned": args.get("unassigned"),
         "overdue": args.get("overdue"),
@@ -96,62 +92,6 @@ def _visible_filter(args: dict[str, Any]) -> TaskFilter:
         "limit": args["limit"],
         "offset": args["offset"],
     }
-    if principal.has("supervisor", "admin") and not args.get("mine"):
-        return TaskFilter(candidate_groups=groups, **common)
-    # Everyone else sees what is theirs or offered to them; a group filter can only narrow that.
-    if groups and not set(groups) <= set(principal.groups):
-        raise Forbidden("you can list only the tasks of your own groups", {"groups": list(principal.groups)})
-    return TaskFilter(
-        involved_user=principal.username,
-        involved_groups=list(principal.groups),
-        candidate_groups=groups,
-        **common,
-    )
-
-
-def _task(task_id: str, *, acting: bool = True) -> Task:
-    with engine().db.reading() as session:
-        task = get_task(session, task_id, acting=acting)
-    check_task(current(), task)
-    return task
-
-
-def require_user(petitionflow: Engine, user_id: str) -> None:
-    """A task goes only to someone who can sign in to work on it: a name no account has (or a deactivated
-    one) would leave the task with nobody, hidden from its groups' lists."""
-    if petitionflow.accounts.get(user_id) is None:
-        raise NotFound(f"没有用户名为“{user_id}”的在用账号", {"user": user_id})
-
-
-# The commands with their permission checks, shared with the Camunda-compatible API (webapi/camunda).
-def claim_task(task_id: str, user_id: str) -> CommandResult:
-    principal, task = current(), _task(task_id)
-    check_may_act(principal, task)
-    if user_id != principal.username and not principal.has("supervisor", "admin"):
-        raise Forbidden("you can claim tasks only for yourself")
-    require_user(engine(), user_id)
-    return engine().claim(task_id, user_id, actor=principal.username)
-
-
-def unclaim_task(task_id: str) -> CommandResult:
-    principal, task = current(), _task(task_id)
-    if task.assignee != principal.username and not principal.has("supervisor", "admin"):
-        raise Forbidden("only the assignee or a supervisor can release a task")
-    return engine().unclaim(task_id, actor=principal.username)
-
-
-def assign_task(task_id: str, user_id: str | None) -> CommandResult:
-    """The caller's role (supervisor or admin) is checked by the view."""
-    _task(task_id)
-    if user_id is not None:
-        require_user(engine(), user_id)
-    return engine().assign(task_id, user_id, actor=current().username)
-
-
-def complete_task(task_id: str, variables: dict[str, Any]) -> CommandResult:
-    principal, task = current(), _task(task_id)
-    check_may_act(principal, task)
-    return engine().complete(task_id, variables, actor=principal.username, require_claim=True)
 
 
 @blp.route("")
@@ -160,10 +100,9 @@ class Tasks(MethodView):
     @blp.arguments(TaskQuery, location="query")
     @blp.response(200, TaskSchema(many=True))
     @with_errors(blp, 400, 401, 403, 422)
-    def get(self, args: dict[str, Any]) -> list[Task]:
+    def get(self, args: dict[str, Any]) -> list[Any]:
         """Open tasks, overdue and soonest due first."""
-        with engine().db.reading() as session:
-            return list_tasks(session, _visible_filter(args), engine().now())
+        return services.visible_tasks(engine(), current(), **narrowing(args))
 
 
 @blp.route("/<task_id>")
@@ -173,16 +112,8 @@ class TaskItem(MethodView):
     @with_errors(blp, 401, 403, 404)
     def get(self, task_id: str) -> dict[str, Any]:
         """One task with its form and the data the form shows."""
-        task = _task(task_id, acting=False)
-        form = None
-        if task.form_ref and task.form_version:
-            with engine().db.reading() as session:
-                schema = session.scalar(
-                    select(FormVersion.schema_json).where(
-                        FormVersion.form_key == task.form_ref, FormVersion.version == task.form_version
-                    )
-                )
-            form = json.loads(schema) if schema else None
+        task = services.readable_task(engine(), current(), task_id, acting=False)
+        form = services.task_form_schema(engine(), task)
         variables = contact_fields(current(), json_safe(engine().variables(task.instance_id, task.id)))
         return {**source(TaskSchema(), task), "form": form, "variables": variables}
 
@@ -194,7 +125,7 @@ class TaskItem(MethodView):
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def claim(args: dict[str, Any], task_id: str) -> Any:
     """Take the task; a second claimant gets 409."""
-    return claim_task(task_id, args["userId"])
+    return services.claim(engine(), current(), task_id, args["userId"])
 
 
 @blp.route("/<task_id>/unclaim", methods=["POST"])
@@ -202,7 +133,7 @@ def claim(args: dict[str, Any], task_id: str) -> Any:
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 401, 403, 404, 409)
 def unclaim(task_id: str) -> Any:
-    return unclaim_task(task_id)
+    return services.unclaim(engine(), current(), task_id)
 
 
 @blp.route("/<task_id>/assign", methods=["POST"])
@@ -212,7 +143,7 @@ def unclaim(task_id: str) -> Any:
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def assign(args: dict[str, Any], task_id: str) -> Any:
     """Give the task to someone (or to nobody with null)."""
-    return assign_task(task_id, args["userId"])
+    return services.assign(engine(), current(), task_id, args["userId"])
 
 
 @blp.route("/<task_id>/complete", methods=["POST"])
@@ -222,7 +153,7 @@ def assign(args: dict[str, Any], task_id: str) -> Any:
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def complete(args: dict[str, Any], task_id: str) -> Any:
     """Complete a claimed task with its form data; every invalid field is reported at once (422)."""
-    return complete_task(task_id, args["variables"])
+    return services.complete(engine(), current(), task_id, args["variables"])
 
 
 @blp.route("/<task_id>/comments", methods=["POST"])
@@ -231,6 +162,4 @@ def complete(args: dict[str, Any], task_id: str) -> Any:
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def comment(args: dict[str, Any], task_id: str) -> Any:
-    principal, task = current(), _task(task_id)
-    check_may_act(principal, task)
-    return engine().comment(task_id, args["text"], actor=principal.username)
+    return services.comment(engine(), current(), task_id, args["text"])

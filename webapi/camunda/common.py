@@ -10,11 +10,11 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import ColumnElement
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
 from engine.errors import InvalidInput
+from engine.queries import Criteria, Page
 
 from ..auth import require
 from ..errors import STATUS, Unauthorized
@@ -278,8 +278,9 @@ def paging(params: Params) -> tuple[int, int]:
     return first or 0, MAX_RESULTS if limit is None else limit
 
 
-def sorting(params: Params, columns: Mapping[str, Any]) -> list[Any]:
-    """ORDER BY clauses from sortBy/sortOrder (or a POST body's "sorting" list); nulls last either way."""
+def sorting(params: Params, names: Mapping[str, str]) -> list[tuple[str, bool]]:
+    """The read model's (field, descending) pairs for sortBy/sortOrder (or a POST body's "sorting" list);
+    ``names`` maps Camunda's sortBy names to the fields."""
     wanted: list[tuple[Any, Any]] = []
     if params.body is not None and isinstance(params.body.get("sorting"), list):
         for item in params.body["sorting"]:
@@ -288,15 +289,49 @@ def sorting(params: Params, columns: Mapping[str, Any]) -> list[Any]:
             wanted.append((item.get("sortBy"), item.get("sortOrder")))
     elif params.string("sortBy") is not None:
         wanted.append((params.string("sortBy"), params.string("sortOrder")))
-    clauses: list[ColumnElement[Any]] = []
+    sort: list[tuple[str, bool]] = []
     for by, order in wanted:
-        if by not in columns:
+        if by not in names:
             raise params.bad("sortBy", by)
         if order not in (None, "asc", "desc"):
             raise params.bad("sortOrder", order)
-        column = columns[by]
-        clauses += [column.is_(None), column.desc() if order == "desc" else column.asc()]
-    return clauses
+        sort.append((names[by], order == "desc"))
+    return sort
+
+
+def page(params: Params, sorts: Mapping[str, str]) -> Page:
+    """The page a list asks for: firstResult, maxResults and its sort (Camunda's sortBy names in ``sorts``)."""
+    first, limit = paging(params)
+    return Page(first, limit, sorting(params, sorts))
+
+
+def criteria(
+    params: Params,
+    *,
+    equal: Mapping[str, str] = {},
+    among: Mapping[str, str] = {},
+    like: Mapping[str, str] = {},
+    before: Mapping[str, str] = {},
+    after: Mapping[str, str] = {},
+    flags: Sequence[tuple[str, Any]] = (),
+) -> Criteria:
+    """The read model's filters for the parameters given; each mapping takes a Camunda parameter name to the
+    field it filters. ``flags`` are equalities the caller derived from boolean parameters."""
+
+    def given(names: Mapping[str, str], read: Callable[[str], Any]) -> list[tuple[str, Any]]:
+        return [(field, value) for name, field in names.items() if (value := read(name)) not in (None, [])]
+
+    def moment(name: str) -> datetime | None:
+        value = params.string(name)
+        return None if value is None else parse_date(value, name)
+
+    return Criteria(
+        equal=[*given(equal, params.string), *flags],
+        among=given(among, params.strings),
+        like=given(like, params.string),
+        before=given(before, moment),
+        after=given(after, moment),
+    )
 
 
 # -- dates: Camunda writes and reads yyyy-MM-dd'T'HH:mm:ss.SSSZ ----------------------------------------------

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 from flask import request
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
+from engine import queries, services
 from engine.definitions import DeployFile, DeploymentResult
 from engine.errors import DeploymentInvalid, InvalidInput, NotFound
-from engine.models import Deployment, ProcessDefinition, Resource
 from engine.parsing import XmlRefused, parse_xml
+from engine.policy import contact_fields
+from engine.queries import Criteria, DefinitionRow
 
-from ..api.definitions import MAX_BYTES, MAX_FILES, _unsupported
+from ..api.definitions import MAX_BYTES, MAX_FILES
 from ..auth import current, engine
-from ..policy import contact_fields
-from .common import VERSION, Params, authenticated, blp, format_date, json_body, paging, sorting
+from .common import VERSION, Params, authenticated, blp, criteria, format_date, json_body, page
 from .instances import instance_dto
 from .variables import from_typed, to_typed
 
@@ -34,7 +34,7 @@ def version() -> dict[str, str]:
 
 
 # -- deployments -----------------------------------------------------------------------------------------------
-def deployment_dto(row: Deployment) -> dict[str, Any]:
+def deployment_dto(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -45,57 +45,37 @@ def deployment_dto(row: Deployment) -> dict[str, Any]:
     }
 
 
-def _deployments(params: Params) -> Select[tuple[Deployment]]:
-    query = select(Deployment)
-    for name, column in (("id", Deployment.id), ("name", Deployment.name), ("source", Deployment.source)):
-        value = params.string(name)
-        if value is not None:
-            query = query.where(column == value)
-    if params.string("nameLike") is not None:
-        query = query.where(Deployment.name.like(params.string("nameLike") or ""))
-    tenants = params.strings("tenantIdIn")
-    if tenants:
-        query = query.where(Deployment.tenant_id.in_(tenants))
-    if params.boolean("withoutTenantId"):
-        query = query.where(Deployment.tenant_id.is_(None))
-    return query
+def _deployments(params: Params) -> Criteria:
+    return criteria(
+        params,
+        equal={"id": "id", "name": "name", "source": "source"},
+        like={"nameLike": "name"},
+        among={"tenantIdIn": "tenantId"},
+        flags=[("tenantId", None)] if params.boolean("withoutTenantId") else (),
+    )
 
 
 @blp.get("/deployment")
 @authenticated()
 def deployments() -> Any:
     params = Params()
-    first, limit = paging(params)
-    order = sorting(
-        params,
-        {
-            "id": Deployment.id,
-            "name": Deployment.name,
-            "deploymentTime": Deployment.deployed_at,
-            "tenantId": Deployment.tenant_id,
-        },
+    wanted = page(
+        params, {"id": "id", "name": "name", "deploymentTime": "deployedAt", "tenantId": "tenantId"}
     )
-    if limit == 0:
-        return []
-    query = _deployments(params).order_by(*order, Deployment.deployed_at, Deployment.id)
-    with engine().db.reading() as session:
-        rows = session.scalars(query.offset(first).limit(limit)).all()
+    rows = services.read(engine(), queries.deployment_page, _deployments(params), wanted)
     return [deployment_dto(row) for row in rows]
 
 
 @blp.get("/deployment/count")
 @authenticated()
 def deployment_count() -> dict[str, int]:
-    query = _deployments(Params())
-    with engine().db.reading() as session:
-        return {"count": session.scalar(select(func.count()).select_from(query.subquery())) or 0}
+    return {"count": services.read(engine(), queries.deployment_count, _deployments(Params()))}
 
 
 @blp.get("/deployment/<deployment_id>")
 @authenticated()
 def deployment(deployment_id: str) -> dict[str, Any]:
-    with engine().db.reading() as session:
-        row = session.get(Deployment, deployment_id)
+    row = services.read(engine(), queries.get_deployment, deployment_id)
     if row is None:
         raise NotFound(f"Deployment with id '{deployment_id}' does not exist")
     return deployment_dto(row)
@@ -124,7 +104,7 @@ def _uploads() -> list[DeployFile]:
         if len(content) > MAX_BYTES:
             raise InvalidInput(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MiB")
         files.append(DeployFile(name, content))
-    problems = _unsupported(files)
+    problems = services.unsupported_files(files)
     if problems:
         raise DeploymentInvalid(f"{len(problems)} file(s) cannot be deployed", {"problems": problems})
     return files
@@ -172,12 +152,9 @@ def _deployment_answer(result: DeploymentResult, contents: dict[str, bytes]) -> 
     }
     if not result.created and result.definitions:
         # Nothing new: like Camunda, answer with the deployment that already holds these definitions.
-        with engine().db.reading() as session:
-            previous = session.scalars(
-                select(Deployment)
-                .where(Deployment.id.in_({d.deployment_id for d in result.definitions}))
-                .order_by(Deployment.deployed_at.desc())
-            ).first()
+        previous = services.read(
+            engine(), queries.newest_deployment, {d.deployment_id for d in result.definitions}
+        )
         if previous is not None:
             head = deployment_dto(previous)
             head.pop("links")
@@ -233,12 +210,12 @@ def _xml_attributes(content: bytes | str | None, key: str) -> dict[str, Any]:
     return attributes
 
 
-def _stored_attributes(session: Session, resource_id: int, checksum: str, key: str) -> dict[str, Any]:
+def _stored_attributes(resource_id: int, checksum: str, key: str) -> dict[str, Any]:
     """The XML attributes of a stored resource; resources never change, so they are parsed once."""
     with _attributes_lock:
         found = _attributes.get((checksum, key))
     if found is None:
-        content = session.scalar(select(Resource.content).where(Resource.id == resource_id))
+        content = services.read(engine(), queries.resource_content, resource_id)
         found = _xml_attributes(content, key)
         with _attributes_lock:
             if len(_attributes) > 2000:
@@ -276,130 +253,87 @@ def _definition_dto(
     }
 
 
-def _definition_query() -> Select[Any]:
-    return (
-        select(ProcessDefinition, Resource.id, Resource.name, Resource.checksum, Deployment.tenant_id)
-        .join(Resource, Resource.id == ProcessDefinition.resource_id)
-        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
-    )
-
-
-def _dtos(session: Session, rows: Any) -> list[dict[str, Any]]:
+def _dtos(rows: list[DefinitionRow]) -> list[dict[str, Any]]:
     return [
         _definition_dto(
-            id=d.id,
-            key=d.key,
-            name=d.name,
-            version=d.version,
-            resource=resource_name,
-            deployment_id=d.deployment_id,
-            tenant_id=tenant,
-            attributes=_stored_attributes(session, resource_id, checksum, d.key),
+            id=row.definition.id,
+            key=row.definition.key,
+            name=row.definition.name,
+            version=row.definition.version,
+            resource=row.resource_name,
+            deployment_id=row.definition.deployment_id,
+            tenant_id=row.tenant_id,
+            attributes=_stored_attributes(row.resource_id, row.checksum, row.definition.key),
         )
-        for d, resource_id, resource_name, checksum, tenant in rows
+        for row in rows
     ]
 
 
-def _filtered(params: Params) -> Select[Any]:
-    query = _definition_query()
-    for name, column in (
-        ("processDefinitionId", ProcessDefinition.id),
-        ("key", ProcessDefinition.key),
-        ("name", ProcessDefinition.name),
-        ("deploymentId", ProcessDefinition.deployment_id),
-        ("resourceName", Resource.name),
-    ):
-        value = params.string(name)
-        if value is not None:
-            query = query.where(column == value)
-    for name, column in (
-        ("processDefinitionIdIn", ProcessDefinition.id),
-        ("keysIn", ProcessDefinition.key),
-        ("tenantIdIn", Deployment.tenant_id),
-    ):
-        values = params.strings(name)
-        if values:
-            query = query.where(column.in_(values))
-    for name, column in (("nameLike", ProcessDefinition.name), ("keyLike", ProcessDefinition.key)):
-        value = params.string(name)
-        if value is not None:
-            query = query.where(column.like(value))
+def _filtered(params: Params) -> tuple[Criteria, dict[str, bool]]:
+    """The filters, and the two that are not a field's value: latest versions only, and "suspended" (which
+    no definition is here)."""
+    where = criteria(
+        params,
+        equal={
+            "processDefinitionId": "id",
+            "key": "key",
+            "name": "name",
+            "deploymentId": "deploymentId",
+            "resourceName": "resourceName",
+        },
+        among={"processDefinitionIdIn": "id", "keysIn": "key", "tenantIdIn": "tenantId"},
+        like={"nameLike": "name", "keyLike": "key"},
+    )
     version = params.integer("version", minimum=1)
-    if version is not None:
-        query = query.where(ProcessDefinition.version == version)
+    flags = [("version", version)] if version is not None else []
     if params.boolean("withoutTenantId"):
-        query = query.where(Deployment.tenant_id.is_(None))
-    if params.boolean("suspended"):
-        query = query.where(False)  # definitions are never suspended here
-    if params.boolean("latestVersion"):
-        latest = (
-            select(ProcessDefinition.key.label("key"), func.max(ProcessDefinition.version).label("v"))
-            .group_by(ProcessDefinition.key)
-            .subquery()
-        )
-        query = query.join(
-            latest, (latest.c.key == ProcessDefinition.key) & (latest.c.v == ProcessDefinition.version)
-        )
-    return query
+        flags.append(("tenantId", None))
+    options = {
+        "none": bool(params.boolean("suspended")),
+        "latest_only": bool(params.boolean("latestVersion")),
+    }
+    return replace(where, equal=[*where.equal, *flags]), options
 
 
 @blp.get("/process-definition")
 @authenticated()
 def process_definitions() -> Any:
     params = Params()
-    first, limit = paging(params)
-    order = sorting(
+    wanted = page(
         params,
         {
-            "id": ProcessDefinition.id,
-            "key": ProcessDefinition.key,
-            "name": ProcessDefinition.name,
-            "version": ProcessDefinition.version,
-            "deploymentId": ProcessDefinition.deployment_id,
-            "tenantId": Deployment.tenant_id,
+            "id": "id",
+            "key": "key",
+            "name": "name",
+            "version": "version",
+            "deploymentId": "deploymentId",
+            "tenantId": "tenantId",
         },
     )
-    if limit == 0:
-        return []
-    query = _filtered(params).order_by(*order, ProcessDefinition.key, ProcessDefinition.version)
-    with engine().db.reading() as session:
-        return _dtos(session, session.execute(query.offset(first).limit(limit)).all())
+    where, options = _filtered(params)
+    return _dtos(services.read(engine(), queries.definition_page, where, wanted, **options))
 
 
 @blp.get("/process-definition/count")
 @authenticated()
 def process_definition_count() -> dict[str, int]:
-    query = _filtered(Params())
-    with engine().db.reading() as session:
-        return {"count": session.scalar(select(func.count()).select_from(query.subquery())) or 0}
+    where, options = _filtered(Params())
+    return {"count": services.read(engine(), queries.definition_count, where, **options)}
 
 
 def _one(definition_id: str | None, key: str | None, tenant_id: str | None = None) -> dict[str, Any]:
-    query = _definition_query()
-    if definition_id is not None:
-        query = query.where(ProcessDefinition.id == definition_id)
-    else:
-        query = query.where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
-        if tenant_id is not None:
-            query = query.where(Deployment.tenant_id == tenant_id)
-    with engine().db.reading() as session:
-        rows = _dtos(session, session.execute(query.limit(1)).all())
-    if not rows:
+    found = services.read(engine(), queries.find_definition, definition_id, key, tenant_id)
+    if found is None:
         if definition_id is not None:
             raise NotFound(f"No matching definition with id {definition_id}")
         tenant = f"tenant-id {tenant_id}" if tenant_id else "no tenant-id"
         raise NotFound(f"No matching process definition with key: {key} and {tenant}")
-    return rows[0]
+    return _dtos([found])[0]
 
 
 def _xml(found: dict[str, Any]) -> dict[str, Any]:
-    with engine().db.reading() as session:
-        content = session.scalar(
-            select(Resource.content)
-            .join(ProcessDefinition, ProcessDefinition.resource_id == Resource.id)
-            .where(ProcessDefinition.id == found["id"])
-        )
-    return {"id": found["id"], "bpmn20Xml": content}
+    source = services.read(engine(), queries.definition_source, found["id"])
+    return {"id": found["id"], "bpmn20Xml": source[0] if source else None}
 
 
 def _start(found: dict[str, Any]) -> dict[str, Any]:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import Select, func, select
 
+from engine import queries, services
 from engine.errors import NotFound
-from engine.models import Deployment, Instance, ProcessDefinition
+from engine.policy import INSTANCE_READERS
+from engine.queries import Criteria
 
-from ..api.instances import _readable
 from ..auth import current, engine
-from ..policy import contact_fields
-from .common import Params, authenticated, blp, json_body, paging, sorting
+from .common import Params, authenticated, blp, criteria, json_body, page
 from .variables import to_typed
 
 ENDED = ("completed", "cancelled")
-READERS = ("supervisor", "admin", "designer")  # who may list instances (as GET /api/instances)
+SORTS = {
+    "instanceId": "id",
+    "definitionKey": "definitionKey",
+    "definitionId": "definitionId",
+    "businessKey": "businessKey",
+    "tenantId": "tenantId",
+}
 
 
 def instance_dto(
@@ -45,58 +51,34 @@ def instance_dto(
     }
 
 
-def _query(params: Params) -> Select[Any]:
+def _criteria(params: Params) -> Criteria:
     """Like Camunda's runtime query: running (active or suspended) instances only."""
-    query = (
-        select(Instance, Deployment.tenant_id)
-        .join(ProcessDefinition, ProcessDefinition.id == Instance.definition_id)
-        .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
-    )
     states = {"active", "suspended"}
     if params.boolean("active"):
         states &= {"active"}
     if params.boolean("suspended"):
         states &= {"suspended"}
-    query = query.where(Instance.state.in_(sorted(states)))
-    for name, column in (
-        ("processDefinitionKey", Instance.definition_key),
-        ("processDefinitionId", Instance.definition_id),
-        ("businessKey", Instance.business_key),
-        ("deploymentId", ProcessDefinition.deployment_id),
-    ):
-        value = params.string(name)
-        if value is not None:
-            query = query.where(column == value)
-    for name, column in (
-        ("processInstanceIds", Instance.id),
-        ("processDefinitionKeyIn", Instance.definition_key),
-        ("tenantIdIn", Deployment.tenant_id),
-    ):
-        values = params.strings(name)
-        if values:
-            query = query.where(column.in_(values))
-    if params.string("businessKeyLike") is not None:
-        query = query.where(Instance.business_key.like(params.string("businessKeyLike") or ""))
-    return query
+    where = criteria(
+        params,
+        equal={
+            "processDefinitionKey": "definitionKey",
+            "processDefinitionId": "definitionId",
+            "businessKey": "businessKey",
+            "deploymentId": "deploymentId",
+        },
+        among={
+            "processInstanceIds": "id",
+            "processDefinitionKeyIn": "definitionKey",
+            "tenantIdIn": "tenantId",
+        },
+        like={"businessKeyLike": "businessKey"},
+    )
+    return replace(where, among=[*where.among, ("state", sorted(states))])
 
 
 def _list(params: Params) -> list[dict[str, Any]]:
-    first, limit = paging(params)
-    order = sorting(
-        params,
-        {
-            "instanceId": Instance.id,
-            "definitionKey": Instance.definition_key,
-            "definitionId": Instance.definition_id,
-            "businessKey": Instance.business_key,
-            "tenantId": Deployment.tenant_id,
-        },
-    )
-    if limit == 0:
-        return []
-    query = _query(params).order_by(*order, Instance.started_at, Instance.id).offset(first).limit(limit)
-    with engine().db.reading() as session:
-        rows = session.execute(query).all()
+    wanted = page(params, SORTS)
+    found = services.read(engine(), queries.instance_page, _criteria(params), wanted)
     return [
         instance_dto(
             row.id,
@@ -105,35 +87,34 @@ def _list(params: Params) -> list[dict[str, Any]]:
             state=row.state,
             tenant_id=tenant,
         )
-        for row, tenant in rows
+        for row, tenant in found
     ]
 
 
 def _count(params: Params) -> dict[str, int]:
-    with engine().db.reading() as session:
-        return {"count": session.scalar(select(func.count()).select_from(_query(params).subquery())) or 0}
+    return {"count": services.read(engine(), queries.instance_count, _criteria(params))}
 
 
 @blp.get("/process-instance")
-@authenticated(*READERS)
+@authenticated(*INSTANCE_READERS)
 def process_instances() -> list[dict[str, Any]]:
     return _list(Params())
 
 
 @blp.post("/process-instance")
-@authenticated(*READERS)
+@authenticated(*INSTANCE_READERS)
 def process_instances_post() -> list[dict[str, Any]]:
     return _list(Params(json_body()))
 
 
 @blp.get("/process-instance/count")
-@authenticated(*READERS)
+@authenticated(*INSTANCE_READERS)
 def process_instance_count() -> dict[str, int]:
     return _count(Params())
 
 
 @blp.post("/process-instance/count")
-@authenticated(*READERS)
+@authenticated(*INSTANCE_READERS)
 def process_instance_count_post() -> dict[str, int]:
     return _count(Params(json_body()))
 
@@ -142,13 +123,8 @@ def process_instance_count_post() -> dict[str, int]:
 @authenticated()
 def process_instance(instance_id: str) -> dict[str, Any]:
     """One instance (ended ones too, marked ``ended``), to whoever may read it in the native API."""
-    row = _readable(instance_id)
-    with engine().db.reading() as session:
-        tenant = session.scalar(
-            select(Deployment.tenant_id)
-            .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
-            .where(ProcessDefinition.id == row.definition_id)
-        )
+    row = services.readable_instance(engine(), current(), instance_id)
+    tenant = services.read(engine(), queries.definition_tenant, row.definition_id)
     return instance_dto(
         row.id,
         definition_id=row.definition_id,
@@ -159,8 +135,7 @@ def process_instance(instance_id: str) -> dict[str, Any]:
 
 
 def _variables(instance_id: str) -> dict[str, Any]:
-    _readable(instance_id)
-    return contact_fields(current(), engine().variables(instance_id))
+    return services.instance_variables(engine(), current(), instance_id)
 
 
 @blp.get("/process-instance/<instance_id>/variables")

@@ -7,17 +7,6 @@ export const me = ctx.user || null;
 export const TZ = 'Asia/Shanghai';
 
 // -- labels ----------------------------------------------------------------------------------------------
-export const GROUPS = {
-  registrar: '登记组',
-  petition_office: '信访局',
-  handling_unit: '责任单位',
-  joint_conference: '联席会议办',
-  county_committee: '县委',
-  leader: '包案领导',
-  hearing_officer: '听证员',
-  reviewer: '复查复核',
-  supervisor: '督查督办',
-};
 export const INSTANCE_STATES = { active: '办理中', suspended: '已挂起', completed: '已办结', cancelled: '已撤销' };
 export const PETITION_STATUS = {
   registered: '已登记', in_progress: '办理中', closed: '已办结', not_accepted: '不予受理',
@@ -26,13 +15,6 @@ export const PETITION_STATUS = {
 export const CHANNELS = { letter: '书信', visit: '走访', web: '网上信访', phone: '电话' };
 export const CATEGORIES = { suggestion: '建议意见类', accusation: '检举控告类', complaint: '申诉求决类' };
 export const ESCALATION_KINDS = { warning: '临期预警', supervision: '超期督办', listing: '挂牌督办', patrol: '网上巡查' };
-export const DEADLINE_NAMES = {
-  acceptance: '受理期限', transfer_objection: '转送异议期限', simple_decision: '简易办理决定期限',
-  simple_answer: '简易办理答复期限', handling: '办理期限', assignment_feedback: '交办反馈期限',
-  evaluation: '满意度评价期限', review_request: '申请复查期限', review: '复查期限',
-  recheck_request: '申请复核期限', recheck: '复核期限', hearing_application: '听证申请期限',
-  hearing_decision: '听证决定期限', hearing_held: '举行听证期限', package_confirmation: '包案化解确认期',
-};
 export const DEADLINE_UNITS = { calendar: '日', working: '个工作日' };
 export const EVENT_KINDS = {
   'instance.started': '流程启动', 'instance.completed': '流程结束', 'instance.suspended': '流程挂起',
@@ -139,6 +121,15 @@ export async function api(method, url, body, { form = false } = {}) {
 export const get = (url) => api('GET', url);
 export const post = (url, body) => api('POST', url, body === undefined ? {} : body);
 
+// -- the server's words and settings -----------------------------------------------------------------------
+// Deadline titles, group names and the warning window belong to the server (an operator may retitle a deadline
+// or move the window), so every signed-in page reads them once here; without them a page shows the keys.
+const vocabulary = me ? await get('/api/vocabulary').catch(() => null) : null;
+export const GROUPS = vocabulary ? vocabulary.groups : {};
+export const DEADLINE_NAMES = vocabulary
+  ? Object.fromEntries(Object.entries(vocabulary.deadlines).map(([name, d]) => [name, d.title])) : {};
+export const WARN_BEFORE_DAYS = vocabulary ? vocabulary.warnBeforeDays : 0;
+
 export function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
@@ -156,10 +147,34 @@ export function explain(error) {
     400: '请求有误',
   };
   const head = byStatus[error.status] || `服务器错误（${error.status}）`;
-  return error.body.message ? `${head}：${translate(error.body.message)}` : head;
+  const message = error.body.message || '';
+  // A message the server already wrote in Chinese is meant for the reader; otherwise the code says what happened.
+  if (/[\u4e00-\u9fff]/.test(message)) return `${head}：${message}`;
+  const said = ERRORS[error.code] ? ERRORS[error.code](error.details) : '';
+  return said ? `${head}：${said}` : head;
 }
 
-// -- validation messages in Chinese (form-js and the server both speak English) ---------------------------
+// What the pages say for each stable error code of the API; details tell apart what one code covers.
+const ERRORS = {
+  invalid_input: (d) => (d.fields ? `${Object.keys(d.fields).length} 项填写有误` : '请求的格式或选项不正确'),
+  validation_failed: (d) => (d.fields ? `${Object.keys(d.fields).length} 项未通过校验` : '提交的数据未通过校验'),
+  deployment_invalid: (d) => `发现 ${(d.problems || []).length} 个问题，未部署`,
+  conflict: (d) => {
+    if (d.assignee) return `任务已由 ${d.assignee} 认领`;
+    if ('assignee' in d) return '请先认领此任务'; // the task is nobody's yet
+    if (d.instance) return '该案件刚被他人更新，请刷新后重试';
+    if (d.task) return '任务已办结或已撤销';
+    return '与当前状态冲突，请刷新后重试';
+  },
+  invalid_state: (d) => (d.state ? `案件${label(INSTANCE_STATES, d.state)}，不能执行此操作` : '案件当前状态下不能执行此操作'),
+  forbidden: (d) => (d.task ? '此任务不属于本人或所在组' : '您的角色不能执行此操作'),
+  cross_site_request: () => '请求不是从本系统页面发出的，已拒绝',
+  process_error: () => '流程运行出错，案件未作任何改变',
+  unauthorized: () => '请先登录',
+  too_many_attempts: () => '密码错误次数过多，请稍后再试',
+};
+
+// -- field messages in Chinese (form-js and marshmallow name no code for a field, only English text) ----------
 const MESSAGES = [
   [/^Field is required\.?$/i, () => '必填项'],
   [/^Missing data for required field\.?$/i, () => '必填项'],
@@ -178,13 +193,6 @@ const MESSAGES = [
   [/cannot be in the future/i, () => '不能晚于今天'],
   [/^Unknown field\.?$/i, () => '表单中没有此项'],
   [/^Field must be a valid email/i, () => '电子邮件格式不正确'],
-  [/^claim the task before completing it/i, () => '请先认领此任务'],
-  [/^task is claimed by (\S+)/i, (m) => `任务已由 ${m[1]} 认领`],
-  [/^no open task/i, () => '任务不存在或已办结'],
-  [/^this task is neither yours nor offered to your groups/i, () => '此任务不属于本人或所在组'],
-  [/^the instance was changed by someone else/i, () => '该案件刚被他人更新，请刷新后重试'],
-  [/^(\d+) field\(s\) are invalid/i, (m) => `${m[1]} 项未通过校验`],
-  [/^wrong user name or password/i, () => '用户名或密码错误'],
 ];
 
 export function translate(message) {
@@ -301,7 +309,7 @@ export function now() {
 }
 
 const DAY = 24 * 3600 * 1000;
-/** { tone, text } for a due time: overdue red, due within 3 days amber, otherwise green. */
+/** { tone, text } for a due time: overdue red, amber inside the ladder's warning window, otherwise green. */
 export function dueState(due) {
   if (!due) return { tone: 'grey', text: '无期限', overdue: false };
   const left = new Date(due).getTime() - now().getTime();
@@ -310,7 +318,7 @@ export function dueState(due) {
     return { tone: 'red', text: `超期 ${days} 天`, overdue: true };
   }
   const days = Math.floor(left / DAY);
-  if (days < 3) return { tone: 'amber', text: days === 0 ? '今日到期' : `剩余 ${days} 天`, overdue: false };
+  if (left < WARN_BEFORE_DAYS * DAY) return { tone: 'amber', text: days === 0 ? '今日到期' : `剩余 ${days} 天`, overdue: false };
   return { tone: 'green', text: `剩余 ${days} 天`, overdue: false };
 }
 

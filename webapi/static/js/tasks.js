@@ -1,7 +1,7 @@
 // 我的待办: tasks assigned to me or offered to my groups, overdue first; filter, claim, release.
 import {
   $, $$, GROUPS, badge, dueState, emptyRow, explain, flash, fmtDue, get, h, label, me, post,
-  processNames, query, replace,
+  processNames, query, replace, WARN_BEFORE_DAYS,
 } from './common.js';
 
 const table = $('#task-table tbody');
@@ -26,7 +26,7 @@ function renderStats() {
   replace($('#task-stats'),
     stat('待办总数', tasks.length),
     stat('已超期', overdue, overdue ? 'red' : ''),
-    stat('3 日内到期', soon, soon ? 'amber' : ''),
+    stat(`${WARN_BEFORE_DAYS} 日内到期`, soon, soon ? 'amber' : ''),
     stat('待认领', tasks.filter((t) => !t.assignee).length, 'green'));
   for (const which of ['all', 'mine', 'group']) {
     $(`[data-count="${which}"]`).textContent = tasks.filter((t) => inTab(t, which)).length;

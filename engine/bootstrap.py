@@ -1,0 +1,118 @@
+"""The composition root: builds the engine's object graph once, and hands each part only what it needs.
+
+The registry, the ladder and the accounts are given a database, a clock and (for the first two) the commands
+they may run, never the Engine itself; the unit of work is given its codec, functions, clock and deadline
+keeper through a :class:`~engine.unit_of_work.WorkEnvironment`. So no domain module imports the module that
+runs commands, and no two modules import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .accounts import Accounts
+from .calendar import StatutoryCalendar, load_operator_years
+from .clock import CalendarFunctions, Clock, install
+from .config import Settings
+from .db import Database
+from .deadlines import DeadlineKeeper, load_rules
+from .escalation import EscalationLadder, LadderSettings
+from .executor import CommandExecutor
+from .formstore import FormStore
+from .models import Task
+from .petitions import PetitionRegistry
+from .ports import InstanceCommands
+from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
+from .serialization import WorkflowCodec
+from .unit_of_work import UnitOfWork, WorkEnvironment
+
+# Called inside the transaction after a task was completed, with the cleaned form data.
+CompleteHook = Callable[[UnitOfWork, Task, dict[str, Any]], None]
+
+
+def load_calendar(settings: Settings) -> StatutoryCalendar:
+    """The statutory calendar: package data plus every year file the operator put in instance/calendar/."""
+    calendar = StatutoryCalendar()
+    load_operator_years(calendar, settings.instance_path / "calendar")
+    return calendar
+
+
+@dataclass
+class Core:
+    """What runs commands: the database, the statutory clock and the command executor."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    calendar: StatutoryCalendar
+    deadlines: DeadlineKeeper
+    functions: FunctionRegistry
+    codec: WorkflowCodec
+    script_engine: SafeScriptEngine
+    executor: CommandExecutor
+    forms: FormStore
+    complete_hooks: list[CompleteHook] = field(default_factory=list)
+
+
+@dataclass
+class Services:
+    """The domain services built on the core."""
+
+    petitions: PetitionRegistry
+    escalations: EscalationLadder
+    accounts: Accounts
+
+
+def build_core(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    functions: FunctionRegistry | None = None,
+    clock: Clock | None = None,
+    calendar: StatutoryCalendar | None = None,
+) -> Core:
+    settings = settings or Settings.from_env()
+    db = database or Database.from_settings(settings)
+    functions = functions or default_functions()
+    clock = clock or Clock()
+    install(clock)
+    calendar = calendar or load_calendar(settings)
+    deadlines = DeadlineKeeper(calendar, load_rules(settings.instance_path / "deadlines.json"))
+    periods = CalendarFunctions(calendar)
+    functions.register("working_days", periods.working_days)
+    functions.register("calendar_days", periods.calendar_days)
+    functions.register("deadline", deadlines.deadline)
+    codec = WorkflowCodec()
+    script_engine = SafeScriptEngine(functions, allow_scripts=settings.allow_scripts)
+    environment = WorkEnvironment(codec=codec, functions=functions, now=clock.now, deadlines=deadlines)
+    executor = CommandExecutor(db, environment, script_engine)
+    return Core(
+        settings, db, clock, calendar, deadlines, functions, codec, script_engine, executor, FormStore(db)
+    )
+
+
+def build_services(core: Core, commands: InstanceCommands) -> Services:
+    """The registry, the ladder and the accounts, each wired to the narrow parts it uses."""
+    now = core.clock.now
+    petitions = PetitionRegistry(
+        db=core.db,
+        now=now,
+        calendar=core.calendar,
+        commands=commands,
+        reflux_threshold=core.settings.reflux_threshold,
+        forms=core.forms,
+    )
+    # The petition's status and metrics facts follow its procedure in the command's own transaction.
+    core.executor.environment.end_hooks.append(petitions.on_instance_end)
+    core.complete_hooks.append(petitions.on_task_completed)
+    escalations = EscalationLadder(
+        db=core.db,
+        now=now,
+        calendar=core.calendar,
+        deadlines=core.deadlines,
+        commands=commands,
+        settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
+    )
+    return Services(petitions, escalations, Accounts(core.db, now))

@@ -1,0 +1,142 @@
+"""The use cases the adapters call (/api, /engine-rest, the pages, the command line), each with the acting
+principal: it checks what engine/policy.py allows, then runs one engine command or one read of
+engine/queries.py. The adapters parse input and render answers; they never open a session or name a table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.orm import Session
+
+from . import policy, queries
+from .accounts import Principal
+from .definitions import DeployFile
+from .errors import NotFound
+from .forms import FormDefinition
+from .models import Deadline, Instance, Petition, Task
+
+if TYPE_CHECKING:
+    from .runtime import CommandResult, Engine
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def read(engine: Engine, query: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """One read of engine/queries.py in a read session of its own."""
+    with engine.db.reading() as session:
+        return query(session, *args, **kwargs)
+
+
+# -- tasks --------------------------------------------------------------------------------------------------
+def visible_tasks(engine: Engine, principal: Principal, **narrowing: Any) -> list[Task]:
+    """Open tasks the principal may see (engine/policy.py's visible_filter), overdue and soonest due first."""
+    return read(engine, queries.list_tasks, policy.visible_filter(principal, **narrowing), engine.now())
+
+
+def readable_task(engine: Engine, principal: Principal, task_id: str, *, acting: bool = True) -> Task:
+    """The open task if the principal may see it; ``acting``: a task closed meanwhile is a Conflict."""
+    task = read(engine, queries.get_task, task_id, acting=acting)
+    policy.check_task(principal, task)
+    return task
+
+
+def require_user(engine: Engine, user_id: str) -> None:
+    """A task goes only to someone who can sign in to work on it: a name no account has (or a deactivated
+    one) would leave the task with nobody, hidden from its groups' lists."""
+    if engine.accounts.get(user_id) is None:
+        raise NotFound(f"没有用户名为“{user_id}”的在用账号", {"user": user_id})
+
+
+def claim(engine: Engine, principal: Principal, task_id: str, user_id: str) -> CommandResult:
+    policy.check_claim_for(principal, readable_task(engine, principal, task_id), user_id)
+    require_user(engine, user_id)
+    return engine.claim(task_id, user_id, actor=principal.username)
+
+
+def unclaim(engine: Engine, principal: Principal, task_id: str) -> CommandResult:
+    policy.check_release(principal, readable_task(engine, principal, task_id))
+    return engine.unclaim(task_id, actor=principal.username)
+
+
+def assign(engine: Engine, principal: Principal, task_id: str, user_id: str | None) -> CommandResult:
+    """The principal's role (supervisor or admin) is checked by the adapter's route guard."""
+    readable_task(engine, principal, task_id)
+    if user_id is not None:
+        require_user(engine, user_id)
+    return engine.assign(task_id, user_id, actor=principal.username)
+
+
+def complete(engine: Engine, principal: Principal, task_id: str, variables: dict[str, Any]) -> CommandResult:
+    policy.check_may_act(principal, readable_task(engine, principal, task_id))
+    return engine.complete(task_id, variables, actor=principal.username, require_claim=True)
+
+
+def comment(engine: Engine, principal: Principal, task_id: str, text: str) -> CommandResult:
+    policy.check_may_act(principal, readable_task(engine, principal, task_id))
+    return engine.comment(task_id, text, actor=principal.username)
+
+
+def task_form(engine: Engine, task: Task) -> FormDefinition | None:
+    with engine.db.reading() as session:
+        return engine.form_for(session, task)
+
+
+def task_form_schema(engine: Engine, task: Task) -> dict[str, Any] | None:
+    """The Camunda Form (form-js JSON) the task shows, as deployed."""
+    form = engine.forms.get(task.form_ref, task.form_version) if task.form_ref and task.form_version else None
+    return form.schema if form else None
+
+
+def task_variables(engine: Engine, principal: Principal, task: Task) -> dict[str, Any]:
+    """What the task sees, contact details masked for roles that do not need them."""
+    return policy.contact_fields(principal, engine.variables(task.instance_id, task.id))
+
+
+# -- instances and petitions ------------------------------------------------------------------------------
+def readable_instance(engine: Engine, principal: Principal, instance_id: str) -> Instance:
+    with engine.db.reading() as session:
+        row = queries.get_instance(session, instance_id)
+        if not principal.has(*policy.INSTANCE_READERS):
+            policy.check_instance(principal, instance_id, queries.instance_tasks(session, instance_id))
+    return row
+
+
+def instance_variables(engine: Engine, principal: Principal, instance_id: str) -> dict[str, Any]:
+    readable_instance(engine, principal, instance_id)
+    return policy.contact_fields(principal, engine.variables(instance_id))
+
+
+def register(engine: Engine, principal: Principal, data: dict[str, Any]) -> tuple[Petition, CommandResult]:
+    """Register a petition and start its intake procedure; the adapter's route guard checks the role."""
+    return engine.petitions.register(data, actor=principal.username)
+
+
+def readable_petition(
+    engine: Engine, principal: Principal, number: str
+) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:
+    """A petition with its instances, audit events and deadlines (each with its effective due time)."""
+    petition = engine.petitions.get(number)
+    with engine.db.reading() as session:
+        if not principal.has(*policy.PETITION_READERS):
+            policy.check_petition(principal, queries.petition_tasks(session, number))
+        instances, events, deadlines = queries.petition_timeline(session, number)
+    for d in deadlines:
+        d.effective_due = engine.deadlines.effective_due(d)  # type: ignore[attr-defined]
+    return petition, instances, events, deadlines
+
+
+# -- deployments ---------------------------------------------------------------------------------------------
+def unsupported_files(files: Sequence[DeployFile]) -> list[dict[str, Any]]:
+    """Files of other types, refused before the engine parses anything, worded as the engine words them."""
+    return [
+        {
+            "file": f.name,
+            "line": None,
+            "element": None,
+            "message": "only .bpmn and .form files can be deployed",
+        }
+        for f in files
+        if f.kind is None
+    ]
