@@ -55,3 +55,17 @@ def test_an_existing_database_keeps_the_permissions_its_operator_gave_it(
         assert mode(path) == 0o640
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_leaves_no_file_behind(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            session.execute(text("CREATE TABLE note (body TEXT)"))
+    finally:
+        db.dispose()
+    assert list(tmp_path.iterdir()) == []
