@@ -1,7 +1,7 @@
 """The web room knows no SQL: nothing under webapi/ imports sqlalchemy or engine.models (reads go through
 engine/services.py and engine/queries.py), /engine-rest borrows no private helper of /api (what both
-need lives in engine/policy.py and engine/services.py), and no adapter runs an Engine command itself: it calls
-the service that checks the principal first. Read from the source, so a lazy import inside a function counts
+need lives in engine/policy.py and engine/services.py), no adapter runs an Engine command itself: it calls
+the service that checks the principal first, and none builds the timer service (engine/bootstrap.py does). Read from the source, so a lazy import inside a function counts
 too."""
 
 from __future__ import annotations
@@ -85,6 +85,16 @@ def engine_commands(source: str, module: str) -> list[str]:
     return found
 
 
+def builds_timers(source: str, module: str) -> list[str]:
+    """``TimerService(...)`` or ``scheduler.TimerService(...)``: the entry points ask bootstrap.build_timers."""
+    return [
+        f"{module}:{node.lineno} builds the timer service instead of engine/bootstrap.py"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "TimerService"
+    ]
+
+
 def web_modules(root: Path) -> Iterator[tuple[str, str]]:
     for path in sorted(root.rglob("*.py")):
         parts = path.relative_to(root.parent).with_suffix("").parts
@@ -138,4 +148,12 @@ def test_the_command_checker_sees_each_spelling_of_a_direct_call() -> None:
 
 def test_adapters_reach_engine_commands_only_through_services() -> None:
     found = [p for module, source in web_modules(WEBAPI) for p in engine_commands(source, module)]
+    assert found == []
+
+
+def test_entry_points_ask_bootstrap_for_the_timer_service() -> None:
+    for planted in ("timers = TimerService(engine)\n", "t = scheduler.TimerService(_engine(), workers=2)\n"):
+        assert builds_timers(planted, "webapi.cli"), planted
+    assert builds_timers("timers = build_timers(engine)\n", "webapi.cli") == []
+    found = [p for module, source in web_modules(WEBAPI) for p in builds_timers(source, module)]
     assert found == []

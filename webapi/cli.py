@@ -226,9 +226,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return serve(args.host, args.port, args.workers, args.threads)
     timers = None
     if not args.no_scheduler:
-        from engine.scheduler import TimerService
+        from engine.bootstrap import build_timers
 
-        timers = TimerService(engine)
+        timers = build_timers(engine)
         timers.start()
     try:
         create_app(engine).run(host=args.host, port=args.port, threaded=True)
@@ -289,13 +289,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from engine.scheduler import TimerService
+    from engine.bootstrap import build_timers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    timers = TimerService(_engine())
+    timers = build_timers(_engine())
     timers.start()
     print("scheduler started; waiting for leadership", flush=True)
     # Said when it happens, which for a standby is when the active scheduler stops: the fail-over shows.
