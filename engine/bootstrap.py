@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .accounts import Accounts
 from .calendar import StatutoryCalendar, load_operator_years
@@ -23,10 +23,13 @@ from .executor import CommandExecutor
 from .formstore import FormStore
 from .models import Task
 from .petitions import PetitionRegistry
-from .ports import InstanceCommands
+from .ports import InstanceCommands, TimerHost
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
 from .serialization import WorkflowCodec
 from .unit_of_work import UnitOfWork, WorkEnvironment
+
+if TYPE_CHECKING:
+    from .scheduler import TimerService
 
 # Called inside the transaction after a task was completed, with the cleaned form data.
 CompleteHook = Callable[[UnitOfWork, Task, dict[str, Any]], None]
@@ -116,3 +119,12 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
     )
     return Services(petitions, escalations, Accounts(core.db, now))
+
+
+def build_timers(host: TimerHost) -> TimerService:
+    """The timer service of one engine, for the one kind of process that fires timers (``petitionflow
+    scheduler``, or ``serve`` without workers); it is started and stopped by that process."""
+    # Imported here: web workers never fire timers, so they never load APScheduler.
+    from .scheduler import TimerService
+
+    return TimerService(host)

@@ -12,8 +12,36 @@ from .models import Task
 from .queries import TaskFilter
 
 READ_ALL = ("supervisor", "admin")
+# Who deploys and checks diagrams and forms; who starts an arbitrary process (designers testing their diagrams,
+# as Camunda Modeler's "Start instance" does: petitions start through registration, which numbers them first).
+DEPLOYERS = ("designer", "admin")
+STARTERS = DEPLOYERS
+# Who suspends, resumes and cancels a running instance.
+INSTANCE_MANAGERS = ("supervisor", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
+
+
+def check_role(principal: Principal, roles: Sequence[str]) -> None:
+    """The principal holds one of ``roles`` (admin always does); the adapters' route guards ask this too."""
+    if roles and not principal.has(*roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}", {"roles": list(roles)})
+
+
+# The command line's operator carries this role besides admin; no account can have it (accounts.ROLES).
+OPERATOR = "operator"
+
+
+def operator(username: str | None) -> Principal:
+    """The person at the server's shell (the command line): whoever can run it reaches the database itself,
+    so no rule here holds them back; ``username`` is whom they act as (empty: nobody in particular)."""
+    return Principal(username or "", "命令行", frozenset({"admin", OPERATOR}), ())
+
+
+def claim_required(principal: Principal) -> bool:
+    """On the pages and the APIs a task is claimed before it is completed, so two colleagues never fill in
+    the same form; the operator completes a task as whoever they name, as the command line always has."""
+    return OPERATOR not in principal.roles
 
 
 def is_offered(principal: Principal, task: Task) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from . import policy, queries
 from .accounts import Principal
-from .definitions import DeployFile
+from .definitions import DeployFile, DeploymentResult
 from .errors import NotFound
 from .forms import FormDefinition
 from .models import Deadline, Instance, Petition, Task
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def _actor(principal: Principal) -> str | None:
+    """Whom the audit names: the command line's operator may act as nobody in particular."""
+    return principal.username or None
 
 
 def read(engine: Engine, query: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -52,7 +57,7 @@ def require_user(engine: Engine, user_id: str) -> None:
 def claim(engine: Engine, principal: Principal, task_id: str, user_id: str) -> CommandResult:
     policy.check_claim_for(principal, readable_task(engine, principal, task_id), user_id)
     require_user(engine, user_id)
-    return engine.claim(task_id, user_id, actor=principal.username)
+    return engine.claim(task_id, user_id, actor=_actor(principal))
 
 
 def unclaim(engine: Engine, principal: Principal, task_id: str) -> CommandResult:
@@ -70,7 +75,9 @@ def assign(engine: Engine, principal: Principal, task_id: str, user_id: str | No
 
 def complete(engine: Engine, principal: Principal, task_id: str, variables: dict[str, Any]) -> CommandResult:
     policy.check_may_act(principal, readable_task(engine, principal, task_id))
-    return engine.complete(task_id, variables, actor=principal.username, require_claim=True)
+    return engine.complete(
+        task_id, variables, actor=_actor(principal), require_claim=policy.claim_required(principal)
+    )
 
 
 def comment(engine: Engine, principal: Principal, task_id: str, text: str) -> CommandResult:
@@ -105,7 +112,51 @@ def readable_instance(engine: Engine, principal: Principal, instance_id: str) ->
 
 def instance_variables(engine: Engine, principal: Principal, instance_id: str) -> dict[str, Any]:
     readable_instance(engine, principal, instance_id)
+    return result_variables(engine, principal, instance_id)
+
+
+def result_variables(engine: Engine, principal: Principal, instance_id: str) -> dict[str, Any]:
+    """The variables of an instance the principal's command just ran on (Camunda's withVariablesInReturn):
+    acting on it was allowed, so is reading what it produced, even when no task of it is theirs any more."""
     return policy.contact_fields(principal, engine.variables(instance_id))
+
+
+def start(
+    engine: Engine,
+    principal: Principal,
+    key: str,
+    *,
+    business_key: str | None = None,
+    variables: dict[str, Any] | None = None,
+    definition_id: str | None = None,
+) -> CommandResult:
+    """Start any process (designers testing a diagram); a petition's item number is for registration only."""
+    policy.check_role(principal, policy.STARTERS)
+    engine.petitions.refuse_item_number(business_key)
+    return engine.start(
+        key,
+        business_key=business_key,
+        variables=variables,
+        actor=_actor(principal),
+        definition_id=definition_id,
+    )
+
+
+def suspend(engine: Engine, principal: Principal, instance_id: str) -> CommandResult:
+    policy.check_role(principal, policy.INSTANCE_MANAGERS)
+    return engine.suspend(instance_id, actor=_actor(principal))
+
+
+def resume(engine: Engine, principal: Principal, instance_id: str) -> CommandResult:
+    policy.check_role(principal, policy.INSTANCE_MANAGERS)
+    return engine.resume(instance_id, actor=_actor(principal))
+
+
+def cancel(
+    engine: Engine, principal: Principal, instance_id: str, reason: str | None = None
+) -> CommandResult:
+    policy.check_role(principal, policy.INSTANCE_MANAGERS)
+    return engine.cancel(instance_id, actor=_actor(principal), reason=reason)
 
 
 def register(engine: Engine, principal: Principal, data: dict[str, Any]) -> tuple[Petition, CommandResult]:
@@ -128,6 +179,20 @@ def readable_petition(
 
 
 # -- deployments ---------------------------------------------------------------------------------------------
+def deploy(
+    engine: Engine, principal: Principal, files: Sequence[DeployFile], **options: Any
+) -> DeploymentResult:
+    """Deploy diagrams and forms; ``options`` are the engine's (name, source, tenant_id, duplicate_filtering)."""
+    policy.check_role(principal, policy.DEPLOYERS)
+    return engine.deploy(files, actor=_actor(principal), **options)
+
+
+def validate(engine: Engine, principal: Principal, files: Sequence[DeployFile]) -> list[Any]:
+    """The problems deploying ``files`` would meet, nothing stored."""
+    policy.check_role(principal, policy.DEPLOYERS)
+    return engine.validate(files)
+
+
 def unsupported_files(files: Sequence[DeployFile]) -> list[dict[str, Any]]:
     """Files of other types, refused before the engine parses anything, worded as the engine words them."""
     return [

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from engine import queries, services
+from engine import policy, queries, services
 from engine.accounts import Principal
-from engine.errors import Forbidden, NotFound
+from engine.definitions import read_files
+from engine.errors import Conflict, Forbidden, NotFound
 from engine.queries import Criteria, Page, TaskFilter
 from engine.runtime import Engine
-from tests.helpers import deploy_data
+from tests.helpers import DATA, deploy_data, open_tasks
 
 
 def _people(engine: Engine) -> tuple[Principal, Principal, Principal, Principal]:
@@ -56,6 +57,40 @@ def test_services_answer_each_principal_by_one_policy(engine: Engine) -> None:
     with pytest.raises(Forbidden):
         services.unclaim(engine, rosa, task.id)  # only the assignee (or a supervisor) releases
     assert services.readable_task(engine, rosa, task.id).assignee == "rita"
+
+
+def test_instance_and_deployment_commands_check_the_role_in_the_service(engine: Engine) -> None:
+    """Suspend, resume, cancel, deploy and start refuse a principal without the role, whichever adapter calls
+    them, and change nothing; the command line's operator may do all of it."""
+    deploy_data(engine, "simple.bpmn", "simple_register.form")
+    rita, _, hank, sue = _people(engine)
+    designer = Principal("dora", "Dora", frozenset({"designer"}), ())
+    started = services.start(engine, designer, "simple", business_key="XF-1", variables={"name": "Li"})
+    instance = started.instance_id
+    for refused in (
+        lambda: services.suspend(engine, hank, instance),
+        lambda: services.cancel(engine, rita, instance, "not theirs to stop"),
+        lambda: services.start(engine, hank, "simple"),
+        lambda: services.deploy(engine, sue, read_files([DATA / "simple.bpmn"]), name="again"),
+        lambda: services.validate(engine, hank, read_files([DATA / "simple.bpmn"])),
+    ):
+        with pytest.raises(Forbidden):
+            refused()
+    assert services.readable_instance(engine, sue, instance).state == "active"
+    assert services.suspend(engine, sue, instance).state == "suspended"
+    with pytest.raises(Forbidden):
+        services.resume(engine, designer, instance)
+    assert services.resume(engine, sue, instance).state == "active"
+    assert services.result_variables(engine, hank, instance)["name"] == "Li"
+
+    # The pages and the APIs claim a task before completing it; the operator completes it as whoever they name.
+    task = open_tasks(engine, instance)[0]
+    with pytest.raises(Conflict):
+        services.complete(engine, rita, task.id, {"name": "Li"})
+    operator = policy.operator("rita")
+    done = services.complete(engine, operator, task.id, {"name": "Li", "accepted": False})
+    assert [t.element_id for t in open_tasks(engine, instance)] == ["notify"] and done.state == "active"
+    assert services.cancel(engine, operator, instance, "closed at the shell").state == "cancelled"
 
 
 def test_one_paging_helper_filters_sorts_and_counts_by_field_name(engine: Engine) -> None:

@@ -19,8 +19,8 @@ from flask import Flask, Response, current_app, g, has_request_context, request,
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from engine import policy
 from engine.accounts import Principal, TooManyAttempts
-from engine.errors import Forbidden
 from engine.runtime import Engine
 
 from .errors import CrossSiteRefused, Unauthorized
@@ -112,9 +112,7 @@ def require(*roles: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current()
-            if roles and not principal.has(*roles):
-                raise Forbidden(f"this needs one of the roles: {', '.join(roles)}", {"roles": list(roles)})
+            policy.check_role(current(), roles)
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

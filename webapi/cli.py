@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine import queries, services
+from engine import policy, queries, services
 from engine.definitions import latest_definition, read_files
 from engine.errors import PetitionflowError
 from engine.forms import FormDefinition, FormField
@@ -116,7 +116,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     engine = _engine()
-    result = engine.deploy(read_files(args.paths), name=args.name, source="petitionflow cli")
+    result = services.deploy(
+        engine, policy.operator(None), read_files(args.paths), name=args.name, source="petitionflow cli"
+    )
     for d in result.definitions:
         print(f"{d.key} version {d.version} ({'new' if d.new else 'unchanged'}) id={d.id}")
     new_forms = services.read(engine, queries.deployment_form_keys, result.id)
@@ -127,12 +129,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_start(args: argparse.Namespace) -> int:
     engine = _engine()
-    engine.petitions.refuse_item_number(args.business_key)
     definition = services.read(engine, latest_definition, args.key)
     # The process's forms name its variables and their types (the registration's phone is text).
     forms = _latest_forms(engine, definition.form_refs if definition else ())
-    result = engine.start(
-        args.key, business_key=args.business_key, variables=typed_variables(args.var, forms), actor=args.user
+    result = services.start(
+        engine,
+        policy.operator(args.user),
+        args.key,
+        business_key=args.business_key,
+        variables=typed_variables(args.var, forms),
     )
     print(f"instance {result.instance_id} {result.state}")
     for task_id in result.created_tasks:
@@ -160,22 +165,22 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 def cmd_claim(args: argparse.Namespace) -> int:
     engine = _engine()
-    services.require_user(engine, args.user)
-    engine.claim(args.task_id, args.user)
+    services.claim(engine, policy.operator(None), args.task_id, args.user)
     print(f"claimed by {args.user}")
     return 0
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
     engine = _engine()
+    operator = policy.operator(args.user)
     task = services.read(engine, queries.find_task, args.task_id)
     form = services.task_form(engine, task) if task is not None else None
     variables = typed_variables(args.var, [form] if form else [])
     if task is not None and form is not None:
         # Like the web form, which opens filled with the values the task sees: what is not given stands.
-        shown = engine.variables(task.instance_id, task.id)
+        shown = services.task_variables(engine, operator, task)
         variables = {**{k: shown[k] for k in form.keys if k in shown}, **variables}
-    result = engine.complete(args.task_id, variables, actor=args.user)
+    result = services.complete(engine, operator, args.task_id, variables)
     print(f"instance {result.instance_id} {result.state}")
     for task_id in result.created_tasks:
         print(f"task {task_id}")
@@ -221,9 +226,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return serve(args.host, args.port, args.workers, args.threads)
     timers = None
     if not args.no_scheduler:
-        from engine.scheduler import TimerService
+        from engine.bootstrap import build_timers
 
-        timers = TimerService(engine)
+        timers = build_timers(engine)
         timers.start()
     try:
         create_app(engine).run(host=args.host, port=args.port, threaded=True)
@@ -284,13 +289,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from engine.scheduler import TimerService
+    from engine.bootstrap import build_timers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    timers = TimerService(_engine())
+    timers = build_timers(_engine())
     timers.start()
     print("scheduler started; waiting for leadership", flush=True)
     # Said when it happens, which for a standby is when the active scheduler stops: the fail-over shows.

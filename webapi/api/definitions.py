@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import queries, services
+from engine import policy, queries, services
 from engine.definitions import DeployFile
 from engine.errors import DeploymentInvalid, InvalidInput, NotFound
 
@@ -155,7 +155,7 @@ def definition_xml(definition_id: str) -> Response:
 
 
 @blp.route("/deployments", methods=["POST"])
-@require("designer", "admin")
+@require(*policy.DEPLOYERS)
 @blp.arguments(UploadSchema, location="files", as_kwargs=True)
 @blp.response(201, DeploymentSchema)
 @with_errors(blp, 400, 401, 403, 422)
@@ -166,11 +166,11 @@ def deploy(**_: Any) -> Any:
     problems = services.unsupported_files(files)
     if problems:
         raise DeploymentInvalid(f"{len(problems)} file(s) cannot be deployed", {"problems": problems})
-    return engine().deploy(files, name=name, source="petitionflow api", actor=current().username)
+    return services.deploy(engine(), current(), files, name=name, source="petitionflow api")
 
 
 @blp.route("/deployments/validate", methods=["POST"])
-@require("designer", "admin")
+@require(*policy.DEPLOYERS)
 @blp.arguments(UploadSchema, location="files", as_kwargs=True)
 @blp.response(200, ValidationResultSchema)
 @with_errors(blp, 400, 401, 403, 422)
@@ -178,5 +178,5 @@ def validate_upload(**_: Any) -> dict[str, Any]:
     """Check files without deploying them."""
     files = _uploaded()
     unsupported = services.unsupported_files(files)
-    problems = unsupported or [p.to_dict() for p in engine().validate(files)]
+    problems = unsupported or [p.to_dict() for p in services.validate(engine(), current(), files)]
     return {"valid": not problems, "problems": problems}

@@ -8,8 +8,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import queries, services
-from engine.policy import INSTANCE_READERS, contact_fields
+from engine import policy, queries, services
+from engine.policy import INSTANCE_READERS
 from engine.queries import InstanceFilter
 
 from ..auth import current, engine, require
@@ -80,30 +80,30 @@ class InstanceItem(MethodView):
         row = services.readable_instance(engine(), current(), instance_id)
         tasks = services.read(engine(), queries.instance_tasks, instance_id)
         events = services.read(engine(), queries.history, instance_id)
-        variables = contact_fields(current(), json_safe(engine().variables(instance_id)))
+        variables = json_safe(services.instance_variables(engine(), current(), instance_id))
         return {**source(InstanceSchema(), row), "tasks": tasks, "variables": variables, "history": events}
 
 
 @blp.route("/<instance_id>/suspend", methods=["POST"])
-@require("supervisor", "admin")
+@require(*policy.INSTANCE_MANAGERS)
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 401, 403, 404, 409)
 def suspend(instance_id: str) -> Any:
-    return engine().suspend(instance_id, actor=current().username)
+    return services.suspend(engine(), current(), instance_id)
 
 
 @blp.route("/<instance_id>/resume", methods=["POST"])
-@require("supervisor", "admin")
+@require(*policy.INSTANCE_MANAGERS)
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 401, 403, 404, 409)
 def resume(instance_id: str) -> Any:
-    return engine().resume(instance_id, actor=current().username)
+    return services.resume(engine(), current(), instance_id)
 
 
 @blp.route("/<instance_id>/cancel", methods=["POST"])
-@require("supervisor", "admin")
+@require(*policy.INSTANCE_MANAGERS)
 @blp.arguments(CancelArgs, required=False)
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def cancel(args: dict[str, Any], instance_id: str) -> Any:
-    return engine().cancel(instance_id, actor=current().username, reason=args.get("reason"))
+    return services.cancel(engine(), current(), instance_id, args.get("reason"))

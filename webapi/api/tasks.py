@@ -9,7 +9,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import services
-from engine.policy import contact_fields
 
 from ..auth import current, engine, require
 from .common import PageArgs, json_safe, source, with_errors
@@ -114,7 +113,7 @@ class TaskItem(MethodView):
         """One task with its form and the data the form shows."""
         task = services.readable_task(engine(), current(), task_id, acting=False)
         form = services.task_form_schema(engine(), task)
-        variables = contact_fields(current(), json_safe(engine().variables(task.instance_id, task.id)))
+        variables = json_safe(services.task_variables(engine(), current(), task))
         return {**source(TaskSchema(), task), "form": form, "variables": variables}
 
 

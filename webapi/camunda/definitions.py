@@ -8,11 +8,10 @@ from typing import Any
 
 from flask import request
 
-from engine import queries, services
+from engine import policy, queries, services
 from engine.definitions import DeployFile, DeploymentResult
 from engine.errors import DeploymentInvalid, InvalidInput, NotFound
 from engine.parsing import XmlRefused, parse_xml
-from engine.policy import contact_fields
 from engine.queries import Criteria, DefinitionRow
 
 from ..api.definitions import MAX_BYTES, MAX_FILES
@@ -111,7 +110,7 @@ def _uploads() -> list[DeployFile]:
 
 
 @blp.post("/deployment/create")
-@authenticated("designer", "admin")
+@authenticated(*policy.DEPLOYERS)
 def create_deployment() -> dict[str, Any]:
     """Modeler's multipart deploy: deployment-name, deployment-source, enable-duplicate-filtering,
     deploy-changed-only, tenant-id and one part per .bpmn/.form file."""
@@ -129,12 +128,13 @@ def create_deployment() -> dict[str, Any]:
     ):
         if value is not None and len(value) > longest:
             raise InvalidInput(f"{field} is longer than {longest} characters")
-    result = engine().deploy(
+    result = services.deploy(
+        engine(),
+        current(),
         files,
         name=name,
         source=source,
         tenant_id=tenant_id,
-        actor=current().username,
         duplicate_filtering=filtering,
     )
     contents = {f.name.rsplit("/", 1)[-1]: f.content for f in files}
@@ -345,13 +345,13 @@ def _start(found: dict[str, Any]) -> dict[str, Any]:
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 100):
         raise InvalidInput("businessKey must be text of at most 100 characters")
     variables, _ = from_typed(body.get("variables"))
-    engine().petitions.refuse_item_number(business_key or None)
     principal = current()
-    result = engine().start(
+    result = services.start(
+        engine(),
+        principal,
         found["key"],
         business_key=business_key or None,
         variables=variables,
-        actor=principal.username,
         definition_id=found["id"],
     )
     answer = instance_dto(
@@ -363,13 +363,8 @@ def _start(found: dict[str, Any]) -> dict[str, Any]:
         self_link=True,
     )
     if body.get("withVariablesInReturn") is True:
-        answer["variables"] = to_typed(contact_fields(principal, engine().variables(result.instance_id)))
+        answer["variables"] = to_typed(services.result_variables(engine(), principal, result.instance_id))
     return answer
-
-
-# Starting an arbitrary process is for designers testing their diagrams (Modeler's "Start instance") and
-# admins; petitions start through /api/petitions, which numbers and registers them first.
-STARTERS = ("designer", "admin")
 
 
 @blp.get("/process-definition/<definition_id>")
@@ -409,18 +404,18 @@ def xml_by_key_tenant(key: str, tenant_id: str) -> dict[str, Any]:
 
 
 @blp.post("/process-definition/<definition_id>/start")
-@authenticated(*STARTERS)
+@authenticated(*policy.STARTERS)
 def start_by_id(definition_id: str) -> dict[str, Any]:
     return _start(_one(definition_id, None))
 
 
 @blp.post("/process-definition/key/<key>/start")
-@authenticated(*STARTERS)
+@authenticated(*policy.STARTERS)
 def start_by_key(key: str) -> dict[str, Any]:
     return _start(_one(None, key))
 
 
 @blp.post("/process-definition/key/<key>/tenant-id/<tenant_id>/start")
-@authenticated(*STARTERS)
+@authenticated(*policy.STARTERS)
 def start_by_key_tenant(key: str, tenant_id: str) -> dict[str, Any]:
     return _start(_one(None, key, tenant_id))

@@ -230,7 +230,7 @@ def complete(task_id: str) -> Any:
             f"Cannot submit task form {task_id}: {error.message}", error.details
         ) from error
     if body.get("withVariablesInReturn") is True:
-        return to_typed(policy.contact_fields(current(), engine().variables(result.instance_id)))
+        return to_typed(services.result_variables(engine(), current(), result.instance_id))
     return "", 204
 
 
