@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -18,6 +17,8 @@ from engine.errors import PetitionflowError
 from engine.forms import FormDefinition, FormField
 from engine.queries import InstanceFilter, TaskFilter, list_instances, list_tasks
 from engine.runtime import ACTIVE, CANCELLED, COMPLETED, SUSPENDED, Engine
+
+from .body import BodyRefused, parse_json
 
 # What a shell reports for a command whose reader went away (128 + SIGPIPE), like `yes | head`.
 EXIT_BROKEN_PIPE = 141
@@ -61,8 +62,9 @@ def _takes(field: FormField, value: Any) -> bool:
 def typed_value(raw: str, fields: Sequence[FormField]) -> Any:
     """The JSON value of ``raw`` when it is one a field of that name takes, else ``raw`` as text."""
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
+        # The API's own reader: nesting, huge numbers and NaN that no request may carry are text here too.
+        value = parse_json(raw)
+    except BodyRefused:
         return raw
     if not fields:
         return value
