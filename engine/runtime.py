@@ -110,6 +110,8 @@ class Engine:
         self.petitions = services.petitions
         self.escalations = services.escalations
         self.accounts = services.accounts
+        self.organisation = services.organisation
+        self.orgadmin = services.orgadmin
         self.forms = core.forms
 
     def now(self) -> datetime:

@@ -46,8 +46,10 @@ def test_me_names_the_caller_with_roles_and_groups(api: Api) -> None:
         "username": "office",
         "displayName": "信访局 李强",
         "roles": ["handler"],
-        "groups": ["petition_office"],
+        "groups": ["petition_office", "unit:county.xfj:petition_officer"],
         "unit": "区信访局",
+        "units": ["county.xfj"],
+        "positions": [{"unit": "county.xfj", "position": "petition_officer"}],
     }
 
 
