@@ -82,6 +82,6 @@ def test_the_vocabulary_names_units_and_positions(operated: Api, settings: Setti
     office = Engine(settings)
     load_fixture_org(office)
     words = operated.as_("handler").ok("GET", "/api/vocabulary")
-    assert words["units"]["county.zjw"] == "青山县住房和城乡建设委员会"
+    assert words["units"]["county.zjw"] == "区住房城乡建委"
     assert words["positions"]["head"] == "负责人"
     office.db.dispose()

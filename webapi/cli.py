@@ -245,7 +245,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from engine.clock import FrozenClock
-    from engine.demo import deploy_if_missing, has_petitions, load_demo
+    from engine.demo import COUNTY_FILE, deploy_if_missing, has_petitions, load_county, load_demo
 
     engine = Engine(clock=FrozenClock(datetime.now(UTC)))
     engine.migrate()
@@ -256,6 +256,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"deployed {path}")
     for username, password, roles in engine.accounts.seed_demo():
         print(f"demo user {username:<11} password {password:<11} roles {', '.join(roles)}")
+    print(f"demo county {COUNTY_FILE.name}: {load_county(engine)}")
     report = load_demo(engine, count=args.count)
     print(report.format())
     # A scenario that missed its state leaves the others loaded and usable: say which, but let `make serve`
