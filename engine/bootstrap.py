@@ -22,7 +22,7 @@ from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
 from .models import Task
-from .orgadmin import OrgAdmin
+from .orgadmin import OrgAdmin, UserAdmin
 from .organisation import Organisation, Routing
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
@@ -70,6 +70,7 @@ class Services:
     accounts: Accounts
     organisation: Organisation
     orgadmin: OrgAdmin
+    users: UserAdmin
 
 
 def build_core(
@@ -123,8 +124,14 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         commands=commands,
         settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
     )
+    accounts, orgadmin = Accounts(core.db, now), OrgAdmin(core.db, now)
     return Services(
-        petitions, escalations, Accounts(core.db, now), Organisation(core.db), OrgAdmin(core.db, now)
+        petitions,
+        escalations,
+        accounts,
+        Organisation(core.db),
+        orgadmin,
+        UserAdmin(core.db, accounts, orgadmin),
     )
 
 

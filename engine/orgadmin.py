@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from .accounts import ROLES, hash_password
+from .accounts import ROLES, Accounts, hash_password
 from .db import Database
 from .errors import InvalidInput, NotFound
 from .models import AuditEvent, OrgUnit, UnitMember, User
@@ -110,10 +110,9 @@ def parse_document(text: str) -> OrgDocument:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = f"第 {mark.line + 1} 行：" if mark else ""
-        raise InvalidInput(
-            f"组织机构文件不是有效的 YAML：{line}{error}", {"problems": [str(error)]}
-        ) from error
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "文件中"
+        message = f"{where}：不是有效的 YAML（缩进、括号或引号有误）"
+        raise InvalidInput(f"组织机构文件有误：{message}", {"problems": [message]}) from error
     if not isinstance(data, dict) or not isinstance(data.get("units", []), list):
         raise InvalidInput("组织机构文件应包含 units 列表和 people 列表", {"problems": ["units, people"]})
     lines = _lines(text)
@@ -259,7 +258,8 @@ class OrgAdmin:
         self.db = db
         self.now = now
 
-    def _audit(self, session: Session, kind: str, actor: str | None, data: dict[str, Any]) -> None:
+    def audit(self, session: Session, kind: str, actor: str | None, data: dict[str, Any]) -> None:
+        """An ``org.*`` audit event in ``session``'s transaction."""
         session.execute(
             insert(AuditEvent),
             [{"instance_id": AUDIT_INSTANCE, "kind": kind, "actor": actor, "at": self.now(), "data": data}],
@@ -288,12 +288,12 @@ class OrgAdmin:
                 values = spec.row()
                 if row is None:
                     session.add(OrgUnit(**values))
-                    self._audit(session, "org.unit.created", actor, values)
+                    self.audit(session, "org.unit.created", actor, values)
                     created += 1
                 elif any(getattr(row, k) != v for k, v in values.items()):
                     for k, v in values.items():
                         setattr(row, k, v)
-                    self._audit(session, "org.unit.updated", actor, values)
+                    self.audit(session, "org.unit.updated", actor, values)
                     updated += 1
             people = self._load_people(session, document.people, actor, accounts=accounts, demo=demo)
             added = 0
@@ -310,7 +310,7 @@ class OrgAdmin:
                         session.add(
                             UnitMember(login=m.login, unit_code=m.unit_code, position=m.position, rank=m.rank)
                         )
-                        self._audit(session, "org.member.added", actor, _member_data(m))
+                        self.audit(session, "org.member.added", actor, _member_data(m))
                         added += 1
         return LoadReport(created, updated, people, added)
 
@@ -337,7 +337,7 @@ class OrgAdmin:
                     created_at=self.now(),
                 )
             )
-            self._audit(
+            self.audit(
                 session,
                 "org.user.created",
                 actor,
@@ -366,7 +366,7 @@ class OrgAdmin:
                 row = session.get(OrgUnit, spec.code)
                 for k, v in values.items():
                     setattr(row, k, v)
-            self._audit(session, "org.unit.created" if new else "org.unit.updated", actor, values)
+            self.audit(session, "org.unit.created" if new else "org.unit.updated", actor, values)
             session.flush()
             return Unit.of(session.get(OrgUnit, spec.code))
 
@@ -391,7 +391,7 @@ class OrgAdmin:
                     login=member.login, unit_code=member.unit_code, position=member.position, rank=member.rank
                 )
             )
-            self._audit(session, "org.member.added", actor, _member_data(member))
+            self.audit(session, "org.member.added", actor, _member_data(member))
 
     def remove_member(self, login: str, unit_code: str, position: str, actor: str | None) -> None:
         with self.db.transaction() as session:
@@ -404,7 +404,7 @@ class OrgAdmin:
             ).rowcount
             if not gone:
                 raise NotFound(f"{login} 在 {unit_code} 没有职务 {position}", {"unit": unit_code})
-            self._audit(
+            self.audit(
                 session,
                 "org.member.removed",
                 actor,
@@ -414,3 +414,105 @@ class OrgAdmin:
 
 def _member_data(m: Membership) -> dict[str, Any]:
     return {"login": m.login, "unit": m.unit_code, "position": m.position, "rank": m.rank}
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as the admin page lists them (never the password hash)."""
+
+    username: str
+    display_name: str
+    roles: list[str]
+    groups: list[str]
+    active: bool
+    memberships: list[Membership]
+
+
+class UserAdmin:
+    """Accounts as the organisation's administrator keeps them; every change audited."""
+
+    def __init__(self, db: Database, accounts: Accounts, org: OrgAdmin) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.org = org
+
+    def create(
+        self,
+        login: str,
+        password: str,
+        actor: str | None,
+        *,
+        display_name: str,
+        roles: Sequence[str],
+        groups: Sequence[str],
+    ) -> UserInfo:
+        self.accounts.create(login, password, display_name=display_name, roles=roles, groups=groups)
+        with self.db.transaction() as session:
+            self.org.audit(
+                session,
+                "org.user.created",
+                actor,
+                {"login": login, "name": display_name, "roles": list(roles), "groups": list(groups)},
+            )
+        return self.get(login)
+
+    def list(self, login: str | None = None) -> list[UserInfo]:
+        query = select(User).order_by(User.username)
+        if login is not None:
+            query = query.where(User.username == login)
+        with self.db.reading() as session:
+            users = list(session.scalars(query))
+            members: dict[str, list[Membership]] = {}
+            rows = session.scalars(select(UnitMember).order_by(UnitMember.unit_code, UnitMember.position))
+            for r in rows:
+                members.setdefault(r.login, []).append(Membership(r.login, r.unit_code, r.position, r.rank))
+        return [
+            UserInfo(
+                u.username,
+                u.display_name,
+                list(u.roles),
+                list(u.groups),
+                u.active,
+                members.get(u.username, []),
+            )
+            for u in users
+        ]
+
+    def get(self, login: str) -> UserInfo:
+        found = self.list(login)
+        if not found:
+            raise NotFound(f"没有用户 {login}", {"username": login})
+        return found[0]
+
+    def update(
+        self,
+        login: str,
+        actor: str | None,
+        *,
+        display_name: str | None = None,
+        roles: Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+        active: bool | None = None,
+    ) -> UserInfo:
+        if roles is not None and set(roles) - set(ROLES):
+            raise InvalidInput(
+                f"不认识的角色 {sorted(set(roles) - set(ROLES))}",
+                {"fields": {"roles": [f"应为 {', '.join(ROLES)} 之一"]}},
+            )
+        changes: dict[str, Any] = {}
+        with self.db.transaction() as session:
+            user = session.scalars(select(User).where(User.username == login)).first()
+            if user is None:
+                raise NotFound(f"没有用户 {login}", {"username": login})
+            for name, value in (
+                ("display_name", display_name),
+                ("roles", list(roles) if roles is not None else None),
+                ("groups", list(groups) if groups is not None else None),
+                ("active", active),
+            ):
+                if value is not None and getattr(user, name) != value:
+                    setattr(user, name, value)
+                    changes[name] = value
+            if changes:
+                self.org.audit(session, "org.user.updated", actor, {"login": login, **changes})
+        return self.get(login)

@@ -112,6 +112,7 @@ class Engine:
         self.accounts = services.accounts
         self.organisation = services.organisation
         self.orgadmin = services.orgadmin
+        self.users = services.users
         self.forms = core.forms
 
     def now(self) -> datetime:
