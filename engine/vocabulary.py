@@ -14,7 +14,7 @@ from typing import Any
 
 from .deadlines import DeadlineRule
 from .escalation import LadderSettings
-from .organisation import POSITION_NAMES, Unit
+from .organisation import KIND_NAMES, LEVEL_NAMES, POSITION_NAMES, Unit
 
 # The candidate groups the shipped diagrams offer tasks to, as the offices call themselves.
 GROUP_LABELS: dict[str, str] = {
@@ -38,6 +38,8 @@ def vocabulary(
     return {
         "units": {unit.code: unit.name for unit in units},
         "positions": dict(POSITION_NAMES),
+        "levels": dict(LEVEL_NAMES),
+        "kinds": dict(KIND_NAMES),
         "deadlines": {
             name: {"title": rule.label, "length": rule.length, "unit": rule.unit}
             for name, rule in sorted(rules.items())

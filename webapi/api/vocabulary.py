@@ -32,6 +32,12 @@ class VocabularySchema(Schema):
     units = fields.Dict(
         keys=fields.String(), values=fields.String(), metadata={"description": "unit code -> its name"}
     )
+    levels = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "level -> 省, 县, ..."}
+    )
+    kinds = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "kind -> 党委, ..."}
+    )
     positions = fields.Dict(
         keys=fields.String(),
         values=fields.String(),

@@ -135,6 +135,9 @@ function unitGroupNames(words) {
 }
 export const GROUPS = vocabulary ? { ...vocabulary.groups, ...unitGroupNames(vocabulary) } : {};
 export const UNIT_NAMES = vocabulary ? vocabulary.units || {} : {};
+export const POSITION_NAMES = vocabulary ? vocabulary.positions || {} : {};
+export const LEVEL_NAMES = vocabulary ? vocabulary.levels || {} : {};
+export const KIND_NAMES = vocabulary ? vocabulary.kinds || {} : {};
 export const DEADLINE_NAMES = vocabulary
   ? Object.fromEntries(Object.entries(vocabulary.deadlines).map(([name, d]) => [name, d.title])) : {};
 export const WARN_BEFORE_DAYS = vocabulary ? vocabulary.warnBeforeDays : 0;
