@@ -493,7 +493,9 @@ class UserAdmin:
         roles: Sequence[str] | None = None,
         groups: Sequence[str] | None = None,
         active: bool | None = None,
+        password: str | None = None,
     ) -> UserInfo:
+        """Change what is given; a new password (the policy's length) ends the user's sessions and tokens."""
         if roles is not None and set(roles) - set(ROLES):
             raise InvalidInput(
                 f"不认识的角色 {sorted(set(roles) - set(ROLES))}",
@@ -515,4 +517,8 @@ class UserAdmin:
                     changes[name] = value
             if changes:
                 self.org.audit(session, "org.user.updated", actor, {"login": login, **changes})
+        if password is not None:
+            self.accounts.set_password(login, password)
+            with self.db.transaction() as session:
+                self.org.audit(session, "org.user.updated", actor, {"login": login, "password": "changed"})
         return self.get(login)

@@ -16,7 +16,7 @@ from engine.orgadmin import AUDIT_INSTANCE, parse_document
 from engine.organisation import KINDS, LEVELS
 from engine.runtime import Engine
 from engine.testing import FIXTURE_ORG, Walk, load_fixture_org, open_tasks
-from tests.api_helpers import Api, assert_error
+from tests.api_helpers import Api, assert_error, basic
 from tests.helpers import DATA, with_text
 from webapi.cli import main
 
@@ -287,6 +287,9 @@ def test_admins_create_and_update_users(api: Api) -> None:
         {"login": "wang", "unit": "county.zjw", "position": "handler", "rank": None}
     ]
     assert_error(admin.put("/api/users/wang", json={"roles": ["boss"]}), 422)
+    admin.ok("PUT", "/api/users/wang", json={"active": True, "password": "another-long-password"})
+    assert api.as_("wang").get("/api/me", headers=basic("wang", "another-long-password")).status_code == 200
+    assert_error(admin.put("/api/users/wang", json={"password": "short"}), 400, "invalid_input")
     handler = next(u for u in admin.ok("GET", "/api/users") if u["username"] == "handler")
     assert {"unit": "county.zjw", "position": "handler", "login": "handler", "rank": None} in handler[
         "memberships"

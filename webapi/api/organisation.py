@@ -77,6 +77,11 @@ class UserUpdateSchema(Schema):
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)))
     groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
     active = fields.Boolean()
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "a new password; the user's sessions and tokens end"},
+    )
 
 
 def _spec(code: str, args: dict[str, Any]) -> UnitSpec:
@@ -203,6 +208,12 @@ def get_user(login: str) -> Any:
 @blp.response(200, UserSchema)
 @with_errors(blp, 400, 401, 403, 404, 422)
 def update_user(args: dict[str, Any], login: str) -> Any:
-    """Change an account's name, roles, groups or whether it may sign in (audited)."""
-    names = {"displayName": "display_name", "roles": "roles", "groups": "groups", "active": "active"}
+    """Change an account's name, roles, groups, password or whether it may sign in (audited)."""
+    names = {
+        "displayName": "display_name",
+        "roles": "roles",
+        "groups": "groups",
+        "active": "active",
+        "password": "password",
+    }
     return services.update_user(engine(), current(), login, **{names[k]: v for k, v in args.items()})
