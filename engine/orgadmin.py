@@ -7,7 +7,7 @@ A file is checked whole before anything is written, and every change is an audit
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,19 @@ def _lines(text: str) -> dict[tuple[str, int], int]:
     return lines
 
 
+def _entries(
+    data: Mapping[str, Any], name: str, id_key: str, lines: Mapping[tuple[str, int], int], problems: list[str]
+) -> Iterator[tuple[Mapping[str, Any], str | None, str]]:
+    """Each mapping of the list ``name`` with its identifying value and where it is (line, index, id)."""
+    for i, entry in enumerate(data.get(name) or []):
+        where = f"第 {lines.get((name, i), '?')} 行 {name}[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}：应为键值对")
+            continue
+        ident = _text(entry, id_key, where, problems)
+        yield entry, ident, f"{where}（{ident}）" if ident else where
+
+
 def parse_document(text: str) -> OrgDocument:
     """The document in ``text``; InvalidInput listing every problem (with its line and entry) otherwise."""
     try:
@@ -118,13 +131,7 @@ def parse_document(text: str) -> OrgDocument:
     lines = _lines(text)
     problems: list[str] = []
     document = OrgDocument()
-    for i, entry in enumerate(data.get("units") or []):
-        where = f"第 {lines.get(('units', i), '?')} 行 units[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}：应为键值对")
-            continue
-        code = _text(entry, "code", where, problems)
-        where = f"{where}（{code}）" if code else where
+    for entry, code, where in _entries(data, "units", "code", lines, problems):
         unknown = set(entry) - {"code", "name", "parent", "level", "kind", "review_organ"}
         if unknown:
             problems.append(f"{where}：不认识的项 {', '.join(sorted(unknown))}")
@@ -138,13 +145,7 @@ def parse_document(text: str) -> OrgDocument:
             where=where,
         )
         document.units.append(spec)
-    for i, entry in enumerate(data.get("people") or []):
-        where = f"第 {lines.get(('people', i), '?')} 行 people[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}：应为键值对")
-            continue
-        login = _text(entry, "login", where, problems)
-        where = f"{where}（{login}）" if login else where
+    for entry, login, where in _entries(data, "people", "login", lines, problems):
         memberships = []
         for j, m in enumerate(entry.get("memberships") or []):
             at = f"{where} memberships[{j}]"
