@@ -162,9 +162,15 @@ class EscalationLadder:
                     "deadlineName": record.name,
                     "deadlineBasis": record.basis,
                     "deadlineDue": self.deadlines.effective_due(record).isoformat(),
+                    # The unit that answers the supervision (docs/organisation.md); None before one is named.
+                    "responsibleUnit": self._responsible_unit(business_key),
                 },
             )
         return counts
+
+    def _responsible_unit(self, business_key: str) -> str | None:
+        with self.db.reading() as session:
+            return session.scalar(select(Petition.responsible_unit).where(Petition.number == business_key))
 
     def _supervisors_have_it(self, session: Session, business_key: str) -> bool:
         return bool(

@@ -46,8 +46,10 @@ def test_me_names_the_caller_with_roles_and_groups(api: Api) -> None:
         "username": "office",
         "displayName": "信访局 李强",
         "roles": ["handler"],
-        "groups": ["petition_office"],
+        "groups": ["petition_office", "unit:county.xfj:petition_officer"],
         "unit": "区信访局",
+        "units": ["county.xfj"],
+        "positions": [{"unit": "county.xfj", "position": "petition_officer"}],
     }
 
 
@@ -631,6 +633,17 @@ PROTECTED = [
     ("GET", "/api/calendar/years/{year}"),
     ("PUT", "/api/calendar/years/{year}"),
     ("GET", "/api/vocabulary"),
+    ("GET", "/api/units"),
+    ("POST", "/api/units"),
+    ("GET", "/api/units/{code}"),
+    ("PUT", "/api/units/{code}"),
+    ("GET", "/api/units/{code}/staff"),
+    ("POST", "/api/units/{code}/members"),
+    ("DELETE", "/api/units/{code}/members/{login}/{position}"),
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/users/{login}"),
+    ("PUT", "/api/users/{login}"),
 ]
 
 
@@ -651,6 +664,9 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "definition_id": definition,
         "year": "2026",
         "token_handle": "0123456789abcdef",
+        "code": "county.zjw",
+        "login": "handler",
+        "position": "handler",
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})
