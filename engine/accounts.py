@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from .db import Database
 from .errors import Conflict, InvalidInput, NotFound, PetitionflowError
 from .models import ApiToken, LoginFailure, User, WebSession
+from .organisation import Membership, member_rows, unit_group
 from .ports import Now
 
 ROLES = ("registrar", "handler", "leader", "supervisor", "designer", "admin")
@@ -135,13 +136,32 @@ class Principal:
     roles: frozenset[str]
     groups: tuple[str, ...]
     unit: str | None = None
+    # The organisation (docs/organisation.md): the codes of the units the person is a member of, and their
+    # positions as (unit code, position) pairs. ``groups`` holds unit:<code>:<position> for each of them.
+    units: frozenset[str] = frozenset()
+    positions: frozenset[tuple[str, str]] = frozenset()
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles)) or "admin" in self.roles
 
     @classmethod
-    def of(cls, user: User) -> Principal:
-        return cls(user.username, user.display_name, frozenset(user.roles), tuple(user.groups), user.unit)
+    def of(cls, user: User, memberships: Sequence[Membership] = ()) -> Principal:
+        own = tuple(user.groups)
+        held = tuple(g for g in (unit_group(m.unit_code, m.position) for m in memberships) if g not in own)
+        return cls(
+            user.username,
+            user.display_name,
+            frozenset(user.roles),
+            own + held,
+            user.unit,
+            frozenset(m.unit_code for m in memberships),
+            frozenset((m.unit_code, m.position) for m in memberships),
+        )
+
+    @classmethod
+    def read(cls, session: Session, user: User) -> Principal:
+        """The principal of ``user`` with their memberships, read in ``session``."""
+        return cls.of(user, member_rows(session, user.username))
 
 
 # The demo office a newcomer gets: one person per role and group. Their password is their username.
@@ -209,7 +229,8 @@ class Accounts:
                 created_at=self.now(),
             )
             session.add(user)
-        return Principal.of(user)
+            session.flush()
+            return Principal.read(session, user)
 
     def set_password(self, username: str, password: str) -> None:
         """A new password; every session and token of the user ends (whoever knew the old one is out)."""
@@ -276,14 +297,14 @@ class Accounts:
         if own in counts:  # only after failures: a good login stays free of writes
             with self.db.transaction() as session:
                 session.execute(delete(LoginFailure).where(LoginFailure.key == own))
-        return Principal.of(user) if user else None
+        return self.get(username) if user else None
 
     def get(self, username: str) -> Principal | None:
         with self.db.reading() as session:
             user = session.scalars(
                 select(User).where(User.username == username, User.active.is_(True))
             ).first()
-        return Principal.of(user) if user else None
+            return Principal.read(session, user) if user else None
 
     # -- web sessions ------------------------------------------------------------------------------------
     def open_session(self, username: str) -> str:
@@ -312,17 +333,18 @@ class Accounts:
                 .join(User, User.id == WebSession.user_id)
                 .where(WebSession.key_hash == digest(key), User.active.is_(True))
             ).first()
-        if row is None:
-            return None
-        created_at, seen_at, user = row
-        if created_at + self.policy.session_lifetime <= now or seen_at + self.policy.session_idle <= now:
-            return None
+            if row is None:
+                return None
+            created_at, seen_at, user = row
+            if created_at + self.policy.session_lifetime <= now or seen_at + self.policy.session_idle <= now:
+                return None
+            principal = Principal.read(session, user)
         if now - seen_at >= SEEN_RESOLUTION:
             with self.db.transaction() as session:
                 session.execute(
                     update(WebSession).where(WebSession.key_hash == digest(key)).values(seen_at=now)
                 )
-        return Principal.of(user)
+        return principal
 
     def close_session(self, key: str) -> None:
         with self.db.transaction() as session:
@@ -366,7 +388,7 @@ class Accounts:
                     User.active.is_(True),
                 )
             ).first()
-        return Principal.of(user) if user else None
+            return Principal.read(session, user) if user else None
 
     def tokens(self, username: str | None = None) -> list[TokenInfo]:
         """The tokens of ``username`` (everyone's when None), newest first, revoked and expired ones included."""

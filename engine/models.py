@@ -169,6 +169,9 @@ class Task(Base):
     priority: Mapped[int] = mapped_column(Integer, default=50)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The unit the task belongs to (docs/organisation.md): the unit of its unit group, else its assignee's
+    # unit, else None (the petition bureau's own, county-wide steps).
+    unit_code: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 class TaskCandidate(Base):
@@ -276,6 +279,8 @@ class Petition(Base):
         String(20)
     )  # known after the acceptance review at the latest
     involved_unit: Mapped[str | None] = mapped_column(String(100))
+    # The unit code responsible for the item (process variable responsibleUnit), kept as it changes.
+    responsible_unit: Mapped[str | None] = mapped_column(String(100), index=True)
     place: Mapped[str | None] = mapped_column(String(100))
     people_count: Mapped[int] = mapped_column(Integer, default=1)
     representatives: Mapped[list[dict]] = mapped_column(JSON, default=list)
@@ -387,3 +392,29 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OrgUnit(Base):
+    """A unit of the organisation (机关、部门、乡镇街道...), in a tree by ``parent_code``."""
+
+    __tablename__ = "units"
+
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)  # e.g. county.zjw
+    name: Mapped[str] = mapped_column(String(200))
+    parent_code: Mapped[str | None] = mapped_column(String(100), index=True)
+    level: Mapped[str] = mapped_column(String(20))  # province | city | county | township | village
+    kind: Mapped[str] = mapped_column(String(30))  # organisation.KINDS
+    # Its 上一级机关 for 复查 (domain.md §9); None at the top of the loaded tree.
+    review_organ_code: Mapped[str | None] = mapped_column(String(100))
+
+
+class UnitMember(Base):
+    """A person's position in a unit; a person may hold several."""
+
+    __tablename__ = "unit_members"
+    __table_args__ = (Index("ix_unit_members_unit_position", "unit_code", "position"),)
+
+    login: Mapped[str] = mapped_column(String(100), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[str] = mapped_column(String(20), primary_key=True)  # organisation.POSITIONS
+    rank: Mapped[int | None] = mapped_column(Integer)  # leaders only: organisation.RANKS

@@ -267,9 +267,12 @@ class PetitionRegistry:
         return petition
 
     def on_task_completed(self, work: UnitOfWork, task: Task, data: Mapping[str, Any]) -> None:
-        """Keep the facts the metrics count: the satisfaction rating, packaging and its resolution."""
+        """Keep the facts the metrics count: the satisfaction rating, packaging and its resolution, and the
+        unit responsible for the item whenever a form names it (process variable responsibleUnit)."""
         form = task.form_ref or ""
         facts: dict[str, Any] = {}
+        if data.get("responsibleUnit"):
+            facts["responsible_unit"] = data["responsibleUnit"]
         if data.get("rating") in RATINGS:
             facts["rating"] = data["rating"]
         if form.startswith(PACKAGE_FORM_PREFIX):

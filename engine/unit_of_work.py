@@ -27,7 +27,18 @@ from sqlalchemy.orm.exc import StaleDataError
 from .context import current_work
 from .errors import Conflict, InvalidState, ProcessError
 from .events import is_timer, timer_due, timer_fired
-from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
+from .models import (
+    AuditEvent,
+    Deadline,
+    FormVersion,
+    Instance,
+    ProcessDefinition,
+    Task,
+    TaskCandidate,
+    Timer,
+    UnitMember,
+)
+from .organisation import unit_of_groups
 from .parsing import is_expression
 from .scripting import FunctionRegistry, evaluate
 from .serialization import WorkflowCodec
@@ -222,8 +233,13 @@ class UnitOfWork:
                 row.state = COMPLETED
             if row.state in (COMPLETED, CANCELLED):
                 row.ended_at = self.now
-            # Task creation evaluates input mappings into task data, so it comes before the state is encoded.
-            result.created_tasks = self._project_tasks(workflow)
+            # Task creation evaluates input mappings into task data, so it comes before the state is encoded;
+            # its expressions (unitGroup(...)) read the organisation through this unit of work.
+            token = current_work.set(self)
+            try:
+                result.created_tasks = self._project_tasks(workflow)
+            finally:
+                current_work.reset(token)
             if finished:
                 self.audit("instance.completed")
             if row.state in (COMPLETED, CANCELLED):
@@ -349,6 +365,7 @@ class UnitOfWork:
         if not groups and spec.lane:
             groups = [spec.lane]
         users = _split_list(value(ext.get("candidateUsers")))
+        assignee = value(ext.get("assignee")) or None
         form_ref = ext.get("formRef")
         task_id = str(spiff_task.id)
         row = {
@@ -360,7 +377,7 @@ class UnitOfWork:
             "name": spec.bpmn_name,
             "description": getattr(spec, "documentation", None),
             "business_key": self.row.business_key,
-            "assignee": value(ext.get("assignee")) or None,
+            "assignee": assignee,
             "candidate_users": users,
             "candidate_groups": groups,
             "form_ref": form_ref,
@@ -371,6 +388,7 @@ class UnitOfWork:
             "priority": int(value(ext.get("priority")) or 50),
             "created_at": self.now,
             "suspended": self.row.state == SUSPENDED,
+            "unit_code": unit_of_groups(groups) or self._unit_of(assignee),
         }
         candidates = [{"task_id": task_id, "kind": "group", "name": g} for g in dict.fromkeys(groups)] + [
             {"task_id": task_id, "kind": "user", "name": u} for u in dict.fromkeys(users)
@@ -382,6 +400,14 @@ class UnitOfWork:
             data={"name": spec.bpmn_name, "candidateGroups": groups} if groups else None,
         )
         return row, candidates
+
+    def _unit_of(self, login: str | None) -> str | None:
+        """The unit of a task given to one person (the chosen leader): their first membership's."""
+        if login is None:
+            return None
+        query = select(UnitMember.unit_code).where(UnitMember.login == login)
+        with self.session.no_autoflush:
+            return self.session.scalar(query.order_by(UnitMember.unit_code).limit(1))
 
     def _form_version(self, form_ref: str, ext: Mapping[str, Any]) -> int | None:
         binding = ext.get("formRefBinding", "latest")
