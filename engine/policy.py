@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import queries
 from .accounts import Principal
-from .errors import Forbidden, NotFound
+from .errors import Forbidden
 from .models import Task
 from .queries import Jurisdiction, TaskFilter
 
@@ -62,10 +62,10 @@ Scope = frozenset[str] | None
 PETITION_BUREAU = "petition_bureau"
 # Positions that oversee their unit and every unit below it (organisation.LEADING_POSITIONS).
 LEADING_POSITIONS = ("head", "deputy_head", "inspector")
-# Accounts that belong to no unit and work county-wide: the bureau's registrars and supervisors as the demo
-# office had them before the organisation, and the designers. Any other account without a unit sees only what
-# is personally theirs.
-COUNTY_ROLES = ("registrar", "supervisor", "designer")
+# Accounts that belong to no unit and work county-wide: the bureau's registrars and supervisors and the county
+# leaders as accounts were before the organisation, and the designers. Any other account without a unit sees
+# only what is personally theirs and the county-wide tasks offered to their groups.
+COUNTY_ROLES = ("registrar", "supervisor", "leader", "designer")
 
 
 def scope(principal: Principal, session: Session) -> Scope:
@@ -112,7 +112,7 @@ def check_task(principal: Principal, scope: Scope, task: Task) -> None:
     """Outside the jurisdiction a task does not exist (404, as an unknown id: its existence is not revealed);
     inside it, a task neither theirs nor offered to them is refused (403)."""
     if not in_jurisdiction(principal, scope, task):
-        raise NotFound(f"no open task '{task.id}'", {"task": task.id})
+        raise queries.unknown_task(task.id)
     if not may_see_task(principal, scope, task):
         raise Forbidden("this task is neither yours nor offered to your groups", {"task": task.id})
 
@@ -124,7 +124,9 @@ def check_may_act(principal: Principal, scope: Scope, task: Task) -> None:
         raise Forbidden("this task is neither yours nor offered to your groups", {"task": task.id})
 
 
-def case_visible(principal: Principal, scope: Scope, responsible_unit: str | None, tasks: Iterable[Task]) -> bool:
+def case_visible(
+    principal: Principal, scope: Scope, responsible_unit: str | None, tasks: Iterable[Task]
+) -> bool:
     """A case (petition, instance) is visible when its responsible unit or one of its open tasks is within the
     jurisdiction (queries.case_within in SQL)."""
     if scope is None or responsible_unit in scope:
@@ -132,10 +134,16 @@ def case_visible(principal: Principal, scope: Scope, responsible_unit: str | Non
     return any(in_jurisdiction(principal, scope, t) for t in tasks)
 
 
-def check_case(visible: bool, what: str, ident: str) -> None:
-    """A case outside the jurisdiction answers as an unknown one: 404, never 403."""
+def check_case(
+    principal: Principal, visible: bool, readers: Sequence[str], tasks: Iterable[Task], what: str, ident: str
+) -> None:
+    """A case outside the jurisdiction answers as an unknown one: 404, never 403. Inside it, the ``readers``
+    roles and the members of units read it; anyone else (an account in no unit) while one of its open tasks is
+    theirs (403 otherwise)."""
     if not visible:
-        raise NotFound(f"no {what} '{ident}'", {what: ident})
+        raise queries.unknown_case(what, ident)
+    if not (principal.has(*readers) or principal.positions or any(is_offered(principal, t) for t in tasks)):
+        raise Forbidden(f"you may see a {what} only while it has a task of yours", {what: ident})
 
 
 # -- the accuser of a 检举控告 item (Art. 30 ¶3) --------------------------------------------------------------
@@ -204,8 +212,9 @@ def contact_fields(principal: Principal, data: dict[str, Any]) -> dict[str, Any]
     return masked
 
 
-# Who reads whole lists of instances; single cases are read by jurisdiction alone.
+# Who reads whole lists and any case within their jurisdiction (members of units read their jurisdiction's).
 INSTANCE_READERS = ("supervisor", "admin", "designer")
+PETITION_READERS = ("registrar", "supervisor", "leader", "admin")
 
 
 def visible_filter(

@@ -125,7 +125,9 @@ def task_within(j: Jurisdiction) -> ColumnElement[bool]:
 def case_within(j: Jurisdiction, business_key: Any, instance_id: Any | None = None) -> ColumnElement[bool]:
     """The case with ``business_key`` (a column or value; for an instance without one, its ``instance_id``)
     lies in ``j``: its responsible unit is in it, or one of its open tasks is."""
-    responsible = exists().where(Petition.number == business_key, Petition.responsible_unit.in_(sorted(j.units)))
+    responsible = exists().where(
+        Petition.number == business_key, Petition.responsible_unit.in_(sorted(j.units))
+    )
     same_case = Task.business_key == business_key
     if instance_id is not None:
         same_case = or_(same_case, and_(business_key.is_(None), Task.instance_id == instance_id))
@@ -134,7 +136,9 @@ def case_within(j: Jurisdiction, business_key: Any, instance_id: Any | None = No
 
 def unit_kinds(session: Session, codes: Iterable[str]) -> dict[str, str]:
     """The kind of each of ``codes`` that names a unit."""
-    return dict(session.execute(select(OrgUnit.code, OrgUnit.kind).where(OrgUnit.code.in_(sorted(codes)))).all())
+    return dict(
+        session.execute(select(OrgUnit.code, OrgUnit.kind).where(OrgUnit.code.in_(sorted(codes)))).all()
+    )
 
 
 def unit_names(session: Session, codes: Iterable[str]) -> set[str]:
@@ -249,19 +253,26 @@ def get_task(session: Session, task_id: str, *, acting: bool = False) -> Task:
     a colleague was quicker."""
     task = session.get(Task, task_id)
     if task is None:
-        raise (
-            task_not_open(session, task_id)
-            if acting
-            else NotFound(f"no open task '{task_id}'", {"task": task_id})
-        )
+        raise task_not_open(session, task_id) if acting else unknown_task(task_id)
     return task
+
+
+def unknown_task(task_id: str) -> NotFound:
+    """The answer for a task id that names nothing, or nothing the caller may know of (engine/policy.py)."""
+    return NotFound(f"no task '{task_id}'", {"task": task_id})
+
+
+def unknown_case(what: str, ident: str) -> NotFound:
+    """The answer for a petition number or instance id (``what``: petition, instance) that names nothing, or
+    nothing the caller may know of."""
+    return NotFound(f"no {'process instance' if what == 'instance' else what} '{ident}'", {what: ident})
 
 
 def task_not_open(session: Session, task_id: str) -> ProcessError:
     """Why there is no open task ``task_id``: it was completed or cancelled (its audit events say it existed),
     or it never existed."""
     if session.scalar(select(AuditEvent.id).where(AuditEvent.task_id == task_id).limit(1)) is None:
-        return NotFound(f"no task '{task_id}'", {"task": task_id})
+        return unknown_task(task_id)
     return Conflict("the task is no longer open: it was completed or cancelled", {"task": task_id})
 
 
@@ -302,7 +313,7 @@ def list_instances(session: Session, f: InstanceFilter, now: datetime | None = N
 def get_instance(session: Session, instance_id: str) -> Instance:
     row = session.get(Instance, instance_id)
     if row is None:
-        raise NotFound(f"no process instance '{instance_id}'", {"instance": instance_id})
+        raise unknown_case("instance", instance_id)
     return row
 
 

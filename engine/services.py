@@ -38,7 +38,8 @@ def read(engine: Engine, query: Callable[Concatenate[Session, P], R], *args: P.a
 # -- jurisdiction -----------------------------------------------------------------------------------------
 def scope(engine: Engine, principal: Principal) -> policy.Scope:
     """The principal's jurisdiction (engine/policy.py's scope), read from the organisation."""
-    return read(engine, policy.scope, principal)
+    with engine.db.reading() as session:
+        return policy.scope(principal, session)
 
 
 def within(engine: Engine, principal: Principal) -> queries.Jurisdiction | None:
@@ -70,13 +71,15 @@ def readable_task(engine: Engine, principal: Principal, task_id: str, *, acting:
     return _judged_task(engine, principal, task_id, acting)[0]
 
 
-def _judged_task(engine: Engine, principal: Principal, task_id: str, acting: bool) -> tuple[Task, policy.Scope]:
+def _judged_task(
+    engine: Engine, principal: Principal, task_id: str, acting: bool
+) -> tuple[Task, policy.Scope]:
     try:
         task = read(engine, queries.get_task, task_id, acting=acting)
     except Conflict:
         closed = read(engine, queries.closed_task_case, task_id)
         if closed is None or not case_readable(engine, principal, closed[0], closed[1]):
-            raise NotFound(f"no task '{task_id}'", {"task": task_id}) from None
+            raise queries.unknown_task(task_id) from None
         raise
     judged = task_scope(engine, principal, task)
     policy.check_task(principal, judged, task)
@@ -155,14 +158,28 @@ def _category(petition: Petition | None, data: dict[str, Any] | None) -> str | N
 # -- cases: instances and petitions ---------------------------------------------------------------------------
 def case_readable(engine: Engine, principal: Principal, instance_id: str, business_key: str | None) -> bool:
     """The case (its petition's responsible unit, its open tasks) lies within the principal's jurisdiction."""
+    return _case(engine, principal, instance_id, business_key)[0]
+
+
+def _case(
+    engine: Engine, principal: Principal, instance_id: str, business_key: str | None
+) -> tuple[bool, list[Task]]:
+    """Whether the case lies within the principal's jurisdiction, and its open tasks."""
     judged = scope(engine, principal)
-    if judged is None:
-        return True
     with engine.db.reading() as session:
         petition = queries.find_petition(session, business_key)
         tasks = queries.case_tasks(session, business_key, instance_id)
     responsible = petition.responsible_unit if petition else None
-    return policy.case_visible(principal, judged, responsible, tasks)
+    return policy.case_visible(principal, judged, responsible, tasks), tasks
+
+
+def check_case(
+    engine: Engine, principal: Principal, instance_id: str, business_key: str | None, what: str, ident: str
+) -> None:
+    """404 outside the jurisdiction, 403 inside it for an account that may not read this kind of case."""
+    visible, tasks = _case(engine, principal, instance_id, business_key)
+    readers = policy.PETITION_READERS if what == "petition" else policy.INSTANCE_READERS
+    policy.check_case(principal, visible, readers, tasks, what, ident)
 
 
 def accuser_hidden(
@@ -196,7 +213,7 @@ def _shown(
 def readable_instance(engine: Engine, principal: Principal, instance_id: str) -> Instance:
     """The instance if its case lies within the principal's jurisdiction; otherwise it is unknown (404)."""
     row = read(engine, queries.get_instance, instance_id)
-    policy.check_case(case_readable(engine, principal, row.id, row.business_key), "process instance", instance_id)
+    check_case(engine, principal, row.id, row.business_key, "instance", instance_id)
     return row
 
 
@@ -272,7 +289,7 @@ def readable_petition(
     whoever may not know it."""
     petition = engine.petitions.get(number)
     instance_id = petition.instance_id or ""
-    policy.check_case(case_readable(engine, principal, instance_id, number), "petition", number)
+    check_case(engine, principal, instance_id, number, "petition", number)
     with engine.db.reading() as session:
         instances, events, deadlines = queries.petition_timeline(session, number)
     for d in deadlines:
@@ -299,7 +316,10 @@ def petitions(engine: Engine, principal: Principal, f: queries.PetitionFilter) -
     with engine.db.reading() as session:
         own = frozenset(principal.units) | queries.unit_names(session, principal.units)
     found = read(
-        engine, queries.list_petitions, replace(f, within=within(engine, principal), accused=own), engine.now()
+        engine,
+        queries.list_petitions,
+        replace(f, within=within(engine, principal), accused=own),
+        engine.now(),
     )
     for petition in found:
         if petition.category == policy.ACCUSATION and accuser_hidden(

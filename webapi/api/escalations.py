@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from engine import queries, services
 from engine.queries import EscalationFilter
 
-from ..auth import engine, require
+from ..auth import current, engine, require
 from .common import PageArgs, with_errors
 
 blp = Blueprint("escalations", __name__, url_prefix="/api/escalations", description="The escalation ladder")
@@ -43,7 +43,12 @@ class EscalationQuery(PageArgs):
 @with_errors(blp, 401, 403, 422)
 def escalations(args: dict[str, Any]) -> list[Any]:
     """Newest first."""
-    where = (args.get("kind"), args.get("unit"), args.get("businessKey"))
-    return services.read(
-        engine(), queries.list_escalations, EscalationFilter(*where, args["limit"], args["offset"])
+    f = EscalationFilter(
+        kind=args.get("kind"),
+        unit=args.get("unit"),
+        business_key=args.get("businessKey"),
+        within=services.within(engine(), current()),
+        limit=args["limit"],
+        offset=args["offset"],
     )
+    return services.read(engine(), queries.list_escalations, f)

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
 
-from engine import queries, services
+from engine import services
 from engine.policy import contact_fields
 from engine.queries import PetitionFilter
 
@@ -33,6 +33,7 @@ class PetitionSchema(Schema):
     content = fields.String()
     category = fields.String(allow_none=True)
     involvedUnit = fields.String(attribute="involved_unit", allow_none=True)
+    responsibleUnit = fields.String(attribute="responsible_unit", allow_none=True)
     place = fields.String(allow_none=True)
     peopleCount = fields.Integer(attribute="people_count")
     representatives = fields.List(fields.String())
@@ -78,7 +79,8 @@ class PetitionQuery(PageArgs):
     number = fields.String()
     petitioner = fields.String(validate=validate.Length(min=1, max=100))
     status = fields.String(validate=validate.OneOf(STATUSES))
-    unit = fields.String()
+    unit = fields.String(metadata={"description": "the responsible unit's code"})
+    involvedUnit = fields.String(metadata={"description": "the unit complained about"})
     overdue = fields.Boolean()
 
 
@@ -108,11 +110,12 @@ class Petitions(MethodView):
             petitioner=args.get("petitioner"),
             status=args.get("status"),
             unit=args.get("unit"),
+            involved_unit=args.get("involvedUnit"),
             overdue=args.get("overdue"),
             limit=args["limit"],
             offset=args["offset"],
         )
-        return services.read(engine(), queries.list_petitions, f, engine().now())
+        return services.petitions(engine(), current(), f)
 
     @require("registrar", "admin")
     @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
