@@ -167,19 +167,19 @@ HIDDEN = "（检举控告人信息保密）"
 def hides_accuser(
     principal: Principal,
     scope: Scope,
-    category: str | None,
-    involved_unit: str | None,
+    case: queries.CaseFacts,
     own_units: frozenset[str],
     tasks: Iterable[Task],
 ) -> bool:
-    """An accusation's petitioner is known to those handling it (the bureau, the holders and candidates of its
-    open tasks), never to the accused unit: ``own_units`` holds the codes and names of the principal's units,
-    ``involved_unit`` names the accused unit (by code or name) and wins over everything else."""
-    if category != ACCUSATION or OPERATOR in principal.roles:
+    """An accusation's petitioner is known to those handling it (the bureau, the unit responsible for it, the
+    holders and candidates of its open tasks), never to the accused unit: ``own_units`` holds the codes and
+    names of the principal's units; the case's involved unit names the accused (by code or name) and wins over
+    everything else."""
+    if case.category != ACCUSATION or OPERATOR in principal.roles:
         return False
-    if involved_unit and involved_unit in own_units:
+    if case.involved_unit and case.involved_unit in own_units:
         return True
-    if scope is None:
+    if scope is None or case.responsible_unit in principal.units:
         return False
     return not any(is_offered(principal, t) for t in tasks)
 

@@ -125,9 +125,8 @@ def task_within(j: Jurisdiction) -> ColumnElement[bool]:
 def case_within(j: Jurisdiction, business_key: Any, instance_id: Any | None = None) -> ColumnElement[bool]:
     """The case with ``business_key`` (a column or value; for an instance without one, its ``instance_id``)
     lies in ``j``: its responsible unit is in it, or one of its open tasks is."""
-    responsible = exists().where(
-        Petition.number == business_key, Petition.responsible_unit.in_(sorted(j.units))
-    )
+    answered_for = select(Petition.number).where(Petition.responsible_unit.in_(sorted(j.units)))
+    responsible = business_key.in_(answered_for.scalar_subquery())
     same_case = Task.business_key == business_key
     if instance_id is not None:
         same_case = or_(same_case, and_(business_key.is_(None), Task.instance_id == instance_id))
@@ -391,6 +390,16 @@ def closed_task_case(session: Session, task_id: str) -> tuple[str, str | None] |
         select(AuditEvent.instance_id, AuditEvent.business_key).where(AuditEvent.task_id == task_id).limit(1)
     ).first()
     return (found[0], found[1]) if found else None
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules on a case read of its petition: the unit answering for it, the unit complained about
+    and its category."""
+
+    responsible_unit: str | None = None
+    involved_unit: str | None = None
+    category: str | None = None
 
 
 def find_petition(session: Session, number: str | None) -> Petition | None:

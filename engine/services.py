@@ -198,8 +198,12 @@ def accuser_hidden(
             return False
         own = frozenset(principal.units) | queries.unit_names(session, principal.units)
         tasks = queries.case_tasks(session, business_key, instance_id)
-    involved = petition.involved_unit if petition else None
-    return policy.hides_accuser(principal, scope(engine, principal), category, involved, own, tasks)
+    facts = queries.CaseFacts(
+        petition.responsible_unit if petition else None,
+        petition.involved_unit if petition else None,
+        category,
+    )
+    return policy.hides_accuser(principal, scope(engine, principal), facts, own, tasks)
 
 
 def _shown(

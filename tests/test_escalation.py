@@ -30,7 +30,9 @@ def register_to_acceptance(engine: Engine, unit: str, n: int, responsible: str |
     if responsible:
         with engine.db.transaction() as session:
             session.execute(
-                update(Petition).where(Petition.number == petition.number).values(responsible_unit=responsible)
+                update(Petition)
+                .where(Petition.number == petition.number)
+                .values(responsible_unit=responsible)
             )
     return petition.number
 
