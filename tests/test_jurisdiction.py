@@ -21,6 +21,7 @@ from engine.policy import HIDDEN
 from engine.runtime import Engine
 from tests.api_helpers import Api, assert_error
 from tests.helpers import deploy_data, only_task
+from tests.test_petitions import REGISTRATION
 
 pytest_plugins = ["tests.api_helpers"]
 
@@ -92,13 +93,14 @@ def build_county(engine: Engine) -> None:
         engine.accounts.create(login, login, display_name=login, roles=roles, demo=True)
 
 
-def open_case(
-    api: Api, engine: Engine, responsible: str, task_unit: str, **registration: Any
-) -> dict[str, str]:
+def open_case(engine: Engine, responsible: str, task_unit: str, **registration: Any) -> dict[str, str]:
     """A registered petition the bureau routed to ``responsible``, with an open task of ``task_unit``'s
     handlers; returns its number, instance and task ids."""
-    number = api.register(**registration)["number"]
-    api.as_("registrar").do(number, "register_check")  # the acceptance clock starts
+    data = {**REGISTRATION, **registration}
+    petition, registered = engine.petitions.register(data, actor="registrar")
+    number = petition.number
+    check = only_task(engine, registered.instance_id, "register_check")  # the acceptance clock starts
+    engine.complete(check.id, {**data, "isMajor": False, "isUrgent": False, "hasAgent": False})
     deploy_data(engine, "unit_case.bpmn")
     started = engine.start(
         "unit_case", business_key=number, variables={"handlingGroup": f"unit:{task_unit}:handler"}
@@ -113,7 +115,7 @@ def open_case(
 def county(api: Api, deployed: Engine, clock: FrozenClock) -> dict[str, dict[str, str]]:
     build_county(deployed)
     cases = {
-        key: open_case(api, deployed, unit, unit, petitionerName=f"信访人{key}", subject=f"{unit}事项")
+        key: open_case(deployed, unit, unit, petitionerName=f"信访人{key}", subject=f"{unit}事项")
         for key, unit in CASE_UNIT.items()
     }
     # The acceptance deadlines come near: the ladder warns, under each case's responsible unit.
@@ -244,7 +246,6 @@ def accusation(api: Api, deployed: Engine) -> dict[str, str]:
     甲镇's handlers hold a task of the item."""
     build_county(deployed)
     return open_case(
-        api,
         deployed,
         "county.jw",
         "town.a",
