@@ -22,6 +22,7 @@ from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
 from .models import Task
+from .organisation import Routing
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
@@ -87,6 +88,7 @@ def build_core(
     functions.register("working_days", periods.working_days)
     functions.register("calendar_days", periods.calendar_days)
     functions.register("deadline", deadlines.deadline)
+    Routing(db).register(functions)
     codec = WorkflowCodec()
     script_engine = SafeScriptEngine(functions, allow_scripts=settings.allow_scripts)
     environment = WorkEnvironment(codec=codec, functions=functions, now=clock.now, deadlines=deadlines)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .errors import DeploymentInvalid
 from .forms import FormDefinitionError, parse_form
-from .models import Deployment, FormVersion, ProcessDefinition, Resource
+from .models import Deployment, FormVersion, OrgUnit, ProcessDefinition, Resource
 from .parsing import BpmnFile, DefinitionChecker, Problem
 from .serialization import WorkflowCodec
 
@@ -130,6 +130,7 @@ class DefinitionStore:
             # A process being redeployed must resolve against its new file, not its old one.
             known_processes={k: v for k, v in deployed.items() if v.name not in names},
             allow_scripts=self.allow_scripts,
+            known_units=set(session.scalars(select(OrgUnit.code))) if session is not None else None,
         )
         processes = checker.parse(bpmn)
         problems.extend(checker.problems)

@@ -748,3 +748,21 @@ def _syntax_error_reason(text: str, python: str, pieces: list[_Piece], end: int,
     if "\n" in text:
         return f"syntax error at line {line}, column {column}"
     return f"syntax error at column {column}"
+
+
+# An argument of a call that is not written as a constant (see literal_calls).
+NOT_LITERAL = object()
+
+
+def literal_calls(source: str, functions: Iterable[str]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The calls of ``functions`` in ``source`` with their positional arguments, each the constant written
+    there or ``NOT_LITERAL`` (a variable, another call), so deploy can check what the text alone decides
+    (``unitGroup(responsibleUnit, 'boss')``: an unknown position). Raises ExpressionError like compiling."""
+    wanted = frozenset(functions)
+    tree = ast.parse(compile_expression(source, wanted).python.strip(), mode="eval")
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in wanted:
+            args = tuple(a.value if isinstance(a, ast.Constant) else NOT_LITERAL for a in node.args)
+            found.append((node.func.id, args))
+    return found

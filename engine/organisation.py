@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .context import current_work
 from .db import Database
 from .models import OrgUnit, UnitMember
+from .scripting import FunctionRegistry
 
 LEVELS = ("province", "city", "county", "township", "village")
 KINDS = (
@@ -189,3 +192,152 @@ class Organisation:
         with self.db.reading() as session:
             rows = session.scalars(query.order_by(UnitMember.position, UnitMember.login))
             return [_membership(r) for r in rows]
+
+
+# -- routing: the diagrams' functions (Camunda 7 syntax: ${unitGroup(responsibleUnit, 'handler')}) ------------
+
+
+# Expression function name -> the Routing method that gives it.
+ROUTING_FUNCTIONS = {
+    "unitGroup": "unit_group",
+    "headOf": "head_of",
+    "upperOrgan": "upper_organ",
+    "countyUnit": "county_unit",
+}
+
+
+class RoutingError(ValueError):
+    """A diagram named a unit, a position or a kind the organisation does not have."""
+
+
+class Routing:
+    """The functions diagrams call to name a unit role; they read the organisation in the running command's
+    transaction (the unit of work in ``current_work``), else in a read of their own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register(self, registry: FunctionRegistry) -> None:
+        for name, method in ROUTING_FUNCTIONS.items():
+            registry.register(name, getattr(self, method))
+
+    def _read(self, query: Any) -> list[Any]:
+        work = current_work.get()
+        if work is not None:
+            with work.session.no_autoflush:
+                return list(work.session.execute(query).all())
+        with self.db.reading() as session:
+            return list(session.execute(query).all())
+
+    def _row(self, code: Any) -> Any:
+        if not isinstance(code, str) or not code:
+            raise RoutingError(f"no unit given (got {code!r})")
+        rows = self._read(select(OrgUnit.code, OrgUnit.review_organ_code).where(OrgUnit.code == code))
+        if not rows:
+            raise RoutingError(f"unknown unit '{code}'")
+        return rows[0]
+
+    def unit_group(self, unit: Any, position: Any) -> str:
+        """``unit:<code>:<position>``: the group of ``position`` in ``unit``."""
+        if position not in POSITIONS:
+            raise RoutingError(f"unknown position {position!r}; one of {', '.join(POSITIONS)}")
+        return unit_group(self._row(unit).code, position)
+
+    def head_of(self, unit: Any) -> str:
+        """The head (负责人) of ``unit``, as a group."""
+        return self.unit_group(unit, "head")
+
+    def upper_organ(self, unit: Any) -> str:
+        """The unit's 上一级机关 (复查; twice for 复核)."""
+        organ = self._row(unit).review_organ_code
+        if organ is None:
+            raise RoutingError(f"unit '{unit}' has no 上一级机关")
+        return str(organ)
+
+    def county_unit(self, kind: Any) -> str:
+        """The one county-level unit of ``kind`` (the county committee, the joint conference office, ...)."""
+        if kind not in KINDS:
+            raise RoutingError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+        rows = self._read(
+            select(OrgUnit.code).where(OrgUnit.level == "county", OrgUnit.kind == kind).order_by(OrgUnit.code)
+        )
+        if len(rows) != 1:
+            raise RoutingError(f"want one county-level unit of kind {kind}, found {len(rows)}")
+        return str(rows[0].code)
+
+
+def routing_problems(
+    calls: Iterable[tuple[str, tuple[Any, ...]]], known_units: set[str] | None, not_literal: object
+) -> list[str]:
+    """What deploy refuses in a diagram's calls of the routing functions: a literal unknown position or kind,
+    and (when ``known_units`` is given) a literal unit code the organisation does not have."""
+    problems = []
+    for name, args in calls:
+        unit = args[0] if args else not_literal
+        if name in ("unitGroup", "headOf", "upperOrgan") and unit is not not_literal:
+            problems += unit_problems(unit, known_units)
+        if name == "unitGroup" and len(args) > 1 and args[1] is not not_literal and args[1] not in POSITIONS:
+            problems.append(f"未知职务 {args[1]!r}（应为 {', '.join(POSITIONS)} 之一）")
+        if name == "countyUnit" and unit is not not_literal and unit not in KINDS:
+            problems.append(f"未知单位类别 {unit!r}（应为 {', '.join(KINDS)} 之一）")
+    return problems
+
+
+def unit_problems(code: Any, known_units: set[str] | None) -> list[str]:
+    if known_units is not None and code not in known_units:
+        return [f"未知单位 {code!r}"]
+    return []
+
+
+def group_problems(group: str, known_units: set[str] | None) -> list[str]:
+    """What deploy refuses in a literal candidate group ``unit:<code>:<position>``."""
+    parsed = parse_unit_group(group)
+    if group.startswith(UNIT_GROUP_PREFIX) and parsed is None:
+        return [f"单位角色 {group!r} 应写作 unit:单位代码:职务"]
+    if parsed is None:
+        return []
+    code, position = parsed
+    problems = unit_problems(code, known_units)
+    if position not in POSITIONS:
+        problems.append(f"未知职务 {position!r}（应为 {', '.join(POSITIONS)} 之一）")
+    return problems
+
+
+# -- forms that name a unit or a person ----------------------------------------------------------------------
+
+# Form fields whose value is a unit code; a person's login (a member of any unit); a member of the task's unit.
+UNIT_FIELDS = (
+    "responsibleUnit",
+    "handlingUnit",
+    "reviewOrgan",
+    "recheckOrgan",
+    "organisingOrgan",
+    "packageResponsibleUnit",
+    "suggestedUnit",
+)
+PERSON_FIELDS = ("chosenLeader",)
+STAFF_FIELDS = ("handler", "substituteHandler")
+
+
+def named_problems(session: Session, task_unit: str | None, data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The fields of a submission that name a unit or a person the organisation does not have, with the
+    reason in Chinese (empty: all known). Reads only when such a field is there."""
+    units = {f: data[f] for f in UNIT_FIELDS if isinstance(data.get(f), str) and data[f]}
+    people = {f: data[f] for f in (*PERSON_FIELDS, *STAFF_FIELDS) if isinstance(data.get(f), str) and data[f]}
+    problems: dict[str, list[str]] = {}
+    if units:
+        known = set(session.scalars(select(OrgUnit.code).where(OrgUnit.code.in_(set(units.values())))))
+        for name, code in units.items():
+            if code not in known:
+                problems[name] = [f"没有代码为 {code} 的单位"]
+    if people:
+        rows = session.execute(
+            select(UnitMember.login, UnitMember.unit_code).where(UnitMember.login.in_(set(people.values())))
+        ).all()
+        for name, login in people.items():
+            held = {unit for who, unit in rows if who == login}
+            if not held:
+                problems[name] = [f"组织机构中没有账号为 {login} 的人员"]
+            elif name in STAFF_FIELDS and task_unit is not None and task_unit not in held:
+                problems[name] = [f"{login} 不是本单位（{task_unit}）的工作人员"]
+    return problems

@@ -24,7 +24,8 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
-from .expressions import ExpressionError, compile_expression
+from .expressions import NOT_LITERAL, ExpressionError, compile_expression, literal_calls
+from .organisation import ROUTING_FUNCTIONS, group_problems, routing_problems
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -187,8 +188,11 @@ class DefinitionChecker:
         known_forms: Iterable[str] = (),
         known_processes: Mapping[str, BpmnFile] | None = None,
         allow_scripts: bool = False,
+        known_units: set[str] | None = None,
     ) -> None:
         self.functions = frozenset(functions)
+        # The organisation's unit codes, to refuse a literal unknown one; None: not checked (no database).
+        self.known_units = known_units
         self.known_forms = set(known_forms)
         self.allow_scripts = allow_scripts
         self.problems: list[Problem] = []
@@ -242,6 +246,21 @@ class DefinitionChecker:
             message = f"{source.strip()!r} 被拒绝：{error.message}" if error.message else None
             self.problem(file, element, message or f"{what} {source.strip()!r} refused: {error.reason}")
 
+    def check_routing(self, file: BpmnFile, element: Any, value: str) -> None:
+        """Refuse an unknown unit, position or kind the text names (unit:<code>:<position>, unitGroup(...))."""
+        if is_expression(value):
+            try:
+                calls = literal_calls(value, ROUTING_FUNCTIONS.keys() & self.functions)
+            except ExpressionError:
+                return  # check_expression reports it
+            problems = routing_problems(calls, self.known_units, NOT_LITERAL)
+        else:
+            problems = [
+                p for group in value.split(",") for p in group_problems(group.strip(), self.known_units)
+            ]
+        for message in problems:
+            self.problem(file, element, f"单位角色有误：{message}")
+
     def check_file(self, file: BpmnFile, process_ids: set[str]) -> None:
         root = file.tree
         for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
@@ -279,6 +298,8 @@ class DefinitionChecker:
                 value = element.get(f"{{{CAMUNDA_NS}}}{attr}")
                 if is_expression(value):
                     self.check_expression(file, element, value, "value", f"camunda:{attr}")
+                if attr in ("assignee", "candidateGroups") and value:
+                    self.check_routing(file, element, value)
             if _local(element.tag) in {"executionListener", "taskListener"}:
                 self.problem(file, element, "listeners are not supported: model the behaviour in the diagram")
         for param in root.iterfind(".//camunda:inputParameter", NS):

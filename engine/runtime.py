@@ -35,6 +35,7 @@ from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
 from .models import AuditEvent, Instance, ProcessDefinition, Task
+from .organisation import named_problems
 from .scripting import FunctionRegistry
 from .unit_of_work import (
     ACTIVE,
@@ -315,11 +316,18 @@ class Engine:
         if form is None:
             return variables
         try:
-            return form.validate(variables)
+            clean = form.validate(variables)
         except FormValidationError as error:
             raise ValidationFailed(
                 f"{len(error.errors)} field(s) are invalid", {"form": form.id, "fields": error.errors}
             ) from error
+        unknown = named_problems(session, task.unit_code, clean)
+        if unknown:
+            raise ValidationFailed(
+                f"{len(unknown)} field(s) name a unit or person the organisation does not have",
+                {"form": form.id, "fields": unknown},
+            )
+        return clean
 
     def form_for(self, session: Session, task: Task) -> FormDefinition | None:
         if task.form_ref is None or task.form_version is None:

@@ -20,7 +20,9 @@ from sqlalchemy import select
 from .accounts import DEMO_USERS
 from .clock import FrozenClock
 from .errors import InvalidState
-from .models import AuditEvent, Deadline, Instance, Task
+from .models import AuditEvent, Deadline, Instance, OrgUnit, Task
+from .orgadmin import OrgAdmin, parse_document
+from .organisation import unit_group
 from .queries import TaskFilter, history, list_tasks
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "intake_acceptance": {
         "acceptanceDecision": "accept",
         "category": "complaint",
+        "responsibleUnit": "county.zjw",
         "acceptedAt": TODAY,
         "decisionReason": "依据《信访工作条例》相关规定",
         "transferTo": "区委政法委",
@@ -79,6 +82,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "intake_art31": {"statutoryRoute": "other", "routeExplanation": "依法导入相应程序"},
     "intake_simple_eligibility": {
         "simpleEligible": True,
+        "responsibleUnit": "county.zjw",
         "eligibilityGround": "clear_facts",
         "ineligibleReason": "major_complex",
     },
@@ -109,7 +113,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "simple_answer": {"decision": "support", "answerOpinion": "已责令停止夜间施工", "answeredAt": TODAY},
     "simple_service": {"answerChannel": "sms", "replyServedAt": TODAY, "serviceRecord": "SMS-20261102-01"},
     "simple_evaluation": {"rating": "satisfied", "evaluatedAt": TODAY},
-    "handling_handler": {"handler": "李四", "recusalRequired": False},
+    "handling_handler": {"handler": "handler", "substituteHandler": "hearing", "recusalRequired": False},
     "handling_investigation": {
         "petitionerHeard": True,
         "investigationMethods": ["interview", "site_visit"],
@@ -160,7 +164,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "handling_archive": {"archiveNumber": "DA-2026-0001", "archivedAt": TODAY, "assistanceReferral": "none"},
     "transfer_office_decision": {
         "disposal": "transfer",
-        "responsibleUnit": "区住房城乡建委",
+        "responsibleUnit": "county.zjw",
         "assignedAt": TODAY,
         "decisionOpinion": "转送区住房城乡建委依法办理",
         "feedbackRequirement": "30日内反馈办理情况",
@@ -171,7 +175,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "unitResponse": "accept",
         "receiptNoticeSentAt": TODAY,
         "objectionReasons": "该事项涉及规划审批，属区规划自然资源局职权范围，不属本单位职责。",
-        "suggestedUnit": "区规划自然资源局",
+        "suggestedUnit": "county.ghzy",
     },
     "transfer_objection_review": {
         "objectionDecision": "approve",
@@ -254,6 +258,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "packageLedgerNumber": "BA-2026-001",
         "packageSource": "superior_assignment",
         "leaderName": "赵刚",
+        "chosenLeader": "leader",
         "leaderTitle": "区委书记",
         "leaderRank": "county_level",
         "leaderBody": "party_committee",
@@ -263,7 +268,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     },
     "package_team_plan": {
         "packageTeam": "区委办、责任单位、属地街道抽调人员组成工作专班",
-        "packageResponsibleUnit": "区住房城乡建委",
+        "packageResponsibleUnit": "county.zjw",
         "packagePlan": "一周内完成事实核查，两周内召开协调会，一个月内形成化解方案并落实。",
         "packageDeadline": TODAY,
         "contactPlan": "专班每周与信访人联系一次",
@@ -308,6 +313,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     },
     "package_escalate_leader": {
         "leaderName": "钱立新",
+        "chosenLeader": "secretary",
         "leaderTitle": "市委主要负责同志",
         "leaderRank": "city_level",
         "leaderBody": "party_committee",
@@ -330,7 +336,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "withinOriginalScope": False,
         "notAlreadyAccepted": True,
         "filedInTime": True,
-        "reviewOrgan": "区人民政府",
+        "reviewOrgan": "county.gov",
         "ineligibleReason": "超出原信访请求范围",
         "ineligibleNoticeAt": TODAY,
     },
@@ -359,7 +365,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "withinOriginalScope": True,
         "notAlreadyAccepted": True,
         "filedInTime": True,
-        "recheckOrgan": "市人民政府",
+        "recheckOrgan": "city.gov",
         "proposeHearing": False,
         "ineligibleReason": "复核请求超出法定期限",
         "ineligibleNoticeAt": TODAY,
@@ -460,8 +466,77 @@ def form_values(
 # Walking: complete the only open task at an element
 # ---------------------------------------------------------------------------------------------------------------
 
-# The demo user who works the tasks of each candidate group (engine.accounts.DEMO_USERS).
-GROUP_USERS: dict[str, str] = {group: user for user, _, _, groups, _ in DEMO_USERS for group in groups}
+# ---------------------------------------------------------------------------------------------------------------
+# The fixture organisation: the units the shipped diagrams route to, and the demo office's people in them
+# ---------------------------------------------------------------------------------------------------------------
+
+# A small county with the same codes as the demo county (engine/data/county.yaml), in its file format.
+FIXTURE_ORG = """
+units:
+  - {code: city.gov, name: 江州市人民政府, level: city, kind: government}
+  - {code: county.committee, name: 中共青山县委员会, level: county, kind: party_committee}
+  - {code: county.gov, name: 青山县人民政府, parent: city.gov, level: county, kind: government}
+  - {code: county.xfj, name: 青山县信访局, parent: county.gov, level: county, kind: petition_bureau}
+  - {code: county.lxhy, name: 青山县信访工作联席会议办公室, parent: county.committee, level: county,
+     kind: joint_conference}
+  - {code: county.jw, name: 青山县纪委监委, parent: county.committee, level: county, kind: discipline}
+  - {code: county.zfw, name: 中共青山县委政法委员会, parent: county.committee, level: county,
+     kind: political_legal}
+  - {code: county.zjw, name: 青山县住房和城乡建设委员会, parent: county.gov, level: county, kind: department}
+  - {code: county.ghzy, name: 青山县规划和自然资源局, parent: county.gov, level: county, kind: department}
+  - {code: county.hexi, name: 青山县河西街道办事处, parent: county.gov, level: township, kind: government}
+  - {code: county.hedong, name: 青山县河东街道办事处, parent: county.gov, level: township, kind: government}
+people:
+  - login: registrar
+    memberships: [{unit: county.xfj, position: petition_officer}]
+  - login: office
+    memberships: [{unit: county.xfj, position: petition_officer}]
+  - login: supervisor
+    memberships: [{unit: county.xfj, position: inspector}]
+  - login: handler
+    memberships: [{unit: county.zjw, position: handler}]
+  - login: hearing
+    memberships: [{unit: county.zjw, position: handler}]
+  - login: zjw_head
+    memberships: [{unit: county.zjw, position: head, rank: 2}]
+  - login: ghzy_handler
+    memberships: [{unit: county.ghzy, position: handler}]
+  - login: committee
+    memberships: [{unit: county.committee, position: handler}]
+  - login: leader
+    memberships: [{unit: county.committee, position: deputy_head, rank: 3}]
+  - login: secretary
+    memberships: [{unit: county.committee, position: head, rank: 4}]
+  - login: conference
+    memberships: [{unit: county.lxhy, position: handler}]
+  - login: reviewer
+    memberships: [{unit: county.gov, position: handler}, {unit: city.gov, position: handler}]
+  - login: hexi_handler
+    memberships: [{unit: county.hexi, position: handler}]
+  - login: hedong_handler
+    memberships: [{unit: county.hedong, position: handler}]
+"""
+
+
+def load_fixture_org(engine: Engine) -> None:
+    """Load FIXTURE_ORG (units and memberships, no accounts) unless the organisation has units already."""
+    with engine.db.reading() as session:
+        if session.scalar(select(OrgUnit.code).limit(1)) is not None:
+            return
+    OrgAdmin(engine.db, engine.now).load(parse_document(FIXTURE_ORG), "fixture", accounts=False)
+
+
+def _group_users() -> dict[str, str]:
+    """The demo user who works the tasks of each candidate group: the demo office's county-wide groups
+    (engine.accounts.DEMO_USERS), then the first fixture member of each unit role."""
+    users = {group: user for user, _, _, groups, _ in DEMO_USERS for group in groups}
+    for person in parse_document(FIXTURE_ORG).people:
+        for m in person.memberships:
+            users.setdefault(unit_group(m.unit_code, m.position), person.login)
+    return users
+
+
+GROUP_USERS: dict[str, str] = _group_users()
 
 
 def today_of(engine: Engine) -> date:
@@ -496,7 +571,9 @@ def task_values(engine: Engine, task: Task, overrides: Mapping[str, Any] | None 
 
 
 def user_for(task: Task) -> str:
-    """The demo user who works ``task``: the one of its first candidate group that has one."""
+    """The demo user who works ``task``: its assignee, else the one of its first candidate group that has one."""
+    if task.assignee:
+        return task.assignee
     for group in task.candidate_groups:
         if group in GROUP_USERS:
             return GROUP_USERS[group]
@@ -531,6 +608,7 @@ class Walk:
     def __init__(self, engine: Engine, clock: FrozenClock, process: str, **variables: Any) -> None:
         self.engine = engine
         self.clock = clock
+        load_fixture_org(engine)
         key = variables.get("petitionNumber", "XF2026-0001")
         self.instance_id = engine.start(
             process, business_key=key, variables=variables, actor="registry"
@@ -615,8 +693,9 @@ class Walk:
         return self.form_data(task, data)
 
     def complete(self, element: str, **data: Any) -> CommandResult:
-        """Claim and complete the only open task at ``element``: valid form data, overridden by ``data``."""
-        return complete_at(self.engine, self.instance_id, element, data, user="alice")
+        """Claim and complete the only open task at ``element`` as its assignee or its group's demo user: valid
+        form data, overridden by ``data``."""
+        return complete_at(self.engine, self.instance_id, element, data)
 
     def do(self, element: str, **data: Any) -> Walk:
         """``complete``, for tests that chain steps."""

@@ -31,6 +31,7 @@ SIMPLE_VARIABLES: dict[str, Any] = {
     "receivedAt": "2026-11-02",
     "acceptedAt": "2026-11-02",
     "category": "complaint",
+    "responsibleUnit": "county.zjw",
 }
 # What ordinary_handling finds when three_tier_transfer calls it. Accepted on 2026-10-20, so the 60 days run
 # to 2026-12-19 (due 2026-12-20 00:00 Beijing) and every deadline of these scenarios stays inside 2026.
@@ -41,6 +42,7 @@ HANDLING_VARIABLES: dict[str, Any] = {
     "category": "complaint",
     "majorDifficult": False,
     "firstTurnedRepeat": False,
+    "responsibleUnit": "county.zjw",
 }
 
 
@@ -76,7 +78,7 @@ def answered(walk: Walk, **evaluation: Any) -> Walk:
 def test_simple_decision_opens_for_the_handling_unit(simple) -> None:
     walk = simple()
     task = walk.task("simple_decide")
-    assert task.candidate_groups == ["handling_unit"]
+    assert task.candidate_groups == ["unit:county.zjw:handler"]
     assert task.form_ref == "simple_decision"
 
 
@@ -215,12 +217,16 @@ def beijing_midnight(day: str) -> datetime:
 def test_handler_with_a_direct_interest_must_be_replaced(handling) -> None:
     walk = handling()
     task = walk.task("receive_assignment")
-    assert task.candidate_groups == ["handling_unit"]
+    # The responsible unit's handlers, and the task counts as that unit's.
+    assert (task.candidate_groups, task.unit_code) == (["unit:county.zjw:handler"], "county.zjw")
     with pytest.raises(ValidationFailed) as raised:
-        walk.engine.complete(task.id, {"handler": "李四", "recusalRequired": True})
+        walk.engine.complete(task.id, {"handler": "handler", "recusalRequired": True})
     assert set(raised.value.details["fields"]) == {"recusalReason", "substituteHandler"}
     walk.do(
-        "receive_assignment", recusalRequired=True, recusalReason="系信访人近亲属", substituteHandler="赵六"
+        "receive_assignment",
+        recusalRequired=True,
+        recusalReason="系信访人近亲属",
+        substituteHandler="hearing",
     )
     assert walk.open() == ["investigate"]
 
@@ -353,7 +359,8 @@ def test_extension_granted_returns_to_handling_with_the_extended_deadline(handli
     walk = lapsed_handling(handling)
     walk.do("request_extension")
     approval = walk.task("approve_extension")
-    assert approval.candidate_groups == ["petition_office"]
+    # The head of the handling organ approves the extension (第三十四条).
+    assert (approval.candidate_groups, approval.unit_code) == (["unit:county.zjw:head"], "county.zjw")
     walk.do("approve_extension", extensionApproved=True, extensionDays=5)
     record = walk.deadline("handling")
     assert record.extension_days == 5

@@ -55,7 +55,14 @@ def never(walk: Walk, *elements: str) -> None:
 @pytest.fixture
 def hearing(engine: Engine, clock: FrozenClock) -> Walk:
     deploy_shipped(engine)
-    walk = Walk(engine, clock, "hearing", petitionNumber="XF2026-0001", receivedAt="2026-10-20")
+    walk = Walk(
+        engine,
+        clock,
+        "hearing",
+        petitionNumber="XF2026-0001",
+        receivedAt="2026-10-20",
+        organisingOrgan="county.zjw",
+    )
     assert walk.open() == ["offer_hearing"]
     walk.complete("offer_hearing", hearingInitiator="organ_proposal", hearingOfferedAt=walk.day())
     return walk

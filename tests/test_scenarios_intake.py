@@ -279,7 +279,7 @@ def test_acceptance_in_time_meets_the_deadline(intake) -> None:
 def test_suggestion_is_studied_and_answered(intake) -> None:
     walk = accepted(intake, category="suggestion")
     assert walk.open() == ["study_suggestion"]
-    assert walk.task("study_suggestion").candidate_groups == ["handling_unit"]
+    assert walk.task("study_suggestion").candidate_groups == ["unit:county.zjw:handler"]
     walk.do("study_suggestion")
     assert walk.state == "completed"
     assert in_order(walk.passed(), "notice_acceptance", "gw_category", "study_suggestion", "end_suggestion")
@@ -337,7 +337,7 @@ def test_transferred_complaint_reaches_ordinary_handling_in_the_same_instance(in
     walk = ordinary_complaint(intake)
     walk.do("check_simple_eligibility", simpleEligible=False)
     through_three_tier_transfer(walk)
-    assert walk.task("receive_assignment").candidate_groups == ["handling_unit"]
+    assert walk.task("receive_assignment").candidate_groups == ["unit:county.zjw:handler"]
     assert walk.state == "active"
 
 

@@ -187,7 +187,7 @@ def test_a_leader_out_of_the_party_first_principal_first_order_needs_a_reason(
     values = package.values("choose_leader", **{**LEADER, **choice}, orderDeviationReason="")
     if needs_reason:
         with pytest.raises(ValidationFailed) as caught:
-            package.engine.complete(task.id, values, actor=USER)
+            package.engine.complete(task.id, values, actor=task.assignee)
         assert list(caught.value.details["fields"]) == ["orderDeviationReason"]
         values["orderDeviationReason"] = "党委主要负责同志已包案三件，由分管副书记包案"
     package.engine.complete(task.id, values, actor=USER)
@@ -201,5 +201,25 @@ def test_a_resolution_needs_its_date(package: Walk) -> None:
     task = package.task("record_resolution")
     values = package.values("record_resolution", resolved=True, agreementSigned=True, resolvedAt=None)
     with pytest.raises(ValidationFailed) as caught:
-        package.engine.complete(task.id, values, actor=USER)
+        package.engine.complete(task.id, values, actor=task.assignee)
     assert "resolvedAt" in caught.value.details["fields"]
+
+
+def test_the_chosen_leader_is_the_assignee_of_the_package_steps(package: Walk) -> None:
+    choose = package.task("choose_leader")
+    assert choose.candidate_groups == ["unit:county.lxhy:handler"]
+    package.complete("choose_leader", **LEADER, chosenLeader="leader")
+    team = package.task("form_team")
+    # The leader chosen on the form, not the whole leader group; the task counts as the leader's unit's.
+    assert (team.assignee, team.candidate_groups, team.unit_code) == ("leader", [], "county.committee")
+    package.complete("form_team")
+    assert {t.assignee for t in package.open_tasks()} == {"leader"}
+
+
+def test_a_chosen_leader_unknown_to_the_organisation_is_refused_with_the_field_named(package: Walk) -> None:
+    task = package.task("choose_leader")
+    values = package.values("choose_leader", **LEADER, chosenLeader="nobody")
+    with pytest.raises(ValidationFailed) as caught:
+        package.engine.complete(task.id, values)
+    assert list(caught.value.details["fields"]) == ["chosenLeader"]
+    assert package.open() == ["choose_leader"]

@@ -38,6 +38,7 @@ def review(engine: Engine, clock: FrozenClock) -> Walk:
         receivedAt="2026-08-03",
         acceptedAt="2026-08-05",
         replyServedAt="2026-11-02",
+        responsibleUnit="county.zjw",
     )
     assert walk.open() == []
     return walk

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::engine.calendar.CalendarYearMis
 
 # (majorDifficult, firstTurnedRepeat) -> the tier's task and the group that decides there.
 TIERS = {
-    "county": ((True, False), "county_decide", "county_committee"),
-    "county_even_if_repeat": ((True, True), "county_decide", "county_committee"),
-    "conference": ((False, True), "conference_decide", "joint_conference"),
+    "county": ((True, False), "county_decide", "unit:county.committee:handler"),
+    "county_even_if_repeat": ((True, True), "county_decide", "unit:county.committee:handler"),
+    "conference": ((False, True), "conference_decide", "unit:county.lxhy:handler"),
     "office": ((False, False), "office_decide", "petition_office"),
 }
 
@@ -58,7 +58,7 @@ def start(engine: Engine, clock: FrozenClock, tier: str) -> tuple[Walk, str]:
 def decide_and_receive(walk: Walk, decide: str, **decision: Any) -> None:
     walk.complete(
         decide,
-        **{"disposal": "transfer", "responsibleUnit": "县住房城乡建委", "assignedAt": walk.day(), **decision},
+        **{"disposal": "transfer", "responsibleUnit": "county.zjw", "assignedAt": walk.day(), **decision},
     )
     walk.complete("unit_receipt", transferReceivedAt=walk.day())
     assert walk.open() == ["unit_respond"]
@@ -109,7 +109,7 @@ def test_an_approved_objection_goes_back_to_the_sending_tier_for_another_unit(
     assert walk.task("objection_review").candidate_groups == [TIERS[tier][2]]
     walk.complete("objection_review", objectionDecision="approve")
     assert walk.open() == [decide]
-    decide_and_receive(walk, decide, responsibleUnit="县自然资源局")
+    decide_and_receive(walk, decide, responsibleUnit="county.ghzy")
     walk.complete("unit_respond", unitResponse="accept")
     assert walk.open() == ["receive_assignment"]
     assert walk.path().count("unit_receipt") == 2
@@ -144,7 +144,7 @@ def test_a_reassigned_unit_gets_its_own_five_working_days(engine: Engine, clock)
     walk.complete("unit_respond", unitResponse="object", objectionReasons="不属于本单位职权范围。")
     walk.clock.advance(days=3)  # the office decides on Thursday 2026-11-05; the new unit receives it that day
     walk.complete("objection_review", objectionDecision="approve")
-    decide_and_receive(walk, decide, responsibleUnit="县自然资源局")
+    decide_and_receive(walk, decide, responsibleUnit="county.ghzy")
     walk.advance(days=5)  # Tuesday 2026-11-10: the first unit's window is over, the new unit's is not
     assert walk.open() == ["unit_respond"]
 
