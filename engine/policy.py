@@ -60,6 +60,9 @@ def is_offered(principal: Principal, task: Task) -> bool:
 # None: the whole county; otherwise the codes of the units whose tasks and cases the principal may see.
 Scope = frozenset[str] | None
 PETITION_BUREAU = "petition_bureau"
+# The county's own leadership: its party committee and government lead every unit of the county, wherever the
+# loaded tree puts them (the committee is often a root of its own).
+COUNTY_LEADERSHIP = ("party_committee", "government")
 # Positions that oversee their unit and every unit below it (organisation.LEADING_POSITIONS).
 LEADING_POSITIONS = ("head", "deputy_head", "inspector")
 # Accounts that belong to no unit and work county-wide: the bureau's registrars and supervisors and the county
@@ -69,16 +72,21 @@ COUNTY_ROLES = ("registrar", "supervisor", "leader", "designer")
 
 
 def scope(principal: Principal, session: Session) -> Scope:
-    """Jurisdiction: petition-bureau staff, county accounts in no unit and admins see the whole county (None);
-    a head, deputy head or inspector their unit and the units below it; anyone else (a handler) their unit.
-    Someone in several units gets the union. Reads the organisation in ``session``."""
+    """Jurisdiction: petition-bureau staff, the county's supervisors and leaders (head, deputy head or inspector
+    of the county party committee or government), county accounts in no unit and admins see the whole county
+    (None); any other head, deputy head or inspector their unit and the units below it; anyone else (a
+    handler) their unit. Someone in several units gets the union. Reads the organisation in ``session``."""
     if principal.has("admin"):
         return None
     if not principal.positions:
         return None if principal.has(*COUNTY_ROLES) else frozenset()
-    if PETITION_BUREAU in queries.unit_kinds(session, principal.units).values():
-        return None
+    facts = queries.unit_kinds(session, principal.units)
     leading = {unit for unit, position in principal.positions if position in LEADING_POSITIONS}
+    if any(kind == PETITION_BUREAU for kind, _ in facts.values()):
+        return None
+    county = {u for u, (kind, level) in facts.items() if kind in COUNTY_LEADERSHIP and level == "county"}
+    if leading & county:
+        return None
     return queries.units_below(session, leading) | (principal.units - leading)
 
 
@@ -87,16 +95,11 @@ def jurisdiction(principal: Principal, scope: Scope) -> Jurisdiction | None:
     return None if scope is None else Jurisdiction(scope, principal.username, tuple(principal.groups))
 
 
-def personally_named(principal: Principal, task: Task) -> bool:
-    return task.assignee == principal.username or principal.username in (task.candidate_users or [])
-
-
 def in_jurisdiction(principal: Principal, scope: Scope, task: Task) -> bool:
     """The task lies within the principal's part of the county (queries.task_within says the same in SQL):
-    its unit is in scope, it names them, or it is a county-wide task (no unit) offered to their groups."""
-    if scope is None or task.unit_code in scope or personally_named(principal, task):
-        return True
-    return task.unit_code is None and bool(set(task.candidate_groups or []) & set(principal.groups))
+    its unit is in scope, or it is given to them (assigned, offered to them or one of their groups: the
+    diagram routed it to them)."""
+    return scope is None or task.unit_code in scope or is_offered(principal, task)
 
 
 def oversees(principal: Principal) -> bool:
@@ -229,9 +232,8 @@ def visible_filter(
     (unless they ask for their own), everyone else what is theirs or offered to them; ``narrowing`` holds
     TaskFilter's other fields."""
     groups = [candidate_group] if candidate_group else []
-    within = jurisdiction(principal, scope)
     if oversees(principal) and not mine:
-        return TaskFilter(candidate_groups=groups, within=within, **narrowing)
+        return TaskFilter(candidate_groups=groups, within=jurisdiction(principal, scope), **narrowing)
     # A group filter can only narrow what is offered to them.
     if groups and not set(groups) <= set(principal.groups):
         raise Forbidden("you can list only the tasks of your own groups", {"groups": list(principal.groups)})
@@ -239,8 +241,7 @@ def visible_filter(
         involved_user=principal.username,
         involved_groups=list(principal.groups),
         candidate_groups=groups,
-        within=within,
-        **narrowing,
+        **narrowing,  # what is offered to them lies in their jurisdiction: no filter to add
     )
 
 

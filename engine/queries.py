@@ -96,10 +96,10 @@ def count(session: Session, query: Select[Any]) -> int:
 # -- jurisdiction: where a principal may look (engine/policy.py decides, these filters apply it) ------------
 @dataclass(frozen=True)
 class Jurisdiction:
-    """A principal's part of the county: the tasks of ``units``, what is personally theirs (assigned to
-    ``user`` or offered to them by name) and the county-wide tasks (no unit) offered to one of ``groups``;
-    a case (petition, instance) whose responsible unit is among ``units`` or one of whose open tasks is theirs
-    by these rules. The whole county is no Jurisdiction at all (None) and filters nothing."""
+    """A principal's part of the county: the tasks of ``units`` and the tasks given to them (assigned to
+    ``user``, offered to them by name or to one of their ``groups``); a case (petition, instance) whose
+    responsible unit is among ``units`` or one of whose open tasks is in it by these rules. The whole county
+    is no Jurisdiction at all (None) and filters nothing."""
 
     units: frozenset[str]
     user: str
@@ -118,7 +118,7 @@ def task_within(j: Jurisdiction) -> ColumnElement[bool]:
         Task.unit_code.in_(sorted(j.units)),
         Task.assignee == j.user,
         _candidate("user", [j.user]),
-        and_(Task.unit_code.is_(None), _candidate("group", list(j.groups))),
+        _candidate("group", list(j.groups)),
     )
 
 
@@ -133,11 +133,12 @@ def case_within(j: Jurisdiction, business_key: Any, instance_id: Any | None = No
     return or_(responsible, exists().where(same_case, task_within(j)))
 
 
-def unit_kinds(session: Session, codes: Iterable[str]) -> dict[str, str]:
-    """The kind of each of ``codes`` that names a unit."""
-    return dict(
-        session.execute(select(OrgUnit.code, OrgUnit.kind).where(OrgUnit.code.in_(sorted(codes)))).all()
+def unit_kinds(session: Session, codes: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(kind, level) of each of ``codes`` that names a unit."""
+    found = session.execute(
+        select(OrgUnit.code, OrgUnit.kind, OrgUnit.level).where(OrgUnit.code.in_(sorted(codes)))
     )
+    return {code: (kind, level) for code, kind, level in found}
 
 
 def unit_names(session: Session, codes: Iterable[str]) -> set[str]:

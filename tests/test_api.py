@@ -46,7 +46,8 @@ def test_me_names_the_caller_with_roles_and_groups(api: Api) -> None:
         "username": "office",
         "displayName": "信访局 李强",
         "roles": ["handler"],
-        "groups": ["petition_office"],
+        # Their county-wide group and the unit role they hold in the organisation.
+        "groups": ["petition_office", "unit:county.xfj:petition_officer"],
         "unit": "区信访局",
     }
 

@@ -84,9 +84,11 @@ MATRIX = {
 
 
 def build_county(engine: Engine) -> None:
+    """Adds the townships and their people to the fixture organisation (engine/testing.py) the app has."""
     with engine.db.transaction() as session:
         for code, name, parent, level, kind in UNITS:
-            session.add(OrgUnit(code=code, name=name, parent_code=parent, level=level, kind=kind))
+            if session.get(OrgUnit, code) is None:
+                session.add(OrgUnit(code=code, name=name, parent_code=parent, level=level, kind=kind))
         for login, (_, (unit, position)) in PEOPLE.items():
             session.add(UnitMember(login=login, unit_code=unit, position=position))
     for login, (roles, _) in PEOPLE.items():
