@@ -81,8 +81,9 @@ from engine.accounts import DEMO_USERS
 from engine.config import Settings
 from engine.definitions import DeployFile, read_files
 from engine.errors import PetitionflowError
+from engine.organisation import Membership
 from engine.runtime import Engine
-from engine.testing import FORM_DATA, TODAY
+from engine.testing import FORM_DATA, TODAY, load_fixture_org
 
 ROOT = Path(_ROOT)
 DEFAULT_PG = os.environ.get("PETITIONFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -97,7 +98,9 @@ CLERKS: dict[str, tuple[str, ...]] = {
     "handler": ("handler", "handler2", "handler3"),
     "supervisor": ("supervisor", "supervisor2"),
 }
-GROUP = {"registrar": "registrar", "office": "petition_office", "handler": "handling_unit"}
+# The simple procedure goes to the responsible unit's handlers (FORM_DATA names county.zjw, docs/organisation.md).
+HANDLERS = "unit:county.zjw:handler"
+GROUP = {"registrar": "registrar", "office": "petition_office", "handler": HANDLERS}
 # The tasks that close a petition on the path the mix follows.
 FINAL_ELEMENTS = {"simple_evaluate", "notice_other_channel"}
 
@@ -329,11 +332,14 @@ class Service:
             engine.deploy(read_files([ROOT / "workflows", ROOT / "forms"]), name="shipped")
             engine.deploy([DeployFile("bench_reminder.bpmn", REMINDER_BPMN.encode())], name="bench")
             engine.accounts.seed_demo()
+            load_fixture_org(engine)
             demo = {username: (roles, groups, unit) for username, _, roles, groups, unit in DEMO_USERS}
             for names in CLERKS.values():
                 roles, groups, unit = demo[names[0]]
                 for name in names[1:]:
                     engine.accounts.create(name, name, roles=roles, groups=groups, unit=unit, demo=True)
+            for name in CLERKS["handler"][1:]:
+                engine.orgadmin.add_member(Membership(name, "county.zjw", "handler"), "bench/load.py")
             for names in CLERKS.values():
                 for name in names:
                     self.tokens[name] = engine.accounts.issue_token(name, "bench/load.py")
@@ -1039,7 +1045,7 @@ def sequential_completions(folder: Path, petitions: int) -> dict[str, list[float
             for name in ("registrar", "office", "handler")
         }
         clients["supervisor"] = Client(service.port, "supervisor", bearer(service.tokens["supervisor"]))
-        owner = {"registrar": "registrar", "petition_office": "office", "handling_unit": "handler"}
+        owner = {"registrar": "registrar", "petition_office": "office", HANDLERS: "handler"}
         for _ in range(petitions):
             data = registration(rng, late=False)
             status, petition, seconds = clients["registrar"].call("POST", "/api/petitions", data)

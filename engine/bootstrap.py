@@ -22,7 +22,8 @@ from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
 from .models import Task
-from .organisation import Routing
+from .orgadmin import OrgAdmin, UserAdmin
+from .organisation import Organisation, Routing
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
@@ -67,6 +68,9 @@ class Services:
     petitions: PetitionRegistry
     escalations: EscalationLadder
     accounts: Accounts
+    organisation: Organisation
+    orgadmin: OrgAdmin
+    users: UserAdmin
 
 
 def build_core(
@@ -120,7 +124,15 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         commands=commands,
         settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
     )
-    return Services(petitions, escalations, Accounts(core.db, now))
+    accounts, orgadmin = Accounts(core.db, now), OrgAdmin(core.db, now)
+    return Services(
+        petitions,
+        escalations,
+        accounts,
+        Organisation(core.db),
+        orgadmin,
+        UserAdmin(core.db, accounts, orgadmin),
+    )
 
 
 def build_timers(host: TimerHost) -> TimerService:

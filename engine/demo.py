@@ -38,7 +38,9 @@ from .definitions import latest_definition, read_files
 from .errors import InvalidState, PetitionflowError
 from .escalation import SUPERVISION_PROCESS
 from .models import Escalation, Instance, Petition, ProcessDefinition, Task
-from .testing import complete_at, open_tasks, today_of
+from .orgadmin import OrgDocument, parse_document
+from .organisation import parse_unit_group
+from .testing import GROUP_USERS, complete_at, only_task, open_tasks, today_of
 
 if TYPE_CHECKING:
     from .calendar import StatutoryCalendar
@@ -264,9 +266,20 @@ class _Case:
 
     # -- acting ----------------------------------------------------------------------------------------------------
     def do(self, element: str, **data: Any) -> None:
+        """Complete the task at ``element`` as a member of the unit it belongs to; the matter's unit, named in
+        words by the scripts, becomes its code."""
+        org = self.loader.org
         if element == "register_check":
             data = {**self.registration, **data}
-        complete_at(self.engine, self.instance_id, element, data)
+        if element in UNIT_NAMED_AT:
+            data.setdefault("responsibleUnit", self.matter.unit)
+        for key in ("responsibleUnit", "packageResponsibleUnit"):
+            if key in data:
+                data[key] = org.code(data[key])
+        task = only_task(self.engine, self.instance_id, element)
+        if element == "receive_assignment" and task.unit_code:
+            data["handler"] = org.worker(f"unit:{task.unit_code}:handler")
+        complete_at(self.engine, self.instance_id, element, data, user=org.worker_of(task))
 
     def message(self, name: str, **payload: Any) -> None:
         self.engine.deliver_message(name, instance_id=self.instance_id, payload=payload, actor="petitioner")
@@ -339,7 +352,7 @@ def transferred(c: _Case, major: bool = False, **decision: Any) -> Iterator[floa
 def investigated(c: _Case, days: tuple[float, float] = (3, 8), **investigation: Any) -> Iterator[float]:
     yield from transferred(c)
     yield c.pause(0.5, 1.5)
-    c.do("receive_assignment", handler="张伟")
+    c.do("receive_assignment")
     yield c.pause(*days)
     c.do("investigate", verifiedFacts=c.matter.finding or "经调查核实，反映情况基本属实", **investigation)
 
@@ -447,7 +460,7 @@ def package_chosen(c: _Case) -> Iterator[float]:
     yield c.pause(1, 2)
     c.do("form_team", packageResponsibleUnit=c.matter.unit)
     yield c.pause(0.5, 2)
-    c.do("receive_assignment", handler="张伟")
+    c.do("receive_assignment")
 
 
 DUTIES = ("duty_facts", "duty_thinking", "duty_resolve", "duty_stability", "duty_cessation")
@@ -667,7 +680,7 @@ def s_assignment_overdue(c: _Case) -> Iterator[float]:
     yield c.pause(0.5, 1.5)
     c.do("unit_respond", unitResponse="accept")
     yield c.pause(1, 2)
-    c.do("receive_assignment", handler="张伟")
+    c.do("receive_assignment")
     yield from c.wait_for("supervise_assignment")
     yield c.pause(0.5, 2)
     c.do("supervise_assignment", feedbackStatus="overdue", supervisionReason="no_feedback")
@@ -680,7 +693,7 @@ def s_receive_assignment(c: _Case) -> Iterator[float]:
 def s_investigate(c: _Case) -> Iterator[float]:
     yield from transferred(c)
     yield c.pause(0.5, 2)
-    c.do("receive_assignment", handler="张伟")
+    c.do("receive_assignment")
 
 
 def s_handling_lapsed(c: _Case) -> Iterator[float]:
@@ -1130,11 +1143,53 @@ def place(calendar: StatutoryCalendar, end: datetime, count: int, seed: int) -> 
     return placements
 
 
+# The demo county's organisation (docs/organisation.md): units, people and their accounts.
+COUNTY_FILE = Path(__file__).resolve().parent / "data" / "county.yaml"
+# Tasks whose forms name the unit the matter goes to (a suggestion's, a simple procedure's).
+UNIT_NAMED_AT = ("acceptance_review", "check_simple_eligibility")
+
+
+def county_document() -> OrgDocument:
+    return parse_document(COUNTY_FILE.read_text(encoding="utf-8"))
+
+
+def load_county(engine: Engine) -> str:
+    """Load the demo county with its people's accounts (password = login); loading it again changes nothing.
+    Returns what was loaded."""
+    return engine.orgadmin.load(county_document(), "demo", accounts=True, demo=True).format()
+
+
+class _Org:
+    """The organisation as the demo scripts use it: a unit's code by its name, the person who works a task."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.codes = {unit.name: unit.code for unit in engine.organisation.units()}
+        self.workers: dict[str, str] = dict(GROUP_USERS)
+
+    def code(self, unit: str) -> str:
+        return self.codes.get(unit, unit)
+
+    def worker(self, group: str) -> str:
+        """The first member holding ``group`` (a unit role), else the demo office's user of that group."""
+        if group not in self.workers:
+            parsed = parse_unit_group(group)
+            staff = self.engine.organisation.staff(*parsed) if parsed else []
+            self.workers[group] = staff[0].login if staff else "admin"
+        return self.workers[group]
+
+    def worker_of(self, task: Task) -> str:
+        if task.assignee:
+            return task.assignee
+        return self.worker(task.candidate_groups[0]) if task.candidate_groups else "admin"
+
+
 class _Loader:
     """Runs every case's script on one timeline, moving the frozen clock forward and firing what comes due."""
 
     def __init__(self, engine: Engine, clock: FrozenClock, start: datetime, end: datetime, seed: int) -> None:
         self.engine = engine
+        self.org = _Org(engine)
         self.clock = clock
         self.start = start
         self.end = end
@@ -1327,6 +1382,8 @@ def load_demo(engine: Engine, *, count: int = 50, seed: int = 20261122) -> DemoR
     placements = place(engine.calendar, end, count, seed)
     # Holidays before the end stretch the older histories past the usual 90 days.
     start = min([end - timedelta(days=HISTORY_DAYS), *(p.registered for p in placements)])
+    # The petitions go to the demo county's units (their accounts come with `petitionflow demo`).
+    engine.orgadmin.load(county_document(), "demo", accounts=False)
     loader = _Loader(engine, clock, start, end, seed)
     clock.set(start)
     people: dict[str, dict[str, Any]] = {}

@@ -136,7 +136,7 @@ class EscalationLadder:
         """Warnings and supervision for open deadlines, then listings; returns how many steps were new."""
         now = self.now()
         counts = {"warning": 0, "supervision": 0, "listing": 0}
-        to_supervise: list[tuple[str, Deadline, str | None]] = []
+        to_supervise: list[tuple[str, Deadline]] = []
         with self.db.transaction() as session:
             rules = self.deadlines.rules
             for record, unit, involved in self._open_deadlines(session):
@@ -172,9 +172,9 @@ class EscalationLadder:
                         if record.business_key and not self._supervisors_have_it(
                             session, record.business_key
                         ):
-                            to_supervise.append((record.business_key, record, unit))
+                            to_supervise.append((record.business_key, record))
             counts["listing"] = self._list_units(session, now)
-        for business_key, record, unit in to_supervise:
+        for business_key, record in to_supervise:
             self.commands.start(
                 SUPERVISION_PROCESS,
                 business_key=business_key,
@@ -183,10 +183,15 @@ class EscalationLadder:
                     "deadlineName": record.name,
                     "deadlineBasis": record.basis,
                     "deadlineDue": self.deadlines.effective_due(record).isoformat(),
-                    **({"responsibleUnit": unit} if unit else {}),
+                    # The unit that answers the supervision (docs/organisation.md); None before one is named.
+                    "responsibleUnit": self._responsible_unit(business_key),
                 },
             )
         return counts
+
+    def _responsible_unit(self, business_key: str) -> str | None:
+        with self.db.reading() as session:
+            return session.scalar(select(Petition.responsible_unit).where(Petition.number == business_key))
 
     def _supervisors_have_it(self, session: Session, business_key: str) -> bool:
         return bool(

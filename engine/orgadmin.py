@@ -7,7 +7,7 @@ A file is checked whole before anything is written, and every change is an audit
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from .accounts import ROLES, hash_password
+from .accounts import ROLES, Accounts, hash_password
 from .db import Database
 from .errors import InvalidInput, NotFound
 from .models import AuditEvent, OrgUnit, UnitMember, User
@@ -104,28 +104,34 @@ def _lines(text: str) -> dict[tuple[str, int], int]:
     return lines
 
 
+def _entries(
+    data: Mapping[str, Any], name: str, id_key: str, lines: Mapping[tuple[str, int], int], problems: list[str]
+) -> Iterator[tuple[Mapping[str, Any], str | None, str]]:
+    """Each mapping of the list ``name`` with its identifying value and where it is (line, index, id)."""
+    for i, entry in enumerate(data.get(name) or []):
+        where = f"第 {lines.get((name, i), '?')} 行 {name}[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}：应为键值对")
+            continue
+        ident = _text(entry, id_key, where, problems)
+        yield entry, ident, f"{where}（{ident}）" if ident else where
+
+
 def parse_document(text: str) -> OrgDocument:
     """The document in ``text``; InvalidInput listing every problem (with its line and entry) otherwise."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = f"第 {mark.line + 1} 行：" if mark else ""
-        raise InvalidInput(
-            f"组织机构文件不是有效的 YAML：{line}{error}", {"problems": [str(error)]}
-        ) from error
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "文件中"
+        message = f"{where}：不是有效的 YAML（缩进、括号或引号有误）"
+        raise InvalidInput(f"组织机构文件有误：{message}", {"problems": [message]}) from error
     if not isinstance(data, dict) or not isinstance(data.get("units", []), list):
         raise InvalidInput("组织机构文件应包含 units 列表和 people 列表", {"problems": ["units, people"]})
     lines = _lines(text)
     problems: list[str] = []
     document = OrgDocument()
-    for i, entry in enumerate(data.get("units") or []):
-        where = f"第 {lines.get(('units', i), '?')} 行 units[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}：应为键值对")
-            continue
-        code = _text(entry, "code", where, problems)
-        where = f"{where}（{code}）" if code else where
+    for entry, code, where in _entries(data, "units", "code", lines, problems):
         unknown = set(entry) - {"code", "name", "parent", "level", "kind", "review_organ"}
         if unknown:
             problems.append(f"{where}：不认识的项 {', '.join(sorted(unknown))}")
@@ -139,13 +145,7 @@ def parse_document(text: str) -> OrgDocument:
             where=where,
         )
         document.units.append(spec)
-    for i, entry in enumerate(data.get("people") or []):
-        where = f"第 {lines.get(('people', i), '?')} 行 people[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}：应为键值对")
-            continue
-        login = _text(entry, "login", where, problems)
-        where = f"{where}（{login}）" if login else where
+    for entry, login, where in _entries(data, "people", "login", lines, problems):
         memberships = []
         for j, m in enumerate(entry.get("memberships") or []):
             at = f"{where} memberships[{j}]"
@@ -259,7 +259,8 @@ class OrgAdmin:
         self.db = db
         self.now = now
 
-    def _audit(self, session: Session, kind: str, actor: str | None, data: dict[str, Any]) -> None:
+    def audit(self, session: Session, kind: str, actor: str | None, data: dict[str, Any]) -> None:
+        """An ``org.*`` audit event in ``session``'s transaction."""
         session.execute(
             insert(AuditEvent),
             [{"instance_id": AUDIT_INSTANCE, "kind": kind, "actor": actor, "at": self.now(), "data": data}],
@@ -288,12 +289,12 @@ class OrgAdmin:
                 values = spec.row()
                 if row is None:
                     session.add(OrgUnit(**values))
-                    self._audit(session, "org.unit.created", actor, values)
+                    self.audit(session, "org.unit.created", actor, values)
                     created += 1
                 elif any(getattr(row, k) != v for k, v in values.items()):
                     for k, v in values.items():
                         setattr(row, k, v)
-                    self._audit(session, "org.unit.updated", actor, values)
+                    self.audit(session, "org.unit.updated", actor, values)
                     updated += 1
             people = self._load_people(session, document.people, actor, accounts=accounts, demo=demo)
             added = 0
@@ -310,7 +311,7 @@ class OrgAdmin:
                         session.add(
                             UnitMember(login=m.login, unit_code=m.unit_code, position=m.position, rank=m.rank)
                         )
-                        self._audit(session, "org.member.added", actor, _member_data(m))
+                        self.audit(session, "org.member.added", actor, _member_data(m))
                         added += 1
         return LoadReport(created, updated, people, added)
 
@@ -337,7 +338,7 @@ class OrgAdmin:
                     created_at=self.now(),
                 )
             )
-            self._audit(
+            self.audit(
                 session,
                 "org.user.created",
                 actor,
@@ -366,7 +367,7 @@ class OrgAdmin:
                 row = session.get(OrgUnit, spec.code)
                 for k, v in values.items():
                     setattr(row, k, v)
-            self._audit(session, "org.unit.created" if new else "org.unit.updated", actor, values)
+            self.audit(session, "org.unit.created" if new else "org.unit.updated", actor, values)
             session.flush()
             return Unit.of(session.get(OrgUnit, spec.code))
 
@@ -391,7 +392,7 @@ class OrgAdmin:
                     login=member.login, unit_code=member.unit_code, position=member.position, rank=member.rank
                 )
             )
-            self._audit(session, "org.member.added", actor, _member_data(member))
+            self.audit(session, "org.member.added", actor, _member_data(member))
 
     def remove_member(self, login: str, unit_code: str, position: str, actor: str | None) -> None:
         with self.db.transaction() as session:
@@ -404,7 +405,7 @@ class OrgAdmin:
             ).rowcount
             if not gone:
                 raise NotFound(f"{login} 在 {unit_code} 没有职务 {position}", {"unit": unit_code})
-            self._audit(
+            self.audit(
                 session,
                 "org.member.removed",
                 actor,
@@ -414,3 +415,111 @@ class OrgAdmin:
 
 def _member_data(m: Membership) -> dict[str, Any]:
     return {"login": m.login, "unit": m.unit_code, "position": m.position, "rank": m.rank}
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as the admin page lists them (never the password hash)."""
+
+    username: str
+    display_name: str
+    roles: list[str]
+    groups: list[str]
+    active: bool
+    memberships: list[Membership]
+
+
+class UserAdmin:
+    """Accounts as the organisation's administrator keeps them; every change audited."""
+
+    def __init__(self, db: Database, accounts: Accounts, org: OrgAdmin) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.org = org
+
+    def create(
+        self,
+        login: str,
+        password: str,
+        actor: str | None,
+        *,
+        display_name: str,
+        roles: Sequence[str],
+        groups: Sequence[str],
+    ) -> UserInfo:
+        self.accounts.create(login, password, display_name=display_name, roles=roles, groups=groups)
+        with self.db.transaction() as session:
+            self.org.audit(
+                session,
+                "org.user.created",
+                actor,
+                {"login": login, "name": display_name, "roles": list(roles), "groups": list(groups)},
+            )
+        return self.get(login)
+
+    def list(self, login: str | None = None) -> list[UserInfo]:
+        query = select(User).order_by(User.username)
+        if login is not None:
+            query = query.where(User.username == login)
+        with self.db.reading() as session:
+            users = list(session.scalars(query))
+            members: dict[str, list[Membership]] = {}
+            rows = session.scalars(select(UnitMember).order_by(UnitMember.unit_code, UnitMember.position))
+            for r in rows:
+                members.setdefault(r.login, []).append(Membership(r.login, r.unit_code, r.position, r.rank))
+        return [
+            UserInfo(
+                u.username,
+                u.display_name,
+                list(u.roles),
+                list(u.groups),
+                u.active,
+                members.get(u.username, []),
+            )
+            for u in users
+        ]
+
+    def get(self, login: str) -> UserInfo:
+        found = self.list(login)
+        if not found:
+            raise NotFound(f"没有用户 {login}", {"username": login})
+        return found[0]
+
+    def update(
+        self,
+        login: str,
+        actor: str | None,
+        *,
+        display_name: str | None = None,
+        roles: Sequence[str] | None = None,
+        groups: Sequence[str] | None = None,
+        active: bool | None = None,
+        password: str | None = None,
+    ) -> UserInfo:
+        """Change what is given; a new password (the policy's length) ends the user's sessions and tokens."""
+        if roles is not None and set(roles) - set(ROLES):
+            raise InvalidInput(
+                f"不认识的角色 {sorted(set(roles) - set(ROLES))}",
+                {"fields": {"roles": [f"应为 {', '.join(ROLES)} 之一"]}},
+            )
+        changes: dict[str, Any] = {}
+        with self.db.transaction() as session:
+            user = session.scalars(select(User).where(User.username == login)).first()
+            if user is None:
+                raise NotFound(f"没有用户 {login}", {"username": login})
+            for name, value in (
+                ("display_name", display_name),
+                ("roles", list(roles) if roles is not None else None),
+                ("groups", list(groups) if groups is not None else None),
+                ("active", active),
+            ):
+                if value is not None and getattr(user, name) != value:
+                    setattr(user, name, value)
+                    changes[name] = value
+            if changes:
+                self.org.audit(session, "org.user.updated", actor, {"login": login, **changes})
+        if password is not None:
+            self.accounts.set_password(login, password)
+            with self.db.transaction() as session:
+                self.org.audit(session, "org.user.updated", actor, {"login": login, "password": "changed"})
+        return self.get(login)

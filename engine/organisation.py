@@ -323,7 +323,9 @@ def named_problems(session: Session, task_unit: str | None, data: Mapping[str, A
     """The fields of a submission that name a unit or a person the organisation does not have, with the
     reason in Chinese (empty: all known). Reads only when such a field is there."""
     units = {f: data[f] for f in UNIT_FIELDS if isinstance(data.get(f), str) and data[f]}
-    people = {f: data[f] for f in (*PERSON_FIELDS, *STAFF_FIELDS) if isinstance(data.get(f), str) and data[f]}
+    # 承办人 is checked against the staff of the unit the task belongs to; a task of no unit names no staff.
+    person_fields = (*PERSON_FIELDS, *STAFF_FIELDS) if task_unit is not None else PERSON_FIELDS
+    people = {f: data[f] for f in person_fields if isinstance(data.get(f), str) and data[f]}
     problems: dict[str, list[str]] = {}
     if units:
         known = set(session.scalars(select(OrgUnit.code).where(OrgUnit.code.in_(set(units.values())))))
@@ -338,6 +340,6 @@ def named_problems(session: Session, task_unit: str | None, data: Mapping[str, A
             held = {unit for who, unit in rows if who == login}
             if not held:
                 problems[name] = [f"组织机构中没有账号为 {login} 的人员"]
-            elif name in STAFF_FIELDS and task_unit is not None and task_unit not in held:
+            elif name in STAFF_FIELDS and task_unit not in held:
                 problems[name] = [f"{login} 不是本单位（{task_unit}）的工作人员"]
     return problems

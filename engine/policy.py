@@ -265,3 +265,26 @@ def check_claim_for(principal: Principal, scope: Scope, task: Task, user: str) -
 def check_release(principal: Principal, task: Task) -> None:
     if task.assignee != principal.username and not principal.has(*READ_ALL):
         raise Forbidden("only the assignee or a supervisor can release a task")
+
+
+# -- the organisation ------------------------------------------------------------------------------------------
+# Who edits units, people and memberships (the admin page, /api/units, /api/users, `petitionflow org load`).
+ORG_ADMINS = ("admin",)
+# Positions whose holders may hand a task of their unit to a colleague (the holder is away).
+REASSIGNERS = ("head", "deputy_head")
+
+
+def heads_unit(principal: Principal, unit: str | None) -> bool:
+    """The principal is the head or deputy head of ``unit``."""
+    return unit is not None and any((unit, p) in principal.positions for p in REASSIGNERS)
+
+
+def check_assign(principal: Principal, task: Task, user: str | None, unit_staff: Iterable[str]) -> None:
+    """Supervisors and admins give any task to anyone; the head of the task's unit gives it to a colleague of
+    that unit (``unit_staff``: its members' logins) or back to the unit (None)."""
+    if principal.has(*INSTANCE_MANAGERS):
+        return
+    if not heads_unit(principal, task.unit_code):
+        raise Forbidden("only a supervisor or the head of the task's unit may reassign it", {"task": task.id})
+    if user is not None and user not in set(unit_staff):
+        raise Forbidden("a unit head may reassign a task only within the unit", {"user": user})

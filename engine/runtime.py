@@ -110,6 +110,9 @@ class Engine:
         self.petitions = services.petitions
         self.escalations = services.escalations
         self.accounts = services.accounts
+        self.organisation = services.organisation
+        self.orgadmin = services.orgadmin
+        self.users = services.users
         self.forms = core.forms
 
     def now(self) -> datetime:

@@ -16,6 +16,8 @@ from .definitions import DeployFile, DeploymentResult
 from .errors import Conflict, NotFound
 from .forms import FormDefinition
 from .models import Deadline, Instance, Petition, Task
+from .orgadmin import LoadReport, UnitSpec, UserInfo, parse_document
+from .organisation import Membership, Unit
 
 if TYPE_CHECKING:
     from .runtime import CommandResult, Engine
@@ -113,8 +115,11 @@ def unclaim(engine: Engine, principal: Principal, task_id: str) -> CommandResult
 
 
 def assign(engine: Engine, principal: Principal, task_id: str, user_id: str | None) -> CommandResult:
-    """The principal's role (supervisor or admin) is checked by the adapter's route guard."""
-    readable_task(engine, principal, task_id)
+    """Give the task to ``user_id`` (None: back to its groups): a supervisor or admin, or the head of the
+    task's unit within the unit (a colleague takes over while its holder is away). Audited as task.assigned."""
+    task, _ = _judged_task(engine, principal, task_id, True)  # a head oversees their unit's tasks
+    staff = [m.login for m in engine.organisation.staff(task.unit_code)] if task.unit_code else []
+    policy.check_assign(principal, task, user_id, staff)
     if user_id is not None:
         require_user(engine, user_id)
     return engine.assign(task_id, user_id, actor=principal.username)
@@ -360,3 +365,63 @@ def unsupported_files(files: Sequence[DeployFile]) -> list[dict[str, Any]]:
         for f in files
         if f.kind is None
     ]
+
+
+# -- the organisation -----------------------------------------------------------------------------------------
+def load_organisation(engine: Engine, principal: Principal, text: str) -> LoadReport:
+    """Load an organisation file (docs/organisation.md): checked whole, nothing written if anything is wrong."""
+    policy.check_role(principal, policy.ORG_ADMINS)
+    return engine.orgadmin.load(parse_document(text), _actor(principal))
+
+
+def units(engine: Engine, principal: Principal) -> list[Unit]:
+    """Every unit: their names are no secret (task lists name them), what is done in them is."""
+    return engine.organisation.units()
+
+
+def unit(engine: Engine, principal: Principal, code: str) -> Unit:
+    found = engine.organisation.unit(code)
+    if found is None:
+        raise NotFound(f"没有单位 {code}", {"unit": code})
+    return found
+
+
+def staff(engine: Engine, principal: Principal, code: str, position: str | None = None) -> list[Membership]:
+    """The unit's members (for the 承办人 picker and reassignment)."""
+    unit(engine, principal, code)
+    return engine.organisation.staff(code, position)
+
+
+def save_unit(engine: Engine, principal: Principal, spec: UnitSpec, *, new: bool) -> Unit:
+    policy.check_role(principal, policy.ORG_ADMINS)
+    return engine.orgadmin.save_unit(spec, _actor(principal), new=new)
+
+
+def add_member(engine: Engine, principal: Principal, member: Membership) -> None:
+    policy.check_role(principal, policy.ORG_ADMINS)
+    engine.orgadmin.add_member(member, _actor(principal))
+
+
+def remove_member(engine: Engine, principal: Principal, login: str, code: str, position: str) -> None:
+    policy.check_role(principal, policy.ORG_ADMINS)
+    engine.orgadmin.remove_member(login, code, position, _actor(principal))
+
+
+def users(engine: Engine, principal: Principal) -> list[UserInfo]:
+    policy.check_role(principal, policy.ORG_ADMINS)
+    return engine.users.list()
+
+
+def user(engine: Engine, principal: Principal, login: str) -> UserInfo:
+    policy.check_role(principal, policy.ORG_ADMINS)
+    return engine.users.get(login)
+
+
+def create_user(engine: Engine, principal: Principal, login: str, password: str, **fields: Any) -> UserInfo:
+    policy.check_role(principal, policy.ORG_ADMINS)
+    return engine.users.create(login, password, _actor(principal), **fields)
+
+
+def update_user(engine: Engine, principal: Principal, login: str, **changes: Any) -> UserInfo:
+    policy.check_role(principal, policy.ORG_ADMINS)
+    return engine.users.update(login, _actor(principal), **changes)

@@ -470,22 +470,22 @@ def form_values(
 # The fixture organisation: the units the shipped diagrams route to, and the demo office's people in them
 # ---------------------------------------------------------------------------------------------------------------
 
-# A small county with the same codes as the demo county (engine/data/county.yaml), in its file format.
+# A small county with the codes and names of the demo county (engine/data/county.yaml), in its file format.
 FIXTURE_ORG = """
 units:
-  - {code: city.gov, name: 江州市人民政府, level: city, kind: government}
-  - {code: county.committee, name: 中共青山县委员会, level: county, kind: party_committee}
-  - {code: county.gov, name: 青山县人民政府, parent: city.gov, level: county, kind: government}
-  - {code: county.xfj, name: 青山县信访局, parent: county.gov, level: county, kind: petition_bureau}
-  - {code: county.lxhy, name: 青山县信访工作联席会议办公室, parent: county.committee, level: county,
+  - {code: city.gov, name: 市政府, level: city, kind: government}
+  - {code: county.committee, name: 区委, level: county, kind: party_committee}
+  - {code: county.gov, name: 区政府, parent: city.gov, level: county, kind: government}
+  - {code: county.xfj, name: 区信访局, parent: county.gov, level: county, kind: petition_bureau}
+  - {code: county.lxhy, name: 区信访联席会议办公室, parent: county.committee, level: county,
      kind: joint_conference}
-  - {code: county.jw, name: 青山县纪委监委, parent: county.committee, level: county, kind: discipline}
-  - {code: county.zfw, name: 中共青山县委政法委员会, parent: county.committee, level: county,
+  - {code: county.jw, name: 区纪委监委, parent: county.committee, level: county, kind: discipline}
+  - {code: county.zfw, name: 区委政法委, parent: county.committee, level: county,
      kind: political_legal}
-  - {code: county.zjw, name: 青山县住房和城乡建设委员会, parent: county.gov, level: county, kind: department}
-  - {code: county.ghzy, name: 青山县规划和自然资源局, parent: county.gov, level: county, kind: department}
-  - {code: county.hexi, name: 青山县河西街道办事处, parent: county.gov, level: township, kind: government}
-  - {code: county.hedong, name: 青山县河东街道办事处, parent: county.gov, level: township, kind: government}
+  - {code: county.zjw, name: 区住房城乡建委, parent: county.gov, level: county, kind: department}
+  - {code: county.ghzy, name: 区规划自然资源局, parent: county.gov, level: county, kind: department}
+  - {code: county.binjiang, name: 滨江街道办事处, parent: county.gov, level: township, kind: government}
+  - {code: county.xinhua, name: 新华街道办事处, parent: county.gov, level: township, kind: government}
 people:
   - login: registrar
     memberships: [{unit: county.xfj, position: petition_officer}]
@@ -511,10 +511,10 @@ people:
     memberships: [{unit: county.lxhy, position: handler}]
   - login: reviewer
     memberships: [{unit: county.gov, position: handler}, {unit: city.gov, position: handler}]
-  - login: hexi_handler
-    memberships: [{unit: county.hexi, position: handler}]
-  - login: hedong_handler
-    memberships: [{unit: county.hedong, position: handler}]
+  - login: binjiang_handler
+    memberships: [{unit: county.binjiang, position: handler}]
+  - login: xinhua_handler
+    memberships: [{unit: county.xinhua, position: handler}]
 """
 
 

@@ -8,12 +8,13 @@ drift from what the ladder actually does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from .deadlines import DeadlineRule
 from .escalation import LadderSettings
+from .organisation import KIND_NAMES, LEVEL_NAMES, POSITION_NAMES, Unit
 
 # The candidate groups the shipped diagrams offer tasks to, as the offices call themselves.
 GROUP_LABELS: dict[str, str] = {
@@ -29,9 +30,16 @@ GROUP_LABELS: dict[str, str] = {
 }
 
 
-def vocabulary(rules: Mapping[str, DeadlineRule], ladder: LadderSettings) -> dict[str, Any]:
-    """Deadline name -> title, length and unit; group -> name; the warning window in days."""
+def vocabulary(
+    rules: Mapping[str, DeadlineRule], ladder: LadderSettings, units: Iterable[Unit] = ()
+) -> dict[str, Any]:
+    """Deadline name -> title, length and unit; group -> name; the warning window in days; the organisation's
+    unit names and positions, so a page names a unit group (unit:county.zjw:handler) 县住建委承办人."""
     return {
+        "units": {unit.code: unit.name for unit in units},
+        "positions": dict(POSITION_NAMES),
+        "levels": dict(LEVEL_NAMES),
+        "kinds": dict(KIND_NAMES),
         "deadlines": {
             name: {"title": rule.label, "length": rule.length, "unit": rule.unit}
             for name, rule in sorted(rules.items())

@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 import engine.accounts
 from engine.runtime import Engine
-from engine.testing import FORM_DATA, TODAY, load_fixture_org
+from engine.testing import FORM_DATA, TODAY
 from tests.test_petitions import REGISTRATION
 from tests.test_scenarios_intake import BEIJING
 from webapi import create_app
@@ -145,7 +145,6 @@ def app(deployed: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     flask_app = create_app(deployed)
     flask_app.testing = True
     deployed.accounts.seed_demo()
-    load_fixture_org(deployed)  # the units the shipped diagrams route to, the demo office in them
     yield flask_app
 
 

@@ -15,6 +15,7 @@ from engine.clock import Clock, FrozenClock, install
 from engine.config import Settings
 from engine.definitions import read_files
 from engine.runtime import Engine
+from engine.testing import load_fixture_org
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -79,6 +80,7 @@ def engine(settings: Settings, clock: FrozenClock) -> Iterator[Engine]:
 
 @pytest.fixture
 def deployed(engine: Engine) -> Engine:
-    """The engine with the shipped workflows/ and forms/ deployed."""
+    """The engine with the shipped workflows/ and forms/ deployed, and the fixture organisation they route to."""
     engine.deploy(read_files([ROOT / "workflows", ROOT / "forms"]), name="shipped")
+    load_fixture_org(engine)
     return engine

@@ -49,6 +49,8 @@ def test_me_names_the_caller_with_roles_and_groups(api: Api) -> None:
         # Their county-wide group and the unit role they hold in the organisation.
         "groups": ["petition_office", "unit:county.xfj:petition_officer"],
         "unit": "区信访局",
+        "units": ["county.xfj"],
+        "positions": [{"unit": "county.xfj", "position": "petition_officer"}],
     }
 
 

@@ -38,7 +38,8 @@ def test_a_suggestion_goes_from_registration_to_closure_through_three_users(api:
 
     # The responsible unit studies the suggestion and answers it; that ends the procedure.
     study = handler.task_at(number, "study_suggestion")
-    assert study["candidateGroups"] == ["handling_unit"]
+    # The unit named on the acceptance form (county.zjw), to which the demo handler belongs.
+    assert study["candidateGroups"] == ["unit:county.zjw:handler"]
     handler.claim(study["id"])
     result = handler.complete(study["id"], handler.form_data("intake_suggestion_reply"))
     assert (result["state"], result["createdTasks"]) == ("completed", [])

@@ -235,6 +235,8 @@ def test_supported_request_is_implemented_evaluated_and_closed(handling) -> None
     walk = replied(handling())
     # The reply opens three parallel branches; review_recheck waits for a request in the background.
     assert walk.open() == ["evaluate_satisfaction", "supervise_implementation"]
+    # The deciding organ supervises the implementation of its opinion (第三十二条), not the petition bureau.
+    assert walk.task("supervise_implementation").candidate_groups == ["unit:county.zjw:head"]
     walk.do("supervise_implementation")
     walk.do("evaluate_satisfaction")
     assert walk.open() == []

@@ -64,6 +64,8 @@ def hearing(engine: Engine, clock: FrozenClock) -> Walk:
         organisingOrgan="county.zjw",
     )
     assert walk.open() == ["offer_hearing"]
+    # The organising organ runs the hearing.
+    assert walk.task("offer_hearing").candidate_groups == ["unit:county.zjw:handler"]
     walk.complete("offer_hearing", hearingInitiator="organ_proposal", hearingOfferedAt=walk.day())
     return walk
 

@@ -47,6 +47,8 @@ def review(engine: Engine, clock: FrozenClock) -> Walk:
 def request_review(walk: Walk) -> None:
     walk.message("review_requested", reviewRequestedAt=walk.day(), request="请求撤销原处理意见")
     assert walk.open() == ["review_eligibility"]
+    # 复查 goes to the 上一级机关 of the unit whose opinion is reviewed (county.zjw): the county government.
+    assert walk.task("review_eligibility").candidate_groups == ["unit:county.gov:handler"]
     walk.complete("review_eligibility", reviewRequestedAt=walk.day(), **ELIGIBLE)
     assert walk.open() == ["review_decide"]
 
@@ -63,6 +65,8 @@ def to_recheck_window(walk: Walk, outcome: str = "uphold") -> None:
 def request_recheck(walk: Walk, **choices: Any) -> None:
     walk.message("recheck_requested", recheckRequestedAt=walk.day(), request="请求复核")
     assert walk.open() == ["recheck_eligibility"]
+    # 复核 goes to the 上一级 of the 复查 organ (county.gov, named on the 复查 form): the city government.
+    assert walk.task("recheck_eligibility").candidate_groups == ["unit:city.gov:handler"]
     walk.complete("recheck_eligibility", recheckRequestedAt=walk.day(), **{**ELIGIBLE, **choices})
 
 

@@ -14,7 +14,9 @@ import engine.accounts
 from engine.clock import FrozenClock
 from engine.config import Settings
 from engine.deadlines import DEFAULT_RULES
+from engine.organisation import KINDS, POSITIONS
 from engine.runtime import Engine
+from engine.testing import load_fixture_org
 from engine.vocabulary import GROUP_LABELS
 from tests.api_helpers import Api
 from webapi import create_app
@@ -66,6 +68,20 @@ def test_every_group_the_diagrams_offer_tasks_to_has_a_name() -> None:
     offered = set()
     for diagram in workflows.glob("*.bpmn"):
         for attribute in re.findall(r'candidateGroups="([^"]*)"', diagram.read_text(encoding="utf-8")):
-            offered |= set(re.findall(r"[A-Za-z_]+", html.unescape(attribute)))
-    offered -= {"if", "else", "majorDifficult", "firstTurnedRepeat"}
+            text = html.unescape(attribute)
+            if text.startswith("${"):
+                # Quoted words of an expression: groups, or the positions and kinds of unit roles, which the
+                # pages name from the vocabulary's positions and units.
+                offered |= set(re.findall(r"'([A-Za-z_]+)'", text)) - set(POSITIONS) - set(KINDS)
+            else:
+                offered |= {group.strip() for group in text.split(",")}
     assert offered and offered <= set(GROUP_LABELS), sorted(offered - set(GROUP_LABELS))
+
+
+def test_the_vocabulary_names_units_and_positions(operated: Api, settings: Settings) -> None:
+    office = Engine(settings)
+    load_fixture_org(office)
+    words = operated.as_("handler").ok("GET", "/api/vocabulary")
+    assert words["units"]["county.zjw"] == "区住房城乡建委"
+    assert words["positions"]["head"] == "负责人"
+    office.db.dispose()

@@ -56,6 +56,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("预警督办", "pages.escalations", ("supervisor", "leader")),
     ("统计分析", "pages.metrics", ("supervisor", "leader")),
     ("流程设计", "pages.designer", ("designer",)),
+    ("组织机构", "pages.organisation", ("admin",)),
 )
 # Where each role starts after signing in, first match wins.
 LANDING = (
@@ -112,6 +113,7 @@ def _context(principal: Any, page: str, **extra: Any) -> dict[str, Any]:
                 "roles": sorted(principal.roles),
                 "groups": list(principal.groups),
                 "unit": principal.unit,
+                "positions": [{"unit": u, "position": p} for u, p in sorted(principal.positions)],
             },
             # The engine's clock (deadlines are counted on it), and today's date in the calendar's zone.
             "now": now.isoformat(),
@@ -204,6 +206,11 @@ def escalations() -> Any:
 @bp.get("/cockpit/metrics")
 def metrics() -> Any:
     return _page("pages/metrics.html", "metrics", "supervisor", "leader")
+
+
+@bp.get("/admin/organisation")
+def organisation() -> Any:
+    return _page("pages/organisation.html", "organisation", "admin")
 
 
 @bp.get("/instances/<instance_id>")

@@ -17,7 +17,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.runtime import Engine
-from engine.testing import load_fixture_org
 from tests.ui.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from webapi import create_app
 
@@ -58,7 +57,6 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 def live_server(deployed: Engine) -> Iterator[LiveServer]:
     """The whole app (API and pages) over the deployed engine, on 127.0.0.1 and a free port."""
     deployed.accounts.seed_demo()
-    load_fixture_org(deployed)  # the units the shipped diagrams route to, the demo office in them
     app = create_app(deployed)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

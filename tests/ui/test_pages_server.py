@@ -108,6 +108,7 @@ def test_every_page_shell_renders_with_its_script_and_a_strict_policy(
         ("/instances/some-instance", "instance", "流程实例", {"instanceId": "some-instance"}),
         ("/designer", "designer", "流程设计与部署", {}),
         ("/definitions/some-definition", "definition", "流程定义", {"definitionId": "some-definition"}),
+        ("/admin/organisation", "organisation", "组织机构管理", {}),
     ):
         response = client.get(path)
         assert response.status_code == 200, path

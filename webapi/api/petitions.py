@@ -33,7 +33,11 @@ class PetitionSchema(Schema):
     content = fields.String()
     category = fields.String(allow_none=True)
     involvedUnit = fields.String(attribute="involved_unit", allow_none=True)
-    responsibleUnit = fields.String(attribute="responsible_unit", allow_none=True)
+    responsibleUnit = fields.String(
+        attribute="responsible_unit",
+        allow_none=True,
+        metadata={"description": "the code of the unit responsible"},
+    )
     place = fields.String(allow_none=True)
     peopleCount = fields.Integer(attribute="people_count")
     representatives = fields.List(fields.String())

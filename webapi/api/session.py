@@ -29,6 +29,11 @@ class MeSchema(Schema):
     roles = fields.List(fields.String())
     groups = fields.List(fields.String())
     unit = fields.String(allow_none=True)
+    units = fields.List(fields.String(), metadata={"description": "the codes of the units the caller is in"})
+    positions = fields.List(
+        fields.Dict(keys=fields.String(), values=fields.String()),
+        metadata={"description": "the caller's positions: {unit, position}"},
+    )
 
 
 class TokenArgs(Schema):
@@ -58,6 +63,8 @@ def _me(principal: Any) -> dict[str, Any]:
         "roles": sorted(principal.roles),
         "groups": list(principal.groups),
         "unit": principal.unit,
+        "units": sorted(principal.units),
+        "positions": [{"unit": u, "position": p} for u, p in sorted(principal.positions)],
     }
 
 

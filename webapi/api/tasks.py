@@ -35,6 +35,9 @@ class TaskSchema(Schema):
     priority = fields.Integer()
     created = fields.DateTime(attribute="created_at")
     suspended = fields.Boolean()
+    unitCode = fields.String(
+        attribute="unit_code", allow_none=True, metadata={"description": "the unit the task belongs to"}
+    )
 
 
 class TaskDetailSchema(TaskSchema):
@@ -136,12 +139,13 @@ def unclaim(task_id: str) -> Any:
 
 
 @blp.route("/<task_id>/assign", methods=["POST"])
-@require("supervisor", "admin")
+@require()
 @blp.arguments(AssignArgs)
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def assign(args: dict[str, Any], task_id: str) -> Any:
-    """Give the task to someone (or to nobody with null)."""
+    """Give the task to someone (or to nobody with null): a supervisor, or the head of the task's unit to a
+    colleague of the unit (when the task's holder is away)."""
     return services.assign(engine(), current(), task_id, args["userId"])
 
 

@@ -29,6 +29,20 @@ class DeadlineWordsSchema(Schema):
 class VocabularySchema(Schema):
     deadlines = fields.Dict(keys=fields.String(), values=fields.Nested(DeadlineWordsSchema))
     groups = fields.Dict(keys=fields.String(), values=fields.String())
+    units = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "unit code -> its name"}
+    )
+    levels = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "level -> 省, 县, ..."}
+    )
+    kinds = fields.Dict(
+        keys=fields.String(), values=fields.String(), metadata={"description": "kind -> 党委, ..."}
+    )
+    positions = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "position -> 负责人, 承办人, ..."},
+    )
     warnBeforeDays = fields.Float(
         metadata={"description": "the escalation ladder warns this many days before a deadline ends"}
     )
@@ -40,4 +54,4 @@ class VocabularySchema(Schema):
 @with_errors(blp, 401)
 def read() -> dict[str, Any]:
     """Deadline titles (as an operator may have renamed them), candidate group names and the warning window."""
-    return vocabulary(engine().deadlines.rules, engine().escalations.settings)
+    return vocabulary(engine().deadlines.rules, engine().escalations.settings, engine().organisation.units())

@@ -125,7 +125,19 @@ export const post = (url, body) => api('POST', url, body === undefined ? {} : bo
 // Deadline titles, group names and the warning window belong to the server (an operator may retitle a deadline
 // or move the window), so every signed-in page reads them once here; without them a page shows the keys.
 const vocabulary = me ? await get('/api/vocabulary').catch(() => null) : null;
-export const GROUPS = vocabulary ? vocabulary.groups : {};
+// A unit role (unit:<code>:<position>) reads as the unit's name and the position: 县住建委承办人.
+function unitGroupNames(words) {
+  const names = {};
+  for (const [code, name] of Object.entries(words.units || {})) {
+    for (const [position, title] of Object.entries(words.positions || {})) names[`unit:${code}:${position}`] = name + title;
+  }
+  return names;
+}
+export const GROUPS = vocabulary ? { ...vocabulary.groups, ...unitGroupNames(vocabulary) } : {};
+export const UNIT_NAMES = vocabulary ? vocabulary.units || {} : {};
+export const POSITION_NAMES = vocabulary ? vocabulary.positions || {} : {};
+export const LEVEL_NAMES = vocabulary ? vocabulary.levels || {} : {};
+export const KIND_NAMES = vocabulary ? vocabulary.kinds || {} : {};
 export const DEADLINE_NAMES = vocabulary
   ? Object.fromEntries(Object.entries(vocabulary.deadlines).map(([name, d]) => [name, d.title])) : {};
 export const WARN_BEFORE_DAYS = vocabulary ? vocabulary.warnBeforeDays : 0;

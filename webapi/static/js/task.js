@@ -1,8 +1,9 @@
 // 任务办理: the task's Camunda Form (form-js) with its data; claim, submit, server field errors on the fields;
 // the petition's record, deadlines and timeline beside it.
 import {
-  $, ApiError, GROUPS, badge, createForm, ctx, definitionList, dueState, explain, flash, flashNext, fmtDateTime, fmtDue,
-  get, h, label, me, petitionPanel, post, processNames, replace, showFieldErrors, timeline,
+  $, ApiError, GROUPS, POSITION_NAMES, UNIT_NAMES, badge, createForm, ctx, definitionList, dueState, explain, fieldIndex,
+  flash, flashNext, fmtDateTime, fmtDue, get, h, label, me, petitionPanel, post, processNames, replace, showFieldErrors,
+  timeline,
 } from './common.js';
 
 const taskId = ctx.taskId;
@@ -121,7 +122,67 @@ async function renderForm() {
   }
   form = createForm(container, { readOnly: task.assignee !== me.username });
   await form.importSchema(task.form, task.variables || {});
+  await offerStaff(container);
   container.dataset.ready = 'true';
+}
+
+// 承办人 is one of the unit's staff: the fields that name them offer the unit's list (the server checks it too).
+const STAFF_FIELDS = ['handler', 'substituteHandler'];
+let staff = null;
+
+async function unitStaff() {
+  if (staff === null) {
+    try {
+      staff = await get(`/api/units/${encodeURIComponent(task.unitCode)}/staff`);
+    } catch (error) {
+      staff = [];
+      flash(explain(error), 'error');
+    }
+  }
+  return staff;
+}
+
+async function offerStaff(container) {
+  const index = fieldIndex(task.form);
+  const fields = STAFF_FIELDS.filter((key) => index[key]);
+  if (!task.unitCode || !fields.length) return;
+  const members = await unitStaff();
+  const list = h('datalist', { id: 'unit-staff' },
+    members.map((m) => h('option', { value: m.login }, `${m.login}（${label(POSITION_NAMES, m.position)}）`)));
+  container.append(list);
+  for (const key of fields) {
+    const input = container.querySelector(`input[id$="${index[key].id}"]`);
+    if (input) input.setAttribute('list', 'unit-staff');
+  }
+}
+
+// The head of the task's unit hands it to a colleague while its holder is away.
+async function reassignControls() {
+  const card = $('#reassign-card');
+  const heads = (me.positions || []).some((p) => p.unit === task.unitCode && ['head', 'deputy_head'].includes(p.position));
+  if (!task.unitCode || !heads) {
+    card.hidden = true;
+    return;
+  }
+  const members = await unitStaff();
+  const select = h('select', { name: 'userId', id: 'reassign-user' },
+    members.filter((m) => m.login !== task.assignee)
+      .map((m) => h('option', { value: m.login }, `${m.login}（${label(POSITION_NAMES, m.position)}）`)));
+  const button = h('button', { type: 'submit', class: 'btn', id: 'reassign-task' }, '改派');
+  const formNode = h('form', { class: 'filters' },
+    h('label', {}, `改派给${label(UNIT_NAMES, task.unitCode)}的同事 `, select), button);
+  formNode.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await post(`${url}/assign`, { userId: select.value });
+      flash(`已改派给 ${select.value}`, 'success');
+      await load();
+    } catch (error) {
+      flash(explain(error), 'error');
+    }
+  });
+  replace($('#reassign-body'), formNode);
+  card.hidden = false;
 }
 
 async function side() {
@@ -164,7 +225,9 @@ async function load() {
   const { names } = await processNames();
   header(names);
   controls();
+  staff = null;
   await renderForm();
+  reassignControls();
   side();
 }
 
