@@ -42,13 +42,8 @@ class EscalationQuery(PageArgs):
 @blp.response(200, EscalationSchema(many=True))
 @with_errors(blp, 401, 403, 422)
 def escalations(args: dict[str, Any]) -> list[Any]:
-    """Newest first."""
-    f = EscalationFilter(
-        kind=args.get("kind"),
-        unit=args.get("unit"),
-        business_key=args.get("businessKey"),
-        within=services.within(engine(), current()),
-        limit=args["limit"],
-        offset=args["offset"],
-    )
+    """Newest first, within the caller's jurisdiction; ``unit`` is the responsible unit's code."""
+    where = (args.get("kind"), args.get("unit"), args.get("businessKey"))
+    within = services.within(engine(), current())
+    f = EscalationFilter(*where, within, args["limit"], args["offset"])
     return services.read(engine(), queries.list_escalations, f)
