@@ -1,7 +1,8 @@
 # ruff: noqa: E402  (sys.path is fixed before the imports, see below)
 """Read queries on a year-two office: 100,000 petitions and 1,000,000 audit events.
 
-    python bench/volume.py [--petitions 100000] [--events 1000000] [--runs 40] [--pg URL] [--sqlite]
+    python bench/volume.py [--petitions 100000] [--events 1000000] [--units 500] [--users 5000] [--runs 40]
+                           [--pg URL] [--sqlite]
 
 1. Walks the shipped diagrams through the real engine once per path (simple procedure; ordinary handling via
    three-tier transfer, up to the 30-day review window and the archive; not accepted; suggestion;
@@ -18,11 +19,18 @@
    audit events for a simple-procedure petition and over a hundred for ordinary handling, so 1,000,000
    events hold each petition's events in their real order and proportions, thinned to about ten per
    petition, except 2 % that keep their whole trail (the long timelines).
+   The county has an organisation of 500 units (the county's government, party committee and petition bureau,
+   40 departments, 30 townships and their villages) and 5,000 people in them (heads, deputies, inspectors,
+   handlers); each petition is answered for by one unit (busier units more often), and each open task of a
+   unit's step belongs to that unit (candidate group ``unit:<code>:handler``, ``unit_code``), the bureau's own
+   steps to nobody (county-wide).
 3. Serves the database with ``petitionflow serve --workers 1`` (no scheduler) and measures, one request
    at a time with keep-alive, p50/p95 of: the task list of a group (GET /api/tasks as a handler and as the
    office, and ``engine.queries.list_tasks`` directly), the cockpit (GET /api/instances with filters,
    GET /api/petitions?overdue=true), one petition's timeline (GET /api/petitions/{number}) and the metrics
-   (GET /api/metrics). On PostgreSQL, prints EXPLAIN (ANALYZE, BUFFERS) of the SQL behind each query that
+   (GET /api/metrics), and the task lists under jurisdiction (docs/security.md): a handler of the busiest
+   unit, the head of the busiest township (their township and its villages) and the bureau's supervisor
+   (the county). On PostgreSQL, prints EXPLAIN (ANALYZE, BUFFERS) of the SQL behind each query that
    misses its target (100 ms p95 for task lists and the cockpit), and of the task-list and cockpit queries.
 
 Prints markdown tables, the plans, and the machine. Bounded: about 6 minutes on the machine of RESULTS.md
@@ -57,11 +65,13 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, select, text
 
+from engine import policy
+from engine.accounts import Principal, hash_password
 from engine.clock import FrozenClock
 from engine.config import Settings
 from engine.definitions import read_files
 from engine.metrics import MetricQuery, compute
-from engine.models import AuditEvent, Deadline, Instance, Task, Timer
+from engine.models import AuditEvent, Deadline, Instance, Task, Timer, User
 from engine.petitions import matter_key, petition_content, petitioner_key
 from engine.queries import (
     InstanceFilter,
@@ -73,7 +83,7 @@ from engine.queries import (
     petition_timeline,
 )
 from engine.runtime import Engine
-from engine.testing import FORM_DATA, TODAY
+from engine.testing import FORM_DATA, TODAY, load_fixture_org
 
 # The engine package is imported by now, so bench/ may join the path for the load bench's service and helpers.
 sys.path.append(_HERE)
@@ -155,6 +165,114 @@ CLERK_POOL = {
     "hearing_officer": ["hearing"],
 }
 ACTOR = {"registrar": "registrar", "petition_office": "office", "handling_unit": "handler"}
+# The petition bureau's own steps stay county-wide (no unit); every other step belongs to the responsible unit.
+BUREAU_GROUPS = frozenset({"registrar", "petition_office", "supervisor"})
+
+
+# -- the organisation ------------------------------------------------------------------------------------------
+@dataclass
+class Org:
+    """The county's units and people as table rows, and who the jurisdiction queries ask as."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    # Units that answer for petitions (departments, townships, villages), with their weights.
+    responsible: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    handlers: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    heads: dict[str, str] = field(default_factory=dict)
+    parent: dict[str, str] = field(default_factory=dict)
+    bureau_supervisor: str = ""
+
+
+def organisation(units: int, users: int, now: datetime, seed: int = 7) -> Org:
+    """``units`` units (about 40 departments and 30 townships, the rest villages under the townships) and
+    ``users`` people: a head, a deputy and an inspector in each department and township, a head in each
+    village, handlers everywhere with the rest, 40 in the petition bureau."""
+    rng = random.Random(seed)
+    org = Org()
+
+    def unit(code: str, name: str, parent: str | None, level: str, kind: str) -> None:
+        org.rows["units"].append(
+            {
+                "code": code,
+                "name": name,
+                "parent_code": parent,
+                "level": level,
+                "kind": kind,
+                "review_organ_code": parent,
+            }
+        )
+        if parent:
+            org.parent[code] = parent
+
+    unit("county.gov", "县人民政府", None, "county", "government")
+    unit("county.cpc", "县委", None, "county", "party_committee")
+    unit("county.xfj", "县信访局", "county.gov", "county", "petition_bureau")
+    departments = [f"county.dept{n:02d}" for n in range(40)]
+    townships = [f"town{n:02d}" for n in range(30)]
+    for n, code in enumerate(departments):
+        unit(code, f"县政府工作部门{n + 1}", "county.gov", "county", "department")
+    for n, code in enumerate(townships):
+        unit(code, f"第{n + 1}乡镇人民政府", "county.gov", "township", "government")
+    villages = [f"{townships[n % 30]}.v{n // 30:02d}" for n in range(max(0, units - 3 - 40 - 30))]
+    for code in villages:
+        unit(code, f"{code}村民委员会", code.split(".")[0], "village", "government")
+    # Busier units more often: departments and townships by rank, villages far less.
+    for rank, code in enumerate([*departments, *townships]):
+        org.responsible.append(code)
+        org.weights.append(1 / (rank + 1) ** 0.8)
+    for code in villages:
+        org.responsible.append(code)
+        org.weights.append(0.02)
+
+    people: list[tuple[str, str, str, tuple[str, ...]]] = []  # login, unit, position, roles
+
+    def person(code: str, position: str, roles: tuple[str, ...]) -> str:
+        login = f"u{len(people):05d}"
+        people.append((login, code, position, roles))
+        if position == "handler":
+            org.handlers[code].append(login)
+        elif position == "head":
+            org.heads[code] = login
+        return login
+
+    for _ in range(30):
+        person("county.xfj", "petition_officer", ("handler", "registrar"))
+    org.bureau_supervisor = person("county.xfj", "inspector", ("supervisor",))
+    for _ in range(9):
+        person("county.xfj", "inspector", ("supervisor",))
+    for code in ("county.gov", "county.cpc"):
+        person(code, "head", ("leader",))
+        person(code, "deputy_head", ("leader",))
+    for code in [*departments, *townships]:
+        person(code, "head", ("leader",))
+        person(code, "deputy_head", ("leader",))
+        person(code, "inspector", ("supervisor",))
+        person(code, "handler", ("handler",))
+    for code in villages:
+        person(code, "head", ("leader",))
+        person(code, "handler", ("handler",))
+    busy = [*departments, *townships, *villages]
+    while len(people) < users:
+        person(rng.choices(busy, [4.0] * 70 + [1.0] * len(villages))[0], "handler", ("handler",))
+    password = hash_password("bench-password")
+    for login, code, position, roles in people:
+        org.rows["unit_members"].append(
+            {"login": login, "unit_code": code, "position": position, "rank": None}
+        )
+        org.rows["app_user"].append(
+            {
+                "username": login,
+                "display_name": login,
+                "password_hash": password,
+                "roles": json.dumps(list(roles)),
+                "groups": "[]",
+                "unit": code,
+                "active": True,
+                "created_at": now,
+            }
+        )
+    return org
 
 
 # -- 1. snapshots of the real engine ---------------------------------------------------------------------------
@@ -289,6 +407,7 @@ def capture(folder: Path) -> dict[str, list[Snapshot]]:
     try:
         engine.migrate()
         engine.deploy(read_files([ROOT / "workflows", ROOT / "forms"]), name="shipped")
+        load_fixture_org(engine)  # the units the shipped diagrams route to
         rng = random.Random(5)
         templates = {}
         for path in PATHS:
@@ -307,6 +426,8 @@ class Fixture:
     numbers: list[str] = field(default_factory=list)
     long_timelines: list[str] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
+    # Who the jurisdiction queries ask as: the handler, the head and the bureau's supervisor.
+    asking: dict[str, str] = field(default_factory=dict)
 
 
 def office_moments(rng: random.Random, n: int, now: datetime, days: int) -> list[datetime]:
@@ -355,11 +476,14 @@ def build(
     petitions: int,
     target_events: int,
     now: datetime,
+    org: Org,
     seed: int = 2024,
 ) -> Fixture:
     """The rows of the fixture; ``definitions``: process key -> id of the deployed definition."""
     rng = random.Random(seed)
     fx = Fixture()
+    for name, rows in org.rows.items():
+        fx.rows[name] = rows
     moments = office_moments(rng, petitions, now, 730)
     paths = list(PATHS)
     weights = [PATHS[p][0] for p in paths]
@@ -390,6 +514,7 @@ def build(
         fx.numbers.append(number)
         data = load.registration(rng, late=False)
         data["involvedUnit"] = rng.choices(UNITS, UNIT_WEIGHTS)[0]
+        responsible = rng.choices(org.responsible, org.weights)[0]
         received = (
             registered.astimezone(load.BEIJING) - timedelta(days=rng.choice((0, 0, 0, 1, 2, 5)))
         ).date()
@@ -435,6 +560,7 @@ def build(
                 "content": petition_content(data),
                 "category": {"suggestion": "suggestion", "accusation": "accusation"}.get(path, "complaint"),
                 "involved_unit": data["involvedUnit"],
+                "responsible_unit": responsible,
                 "place": data["place"],
                 "people_count": data["peopleCount"],
                 "representatives": "[]",
@@ -482,6 +608,13 @@ def build(
         for t in snap.tasks if not closed else ():
             task_id = new_id(t["id"])
             group = t["candidate_groups"][0] if t["candidate_groups"] else "petition_office"
+            groups, unit_code, assignee = t["candidate_groups"], None, None
+            if group not in BUREAU_GROUPS:
+                groups, unit_code = [f"unit:{responsible}:handler"], responsible
+                if rng.random() < 0.5:
+                    assignee = rng.choice(org.handlers[responsible])
+            elif rng.random() < 0.5:
+                assignee = rng.choice(users[group])
             fx.rows["task"].append(
                 {
                     "id": task_id,
@@ -492,9 +625,9 @@ def build(
                     "name": t["name"],
                     "description": t["description"],
                     "business_key": number,
-                    "assignee": rng.choice(users[group]) if rng.random() < 0.5 else None,
+                    "assignee": assignee,
                     "candidate_users": json.dumps(t["candidate_users"]),
-                    "candidate_groups": json.dumps(t["candidate_groups"], ensure_ascii=False),
+                    "candidate_groups": json.dumps(groups, ensure_ascii=False),
                     "form_ref": t["form_ref"],
                     "form_version": t["form_version"],
                     "form_key": t["form_key"],
@@ -503,12 +636,13 @@ def build(
                     "priority": t["priority"],
                     "created_at": when(t["created"]),
                     "suspended": False,
+                    "unit_code": unit_code,
                 }
             )
-            for kind, names in (("group", t["candidate_groups"]), ("user", t["candidate_users"])):
+            for kind, names in (("group", groups), ("user", t["candidate_users"])):
                 for name in dict.fromkeys(names):
                     fx.rows["task_candidate"].append({"task_id": task_id, "kind": kind, "name": name})
-            fx.stats[f"open task {group}"] += 1
+            fx.stats[f"open task {group if unit_code is None else 'unit'}"] += 1
         for t in timers:
             fx.rows["timer"].append(
                 {
@@ -569,11 +703,37 @@ def build(
             )
         fx.stats[f"{path} {'closed' if closed else 'open'}"] += 1
     fx.events = len(fx.rows["audit_event"])
+    fx.asking = askers(org, fx.rows["task"])
     return fx
 
 
+def askers(org: Org, tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """A handler of the unit with most open tasks, the head of the township with most open tasks in it and its
+    villages, and the bureau's supervisor: the task lists under jurisdiction are measured as them."""
+    per_unit = Counter(t["unit_code"] for t in tasks if t["unit_code"])
+    busiest = max(per_unit, key=per_unit.__getitem__)
+    per_township = Counter(
+        org.parent.get(code, code) if code.startswith("town") and "." in code else code
+        for code in per_unit.elements()
+        if code.startswith("town")
+    )
+    township = max(per_township, key=per_township.__getitem__)
+    return {"handler": org.handlers[busiest][0], "head": org.heads[township], "bureau": org.bureau_supervisor}
+
+
 # -- loading ---------------------------------------------------------------------------------------------------
-LOAD_ORDER = ("petition", "instance", "task", "task_candidate", "timer", "deadline", "audit_event")
+LOAD_ORDER = (
+    "units",
+    "unit_members",
+    "app_user",
+    "petition",
+    "instance",
+    "task",
+    "task_candidate",
+    "timer",
+    "deadline",
+    "audit_event",
+)
 
 
 def _copy(db: Any, name: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -665,6 +825,64 @@ class Query:
     @property
     def missed(self) -> bool:
         return self.target is not None and self.p95() > self.target
+
+
+def as_principal(login: str, **narrowing: Any) -> Callable[[Any, random.Random], Any]:
+    """The task list ``login`` gets (engine/policy.py), their jurisdiction read as the service reads it."""
+
+    def direct(session: Any, rng: random.Random) -> Any:
+        user = session.scalars(select(User).where(User.username == login)).one()
+        principal = Principal.read(session, user)
+        scope = policy.scope(principal, session)
+        return list_tasks(session, policy.visible_filter(principal, scope, limit=50, **narrowing))
+
+    return direct
+
+
+def jurisdiction_queries(fx: Fixture) -> list[Query]:
+    handler, head, bureau = fx.asking["handler"], fx.asking["head"], fx.asking["bureau"]
+    return [
+        Query(
+            "jurisdiction: GET /api/tasks?mine=true as a handler of the busiest unit",
+            handler,
+            lambda rng: "/api/tasks?mine=true",
+            as_principal(handler, mine=True),
+            TARGET_MS,
+            "task list",
+        ),
+        Query(
+            "jurisdiction: GET /api/tasks as a township's head (the township and its villages)",
+            head,
+            lambda rng: "/api/tasks",
+            as_principal(head),
+            TARGET_MS,
+            "task list",
+        ),
+        Query(
+            "jurisdiction: GET /api/tasks?mine=true as the township's head",
+            head,
+            lambda rng: "/api/tasks?mine=true",
+            as_principal(head, mine=True),
+            TARGET_MS,
+            "task list",
+        ),
+        Query(
+            "jurisdiction: GET /api/tasks as the bureau's supervisor (the county)",
+            bureau,
+            lambda rng: "/api/tasks",
+            as_principal(bureau),
+            TARGET_MS,
+            "task list",
+        ),
+        Query(
+            "jurisdiction: GET /api/petitions?status=in_progress as the township's head",
+            head,
+            lambda rng: "/api/petitions?status=in_progress",
+            None,
+            TARGET_MS,
+            "cockpit",
+        ),
+    ]
 
 
 def queries(fx: Fixture, now: datetime) -> list[Query]:
@@ -922,9 +1140,16 @@ def run(
         }
     db.dispose()
     began = time.perf_counter()
-    fx = build(templates, definitions, args.petitions, args.events, now)
+    org = organisation(args.units, args.users, now)
+    fx = build(templates, definitions, args.petitions, args.events, now, org)
     built = time.perf_counter() - began
     loaded = bulk_load(url, fx)
+    engine = Engine(Settings(instance_path=folder / "instance", database_url=url))
+    try:
+        for login in fx.asking.values():
+            service.tokens[login] = engine.accounts.issue_token(login, "bench/volume.py")
+    finally:
+        engine.db.dispose()
     sizes = []
     if url.startswith("postgresql"):
         db = create_engine(url)
@@ -946,7 +1171,10 @@ def run(
     ]
     out.append(load.table(["table", "rows", "size with indexes"], rows))
     states = Counter(r["state"] for r in fx.rows["instance"])
-    groups = Counter(json.loads(r["candidate_groups"])[0] for r in fx.rows["task"])
+    groups = Counter(
+        "unit:<code>:handler" if r["unit_code"] else json.loads(r["candidate_groups"])[0]
+        for r in fx.rows["task"]
+    )
     assigned = sum(1 for r in fx.rows["task"] if r["assignee"])
     out.append(
         f"\nInstances by state: {dict(states)}; open tasks by group: {dict(groups.most_common())}, "
@@ -954,7 +1182,11 @@ def run(
         f"audit events per petition: {fx.events / max(1, len(fx.numbers)):.1f} on average, "
         f"{len(fx.long_timelines):,} petitions with their whole trail.\n"
     )
-    qs = queries(fx, now)
+    qs = [*queries(fx, now), *jurisdiction_queries(fx)]
+    out.append(
+        f"Organisation: {len(fx.rows['units']):,} units, {len(fx.rows['unit_members']):,} people; asked as "
+        f"{', '.join(f'{role} {login}' for role, login in fx.asking.items())}.\n"
+    )
     service.start(scheduler=False)
     try:
         measure(service, url, qs, args.runs, args.query_seconds)
@@ -997,6 +1229,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--petitions", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--units", type=int, default=500, help="units of the organisation")
+    parser.add_argument("--users", type=int, default=5_000, help="people in the units")
     parser.add_argument("--runs", type=int, default=40, help="requests per query (a quarter for metrics)")
     parser.add_argument(
         "--pg", default=load.DEFAULT_PG, help="PostgreSQL admin URL (a database is made there)"

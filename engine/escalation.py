@@ -1,9 +1,13 @@
 """The escalation ladder for statutory deadlines (domain.md §10).
 
 1. A warning some days before a deadline (configurable; not fixed by any source).
-2. At the deadline, supervision (督办, Art. 40): a record, and a supervision procedure for the supervisor group
-   unless the petition's own diagram already gave the supervisors a task.
-3. Listing (挂牌, Art. 39; S003 #18): a unit with too many supervised cases in a half-year is listed.
+2. At the deadline, supervision (督办, Art. 40): a record addressed to the head of the unit responsible for the
+   item with a copy to the petition bureau, and a supervision procedure (told the responsible unit) unless the
+   petition's own diagram already gave the supervisors a task.
+3. Listing (挂牌, Art. 39): a responsible unit with too many supervised cases in a half-year is listed.
+
+Every step is recorded under the unit responsible for the item (``unit``), with the unit complained about in
+its details (``involvedUnit``) as a second dimension.
 4. The daily patrol (网巡, S001) records every case that is overdue or was handled irregularly, such as an
    acceptance notice not issued within 15 days.
 
@@ -28,9 +32,12 @@ from .db import Database
 from .deadlines import DeadlineKeeper
 from .errors import InvalidInput
 from .models import Deadline, Escalation, Instance, Petition, Task, TaskCandidate
+from .organisation import unit_group
 from .ports import InstanceCommands, Now
 
 SUPERVISION_PROCESS = "supervision"
+# Who gets a copy of every supervision: the county petition bureau (its county-wide supervisor group).
+BUREAU_COPY = "supervisor"
 # Deadlines whose lapse means a notice the petitioner was owed was not issued in time.
 NOTICE_DEADLINES = {
     "acceptance": "受理告知未在15日内出具",
@@ -55,6 +62,12 @@ class LadderSettings:
             )
         except (ValueError, TypeError, AttributeError) as error:
             raise InvalidInput(f"{path}: {error}") from error
+
+
+def supervision_addressees(unit: str | None) -> dict[str, Any]:
+    """A supervision goes to the head of the unit responsible for the item with a copy to the petition bureau;
+    an item no unit answers for yet is the bureau's own."""
+    return {"to": unit_group(unit, "head") if unit else BUREAU_COPY, "copyTo": BUREAU_COPY}
 
 
 def half_year(moment: datetime) -> str:
@@ -108,16 +121,16 @@ class EscalationLadder:
             return False
         return True
 
-    def _open_deadlines(self, session: Session) -> list[tuple[Deadline, str | None]]:
+    def _open_deadlines(self, session: Session) -> list[tuple[Deadline, str | None, str | None]]:
         rows = session.execute(
-            select(Deadline, Petition.involved_unit)
+            select(Deadline, Petition.responsible_unit, Petition.involved_unit)
             .join(Instance, Instance.id == Deadline.instance_id)
             .outerjoin(Petition, Petition.number == Deadline.business_key)
             # A deadline whose timer already fired ("overdue") still needs its supervision step.
             .where(Deadline.outcome.is_(None) | (Deadline.outcome == "overdue"))
             .where(Deadline.paused_at.is_(None), Instance.state == "active")
         )
-        return [(d, unit) for d, unit in rows]
+        return [(d, unit, involved) for d, unit, involved in rows]
 
     def run(self) -> dict[str, int]:
         """Warnings and supervision for open deadlines, then listings; returns how many steps were new."""
@@ -126,7 +139,7 @@ class EscalationLadder:
         to_supervise: list[tuple[str, Deadline]] = []
         with self.db.transaction() as session:
             rules = self.deadlines.rules
-            for record, unit in self._open_deadlines(session):
+            for record, unit, involved in self._open_deadlines(session):
                 if record.name in rules and rules[record.name].petitioner_window:
                     continue
                 due = self.deadlines.effective_due(record)
@@ -141,12 +154,20 @@ class EscalationLadder:
                     key = f"warning:{record.instance_id}:{record.name}"
                     reason = f"{self._title(record.name)}将于 {self._local(due)} 届满（{record.basis}）"
                     counts["warning"] += self._add(
-                        session, dedupe_key=key, kind="warning", reason=reason, **common
+                        session,
+                        dedupe_key=key,
+                        kind="warning",
+                        reason=reason,
+                        details={"involvedUnit": involved},
+                        **common,
                     )
                 elif due <= now or record.outcome == "overdue":
                     key = f"supervision:{record.instance_id}:{record.name}"
                     reason = f"{self._title(record.name)}已于 {self._local(due)} 届满未办结（{record.basis}）"
-                    if self._add(session, dedupe_key=key, kind="supervision", reason=reason, **common):
+                    details = {"involvedUnit": involved, **supervision_addressees(unit)}
+                    if self._add(
+                        session, dedupe_key=key, kind="supervision", reason=reason, details=details, **common
+                    ):
                         counts["supervision"] += 1
                         if record.business_key and not self._supervisors_have_it(
                             session, record.business_key
@@ -216,12 +237,12 @@ class EscalationLadder:
         found = 0
         with self.db.transaction() as session:
             rows = session.execute(
-                select(Deadline, Petition.involved_unit)
+                select(Deadline, Petition.responsible_unit, Petition.involved_unit)
                 .outerjoin(Petition, Petition.number == Deadline.business_key)
                 .where((Deadline.outcome == "overdue") | Deadline.outcome.is_(None))
             )
             rules = self.deadlines.rules
-            for record, unit in rows:
+            for record, unit, involved in rows:
                 if record.name in rules and rules[record.name].petitioner_window:
                     continue
                 due = self.deadlines.effective_due(record)
@@ -246,6 +267,6 @@ class EscalationLadder:
                     unit=unit,
                     due_at=due,
                     reason=reason,
-                    details={"day": day},
+                    details={"day": day, "involvedUnit": involved},
                 )
         return found

@@ -1,4 +1,5 @@
-"""The statutory metrics of domain.md §11, per unit and month, from the registry and deadline records.
+"""The statutory metrics of domain.md §11, per responsible unit (the unit complained about as a second
+dimension) and month, from the registry and deadline records.
 
 - 化解率 resolution rate: packaged cases resolved ÷ cases packaged to a leader.
 - 按期办结率 on-time rate: handling deadlines met ÷ handling deadlines closed (met or lapsed; an approved
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, and_, case, cast, func, select
+from sqlalchemy import Date, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from .models import Deadline, Petition
@@ -26,11 +27,18 @@ UNKNOWN_UNIT = "(未指定)"
 
 @dataclass(frozen=True)
 class MetricQuery:
+    """``unit`` and ``by_unit`` are the responsible unit's (the one answering for the item); the unit
+    complained about (``involved_unit``, ``by_involved``) is a second dimension. ``units``: only the items
+    whose responsible unit is among them (a principal's jurisdiction; None: the whole county)."""
+
     since: date | None = None
     until: date | None = None  # inclusive
     by_unit: bool = True
     by_month: bool = True
     unit: str | None = None
+    by_involved: bool = False
+    involved_unit: str | None = None
+    units: frozenset[str] | None = None
 
 
 def _month(session: Session, column: Any) -> Any:
@@ -44,9 +52,13 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
-    """One row per (unit, month) with every metric, its numerator and denominator."""
-    rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-    unit_col = func.coalesce(Petition.involved_unit, UNKNOWN_UNIT)
+    """One row per (responsible unit, involved unit, month) asked for, with every metric, its numerator and
+    denominator; a dimension not asked for reads "all"."""
+    rows: dict[tuple[str, str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    dimensions = (
+        (q.by_unit, func.coalesce(Petition.responsible_unit, UNKNOWN_UNIT)),
+        (q.by_involved, func.coalesce(Petition.involved_unit, UNKNOWN_UNIT)),
+    )
 
     def window(column: Any) -> list[Any]:
         conditions = []
@@ -55,28 +67,33 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
         if q.until:
             conditions.append(cast(column, Date) <= q.until)
         if q.unit:
-            conditions.append(Petition.involved_unit == q.unit)
+            conditions.append(Petition.responsible_unit == q.unit)
+        if q.involved_unit:
+            conditions.append(Petition.involved_unit == q.involved_unit)
+        if q.units is not None:
+            conditions.append(Petition.responsible_unit.in_(sorted(q.units)))
         return conditions
 
-    def group(query: Any, month: Any) -> Any:
-        groups = ([unit_col] if q.by_unit else []) + ([month] if q.by_month else [])
-        return query.group_by(*groups) if groups else query
+    def columns(month: Any) -> list[Any]:
+        """The three dimensions' columns: grouped when asked for, else a constant."""
+        return [column if wanted else literal("all") for wanted, column in (*dimensions, (q.by_month, month))]
+
+    def grouping(month: Any) -> list[Any]:
+        return [column for wanted, column in (*dimensions, (q.by_month, month)) if wanted]
 
     reg_month = _month(session, Petition.registered_at)
     petition_query = select(
-        unit_col.label("unit") if q.by_unit else func.min(unit_col).label("unit"),
-        reg_month.label("month") if q.by_month else func.min(reg_month).label("month"),
+        *columns(reg_month),
         func.sum(case((Petition.packaged, 1), else_=0)),
         func.sum(case((and_(Petition.packaged, Petition.resolved), 1), else_=0)),
         func.sum(case((Petition.rating.is_not(None), 1), else_=0)),
         func.sum(case((Petition.rating.in_(("satisfied", "basically_satisfied")), 1), else_=0)),
         func.count(),
     ).where(*window(Petition.registered_at))
-    for unit, month, packaged, resolved, rated, satisfied, registered in session.execute(
-        group(petition_query, reg_month)
+    for unit, involved, month, packaged, resolved, rated, satisfied, registered in session.execute(
+        petition_query.group_by(*grouping(reg_month))
     ):
-        row = rows[(unit if q.by_unit else "all", month if q.by_month else "all")]
-        row.update(
+        rows[(unit, involved, month)].update(
             packaged=packaged or 0,
             resolved=resolved or 0,
             rated=rated or 0,
@@ -87,8 +104,7 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
     closed_month = _month(session, Deadline.closed_at)
     deadline_query = (
         select(
-            unit_col.label("unit") if q.by_unit else func.min(unit_col).label("unit"),
-            closed_month.label("month") if q.by_month else func.min(closed_month).label("month"),
+            *columns(closed_month),
             Deadline.name,
             func.sum(case((Deadline.outcome == "on_time", 1), else_=0)),
             func.count(),
@@ -100,17 +116,19 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
             *window(Deadline.closed_at),
         )
     )
-    groups = ([unit_col] if q.by_unit else []) + ([closed_month] if q.by_month else []) + [Deadline.name]
-    for unit, month, name, met, closed in session.execute(deadline_query.group_by(*groups)):
-        row = rows[(unit if q.by_unit else "all", month if q.by_month else "all")]
+    for unit, involved, month, name, met, closed in session.execute(
+        deadline_query.group_by(*grouping(closed_month), Deadline.name)
+    ):
+        row = rows[(unit, involved, month)]
         row[f"{name}_met"] += met or 0
         row[f"{name}_closed"] += closed or 0
 
     result = []
-    for (unit, month), r in sorted(rows.items()):
+    for (unit, involved, month), r in sorted(rows.items()):
         result.append(
             {
                 "unit": unit,
+                "involvedUnit": involved,
                 "month": month,
                 "registered": r["registered"],
                 "resolutionRate": _ratio(r["resolved"], r["packaged"]),

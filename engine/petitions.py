@@ -275,6 +275,9 @@ class PetitionRegistry:
             facts["responsible_unit"] = data["responsibleUnit"]
         if data.get("rating") in RATINGS:
             facts["rating"] = data["rating"]
+        # The category as classified (acceptance review), so an accuser is protected while the item is handled.
+        if data.get("category") in CATEGORIES:
+            facts["category"] = data["category"]
         if form.startswith(PACKAGE_FORM_PREFIX):
             facts["packaged"] = True
             if form == PACKAGE_RESOLUTION_FORM and "resolved" in data:

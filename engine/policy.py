@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from . import queries
 from .accounts import Principal
 from .errors import Forbidden
 from .models import Task
-from .queries import TaskFilter
+from .queries import Jurisdiction, TaskFilter
 
 READ_ALL = ("supervisor", "admin")
 # Who deploys and checks diagrams and forms; who starts an arbitrary process (designers testing their diagrams,
@@ -53,24 +56,144 @@ def is_offered(principal: Principal, task: Task) -> bool:
     )
 
 
-def may_see_task(principal: Principal, task: Task) -> bool:
-    return principal.has(*READ_ALL) or is_offered(principal, task)
+# -- jurisdiction (docs/security.md, "Jurisdiction") -----------------------------------------------------------
+# None: the whole county; otherwise the codes of the units whose tasks and cases the principal may see.
+Scope = frozenset[str] | None
+PETITION_BUREAU = "petition_bureau"
+# The county's own leadership: its party committee and government lead every unit of the county, wherever the
+# loaded tree puts them (the committee is often a root of its own).
+COUNTY_LEADERSHIP = ("party_committee", "government")
+# Positions that oversee their unit and every unit below it (organisation.LEADING_POSITIONS).
+LEADING_POSITIONS = ("head", "deputy_head", "inspector")
+# Accounts that belong to no unit and work county-wide: the bureau's registrars and supervisors and the county
+# leaders as accounts were before the organisation, and the designers. Any other account without a unit sees
+# only what is personally theirs and the county-wide tasks offered to their groups.
+COUNTY_ROLES = ("registrar", "supervisor", "leader", "designer")
 
 
-def sees_any(principal: Principal, tasks: Iterable[Task]) -> bool:
-    """A case (instance, petition) is visible to a handler while one of its open tasks is."""
-    return any(may_see_task(principal, t) for t in tasks)
+def scope(principal: Principal, session: Session) -> Scope:
+    """Jurisdiction: petition-bureau staff, the county's supervisors and leaders (head, deputy head or inspector
+    of the county party committee or government), county accounts in no unit and admins see the whole county
+    (None); any other head, deputy head or inspector their unit and the units below it; anyone else (a
+    handler) their unit. Someone in several units gets the union. Reads the organisation in ``session``."""
+    if principal.has("admin"):
+        return None
+    if not principal.positions:
+        return None if principal.has(*COUNTY_ROLES) else frozenset()
+    facts = queries.unit_kinds(session, principal.units)
+    leading = {unit for unit, position in principal.positions if position in LEADING_POSITIONS}
+    if any(kind == PETITION_BUREAU for kind, _ in facts.values()):
+        return None
+    county = {u for u, (kind, level) in facts.items() if kind in COUNTY_LEADERSHIP and level == "county"}
+    if leading & county:
+        return None
+    return queries.units_below(session, leading) | (principal.units - leading)
 
 
-def check_task(principal: Principal, task: Task) -> None:
-    if not may_see_task(principal, task):
+def jurisdiction(principal: Principal, scope: Scope) -> Jurisdiction | None:
+    """The filter engine/queries.py applies for ``scope`` (None: nothing filtered)."""
+    return None if scope is None else Jurisdiction(scope, principal.username, tuple(principal.groups))
+
+
+def in_jurisdiction(principal: Principal, scope: Scope, task: Task) -> bool:
+    """The task lies within the principal's part of the county (queries.task_within says the same in SQL):
+    its unit is in scope, or it is given to them (assigned, offered to them or one of their groups: the
+    diagram routed it to them)."""
+    return scope is None or task.unit_code in scope or is_offered(principal, task)
+
+
+def oversees(principal: Principal) -> bool:
+    """Reads every task within the jurisdiction, not only the ones offered: supervisors and unit leaders."""
+    return principal.has(*READ_ALL) or any(p in LEADING_POSITIONS for _, p in principal.positions)
+
+
+def may_see_task(principal: Principal, scope: Scope, task: Task) -> bool:
+    return in_jurisdiction(principal, scope, task) and (oversees(principal) or is_offered(principal, task))
+
+
+def check_task(principal: Principal, scope: Scope, task: Task) -> None:
+    """Outside the jurisdiction a task does not exist (404, as an unknown id: its existence is not revealed);
+    inside it, a task neither theirs nor offered to them is refused (403)."""
+    if not in_jurisdiction(principal, scope, task):
+        raise queries.unknown_task(task.id)
+    if not may_see_task(principal, scope, task):
         raise Forbidden("this task is neither yours nor offered to your groups", {"task": task.id})
 
 
-def check_may_act(principal: Principal, task: Task) -> None:
-    """Acting on a task (claim, complete, comment) needs it to be offered to you; supervisors only read."""
+def check_may_act(principal: Principal, scope: Scope, task: Task) -> None:
+    """Acting on a task (claim, complete, comment) needs it visible and offered to you; supervisors only read."""
+    check_task(principal, scope, task)
     if not is_offered(principal, task) and "admin" not in principal.roles:
         raise Forbidden("this task is neither yours nor offered to your groups", {"task": task.id})
+
+
+def case_visible(
+    principal: Principal, scope: Scope, responsible_unit: str | None, tasks: Iterable[Task]
+) -> bool:
+    """A case (petition, instance) is visible when its responsible unit or one of its open tasks is within the
+    jurisdiction (queries.case_within in SQL)."""
+    if scope is None or responsible_unit in scope:
+        return True
+    return any(in_jurisdiction(principal, scope, t) for t in tasks)
+
+
+def check_case(
+    principal: Principal, visible: bool, readers: Sequence[str], tasks: Iterable[Task], what: str, ident: str
+) -> None:
+    """A case outside the jurisdiction answers as an unknown one: 404, never 403. Inside it, the ``readers``
+    roles and the members of units read it; anyone else (an account in no unit) while one of its open tasks is
+    theirs (403 otherwise)."""
+    if not visible:
+        raise queries.unknown_case(what, ident)
+    if not (principal.has(*readers) or principal.positions or any(is_offered(principal, t) for t in tasks)):
+        raise Forbidden(f"you may see a {what} only while it has a task of yours", {what: ident})
+
+
+# -- the accuser of a 检举控告 item (Art. 30 ¶3) --------------------------------------------------------------
+ACCUSATION = queries.ACCUSATION
+# The petitioner's identity as the registration form and the petition record name it.
+IDENTITY_FIELDS = (
+    "petitionerName",
+    "idType",
+    "idNumber",
+    "otherIdNumber",
+    "phone",
+    "address",
+    "representatives",
+    "agentName",
+    "agentPhone",
+)
+IDENTITY_ATTRIBUTES = ("petitioner_name", "id_type", "id_number", "phone", "address", "agent")
+HIDDEN = "（检举控告人信息保密）"
+
+
+def hides_accuser(
+    principal: Principal,
+    scope: Scope,
+    case: queries.CaseFacts,
+    own_units: frozenset[str],
+    tasks: Iterable[Task],
+) -> bool:
+    """An accusation's petitioner is known to those handling it (the bureau, the unit responsible for it, the
+    holders and candidates of its open tasks), never to the accused unit: ``own_units`` holds the codes and
+    names of the principal's units; the case's involved unit names the accused (by code or name) and wins over
+    everything else."""
+    if case.category != ACCUSATION or OPERATOR in principal.roles:
+        return False
+    if case.involved_unit and case.involved_unit in own_units:
+        return True
+    if scope is None or case.responsible_unit in principal.units:
+        return False
+    return not any(is_offered(principal, t) for t in tasks)
+
+
+def hide_identity(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (variables, a submitted form, an audit event's data) without the petitioner's identity; the
+    ``variables`` an instance started with are hidden alike."""
+    hidden = {k: (HIDDEN if k in IDENTITY_FIELDS and v not in (None, "", []) else v) for k, v in data.items()}
+    if isinstance(hidden.get("variables"), Mapping):
+        hidden["variables"] = hide_identity(hidden["variables"])
+    return hidden
 
 
 def mask(value: str | None, keep_start: int = 3, keep_end: int = 4) -> str | None:
@@ -92,19 +215,25 @@ def contact_fields(principal: Principal, data: dict[str, Any]) -> dict[str, Any]
     return masked
 
 
-# Who reads whole lists and any case; everyone else reads a case while one of its open tasks is theirs.
+# Who reads whole lists and any case within their jurisdiction (members of units read their jurisdiction's).
 INSTANCE_READERS = ("supervisor", "admin", "designer")
 PETITION_READERS = ("registrar", "supervisor", "leader", "admin")
 
 
 def visible_filter(
-    principal: Principal, *, candidate_group: str | None = None, mine: bool = False, **narrowing: Any
+    principal: Principal,
+    scope: Scope,
+    *,
+    candidate_group: str | None = None,
+    mine: bool = False,
+    **narrowing: Any,
 ) -> TaskFilter:
-    """The task list a person may see: supervisors everything (unless they ask for their own), everyone else
-    what is theirs or offered to them; ``narrowing`` holds TaskFilter's other fields."""
+    """The task list a person may see within their jurisdiction: supervisors and unit leaders every task in it
+    (unless they ask for their own), everyone else what is theirs or offered to them; ``narrowing`` holds
+    TaskFilter's other fields."""
     groups = [candidate_group] if candidate_group else []
-    if principal.has(*READ_ALL) and not mine:
-        return TaskFilter(candidate_groups=groups, **narrowing)
+    if oversees(principal) and not mine:
+        return TaskFilter(candidate_groups=groups, within=jurisdiction(principal, scope), **narrowing)
     # A group filter can only narrow what is offered to them.
     if groups and not set(groups) <= set(principal.groups):
         raise Forbidden("you can list only the tasks of your own groups", {"groups": list(principal.groups)})
@@ -112,7 +241,7 @@ def visible_filter(
         involved_user=principal.username,
         involved_groups=list(principal.groups),
         candidate_groups=groups,
-        **narrowing,
+        **narrowing,  # what is offered to them lies in their jurisdiction: no filter to add
     )
 
 
@@ -127,8 +256,8 @@ def offered_filter(
     return f if include_assigned else replace(f, unassigned=True)
 
 
-def check_claim_for(principal: Principal, task: Task, user: str) -> None:
-    check_may_act(principal, task)
+def check_claim_for(principal: Principal, scope: Scope, task: Task, user: str) -> None:
+    check_may_act(principal, scope, task)
     if user != principal.username and not principal.has(*READ_ALL):
         raise Forbidden("you can claim tasks only for yourself")
 
@@ -136,18 +265,6 @@ def check_claim_for(principal: Principal, task: Task, user: str) -> None:
 def check_release(principal: Principal, task: Task) -> None:
     if task.assignee != principal.username and not principal.has(*READ_ALL):
         raise Forbidden("only the assignee or a supervisor can release a task")
-
-
-def check_instance(principal: Principal, instance_id: str, tasks: Iterable[Task]) -> None:
-    if not principal.has(*INSTANCE_READERS) and not sees_any(principal, tasks):
-        raise Forbidden(
-            "you may see an instance only while it has a task of yours", {"instance": instance_id}
-        )
-
-
-def check_petition(principal: Principal, tasks: Iterable[Task]) -> None:
-    if not principal.has(*PETITION_READERS) and not sees_any(principal, tasks):
-        raise Forbidden("you may see a petition only while it has a task of yours")
 
 
 # -- the organisation ------------------------------------------------------------------------------------------

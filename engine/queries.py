@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from .errors import Conflict, NotFound, ProcessError
@@ -20,6 +20,7 @@ from .models import (
     Escalation,
     FormVersion,
     Instance,
+    OrgUnit,
     Petition,
     ProcessDefinition,
     Resource,
@@ -29,6 +30,8 @@ from .models import (
 )
 
 RUNNING = ("active", "suspended")
+# The category of 检举控告 items, whose accuser's identity is kept from the accused unit (Art. 30 ¶3).
+ACCUSATION = "accusation"
 
 
 # -- one page of any list: the native API, the Camunda-compatible API, the pages and the CLI share it -------
@@ -90,6 +93,68 @@ def count(session: Session, query: Select[Any]) -> int:
     return session.scalar(select(func.count()).select_from(unpaged.subquery())) or 0
 
 
+# -- jurisdiction: where a principal may look (engine/policy.py decides, these filters apply it) ------------
+@dataclass(frozen=True)
+class Jurisdiction:
+    """A principal's part of the county: the tasks of ``units`` and the tasks given to them (assigned to
+    ``user``, offered to them by name or to one of their ``groups``); a case (petition, instance) whose
+    responsible unit is among ``units`` or one of whose open tasks is in it by these rules. The whole county
+    is no Jurisdiction at all (None) and filters nothing."""
+
+    units: frozenset[str]
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+def _candidate(kind: str, names: Sequence[str]) -> Any:
+    return exists().where(
+        TaskCandidate.task_id == Task.id, TaskCandidate.kind == kind, TaskCandidate.name.in_(names)
+    )
+
+
+def task_within(j: Jurisdiction) -> ColumnElement[bool]:
+    """The open task lies in ``j``."""
+    return or_(
+        Task.unit_code.in_(sorted(j.units)),
+        Task.assignee == j.user,
+        _candidate("user", [j.user]),
+        _candidate("group", list(j.groups)),
+    )
+
+
+def case_within(j: Jurisdiction, business_key: Any, instance_id: Any | None = None) -> ColumnElement[bool]:
+    """The case with ``business_key`` (a column or value; for an instance without one, its ``instance_id``)
+    lies in ``j``: its responsible unit is in it, or one of its open tasks is."""
+    answered_for = select(Petition.number).where(Petition.responsible_unit.in_(sorted(j.units)))
+    responsible = business_key.in_(answered_for.scalar_subquery())
+    same_case = Task.business_key == business_key
+    if instance_id is not None:
+        same_case = or_(same_case, and_(business_key.is_(None), Task.instance_id == instance_id))
+    return or_(responsible, exists().where(same_case, task_within(j)))
+
+
+def unit_kinds(session: Session, codes: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(kind, level) of each of ``codes`` that names a unit."""
+    found = session.execute(
+        select(OrgUnit.code, OrgUnit.kind, OrgUnit.level).where(OrgUnit.code.in_(sorted(codes)))
+    )
+    return {code: (kind, level) for code, kind, level in found}
+
+
+def unit_names(session: Session, codes: Iterable[str]) -> set[str]:
+    return set(session.scalars(select(OrgUnit.name).where(OrgUnit.code.in_(sorted(codes)))))
+
+
+def units_below(session: Session, codes: Iterable[str]) -> frozenset[str]:
+    """``codes`` and every unit below them, by a recursive query that reads only that part of the tree."""
+    roots = sorted(codes)
+    if not roots:
+        return frozenset()
+    tree = select(OrgUnit.code).where(OrgUnit.code.in_(roots)).cte("below", recursive=True)
+    tree = tree.union(select(OrgUnit.code).join(tree, OrgUnit.parent_code == tree.c.code))
+    return frozenset(session.scalars(select(tree.c.code)))
+
+
 @dataclass(frozen=True)
 class TaskFilter:
     assignee: str | None = None
@@ -104,6 +169,7 @@ class TaskFilter:
     definition_key: str | None = None
     element_id: str | None = None
     overdue: bool | None = None
+    within: Jurisdiction | None = None
     limit: int = 100
     offset: int = 0
 
@@ -131,12 +197,6 @@ TASK_ORDER = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
 def task_select(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]]:
     now = now or datetime.now(UTC)
     query = select(Task)
-
-    def candidate(kind: str, names: Sequence[str]) -> Any:
-        return exists().where(
-            TaskCandidate.task_id == Task.id, TaskCandidate.kind == kind, TaskCandidate.name.in_(names)
-        )
-
     if f.assignee is not None:
         query = query.where(Task.assignee == f.assignee)
     if f.unassigned is True:
@@ -144,13 +204,13 @@ def task_select(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task
     elif f.unassigned is False:
         query = query.where(Task.assignee.is_not(None))
     if f.candidate_user is not None:
-        query = query.where(candidate("user", [f.candidate_user]))
+        query = query.where(_candidate("user", [f.candidate_user]))
     if f.candidate_groups:
-        query = query.where(candidate("group", list(f.candidate_groups)))
+        query = query.where(_candidate("group", list(f.candidate_groups)))
     if f.involved_user is not None:
-        offered = [candidate("user", [f.involved_user])]
+        offered = [_candidate("user", [f.involved_user])]
         if f.involved_groups:
-            offered.append(candidate("group", list(f.involved_groups)))
+            offered.append(_candidate("group", list(f.involved_groups)))
         query = query.where(or_(Task.assignee == f.involved_user, *offered))
     for column, value in (
         (Task.instance_id, f.instance_id),
@@ -164,6 +224,8 @@ def task_select(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task
         query = query.where(Task.due_at < now)
     elif f.overdue is False:
         query = query.where(or_(Task.due_at.is_(None), Task.due_at >= now))
+    if f.within is not None:
+        query = query.where(task_within(f.within))
     return query
 
 
@@ -191,19 +253,26 @@ def get_task(session: Session, task_id: str, *, acting: bool = False) -> Task:
     a colleague was quicker."""
     task = session.get(Task, task_id)
     if task is None:
-        raise (
-            task_not_open(session, task_id)
-            if acting
-            else NotFound(f"no open task '{task_id}'", {"task": task_id})
-        )
+        raise task_not_open(session, task_id) if acting else unknown_task(task_id)
     return task
+
+
+def unknown_task(task_id: str) -> NotFound:
+    """The answer for a task id that names nothing, or nothing the caller may know of (engine/policy.py)."""
+    return NotFound(f"no task '{task_id}'", {"task": task_id})
+
+
+def unknown_case(what: str, ident: str) -> NotFound:
+    """The answer for a petition number or instance id (``what``: petition, instance) that names nothing, or
+    nothing the caller may know of."""
+    return NotFound(f"no {'process instance' if what == 'instance' else what} '{ident}'", {what: ident})
 
 
 def task_not_open(session: Session, task_id: str) -> ProcessError:
     """Why there is no open task ``task_id``: it was completed or cancelled (its audit events say it existed),
     or it never existed."""
     if session.scalar(select(AuditEvent.id).where(AuditEvent.task_id == task_id).limit(1)) is None:
-        return NotFound(f"no task '{task_id}'", {"task": task_id})
+        return unknown_task(task_id)
     return Conflict("the task is no longer open: it was completed or cancelled", {"task": task_id})
 
 
@@ -214,6 +283,7 @@ class InstanceFilter:
     business_key: str | None = None
     overdue: bool | None = None
     assignee: str | None = None
+    within: Jurisdiction | None = None
     limit: int = 100
     offset: int = 0
 
@@ -233,6 +303,8 @@ def list_instances(session: Session, f: InstanceFilter, now: datetime | None = N
         query = query.where(late)
     if f.assignee is not None:
         query = query.where(exists().where(Task.instance_id == Instance.id, Task.assignee == f.assignee))
+    if f.within is not None:
+        query = query.where(case_within(f.within, Instance.business_key, Instance.id))
     return list(
         session.scalars(paged(query, Page(f.offset, f.limit), {}, (Instance.started_at.desc(), Instance.id)))
     )
@@ -241,7 +313,7 @@ def list_instances(session: Session, f: InstanceFilter, now: datetime | None = N
 def get_instance(session: Session, instance_id: str) -> Instance:
     row = session.get(Instance, instance_id)
     if row is None:
-        raise NotFound(f"no process instance '{instance_id}'", {"instance": instance_id})
+        raise unknown_case("instance", instance_id)
     return row
 
 
@@ -259,7 +331,12 @@ class PetitionFilter:
     petitioner: str | None = None
     status: str | None = None
     unit: str | None = None
+    involved_unit: str | None = None
     overdue: bool | None = None
+    within: Jurisdiction | None = None
+    # A search by the petitioner's name never finds the accusations against these units (codes and names):
+    # their accuser's identity is not theirs to learn (Art. 30 ¶3).
+    accused: frozenset[str] = frozenset()
     limit: int = 50
     offset: int = 0
 
@@ -274,7 +351,14 @@ def list_petitions(session: Session, f: PetitionFilter, now: datetime | None = N
     if f.status:
         query = query.where(Petition.status == f.status)
     if f.unit:
-        query = query.where(Petition.involved_unit == f.unit)
+        query = query.where(Petition.responsible_unit == f.unit)
+    if f.involved_unit:
+        query = query.where(Petition.involved_unit == f.involved_unit)
+    if f.within is not None:
+        query = query.where(case_within(f.within, Petition.number))
+    if f.petitioner and f.accused:
+        against_them = and_(Petition.category == ACCUSATION, Petition.involved_unit.in_(sorted(f.accused)))
+        query = query.where(~against_them)
     if f.overdue is not None:
         late = exists().where(
             Deadline.business_key == Petition.number,
@@ -301,6 +385,36 @@ def petition_timeline(
     return instances, events, deadlines
 
 
+def closed_task_case(session: Session, task_id: str) -> tuple[str, str | None] | None:
+    """(instance id, business key) of a task that is no longer open, from its audit events."""
+    found = session.execute(
+        select(AuditEvent.instance_id, AuditEvent.business_key).where(AuditEvent.task_id == task_id).limit(1)
+    ).first()
+    return (found[0], found[1]) if found else None
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules on a case read of its petition: the unit answering for it, the unit complained about
+    and its category."""
+
+    responsible_unit: str | None = None
+    involved_unit: str | None = None
+    category: str | None = None
+
+
+def find_petition(session: Session, number: str | None) -> Petition | None:
+    if number is None:
+        return None
+    return session.scalars(select(Petition).where(Petition.number == number)).first()
+
+
+def case_tasks(session: Session, business_key: str | None, instance_id: str) -> list[Task]:
+    """The open tasks of a case: every task under its business key, or the instance's own without one."""
+    column, value = (Task.business_key, business_key) if business_key else (Task.instance_id, instance_id)
+    return list(session.scalars(select(Task).where(column == value)))
+
+
 def find_task(session: Session, task_id: str) -> Task | None:
     return session.get(Task, task_id)
 
@@ -325,25 +439,29 @@ INSTANCE_FIELDS: dict[str, Any] = {
 }
 
 
-def _instances_with_tenant(c: Criteria) -> Select[Any]:
+def _instances_with_tenant(c: Criteria, within: Jurisdiction | None) -> Select[Any]:
     query = (
         select(Instance, Deployment.tenant_id)
         .options(defer(Instance.state_json))
         .join(ProcessDefinition, ProcessDefinition.id == Instance.definition_id)
         .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
     )
+    if within is not None:
+        query = query.where(case_within(within, Instance.business_key, Instance.id))
     return _where(query, INSTANCE_FIELDS, c)
 
 
-def instance_page(session: Session, c: Criteria, page: Page) -> list[tuple[Instance, str | None]]:
+def instance_page(
+    session: Session, c: Criteria, page: Page, within: Jurisdiction | None = None
+) -> list[tuple[Instance, str | None]]:
     found = rows(
-        session, _instances_with_tenant(c), page, INSTANCE_FIELDS, (Instance.started_at, Instance.id)
+        session, _instances_with_tenant(c, within), page, INSTANCE_FIELDS, (Instance.started_at, Instance.id)
     )
     return [(instance, tenant) for instance, tenant in found]
 
 
-def instance_count(session: Session, c: Criteria) -> int:
-    return count(session, _instances_with_tenant(c))
+def instance_count(session: Session, c: Criteria, within: Jurisdiction | None = None) -> int:
+    return count(session, _instances_with_tenant(c, within))
 
 
 def definition_tenant(session: Session, definition_id: str) -> str | None:
@@ -507,12 +625,17 @@ class EscalationFilter:
     kind: str | None = None
     unit: str | None = None
     business_key: str | None = None
+    within: Jurisdiction | None = None
     limit: int = 100
     offset: int = 0
 
 
 def list_escalations(session: Session, f: EscalationFilter) -> list[Escalation]:
+    """By responsible unit (``unit``); the involved unit is in each step's details."""
     query = select(Escalation)
+    if f.within is not None:
+        of_case = and_(Escalation.business_key.is_not(None), case_within(f.within, Escalation.business_key))
+        query = query.where(or_(Escalation.unit.in_(sorted(f.within.units)), of_case))
     for column, value in (
         (Escalation.kind, f.kind),
         (Escalation.unit, f.unit),
@@ -525,10 +648,11 @@ def list_escalations(session: Session, f: EscalationFilter) -> list[Escalation]:
 
 
 def waiting_counts(
-    session: Session, now: datetime, definition_id: str | None = None
+    session: Session, now: datetime, definition_id: str | None = None, within: Jurisdiction | None = None
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """How many cases wait at each (definition, element): open tasks (overdue, unclaimed) from the task
-    table, pending timers from the timer table, instances parked there from their active elements."""
+    table, pending timers from the timer table, instances parked there from their active elements; only
+    those ``within`` a principal's jurisdiction when given."""
     counts: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"tasks": 0, "overdue": 0, "unclaimed": 0, "timers": 0, "nextTimer": None, "instances": 0}
     )
@@ -552,6 +676,11 @@ def waiting_counts(
         task_query = task_query.where(Task.definition_id == definition_id)
         timer_query = timer_query.where(Instance.definition_id == definition_id)
         instance_query = instance_query.where(Instance.definition_id == definition_id)
+    if within is not None:
+        task_query = task_query.where(task_within(within))
+        visible = case_within(within, Instance.business_key, Instance.id)
+        timer_query = timer_query.where(visible)
+        instance_query = instance_query.where(visible)
     for definition, element, total, overdue, unclaimed in session.execute(task_query):
         counts[(definition, element)].update(
             tasks=total, overdue=int(overdue or 0), unclaimed=int(unclaimed or 0)

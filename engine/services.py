@@ -5,6 +5,7 @@ engine/queries.py. The adapters parse input and render answers; they never open 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from . import policy, queries
 from .accounts import Principal
 from .definitions import DeployFile, DeploymentResult
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .forms import FormDefinition
 from .models import Deadline, Instance, Petition, Task
 from .orgadmin import LoadReport, UnitSpec, UserInfo, parse_document
@@ -36,17 +37,62 @@ def read(engine: Engine, query: Callable[Concatenate[Session, P], R], *args: P.a
         return query(session, *args, **kwargs)
 
 
+# -- jurisdiction -----------------------------------------------------------------------------------------
+def scope(engine: Engine, principal: Principal) -> policy.Scope:
+    """The principal's jurisdiction (engine/policy.py's scope), read from the organisation."""
+    with engine.db.reading() as session:
+        return policy.scope(principal, session)
+
+
+def within(engine: Engine, principal: Principal) -> queries.Jurisdiction | None:
+    """The filter every list, count and metric of the principal applies (None: the whole county)."""
+    return policy.jurisdiction(principal, scope(engine, principal))
+
+
+def task_scope(engine: Engine, principal: Principal, task: Task) -> policy.Scope:
+    """A scope good enough to judge ``task``: the principal's own units when the task lies in them (no read
+    of the organisation on the completion path), else their whole jurisdiction."""
+    own = frozenset(principal.units)
+    return own if policy.in_jurisdiction(principal, own, task) else scope(engine, principal)
+
+
 # -- tasks --------------------------------------------------------------------------------------------------
+def task_filter(engine: Engine, principal: Principal, **narrowing: Any) -> queries.TaskFilter:
+    """The task list's filter for the principal (engine/policy.py's visible_filter) within their jurisdiction."""
+    return policy.visible_filter(principal, scope(engine, principal), **narrowing)
+
+
 def visible_tasks(engine: Engine, principal: Principal, **narrowing: Any) -> list[Task]:
-    """Open tasks the principal may see (engine/policy.py's visible_filter), overdue and soonest due first."""
-    return read(engine, queries.list_tasks, policy.visible_filter(principal, **narrowing), engine.now())
+    """Open tasks the principal may see, overdue and soonest due first."""
+    return read(engine, queries.list_tasks, task_filter(engine, principal, **narrowing), engine.now())
 
 
 def readable_task(engine: Engine, principal: Principal, task_id: str, *, acting: bool = True) -> Task:
-    """The open task if the principal may see it; ``acting``: a task closed meanwhile is a Conflict."""
-    task = read(engine, queries.get_task, task_id, acting=acting)
-    policy.check_task(principal, task)
-    return task
+    """The open task if the principal may see it; ``acting``: a task closed meanwhile is a Conflict, but
+    only within the principal's jurisdiction: elsewhere it is as unknown as a task that never was (404)."""
+    return _judged_task(engine, principal, task_id, acting)[0]
+
+
+def _judged_task(
+    engine: Engine, principal: Principal, task_id: str, acting: bool
+) -> tuple[Task, policy.Scope]:
+    try:
+        task = read(engine, queries.get_task, task_id, acting=acting)
+    except Conflict:
+        closed = read(engine, queries.closed_task_case, task_id)
+        if closed is None or not case_readable(engine, principal, closed[0], closed[1]):
+            raise queries.unknown_task(task_id) from None
+        raise
+    judged = task_scope(engine, principal, task)
+    policy.check_task(principal, judged, task)
+    return task, judged
+
+
+def acting_on(engine: Engine, principal: Principal, task_id: str) -> tuple[Task, policy.Scope]:
+    """The open task the principal may act on (visible, offered to them) and the scope it was judged in."""
+    task, judged = _judged_task(engine, principal, task_id, True)
+    policy.check_may_act(principal, judged, task)
+    return task, judged
 
 
 def require_user(engine: Engine, user_id: str) -> None:
@@ -57,7 +103,8 @@ def require_user(engine: Engine, user_id: str) -> None:
 
 
 def claim(engine: Engine, principal: Principal, task_id: str, user_id: str) -> CommandResult:
-    policy.check_claim_for(principal, readable_task(engine, principal, task_id), user_id)
+    task, judged = acting_on(engine, principal, task_id)
+    policy.check_claim_for(principal, judged, task, user_id)
     require_user(engine, user_id)
     return engine.claim(task_id, user_id, actor=_actor(principal))
 
@@ -70,10 +117,8 @@ def unclaim(engine: Engine, principal: Principal, task_id: str) -> CommandResult
 def assign(engine: Engine, principal: Principal, task_id: str, user_id: str | None) -> CommandResult:
     """Give the task to ``user_id`` (None: back to its groups): a supervisor or admin, or the head of the
     task's unit within the unit (a colleague takes over while its holder is away). Audited as task.assigned."""
-    task = read(engine, queries.get_task, task_id, acting=True)
+    task, _ = _judged_task(engine, principal, task_id, True)  # a head oversees their unit's tasks
     staff = [m.login for m in engine.organisation.staff(task.unit_code)] if task.unit_code else []
-    if not policy.heads_unit(principal, task.unit_code):
-        policy.check_task(principal, task)
     policy.check_assign(principal, task, user_id, staff)
     if user_id is not None:
         require_user(engine, user_id)
@@ -81,14 +126,14 @@ def assign(engine: Engine, principal: Principal, task_id: str, user_id: str | No
 
 
 def complete(engine: Engine, principal: Principal, task_id: str, variables: dict[str, Any]) -> CommandResult:
-    policy.check_may_act(principal, readable_task(engine, principal, task_id))
+    acting_on(engine, principal, task_id)
     return engine.complete(
         task_id, variables, actor=_actor(principal), require_claim=policy.claim_required(principal)
     )
 
 
 def comment(engine: Engine, principal: Principal, task_id: str, text: str) -> CommandResult:
-    policy.check_may_act(principal, readable_task(engine, principal, task_id))
+    acting_on(engine, principal, task_id)
     return engine.comment(task_id, text, actor=principal.username)
 
 
@@ -104,16 +149,80 @@ def task_form_schema(engine: Engine, task: Task) -> dict[str, Any] | None:
 
 
 def task_variables(engine: Engine, principal: Principal, task: Task) -> dict[str, Any]:
-    """What the task sees, contact details masked for roles that do not need them."""
-    return policy.contact_fields(principal, engine.variables(task.instance_id, task.id))
+    """What the task sees, contact details masked for roles that do not need them, an accuser's identity
+    hidden from whoever may not know it."""
+    variables = engine.variables(task.instance_id, task.id)
+    return _shown(engine, principal, task.business_key, task.instance_id, variables)
 
 
-# -- instances and petitions ------------------------------------------------------------------------------
-def readable_instance(engine: Engine, principal: Principal, instance_id: str) -> Instance:
+def _category(petition: Petition | None, data: dict[str, Any] | None) -> str | None:
+    """The item's category: the petition record's, else the case's variable (known once classified)."""
+    return (petition.category if petition else None) or (data or {}).get("category")
+
+
+# -- cases: instances and petitions ---------------------------------------------------------------------------
+def case_readable(engine: Engine, principal: Principal, instance_id: str, business_key: str | None) -> bool:
+    """The case (its petition's responsible unit, its open tasks) lies within the principal's jurisdiction."""
+    return _case(engine, principal, instance_id, business_key)[0]
+
+
+def _case(
+    engine: Engine, principal: Principal, instance_id: str, business_key: str | None
+) -> tuple[bool, list[Task]]:
+    """Whether the case lies within the principal's jurisdiction, and its open tasks."""
+    judged = scope(engine, principal)
     with engine.db.reading() as session:
-        row = queries.get_instance(session, instance_id)
-        if not principal.has(*policy.INSTANCE_READERS):
-            policy.check_instance(principal, instance_id, queries.instance_tasks(session, instance_id))
+        petition = queries.find_petition(session, business_key)
+        tasks = queries.case_tasks(session, business_key, instance_id)
+    responsible = petition.responsible_unit if petition else None
+    return policy.case_visible(principal, judged, responsible, tasks), tasks
+
+
+def check_case(
+    engine: Engine, principal: Principal, instance_id: str, business_key: str | None, what: str, ident: str
+) -> None:
+    """404 outside the jurisdiction, 403 inside it for an account that may not read this kind of case."""
+    visible, tasks = _case(engine, principal, instance_id, business_key)
+    readers = policy.PETITION_READERS if what == "petition" else policy.INSTANCE_READERS
+    policy.check_case(principal, visible, readers, tasks, what, ident)
+
+
+def accuser_hidden(
+    engine: Engine,
+    principal: Principal,
+    business_key: str | None,
+    instance_id: str,
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """Whether the petitioner of this case is an accuser the principal may not know (engine/policy.py);
+    ``data``: the case's variables when the caller has them."""
+    with engine.db.reading() as session:
+        petition = queries.find_petition(session, business_key)
+        category = _category(petition, data)
+        if category != policy.ACCUSATION:
+            return False
+        own = frozenset(principal.units) | queries.unit_names(session, principal.units)
+        tasks = queries.case_tasks(session, business_key, instance_id)
+    facts = queries.CaseFacts(
+        petition.responsible_unit if petition else None,
+        petition.involved_unit if petition else None,
+        category,
+    )
+    return policy.hides_accuser(principal, scope(engine, principal), facts, own, tasks)
+
+
+def _shown(
+    engine: Engine, principal: Principal, business_key: str | None, instance_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    shown = policy.contact_fields(principal, data)
+    hidden = accuser_hidden(engine, principal, business_key, instance_id, data)
+    return policy.hide_identity(shown) if hidden else shown
+
+
+def readable_instance(engine: Engine, principal: Principal, instance_id: str) -> Instance:
+    """The instance if its case lies within the principal's jurisdiction; otherwise it is unknown (404)."""
+    row = read(engine, queries.get_instance, instance_id)
+    check_case(engine, principal, row.id, row.business_key, "instance", instance_id)
     return row
 
 
@@ -125,7 +234,17 @@ def instance_variables(engine: Engine, principal: Principal, instance_id: str) -
 def result_variables(engine: Engine, principal: Principal, instance_id: str) -> dict[str, Any]:
     """The variables of an instance the principal's command just ran on (Camunda's withVariablesInReturn):
     acting on it was allowed, so is reading what it produced, even when no task of it is theirs any more."""
-    return policy.contact_fields(principal, engine.variables(instance_id))
+    row = read(engine, queries.get_instance, instance_id)
+    return _shown(engine, principal, row.business_key, instance_id, engine.variables(instance_id))
+
+
+def instance_history(engine: Engine, principal: Principal, row: Instance) -> list[Any]:
+    """What happened to a readable instance, an accuser's identity hidden from whoever may not know it."""
+    events = read(engine, queries.history, row.id)
+    if accuser_hidden(engine, principal, row.business_key, row.id):
+        for event in events:  # read objects, detached from their closed session: nothing is written back
+            event.data = policy.hide_identity(event.data) if event.data else event.data
+    return events
 
 
 def start(
@@ -174,15 +293,49 @@ def register(engine: Engine, principal: Principal, data: dict[str, Any]) -> tupl
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:
-    """A petition with its instances, audit events and deadlines (each with its effective due time)."""
+    """A petition with its instances, audit events and deadlines (each with its effective due time), if it
+    lies within the principal's jurisdiction (otherwise unknown: 404); an accuser's identity hidden from
+    whoever may not know it."""
     petition = engine.petitions.get(number)
+    instance_id = petition.instance_id or ""
+    check_case(engine, principal, instance_id, number, "petition", number)
     with engine.db.reading() as session:
-        if not principal.has(*policy.PETITION_READERS):
-            policy.check_petition(principal, queries.petition_tasks(session, number))
         instances, events, deadlines = queries.petition_timeline(session, number)
     for d in deadlines:
         d.effective_due = engine.deadlines.effective_due(d)  # type: ignore[attr-defined]
+    if accuser_hidden(engine, principal, number, instance_id):
+        # Read objects, detached from their closed session: nothing is written back.
+        hide_petitioner(petition)
+        for event in events:
+            event.data = policy.hide_identity(event.data) if event.data else event.data
     return petition, instances, events, deadlines
+
+
+def hide_petitioner(petition: Petition) -> None:
+    """Blank a read petition's identity fields (a detached object: nothing is written back)."""
+    for attribute in policy.IDENTITY_ATTRIBUTES:
+        if getattr(petition, attribute):
+            setattr(petition, attribute, policy.HIDDEN)
+    petition.representatives = [policy.HIDDEN] if petition.representatives else []
+
+
+def petitions(engine: Engine, principal: Principal, f: queries.PetitionFilter) -> list[Petition]:
+    """Search petitions within the principal's jurisdiction; a search by name never finds an accusation
+    against the principal's own units, and accusers stay hidden in the rows from whoever may not know them."""
+    with engine.db.reading() as session:
+        own = frozenset(principal.units) | queries.unit_names(session, principal.units)
+    found = read(
+        engine,
+        queries.list_petitions,
+        replace(f, within=within(engine, principal), accused=own),
+        engine.now(),
+    )
+    for petition in found:
+        if petition.category == policy.ACCUSATION and accuser_hidden(
+            engine, principal, petition.number, petition.instance_id or ""
+        ):
+            hide_petitioner(petition)
+    return found
 
 
 # -- deployments ---------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ def test_me_names_the_caller_with_roles_and_groups(api: Api) -> None:
         "username": "office",
         "displayName": "信访局 李强",
         "roles": ["handler"],
+        # Their county-wide group and the unit role they hold in the organisation.
         "groups": ["petition_office", "unit:county.xfj:petition_officer"],
         "unit": "区信访局",
         "units": ["county.xfj"],
@@ -125,7 +126,8 @@ def test_petition_search_filters_and_pages(api: Api) -> None:
     assert leader.ok("GET", "/api/petitions?status=closed") == []
     assert [p["number"] for p in leader.ok("GET", "/api/petitions?limit=1")] == ["XF2026-000002"]
     assert [p["number"] for p in leader.ok("GET", "/api/petitions?limit=1&offset=1")] == ["XF2026-000001"]
-    assert len(leader.ok("GET", "/api/petitions?unit=区住房城乡建委")) == 2
+    assert len(leader.ok("GET", "/api/petitions?involvedUnit=区住房城乡建委")) == 2
+    assert leader.ok("GET", "/api/petitions?unit=county.zjw") == []  # no unit answers for them yet
     assert len(leader.ok("GET", "/api/petitions?number=XF2026-000001")) == 1
     assert_error(leader.get("/api/petitions?status=lost"), 422)
 
@@ -145,7 +147,8 @@ def test_petition_detail_has_its_procedure_deadlines_and_timeline(api: Api, revi
 
 def test_handler_sees_a_petition_only_while_it_has_a_task_of_theirs(api: Api) -> None:
     number = api.register()["number"]
-    assert_error(api.as_("handler").get(f"/api/petitions/{number}"), 403, "forbidden")
+    # Outside the handler's jurisdiction the petition is as unknown as a number never issued.
+    assert_error(api.as_("handler").get(f"/api/petitions/{number}"), 404, "not_found")
     office = api.as_("office")
     api.as_("registrar").do(number, "register_check")
     office.ok("GET", f"/api/petitions/{number}")  # the acceptance review is offered to the office
@@ -233,10 +236,12 @@ def test_task_detail_has_its_form_and_variables(api: Api, reviewing: dict) -> No
 def test_handler_cannot_see_or_claim_another_groups_task(api: Api, reviewing: dict) -> None:
     handler, task = api.as_("handler"), reviewing["task"]
     assert reviewing["task"] not in [t["id"] for t in handler.tasks()]
-    assert_error(handler.get(f"/api/tasks/{task}"), 403, "forbidden")
-    assert_error(handler.post(f"/api/tasks/{task}/claim", json={"userId": "handler"}), 403)
+    # Outside the handler's jurisdiction (the office's step, no unit of theirs) the task and its case are
+    # answered as unknown ids (404); a list of another group's tasks is refused (403).
+    assert_error(handler.get(f"/api/tasks/{task}"), 404, "not_found")
+    assert_error(handler.post(f"/api/tasks/{task}/claim", json={"userId": "handler"}), 404)
     assert_error(handler.get("/api/tasks?candidateGroup=petition_office"), 403)
-    assert_error(handler.get(f"/api/instances/{reviewing['instance']}"), 403)
+    assert_error(handler.get(f"/api/instances/{reviewing['instance']}"), 404)
 
 
 def test_claim_unclaim_and_a_second_claimant(api: Api, reviewing: dict) -> None:
@@ -470,7 +475,10 @@ def test_a_deployment_of_forms_only_adds_a_form_version(api: Api) -> None:
 def test_metrics_count_registrations_per_unit_and_month(api: Api) -> None:
     api.register()
     [row] = api.as_("leader").ok("GET", "/api/metrics")
-    assert (row["unit"], row["month"], row["registered"]) == ("区住房城乡建委", "2026-11", 1)
+    # By the unit answering for the item (none yet while it is registered), not the unit complained about.
+    assert (row["unit"], row["month"], row["registered"]) == ("(未指定)", "2026-11", 1)
+    [row] = api.as_("leader").ok("GET", "/api/metrics?byInvolvedUnit=true&byUnit=false")
+    assert (row["unit"], row["involvedUnit"], row["registered"]) == ("all", "区住房城乡建委", 1)
     assert api.as_("supervisor").ok("GET", "/api/metrics?since=2027-01-01") == []
     assert_error(api.as_("supervisor").get("/api/metrics?since=yesterday"), 422)
 
@@ -484,7 +492,9 @@ def test_escalations_list_and_filter(api: Api, reviewing: dict, deployed: Engine
         reviewing["number"],
         "acceptance",
     )
-    assert warning["unit"] == "区住房城乡建委" and warning["due"] and warning["reason"]
+    # Under the responsible unit (none before acceptance), the unit complained about in the details.
+    assert warning["unit"] is None and warning["due"] and warning["reason"]
+    assert warning["details"]["involvedUnit"] == "区住房城乡建委"
     supervisor = api.as_("supervisor")
     assert len(supervisor.ok("GET", f"/api/escalations?kind=warning&businessKey={reviewing['number']}")) == 1
     assert supervisor.ok("GET", "/api/escalations?kind=supervision") == []
@@ -531,11 +541,6 @@ DENIED: dict[str, list[tuple[str, str, Any]]] = {
         ("POST", "/api/petitions", REGISTRATION),
         ("POST", "/api/petitions/check", REGISTRATION),
         ("GET", "/api/petitions", None),
-        ("GET", "/api/petitions/{number}", None),
-        ("GET", "/api/tasks/{task}", None),
-        ("POST", "/api/tasks/{task}/claim", {"userId": "handler"}),
-        ("POST", "/api/tasks/{task}/complete", {"variables": {}}),
-        ("GET", "/api/instances/{instance}", None),
         ("POST", "/api/instances/{instance}/cancel", {}),
         ("POST", "/api/deployments", None),
         ("GET", "/api/metrics", None),
@@ -570,9 +575,23 @@ DENIED: dict[str, list[tuple[str, str, Any]]] = {
 }
 
 
+# What lies outside a role's jurisdiction is answered as unknown (404), not refused (docs/security.md).
+UNKNOWN: dict[str, list[tuple[str, str, Any]]] = {
+    "handler": [
+        ("GET", "/api/petitions/{number}", None),
+        ("GET", "/api/tasks/{task}", None),
+        ("POST", "/api/tasks/{task}/claim", {"userId": "handler"}),
+        ("POST", "/api/tasks/{task}/complete", {"variables": {}}),
+        ("GET", "/api/instances/{instance}", None),
+    ],
+}
+
+
 @pytest.mark.parametrize("role", sorted(DENIED))
 def test_each_role_is_refused_what_it_must_not_do(api: Api, reviewing: dict, role: str) -> None:
     caller = api.as_(role)
+    for method, template, body in UNKNOWN.get(role, []):
+        assert_error(caller.open(method, template.format(**reviewing), json=body), 404, "not_found")
     for method, template, body in DENIED[role]:
         path = template.format(**reviewing)
         kwargs: dict[str, Any] = {"json": body} if body is not None else {}

@@ -509,7 +509,8 @@ def test_task_shape_and_visibility(client: FlaskClient, demo: dict[str, Any]) ->
     assert task["followUp"] is None and task["suspended"] is False
     assert ok(client, "GET", f"/task/{task['id']}", "office") == task
     assert ok(client, "GET", f"/task/{task['id']}", "supervisor") == task  # supervisors read
-    camunda_error(call(client, "GET", f"/task/{task['id']}", "handler"), 403, "AuthorizationException")
+    # Outside the handler's jurisdiction the task is as unknown as an id never issued.
+    camunda_error(call(client, "GET", f"/task/{task['id']}", "handler"), 404, "InvalidRequestException")
     camunda_error(call(client, "GET", "/task/00000000-0000-4000-8000-000000000000", "office"), 404)
     camunda_error(call(client, "GET", "/task"), 401)
     assert (
@@ -526,7 +527,7 @@ def test_claim_assign_and_complete_follow_the_native_rules(client: FlaskClient, 
     task_id = demo["task"]["id"]
     path = f"/task/{task_id}"
     camunda_error(call(client, "POST", path + "/claim", "supervisor", json={"userId": "supervisor"}), 403)
-    camunda_error(call(client, "POST", path + "/claim", "handler", json={"userId": "handler"}), 403)
+    camunda_error(call(client, "POST", path + "/claim", "handler", json={"userId": "handler"}), 404)
     camunda_error(call(client, "POST", path + "/claim", "office", json={"userId": "registrar"}), 403)
     camunda_error(call(client, "POST", path + "/claim", "office", json={}), 400)
     camunda_error(
@@ -682,7 +683,7 @@ def test_process_instances(client: FlaskClient, demo: dict[str, Any]) -> None:
     assert ok(client, "POST", "/process-instance", "supervisor", json={"processInstanceIds": [instance_id]})
     camunda_error(call(client, "GET", "/process-instance", "office"), 403)
     assert ok(client, "GET", f"/process-instance/{instance_id}", "office")["businessKey"] == "PF-1"
-    camunda_error(call(client, "GET", f"/process-instance/{instance_id}", "handler"), 403)
+    camunda_error(call(client, "GET", f"/process-instance/{instance_id}", "handler"), 404)
     camunda_error(call(client, "GET", "/process-instance/nope", "supervisor"), 404)
 
     client.application.extensions["petitionflow"].suspend(instance_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from engine.models import Escalation, Instance
+from engine.models import Escalation, Instance, Petition
 from engine.runtime import Engine
 from tests.helpers import deploy_data, only_task, open_tasks
 from tests.test_petitions import REGISTRATION
@@ -19,33 +19,50 @@ def steps(engine: Engine, kind: str) -> list[Escalation]:
         )
 
 
-def register_to_acceptance(engine: Engine, unit: str, n: int) -> str:
-    """A registered petition waiting at the acceptance review, whose 15-day clock runs from 2026-11-02."""
+def register_to_acceptance(engine: Engine, unit: str, n: int, responsible: str | None = None) -> str:
+    """A registered petition about ``unit`` waiting at the acceptance review, whose 15-day clock runs from
+    2026-11-02; ``responsible``: the unit answering for it, as a form naming responsibleUnit records it."""
     data = {**REGISTRATION, "involvedUnit": unit, "subject": f"{unit}事项{n}"}
     petition, result = engine.petitions.register(data)
     check = only_task(engine, result.instance_id, "register_check")
     engine.complete(check.id, {**data, "isMajor": False, "isUrgent": False, "hasAgent": False})
     assert "acceptance_review" in {t.element_id for t in open_tasks(engine, result.instance_id)}
+    if responsible:
+        with engine.db.transaction() as session:
+            session.execute(
+                update(Petition)
+                .where(Petition.number == petition.number)
+                .values(responsible_unit=responsible)
+            )
     return petition.number
 
 
 def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
     ladder = deployed.escalations
-    numbers = [register_to_acceptance(deployed, "区住房城乡建委", n) for n in range(3)]
+    numbers = [register_to_acceptance(deployed, "区住房城乡建委", n, "county.zjw") for n in range(3)]
     # The acceptance deadline (15 days from 2026-11-02) ends at midnight after 2026-11-17, Beijing time.
     assert ladder.run() == {"warning": 0, "supervision": 0, "listing": 0}
     clock.advance(days=14)
     assert ladder.run()["warning"] == 3
     assert ladder.run()["warning"] == 0  # written once
     warning = steps(deployed, "warning")[0]
-    assert warning.unit == "区住房城乡建委" and "《信访工作条例》第22条" in warning.reason
+    # Recorded under the unit answering for the item; the unit complained about is the second dimension.
+    assert warning.unit == "county.zjw" and "《信访工作条例》第22条" in warning.reason
+    assert warning.details == {"involvedUnit": "区住房城乡建委"}
     # What a supervisor reads: the deadline's title and its end in office time, not a code and UTC.
     assert warning.reason.startswith("受理期限将于 2026-11-17 24:00 届满"), warning.reason
     clock.advance(days=2)
     counts = ladder.run()
     assert (counts["supervision"], counts["listing"]) == (3, 1)
     [listing] = steps(deployed, "listing")
-    assert listing.unit == "区住房城乡建委" and listing.details == {"period": "2026H2", "supervised": 3}
+    assert listing.unit == "county.zjw" and listing.details == {"period": "2026H2", "supervised": 3}
+    # Each supervision is addressed to the responsible unit's head, with a copy to the petition bureau.
+    supervision = steps(deployed, "supervision")[0]
+    assert supervision.details == {
+        "involvedUnit": "区住房城乡建委",
+        "to": "unit:county.zjw:head",
+        "copyTo": "supervisor",
+    }
     assert listing.reason.startswith("2026年下半年超期督办 3 件"), listing.reason
     assert sorted(s.business_key for s in steps(deployed, "supervision")) == sorted(numbers)
     # Nobody fired the diagram's own timer, so the supervisors had no task: the ladder started one each.
@@ -54,6 +71,8 @@ def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
             select(Instance.business_key).where(Instance.definition_key == "supervision")
         )
         assert sorted(started) == sorted(numbers)
+        told = session.scalars(select(Instance).where(Instance.definition_key == "supervision")).first()
+    assert told is not None and deployed.variables(told.id)["responsibleUnit"] == "county.zjw"
     assert ladder.run() == {"warning": 0, "supervision": 0, "listing": 0}
 
 

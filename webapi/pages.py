@@ -32,7 +32,7 @@ from flask import (
 from engine import bpmnlint, queries, services
 from engine.errors import InvalidInput, NotFound
 
-from .auth import engine, identify, require
+from .auth import current, engine, identify, require
 
 ROOT = Path(__file__).resolve().parent.parent
 bp = Blueprint("pages", __name__)
@@ -262,7 +262,8 @@ def waiting() -> dict[str, Any]:
     waits) from the instances' active elements. ``?definitionId=`` narrows to one definition version."""
     definition_id = request.args.get("definitionId") or None
     now = engine().now()
-    counts = services.read(engine(), queries.waiting_counts, now, definition_id)
+    within = services.within(engine(), current())
+    counts = services.read(engine(), queries.waiting_counts, now, definition_id, within)
     return {
         "now": now.isoformat(),
         "elements": [

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from engine import queries, services
 from engine.queries import EscalationFilter
 
-from ..auth import engine, require
+from ..auth import current, engine, require
 from .common import PageArgs, with_errors
 
 blp = Blueprint("escalations", __name__, url_prefix="/api/escalations", description="The escalation ladder")
@@ -42,8 +42,8 @@ class EscalationQuery(PageArgs):
 @blp.response(200, EscalationSchema(many=True))
 @with_errors(blp, 401, 403, 422)
 def escalations(args: dict[str, Any]) -> list[Any]:
-    """Newest first."""
+    """Newest first, within the caller's jurisdiction; ``unit`` is the responsible unit's code."""
     where = (args.get("kind"), args.get("unit"), args.get("businessKey"))
-    return services.read(
-        engine(), queries.list_escalations, EscalationFilter(*where, args["limit"], args["offset"])
-    )
+    within = services.within(engine(), current())
+    f = EscalationFilter(*where, within, args["limit"], args["offset"])
+    return services.read(engine(), queries.list_escalations, f)

@@ -64,6 +64,7 @@ class Instances(MethodView):
             business_key=args.get("businessKey"),
             overdue=args.get("overdue"),
             assignee=args.get("assignee"),
+            within=services.within(engine(), current()),
             limit=args["limit"],
             offset=args["offset"],
         )
@@ -79,7 +80,7 @@ class InstanceItem(MethodView):
         """An instance with its open tasks, variables and the history of what happened."""
         row = services.readable_instance(engine(), current(), instance_id)
         tasks = services.read(engine(), queries.instance_tasks, instance_id)
-        events = services.read(engine(), queries.history, instance_id)
+        events = services.instance_history(engine(), current(), row)
         variables = json_safe(services.instance_variables(engine(), current(), instance_id))
         return {**source(InstanceSchema(), row), "tasks": tasks, "variables": variables, "history": events}
 

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 from engine import services
 from engine.metrics import MetricQuery, compute
 
-from ..auth import engine, require
+from ..auth import current, engine, require
 from .common import with_errors
 
 blp = Blueprint(
@@ -21,13 +21,18 @@ blp = Blueprint(
 class MetricArgs(Schema):
     since = fields.Date()
     until = fields.Date()
-    unit = fields.String()
-    byUnit = fields.Boolean(load_default=True)
+    unit = fields.String(metadata={"description": "the responsible unit's code"})
+    involvedUnit = fields.String(metadata={"description": "the unit complained about"})
+    byUnit = fields.Boolean(load_default=True, metadata={"description": "a row per responsible unit"})
+    byInvolvedUnit = fields.Boolean(
+        load_default=False, metadata={"description": "a row per unit complained about"}
+    )
     byMonth = fields.Boolean(load_default=True)
 
 
 class MetricRowSchema(Schema):
     unit = fields.String()
+    involvedUnit = fields.String()
     month = fields.String()
     registered = fields.Integer()
     resolutionRate = fields.Float(allow_none=True)
@@ -50,12 +55,16 @@ class MetricRowSchema(Schema):
 @blp.response(200, MetricRowSchema(many=True))
 @with_errors(blp, 401, 403, 422)
 def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each rate with its numerator and denominator, so the figure can be checked."""
+    """Each rate with its numerator and denominator, so the figure can be checked; by the unit responsible for
+    each item, within the caller's jurisdiction."""
     q = MetricQuery(
         since=args.get("since"),
         until=args.get("until"),
         unit=args.get("unit"),
+        involved_unit=args.get("involvedUnit"),
         by_unit=args["byUnit"],
+        by_involved=args["byInvolvedUnit"],
         by_month=args["byMonth"],
+        units=services.scope(engine(), current()),
     )
     return services.read(engine(), compute, q)

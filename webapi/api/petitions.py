@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
 
-from engine import queries, services
+from engine import services
 from engine.policy import contact_fields
 from engine.queries import PetitionFilter
 
@@ -83,7 +83,8 @@ class PetitionQuery(PageArgs):
     number = fields.String()
     petitioner = fields.String(validate=validate.Length(min=1, max=100))
     status = fields.String(validate=validate.OneOf(STATUSES))
-    unit = fields.String()
+    unit = fields.String(metadata={"description": "the responsible unit's code"})
+    involvedUnit = fields.String(metadata={"description": "the unit complained about"})
     overdue = fields.Boolean()
 
 
@@ -113,11 +114,12 @@ class Petitions(MethodView):
             petitioner=args.get("petitioner"),
             status=args.get("status"),
             unit=args.get("unit"),
+            involved_unit=args.get("involvedUnit"),
             overdue=args.get("overdue"),
             limit=args["limit"],
             offset=args["offset"],
         )
-        return services.read(engine(), queries.list_petitions, f, engine().now())
+        return services.petitions(engine(), current(), f)
 
     @require("registrar", "admin")
     @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")

@@ -78,7 +78,8 @@ def _criteria(params: Params) -> Criteria:
 
 def _list(params: Params) -> list[dict[str, Any]]:
     wanted = page(params, SORTS)
-    found = services.read(engine(), queries.instance_page, _criteria(params), wanted)
+    within = services.within(engine(), current())
+    found = services.read(engine(), queries.instance_page, _criteria(params), wanted, within)
     return [
         instance_dto(
             row.id,
@@ -92,7 +93,8 @@ def _list(params: Params) -> list[dict[str, Any]]:
 
 
 def _count(params: Params) -> dict[str, int]:
-    return {"count": services.read(engine(), queries.instance_count, _criteria(params))}
+    within = services.within(engine(), current())
+    return {"count": services.read(engine(), queries.instance_count, _criteria(params), within)}
 
 
 @blp.get("/process-instance")

@@ -79,7 +79,8 @@ def _task_filter(params: Params) -> TaskFilter:
         unassigned = True
     elif params.boolean("assigned"):
         unassigned = False
-    f = policy.visible_filter(
+    f = services.task_filter(
+        engine(),
         principal,
         candidate_group=params.string("candidateGroup"),
         assignee=params.string("assignee"),

@@ -1,7 +1,7 @@
 // 监控中心: in-flight instances with filters (procedure, unit, state, overdue), their current steps and deadlines.
 import {
-  $, GROUPS, INSTANCE_STATES, badge, dueState, emptyRow, explain, flash, fmtDateTime, get, h, label, query,
-  replace,
+  $, GROUPS, INSTANCE_STATES, UNIT_NAMES, badge, dueState, emptyRow, explain, flash, fmtDateTime, get, h, label,
+  query, replace,
 } from './common.js';
 
 const filters = $('#instance-filters');
@@ -101,8 +101,11 @@ async function init() {
   try {
     for (const p of await get('/api/petitions?limit=500')) petitions[p.number] = p;
   } catch { petitions = {}; }
-  const units = [...new Set(Object.values(petitions).map((p) => p.involvedUnit).filter(Boolean))].sort((a, b) => a.localeCompare(b, 'zh'));
-  for (const unit of units) $('#filter-unit').append(h('option', { value: unit }, unit));
+  // By the unit answering for each item (its code), shown by name.
+  const unitName = (code) => UNIT_NAMES[code] || code;
+  const units = [...new Set(Object.values(petitions).map((p) => p.responsibleUnit).filter(Boolean))]
+    .sort((a, b) => unitName(a).localeCompare(unitName(b), 'zh'));
+  for (const unit of units) $('#filter-unit').append(h('option', { value: unit }, unitName(unit)));
   filters.addEventListener('submit', (event) => { event.preventDefault(); load(); });
   filters.addEventListener('reset', () => setTimeout(load));
   await load();

@@ -135,6 +135,11 @@ function unitGroupNames(words) {
 }
 export const GROUPS = vocabulary ? { ...vocabulary.groups, ...unitGroupNames(vocabulary) } : {};
 export const UNIT_NAMES = vocabulary ? vocabulary.units || {} : {};
+// A unit typed by its full name (or its code) as the API's unit filters take it: its code.
+export function unitCode(text) {
+  const found = Object.entries(UNIT_NAMES).find(([, name]) => name === text);
+  return found ? found[0] : text;
+}
 export const POSITION_NAMES = vocabulary ? vocabulary.positions || {} : {};
 export const LEVEL_NAMES = vocabulary ? vocabulary.levels || {} : {};
 export const KIND_NAMES = vocabulary ? vocabulary.kinds || {} : {};

@@ -1,5 +1,8 @@
 // 预警督办: the escalation ladder as a board, one column per step (warning, supervision, listing, patrol).
-import { $, $$, DEADLINE_NAMES, badge, explain, flash, fmtDateTime, fmtDue, get, h, label, query, replace } from './common.js';
+import {
+  $, $$, DEADLINE_NAMES, UNIT_NAMES, badge, explain, flash, fmtDateTime, fmtDue, get, h, label, query, replace,
+  unitCode,
+} from './common.js';
 
 const filters = $('#escalation-filters');
 
@@ -16,12 +19,12 @@ function card(e) {
     .map(([k, v]) => `${DETAILS[k][0]}：${DETAILS[k][1](v)}`).join('；');
   return h('div', { class: 'esc-card', dataset: { escalation: e.id } },
     h('div', { class: 'esc-top' },
-      e.businessKey ? h('a', { href: `/petitions/${encodeURIComponent(e.businessKey)}` }, e.businessKey) : h('strong', {}, e.unit || '—'),
+      e.businessKey ? h('a', { href: `/petitions/${encodeURIComponent(e.businessKey)}` }, e.businessKey) : h('strong', {}, UNIT_NAMES[e.unit] || e.unit || '—'),
       e.deadline ? badge(label(DEADLINE_NAMES, e.deadline, e.deadline), e.kind === 'warning' ? 'amber' : 'red') : null),
     h('div', { class: 'esc-reason' }, e.reason || ''),
     extra ? h('div', { class: 'muted small' }, extra) : null,
     h('div', { class: 'esc-meta' },
-      h('span', {}, e.unit || '未指定单位'),
+      h('span', {}, UNIT_NAMES[e.unit] || e.unit || '未指定单位'),
       h('span', {}, e.due ? `期限 ${fmtDue(e.due)}` : fmtDateTime(e.createdAt))),
     e.instanceId ? h('div', { class: 'esc-meta' }, h('a', { href: `/instances/${encodeURIComponent(e.instanceId)}` }, '查看流程图'),
       h('span', {}, `生成于 ${fmtDateTime(e.createdAt)}`)) : null);
@@ -29,6 +32,7 @@ function card(e) {
 
 async function load() {
   const params = Object.fromEntries(new FormData(filters).entries());
+  if (params.unit) params.unit = unitCode(params.unit);
   let rows = [];
   try {
     rows = await get(`/api/escalations${query({ ...params, limit: 500 })}`);

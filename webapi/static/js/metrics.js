@@ -1,6 +1,6 @@
 // 统计分析: the four statutory rates per unit and per month as SVG bar charts, with every numerator and
 // denominator in the table below.
-import { $, emptyRow, explain, flash, get, h, query, replace } from './common.js';
+import { $, UNIT_NAMES, emptyRow, explain, flash, get, h, query, replace, unitCode } from './common.js';
 import { barChart, chartLegend } from './chart.js';
 
 const filters = $('#metric-filters');
@@ -30,6 +30,7 @@ function stat(text, value, sub) {
 
 async function load() {
   const params = Object.fromEntries(new FormData(filters).entries());
+  if (params.unit) params.unit = unitCode(params.unit);
   try {
     const [byUnit, byMonth, detail] = await Promise.all([
       get(`/api/metrics${query({ ...params, byUnit: true, byMonth: false })}`),
@@ -43,7 +44,7 @@ async function load() {
     }));
     const series = (rows) => RATES.map((rate) => ({ ...rate, values: rows.map((r) => r[rate.key]) }));
     replace($('#chart-units'), byUnit.length
-      ? [chartLegend(RATES), barChart({ categories: byUnit.map((r) => r.unit), series: series(byUnit), percent: true, title: '各单位四项比率' })]
+      ? [chartLegend(RATES), barChart({ categories: byUnit.map((r) => UNIT_NAMES[r.unit] || r.unit), series: series(byUnit), percent: true, title: '各单位四项比率' })]
       : h('p', { class: 'muted' }, '所选期间没有数据'));
     replace($('#chart-months'), byMonth.length
       ? [chartLegend([{ name: '登记件数', color: '#52606d' }]),
@@ -52,7 +53,7 @@ async function load() {
         barChart({ categories: byMonth.map((r) => r.month), series: series(byMonth), percent: true, height: 240, title: '各月四项比率' })]
       : h('p', { class: 'muted' }, '所选期间没有数据'));
     replace($('#metric-table tbody'), detail.length ? detail.map((row) => h('tr', {},
-      h('td', {}, row.unit), h('td', { class: 'nowrap' }, row.month), h('td', { class: 'num' }, row.registered),
+      h('td', {}, UNIT_NAMES[row.unit] || row.unit), h('td', { class: 'nowrap' }, row.month), h('td', { class: 'num' }, row.registered),
       RATES.map((rate) => rateCell(row, rate)))) : emptyRow(7, '所选期间没有数据'));
   } catch (error) {
     flash(explain(error), 'error');
