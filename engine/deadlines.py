@@ -298,7 +298,11 @@ def load_rules(path: Path | None) -> dict[str, DeadlineRule]:
         if unknown:
             raise InvalidInput(f"{path}: deadline '{name}': unknown fields {sorted(unknown)}")
         rule = replace(base, **fields)
-        if rule.unit not in (CALENDAR, WORKING) or rule.length <= 0 or not (rule.anchor or rule.not_before_opening):
+        if (
+            rule.unit not in (CALENDAR, WORKING)
+            or rule.length <= 0
+            or not (rule.anchor or rule.not_before_opening)
+        ):
             raise InvalidInput(
                 f"{path}: deadline '{name}' needs a positive length, unit calendar|working, anchor"
             )
@@ -355,7 +359,9 @@ class DeadlineKeeper:
     def _start(self, work: UnitOfWork, name: str, data: Mapping[str, Any], period: int = 1) -> Deadline:
         anchor = self.anchor(name, data, work.now)
         if anchor is None:
-            raise ProcessError(f"deadline '{name}' runs from variable '{self.rule(name).anchor}', which is not set")
+            raise ProcessError(
+                f"deadline '{name}' runs from variable '{self.rule(name).anchor}', which is not set"
+            )
         rule = self.rule(name)
         record = Deadline(
             instance_id=work.row.id,

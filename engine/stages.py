@@ -55,6 +55,7 @@ STAGE_DEADLINES: dict[tuple[str, str], str] = {
     ("three_tier_transfer", "unit_receipt"): "receipt_notice",
     ("three_tier_transfer", "unit_respond"): "transfer_objection",
     ("three_tier_transfer", "supervise_assignment"): "supervision",
+    ("three_tier_transfer", "supervise_transfer_timeliness"): "supervision",
     ("three_tier_transfer", "reply_supervision"): "supervision",
     ("three_tier_transfer", "report_completion"): "assignment_feedback",
     # Ordinary handling: 60 days from acceptance, one extension (Art. 34).
@@ -91,6 +92,7 @@ STAGE_DEADLINES: dict[tuple[str, str], str] = {
     ("review_recheck", "rehandle"): "review",
     ("review_recheck", "serve_review"): "review",
     ("review_recheck", "supervise_review"): "supervision",
+    ("review_recheck", "supervise_review_acceptance"): "supervision",
     ("review_recheck", "recheck_eligibility"): "recheck_acceptance",
     ("review_recheck", "recheck_decide"): "recheck",
     ("review_recheck", "serve_recheck"): "recheck",

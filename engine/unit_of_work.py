@@ -30,8 +30,8 @@ from .events import is_timer, timer_due, timer_fired
 from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
 from .parsing import is_expression
 from .scripting import FunctionRegistry, evaluate
-from .urgency import Urgency
 from .serialization import WorkflowCodec
+from .urgency import Urgency
 
 ACTIVE, SUSPENDED, COMPLETED, CANCELLED = "active", "suspended", "completed", "cancelled"
 

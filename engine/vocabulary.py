@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from .deadlines import DeadlineRule
-from .escalation import LadderSettings
+from .escalation import MANUAL_REASONS, LadderSettings
 
 # The candidate groups the shipped diagrams offer tasks to, as the offices call themselves.
 GROUP_LABELS: dict[str, str] = {
@@ -37,5 +37,6 @@ def vocabulary(rules: Mapping[str, DeadlineRule], ladder: LadderSettings) -> dic
             for name, rule in sorted(rules.items())
         },
         "groups": dict(GROUP_LABELS),
+        "supervisionReasons": dict(MANUAL_REASONS),
         "warnBeforeDays": ladder.warn_before / timedelta(days=1),
     }

@@ -79,7 +79,8 @@ class PetitionQuery(PageArgs):
     petitioner = fields.String(validate=validate.Length(min=1, max=100))
     status = fields.String(validate=validate.OneOf(STATUSES))
     unit = fields.String()
-    overdue = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "with an open task whose due time has come"})
+    dueSoon = fields.Boolean(metadata={"description": "with an open task inside the warning window"})
 
 
 class RegisterResultSchema(PetitionSchema):
@@ -109,6 +110,7 @@ class Petitions(MethodView):
             status=args.get("status"),
             unit=args.get("unit"),
             overdue=args.get("overdue"),
+            due_soon=args.get("dueSoon"),
             limit=args["limit"],
             offset=args["offset"],
         )

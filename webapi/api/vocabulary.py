@@ -29,6 +29,11 @@ class DeadlineWordsSchema(Schema):
 class VocabularySchema(Schema):
     deadlines = fields.Dict(keys=fields.String(), values=fields.Nested(DeadlineWordsSchema))
     groups = fields.Dict(keys=fields.String(), values=fields.String())
+    supervisionReasons = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "why a supervisor starts a supervision by hand (POST /api/escalations/supervisions)"},
+    )
     warnBeforeDays = fields.Float(
         metadata={"description": "the escalation ladder warns this many days before a deadline ends"}
     )
