@@ -159,7 +159,8 @@ class EscalationLadder:
             .outerjoin(Petition, Petition.number == Deadline.business_key)
             # A deadline whose timer already fired ("overdue") still needs its supervision step.
             .where(Deadline.outcome.is_(None) | (Deadline.outcome == "overdue"))
-            .where(Deadline.paused_at.is_(None), Instance.state == "active")
+            # A paused clock waits, unless its timer fired all the same: that deadline has lapsed.
+            .where(Deadline.paused_at.is_(None) | (Deadline.outcome == "overdue"), Instance.state == "active")
         )
         return [(d, unit) for d, unit in rows]
 

@@ -32,7 +32,9 @@ class VocabularySchema(Schema):
     supervisionReasons = fields.Dict(
         keys=fields.String(),
         values=fields.String(),
-        metadata={"description": "why a supervisor starts a supervision by hand (POST /api/escalations/supervisions)"},
+        metadata={
+            "description": "why a supervisor starts a supervision by hand (POST /api/escalations/supervisions)"
+        },
     )
     warnBeforeDays = fields.Float(
         metadata={"description": "the escalation ladder warns this many days before a deadline ends"}
