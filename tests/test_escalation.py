@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from engine.definitions import read_files
 from engine.models import Escalation, Instance
 from engine.runtime import Engine
+from tests.conftest import ROOT
 from tests.helpers import deploy_data, only_task, open_tasks
 from tests.test_petitions import REGISTRATION
 
@@ -29,11 +31,14 @@ def register_to_acceptance(engine: Engine, unit: str, n: int) -> str:
     return petition.number
 
 
+NOTHING = {"warning": 0, "supervision": 0, "sanction": 0, "accountability": 0, "listing": 0}
+
+
 def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
     ladder = deployed.escalations
     numbers = [register_to_acceptance(deployed, "区住房城乡建委", n) for n in range(3)]
     # The acceptance deadline (15 days from 2026-11-02) ends at midnight after 2026-11-17, Beijing time.
-    assert ladder.run() == {"warning": 0, "supervision": 0, "listing": 0}
+    assert ladder.run() == NOTHING
     clock.advance(days=14)
     assert ladder.run()["warning"] == 3
     assert ladder.run()["warning"] == 0  # written once
@@ -46,7 +51,7 @@ def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
     assert (counts["supervision"], counts["listing"]) == (3, 1)
     [listing] = steps(deployed, "listing")
     assert listing.unit == "区住房城乡建委" and listing.details == {"period": "2026H2", "supervised": 3}
-    assert listing.reason.startswith("2026年下半年超期督办 3 件"), listing.reason
+    assert listing.reason == "2026年下半年超期督办 3 件，达到挂牌整治标准", listing.reason
     assert sorted(s.business_key for s in steps(deployed, "supervision")) == sorted(numbers)
     # Nobody fired the diagram's own timer, so the supervisors had no task: the ladder started one each.
     with deployed.db.reading() as session:
@@ -54,7 +59,7 @@ def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
             select(Instance.business_key).where(Instance.definition_key == "supervision")
         )
         assert sorted(started) == sorted(numbers)
-    assert ladder.run() == {"warning": 0, "supervision": 0, "listing": 0}
+    assert ladder.run() == NOTHING
 
 
 def test_no_supervision_procedure_when_the_diagram_already_gave_supervisors_a_task(
@@ -73,6 +78,9 @@ def test_no_supervision_procedure_when_the_diagram_already_gave_supervisors_a_ta
 
 def test_patrol_records_each_overdue_case_once_a_day(engine: Engine, clock) -> None:
     deploy_data(engine, "deadlines.bpmn")
+    engine.deploy(
+        read_files([ROOT / "workflows" / "supervision.bpmn", *ROOT.glob("forms/supervision_*.form")])
+    )
     instance_id = engine.start(
         "handling_demo", business_key="XF2026-000009", variables={"acceptedAt": "2026-10-15"}
     ).instance_id
@@ -86,3 +94,9 @@ def test_patrol_records_each_overdue_case_once_a_day(engine: Engine, clock) -> N
     assert [f.instance_id for f in findings] == [instance_id, instance_id]
     assert findings[0].deadline_name == "handling" and "第34条" in findings[0].reason
     assert findings[0].due_at < clock.now() - timedelta(days=1)
+    # The first finding opened a supervision for the case; the second found it supervised already.
+    with engine.db.reading() as session:
+        supervised = session.scalars(
+            select(Instance.business_key).where(Instance.definition_key == "supervision")
+        )
+        assert list(supervised) == ["XF2026-000009"]
