@@ -489,7 +489,13 @@ class DeadlineKeeper:
             return None, None
         record = self.record(work, name)
         anchor = self.anchor(name, task.data, work.now)
-        if record is None or (record.outcome is not None and anchor is not None and anchor != record.anchor):
+        if record is None or (
+            record.outcome is not None
+            and anchor is not None
+            and anchor != record.anchor
+            # A lapsed period whose stage still has work open (a monthly report amid the duties) goes on.
+            and name not in self._open_stages(work, besides=task)
+        ):
             if anchor is None:
                 return name, None
             record = self._start(work, name, task.data, period=record.period + 1 if record else 1)
@@ -531,10 +537,13 @@ class DeadlineKeeper:
         if finished:
             self._close(work, finished - self._open_stages(work))
 
-    def _open_stages(self, work: UnitOfWork) -> set[str]:
-        """The deadlines some ready step or waiting timer of the instance is still bound to."""
+    def _open_stages(self, work: UnitOfWork, besides: Any = None) -> set[str]:
+        """The deadlines some ready step (other than ``besides``) or waiting timer of the instance is still
+        bound to."""
         names: set[str | None] = set()
         for task in work.all_tasks():
+            if task is besides:
+                continue
             if task.state == TaskState.READY and task.task_spec.manual:
                 names.add(stage_deadline(process_of(task), task.task_spec.bpmn_id))
             elif task.state == TaskState.WAITING:

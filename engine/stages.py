@@ -114,6 +114,7 @@ STAGE_DEADLINES: dict[tuple[str, str], str] = {
         )
     },
     ("leadership_package", "register_reflux"): "package",
+    ("leadership_package", "supervise_package"): "supervision",
     # Supervision (Art. 40): the written reply, then the rectification a sanction sets (Art. 39 ¶3).
     ("supervision", "issue_supervision"): "supervision",
     ("supervision", "unit_reply"): "supervision",

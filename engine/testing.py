@@ -393,6 +393,11 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "unitRepliedAt": TODAY,
         "unitReplyBy": "张伟",
     },
+    "package_progress": {
+        "progressReport": "已与信访人面谈三次，补偿方案已报县政府研究",
+        "progressDifficulties": "需住建、财政部门会商资金来源",
+        "progressReportedAt": TODAY,
+    },
     "supervision_sanction": {
         "sanctionKind": "interview",
         "rectificationRequirement": "约谈责任单位主要负责人，限期30日内办结并书面报告整改情况",

@@ -25,7 +25,9 @@ from tests.test_scenarios_handling import (
     beijing_midnight,
     lapsed_handling,
 )
+from tests.test_scenarios_hearing import deploy_shipped
 from tests.test_scenarios_intake import REGISTRY_VARIABLES, registered
+from tests.test_scenarios_package import DUTIES, LEADER
 from tests.test_scenarios_transfer import start as start_tier
 
 pytest_plugins = ["tests.api_helpers"]
@@ -259,3 +261,28 @@ def test_listing_counts_skip_level_trips_group_visits_and_repeats_by_responsible
         listing = session.scalars(select(Escalation).where(Escalation.kind == "listing")).one()
     assert listing.unit == "区信访办" and listing.details["skipLevel"] == 3
     assert "越级走访 3 件" in listing.reason
+
+
+def test_packaging_reports_progress_every_30_days_and_is_supervised_when_its_period_ends(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    deploy_shipped(engine)
+    walk = Walk(
+        engine, clock, "leadership_package", petitionNumber="XF2026-0001", refluxCount=0, refluxThreshold=2
+    )
+    assert walk.task("choose_leader").deadline_name == "package"
+    walk.complete("choose_leader", **LEADER)
+    walk.complete("form_team")
+    assert walk.open() == DUTIES
+    walk.lapse(days=30.5)
+    assert walk.open() == sorted([*DUTIES, "report_package_progress"])
+    report = walk.task("report_package_progress")
+    assert report.candidate_groups == ["leader"] and report.deadline_name == "package"
+    walk.complete("report_package_progress")
+    walk.lapse(days=30)
+    assert "report_package_progress" in walk.open()  # the next month's report
+    walk.complete("report_package_progress")
+    walk.lapse(days=31)  # 91.5 days after packaging: the period (90 days, local) has ended
+    assert "supervise_package" in walk.open()
+    assert walk.deadline("package").outcome == "overdue"
+    assert walk.task("duty_resolve").due_at <= engine.now()
