@@ -99,6 +99,9 @@ def test_demo_tasks_carry_their_due_and_every_board_agrees_on_what_is_overdue(de
     board = supervisor.ok("GET", "/api/escalations", query_string={"overdue": "true", "limit": 500})
     supervised = keys([e for e in board if e["kind"] == "supervision"], "businessKey")
     assert (cockpit, petitions, supervised) == (late, late, late)
+    # The metrics count the same cases as overdue now.
+    metrics = supervisor.ok("GET", "/api/metrics", query_string={"byUnit": "false", "byMonth": "false"})
+    assert sum(row["overdueNow"] for row in metrics) == len(late)
     # The complements agree too: no case both overdue and not.
     on_time = keys(
         supervisor.ok("GET", "/api/petitions", query_string={"overdue": "false", "limit": 500}), "number"

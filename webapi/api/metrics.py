@@ -30,6 +30,7 @@ class MetricRowSchema(Schema):
     unit = fields.String()
     month = fields.String()
     registered = fields.Integer()
+    overdueNow = fields.Integer(metadata={"description": "petitions with an open step overdue now"})
     resolutionRate = fields.Float(allow_none=True)
     resolved = fields.Integer()
     packaged = fields.Integer()
@@ -57,5 +58,6 @@ def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
         unit=args.get("unit"),
         by_unit=args["byUnit"],
         by_month=args["byMonth"],
+        now=engine().now(),
     )
     return services.read(engine(), compute, q)
