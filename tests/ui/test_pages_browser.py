@@ -363,3 +363,32 @@ def test_every_page_is_served_from_the_service_itself(
         u for u in requested if not u.startswith(live_server.url + "/")
     ]
     assert other != number
+
+
+def test_supervisor_starts_supervision_of_an_important_item_from_the_cockpit(
+    page: Any, live_server: LiveServer
+) -> None:
+    engine = live_server.engine
+    number, instance_id = registered_and_checked(engine)
+    login(page, live_server, "supervisor")
+    expect(page).to_have_url(re.compile(r"/cockpit$"))
+    row = page.locator(f'tr[data-instance-id="{instance_id}"]')
+    row.get_by_role("button", name="督办").click()
+    dialog = page.locator("#supervise-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(number)
+    dialog.locator("select[name=reason]").select_option(label="领导接访事项")
+    dialog.locator("textarea[name=note]").fill("县委书记接访时交办")
+    dialog.get_by_role("button", name="启动督办").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"已对 {number} 启动督办")
+    page.goto(f"{live_server.url}/cockpit/escalations")
+    card = page.locator('.column[data-kind="manual"] .esc-card')
+    expect(card).to_contain_text(number)
+    expect(card).to_contain_text("领导接访事项")
+    supervision = [t for t in open_tasks_of(engine, number) if t.element_id == "issue_supervision"]
+    assert len(supervision) == 1 and supervision[0].due_at is not None
+
+
+def open_tasks_of(engine: Engine, number: str) -> list[Any]:
+    with engine.db.reading() as session:
+        return list_tasks(session, TaskFilter(business_key=number))
