@@ -348,12 +348,16 @@ class DeadlineKeeper:
     ) -> Deadline | None:
         """The instance's record of deadline ``name``; started from ``data``'s anchor if given and not yet begun."""
         cache = work.deadlines
-        if name not in cache:
-            cache[name] = work.session.scalars(
-                select(Deadline)
-                .where(Deadline.instance_id == work.row.id, Deadline.name == name)
-                .order_by(Deadline.period.desc())
-            ).first()
+        if name not in cache and not work.deadlines_loaded:
+            # Every record of the instance in one query: a command asks for a few names (the stage a task
+            # closed, the one the next task opens in), and one round trip serves them all.
+            work.deadlines_loaded = True
+            found = work.session.scalars(
+                select(Deadline).where(Deadline.instance_id == work.row.id).order_by(Deadline.period)
+            )
+            for record in found:  # by period: the latest of each name stays
+                cache[record.name] = record
+        cache.setdefault(name, None)
         if cache[name] is None and data is not None:
             cache[name] = self._start(work, name, data)
         return cache[name]

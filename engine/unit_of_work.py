@@ -117,6 +117,7 @@ class UnitOfWork:
         self.started = time.time()
         self.now = environment.now()
         self.deadlines: dict[str, Deadline | None] = {}
+        self.deadlines_loaded = False  # the instance's records are read once, on first need
         self.completed_by_command: set[str] = set()
         self.pending_audit: list[dict[str, Any]] = []
         self._snapshot: list[Any] | None = None
