@@ -5,6 +5,10 @@ started from the rule's anchor variable and stored with its legal basis; after t
 gets the same due time. A hearing pauses the clock (the sub-process carries ``pausesDeadline``), an approved
 extension (a user task carrying ``extendsDeadline``) moves it once, and whenever a deadline moves the
 waiting timers bound to it move with it. Whether the deadline was met is recorded for audits and metrics.
+
+Every human step takes its due time from the deadline that governs its stage (engine/stages.py): the record
+is found or started when the task opens, its due and warning moment go on the open-task row, and they move
+with the record. A deadline with no timer closes when the last step bound to it is done.
 """
 
 from __future__ import annotations

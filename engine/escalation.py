@@ -1,11 +1,14 @@
 """The escalation ladder for statutory deadlines (domain.md §10).
 
-1. A warning some days before a deadline (configurable; not fixed by any source).
-2. At the deadline, supervision (督办, Art. 40): a record, and a supervision procedure for the supervisor group
-   unless the petition's own diagram already gave the supervisors a task.
-3. Listing (挂牌, Art. 39; S003 #18): a unit with too many supervised cases in a half-year is listed.
-4. The daily patrol (网巡, S001) records every case that is overdue or was handled irregularly, such as an
-   acceptance notice not issued within 15 days.
+1. A warning inside the configurable window before a deadline (engine/urgency.py; not fixed by any source).
+2. At the deadline, supervision (督办, Art. 40): a record, and a supervision procedure for the responsible
+   unit unless the supervisors already have the case. Supervisors also start one by hand for important items
+   (S003 #11), and the daily patrol (网巡, S001) for each case it finds overdue or handled irregularly.
+3. The supervision's reply deadline lapsing: 约谈 / 通报 / 挂牌督办 with a rectification deadline (Art. 39 ¶3),
+   a step of the supervision diagram, recorded here as a sanction.
+4. The rectification deadline lapsing: a recommendation for accountability (Art. 40 ¶3; Art. 43–45).
+Listing (挂牌, S003 #18): a unit whose half-year counts of supervised cases, skip-level trips, group visits,
+repeat petitions or dissatisfied evaluations reach their thresholds is listed.
 
 Every step is written once (a unique key per step), so running the ladder again, from any process, adds
 nothing; the scheduler runs it every minute and the patrol once a day.
