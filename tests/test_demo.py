@@ -112,7 +112,9 @@ def test_demo_spreads_petitions_over_every_procedure_with_history_and_escalation
 
 
 def test_complete_at_wants_exactly_one_open_task(deployed: Engine) -> None:
-    instance_id = deployed.start("supervision", business_key="XF2026-000001").instance_id
+    instance_id = deployed.start(
+        "supervision", business_key="XF2026-000001", variables={"supervisedGroup": "handling_unit"}
+    ).instance_id
     with pytest.raises(InvalidState, match="want one open task at unit_reply"):
         complete_at(deployed, instance_id, "unit_reply")
     complete_at(deployed, instance_id, "issue_supervision")
