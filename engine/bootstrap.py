@@ -29,6 +29,7 @@ from .ports import InstanceCommands, TimerHost
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
 from .serialization import WorkflowCodec
 from .unit_of_work import UnitOfWork, WorkEnvironment
+from .urgency import Urgency
 
 if TYPE_CHECKING:
     from .scheduler import TimerService
@@ -58,6 +59,7 @@ class Core:
     script_engine: SafeScriptEngine
     executor: CommandExecutor
     forms: FormStore
+    ladder: LadderSettings
     complete_hooks: list[CompleteHook] = field(default_factory=list)
 
 
@@ -87,7 +89,10 @@ def build_core(
     clock = clock or Clock()
     install(clock)
     calendar = calendar or load_calendar(settings)
-    deadlines = DeadlineKeeper(calendar, load_rules(settings.instance_path / "deadlines.json"))
+    ladder = LadderSettings.load(settings.instance_path / "escalation.json")
+    deadlines = DeadlineKeeper(
+        calendar, load_rules(settings.instance_path / "deadlines.json"), Urgency(ladder.warn_before)
+    )
     periods = CalendarFunctions(calendar)
     functions.register("working_days", periods.working_days)
     functions.register("calendar_days", periods.calendar_days)
@@ -98,7 +103,17 @@ def build_core(
     environment = WorkEnvironment(codec=codec, functions=functions, now=clock.now, deadlines=deadlines)
     executor = CommandExecutor(db, environment, script_engine)
     return Core(
-        settings, db, clock, calendar, deadlines, functions, codec, script_engine, executor, FormStore(db)
+        settings,
+        db,
+        clock,
+        calendar,
+        deadlines,
+        functions,
+        codec,
+        script_engine,
+        executor,
+        FormStore(db),
+        ladder,
     )
 
 
@@ -122,7 +137,7 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         calendar=core.calendar,
         deadlines=core.deadlines,
         commands=commands,
-        settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
+        settings=core.ladder,
     )
     accounts, orgadmin = Accounts(core.db, now), OrgAdmin(core.db, now)
     return Services(

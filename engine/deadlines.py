@@ -5,6 +5,10 @@ started from the rule's anchor variable and stored with its legal basis; after t
 gets the same due time. A hearing pauses the clock (the sub-process carries ``pausesDeadline``), an approved
 extension (a user task carrying ``extendsDeadline``) moves it once, and whenever a deadline moves the
 waiting timers bound to it move with it. Whether the deadline was met is recorded for audits and metrics.
+
+Every human step takes its due time from the deadline that governs its stage (engine/stages.py): the record
+is found or started when the task opens, its due and warning moment go on the open-task row, and they move
+with the record. A deadline with no timer closes when the last step bound to it is done.
 """
 
 from __future__ import annotations
@@ -13,19 +17,22 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from SpiffWorkflow.bpmn.workflow import BpmnSubWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import Update, select, update
 
 from .calendar import StatutoryCalendar
 from .clock import as_date
 from .context import current_data, current_work
 from .errors import Conflict, InvalidInput, ProcessError
 from .events import timer_definitions, timer_fired
-from .models import Deadline
+from .models import Deadline, Task
+from .stages import stage_deadline
+from .urgency import Urgency
 
 if TYPE_CHECKING:
     from .unit_of_work import UnitOfWork
@@ -47,6 +54,9 @@ class DeadlineRule:
     # work, so the escalation ladder leaves it alone.
     petitioner_window: bool = False
     title: str = ""  # what supervisors read (受理期限); the name is the diagrams' key
+    # The period runs from the day its stage opened (anchor ""), or from its anchor but never before that
+    # day: a step reached late (an item found simple after acceptance) does not start already overdue.
+    not_before_opening: bool = False
 
     @property
     def label(self) -> str:
@@ -73,6 +83,7 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "《信访事项简易办理办法》",
         configurable=True,
         title="简易办理决定期限",
+        not_before_opening=True,
     ),
     DeadlineRule(
         "simple_answer",
@@ -82,6 +93,7 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "《信访事项简易办理办法》",
         configurable=True,
         title="简易办理答复期限",
+        not_before_opening=True,
     ),
     DeadlineRule(
         "handling",
@@ -176,6 +188,103 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         petitioner_window=True,
         title="包案化解确认期",
     ),
+    DeadlineRule(
+        "transfer_decision",
+        15,
+        CALENDAR,
+        "",
+        "《信访工作条例》第22条",
+        title="转送交办期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "receipt_notice",
+        15,
+        CALENDAR,
+        "",
+        "《信访工作条例》第23条第3款",
+        title="书面告知期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "review_acceptance",
+        15,
+        CALENDAR,
+        "",
+        "地方信访事项复查复核办法第8条",
+        configurable=True,
+        title="复查申请受理告知期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "recheck_acceptance",
+        15,
+        CALENDAR,
+        "",
+        "地方信访事项复查复核办法第8条",
+        configurable=True,
+        title="复核申请受理告知期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "discipline_feedback",
+        90,
+        CALENDAR,
+        "acceptedAt",
+        "《信访工作条例》第30条（反馈期限为本地设定）",
+        configurable=True,
+        title="纪检监察办理反馈期限",
+    ),
+    DeadlineRule(
+        "supervision",
+        30,
+        CALENDAR,
+        "",
+        "《信访工作条例》第40条（答复期限参照原《信访条例》第36条）",
+        configurable=True,
+        title="督办答复期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "rectification",
+        30,
+        CALENDAR,
+        "",
+        "《信访工作条例》第39条第3款（整改期限为本地设定）",
+        configurable=True,
+        title="限期整改期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "accountability",
+        15,
+        CALENDAR,
+        "",
+        "《信访工作条例》第40条第3款、第43—45条（期限为本地设定）",
+        configurable=True,
+        title="追责建议期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "hearing_offer",
+        5,
+        WORKING,
+        "",
+        "信访事项听证办法（告知期限为本地设定）",
+        configurable=True,
+        title="听证告知期限",
+        not_before_opening=True,
+    ),
+    DeadlineRule(
+        "package",
+        90,
+        CALENDAR,
+        "",
+        "领导包案化解期限（本地设定，S002）",
+        configurable=True,
+        title="包案化解期限",
+        not_before_opening=True,
+    ),
 )
 
 
@@ -190,12 +299,16 @@ def load_rules(path: Path | None) -> dict[str, DeadlineRule]:
         raise InvalidInput(f"{path}: not valid JSON: {error}") from error
     for name, fields in overrides.items():
         base = rules.get(name) or DeadlineRule(name, 0, CALENDAR, "", "", configurable=True)
-        known = {"length", "unit", "anchor", "basis", "max_extension_days", "title"}
+        known = {"length", "unit", "anchor", "basis", "max_extension_days", "title", "not_before_opening"}
         unknown = set(fields) - known
         if unknown:
             raise InvalidInput(f"{path}: deadline '{name}': unknown fields {sorted(unknown)}")
         rule = replace(base, **fields)
-        if rule.unit not in (CALENDAR, WORKING) or rule.length <= 0 or not rule.anchor:
+        if (
+            rule.unit not in (CALENDAR, WORKING)
+            or rule.length <= 0
+            or not (rule.anchor or rule.not_before_opening)
+        ):
             raise InvalidInput(
                 f"{path}: deadline '{name}' needs a positive length, unit calendar|working, anchor"
             )
@@ -206,9 +319,12 @@ def load_rules(path: Path | None) -> dict[str, DeadlineRule]:
 class DeadlineKeeper:
     """Computes, stores and moves deadlines inside the unit of work of a command."""
 
-    def __init__(self, calendar: StatutoryCalendar, rules: Mapping[str, DeadlineRule]) -> None:
+    def __init__(
+        self, calendar: StatutoryCalendar, rules: Mapping[str, DeadlineRule], urgency: Urgency | None = None
+    ) -> None:
         self.calendar = calendar
         self.rules = dict(rules)
+        self.urgency = urgency or Urgency()
 
     # -- the function diagrams call --------------------------------------------------------------------------
     def deadline(self, name: str) -> str:
@@ -236,21 +352,27 @@ class DeadlineKeeper:
     ) -> Deadline | None:
         """The instance's record of deadline ``name``; started from ``data``'s anchor if given and not yet begun."""
         cache = work.deadlines
-        if name not in cache:
-            cache[name] = work.session.scalars(
-                select(Deadline)
-                .where(Deadline.instance_id == work.row.id, Deadline.name == name)
-                .order_by(Deadline.period.desc())
-            ).first()
+        if name not in cache and not work.deadlines_loaded:
+            # Every record of the instance in one query: a command asks for a few names (the stage a task
+            # closed, the one the next task opens in), and one round trip serves them all.
+            work.deadlines_loaded = True
+            found = work.session.scalars(
+                select(Deadline).where(Deadline.instance_id == work.row.id).order_by(Deadline.period)
+            )
+            for record in found:  # by period: the latest of each name stays
+                cache[record.name] = record
+        cache.setdefault(name, None)
         if cache[name] is None and data is not None:
             cache[name] = self._start(work, name, data)
         return cache[name]
 
     def _start(self, work: UnitOfWork, name: str, data: Mapping[str, Any], period: int = 1) -> Deadline:
+        anchor = self.anchor(name, data, work.now)
+        if anchor is None:
+            raise ProcessError(
+                f"deadline '{name}' runs from variable '{self.rule(name).anchor}', which is not set"
+            )
         rule = self.rule(name)
-        raw = data.get(rule.anchor)
-        if raw is None:
-            raise ProcessError(f"deadline '{name}' runs from variable '{rule.anchor}', which is not set")
         record = Deadline(
             instance_id=work.row.id,
             business_key=work.row.business_key,
@@ -258,7 +380,7 @@ class DeadlineKeeper:
             basis=rule.basis,
             unit=rule.unit,
             length=rule.length,
-            anchor=as_date(raw),
+            anchor=anchor,
             started_at=work.now,
             extension_days=0,
             paused_seconds=0,
@@ -272,6 +394,17 @@ class DeadlineKeeper:
             data={"deadline": name, "due": record.due_at.isoformat(), "basis": rule.basis},
         )
         return record
+
+    def anchor(self, name: str, data: Mapping[str, Any], now: datetime) -> date | None:
+        """The day deadline ``name`` runs from: its anchor variable, or the day its stage opened (``now``)
+        where the rule says so, whichever is later; None when the anchor variable is not set."""
+        rule = self.rule(name)
+        opened = now.astimezone(self.calendar.tz).date()
+        raw = data.get(rule.anchor) if rule.anchor else None
+        if raw is None:
+            return opened if rule.not_before_opening and not rule.anchor else None
+        day = as_date(raw)
+        return max(day, opened) if rule.not_before_opening else day
 
     def base_due(self, record: Deadline) -> datetime:
         if record.unit == WORKING:
@@ -336,15 +469,56 @@ class DeadlineKeeper:
         self.move_timers(work, name, record)
 
     def move_timers(self, work: UnitOfWork, name: str, record: Deadline) -> None:
-        """Rewrite the due time SpiffWorkflow stored in every waiting timer bound to this deadline."""
-        due = self.effective_due(record).isoformat()
+        """Rewrite the due time SpiffWorkflow stored in every waiting timer bound to this deadline, and the
+        due and warning moment of the open tasks it governs."""
+        due = self.effective_due(record)
         for task in work.waiting_timers():
             if deadline_name(task) == name:
-                task.internal_data["event_value"] = due
+                task.internal_data["event_value"] = due.isoformat()
+        work.write(self.move_tasks(record))
+
+    def move_tasks(self, record: Deadline) -> Update:
+        """The statement that gives the open tasks governed by ``record`` its current due and warning moment
+        (for whatever moves a deadline: an extension, a pause ending, a new calendar year)."""
+        due = self.effective_due(record)
+        table = Task.__table__
+        return (
+            update(table)
+            .where(table.c.instance_id == record.instance_id, table.c.deadline_name == record.name)
+            .values(due_at=due, warn_at=self.urgency.warn_at(due))
+        )
+
+    # -- the deadline of a human step --------------------------------------------------------------------------
+    def task_due(self, work: UnitOfWork, task: Any) -> tuple[str | None, datetime | None]:
+        """The deadline governing a task that has just opened (engine/stages.py), started if it had not
+        begun, and its due time; (None, None) for a step outside any statutory period."""
+        name = stage_deadline(process_of(task), task.task_spec.bpmn_id)
+        if name is None:
+            return None, None
+        record = self.record(work, name)
+        anchor = self.anchor(name, task.data, work.now)
+        if record is None or (
+            record.outcome is not None
+            and anchor is not None
+            and anchor != record.anchor
+            # A lapsed period whose stage still has work open (a monthly report amid the duties) goes on.
+            and name not in self._open_stages(work, besides=task)
+        ):
+            if anchor is None:
+                return name, None
+            record = self._start(work, name, task.data, period=record.period + 1 if record else 1)
+            work.deadlines[name] = record
+        elif record.outcome == "on_time":
+            # The stage has work again on the same footing (a tier deciding anew the same day): it is open.
+            record.outcome = None
+            record.closed_at = None
+        return name, self.effective_due(record)
 
     # -- after each command ----------------------------------------------------------------------------------
     def sync(self, work: UnitOfWork) -> None:
-        """Pause or resume clocks for sub-processes that started or ended, and record met or lapsed deadlines."""
+        """Pause or resume clocks for sub-processes that started or ended, and record met or lapsed deadlines:
+        a deadline closes when its timer fires, or when the last step and timer bound to it are done."""
+        finished: set[str] = set()
         for task in work.changed_tasks():
             spec = task.task_spec
             paused = (getattr(spec, "extensions", None) or {}).get("pausesDeadline")
@@ -354,6 +528,10 @@ class DeadlineKeeper:
                 self.resume(work, paused)
             name = deadline_name(task)
             if name is None:
+                if spec.manual and task.has_state(TaskState.CANCELLED | TaskState.COMPLETED):
+                    name = stage_deadline(process_of(task), spec.bpmn_id)
+                if name is not None:
+                    finished.add(name)
                 continue
             record = self.record(work, name)
             if record is None or record.outcome is not None:
@@ -362,11 +540,47 @@ class DeadlineKeeper:
                 record.outcome = "overdue"
                 record.closed_at = work.now
                 work.audit("deadline.lapsed", element=spec.bpmn_id, data={"deadline": name})
-            elif task.has_state(TaskState.CANCELLED | TaskState.COMPLETED) and work.now <= self.effective_due(
-                record
-            ):
-                record.outcome = "on_time"
-                record.closed_at = work.now
+            elif task.has_state(TaskState.CANCELLED | TaskState.COMPLETED):
+                finished.add(name)
+        if finished:
+            self._close(work, finished - self._open_stages(work))
+
+    def _open_stages(self, work: UnitOfWork, besides: Any = None) -> set[str]:
+        """The deadlines some ready step (other than ``besides``) or waiting timer of the instance is still
+        bound to."""
+        names: set[str | None] = set()
+        for task in work.all_tasks():
+            if task is besides:
+                continue
+            if task.state == TaskState.READY and task.task_spec.manual:
+                names.add(stage_deadline(process_of(task), task.task_spec.bpmn_id))
+            elif task.state == TaskState.WAITING:
+                names.add(deadline_name(task))
+        return {name for name in names if name}
+
+    def _close(self, work: UnitOfWork, names: set[str]) -> None:
+        for name in sorted(names):
+            record = self.record(work, name)
+            if record is None or record.outcome is not None or record.paused_at is not None:
+                continue
+            late = work.now > self.effective_due(record)
+            record.outcome = "overdue" if late else "on_time"
+            record.closed_at = work.now
+            if late:
+                work.audit("deadline.lapsed", data={"deadline": name})
+
+
+def process_of(task: Any) -> str:
+    """The id of the process a task belongs to: its diagram's, a called diagram's, never an embedded
+    sub-process's own id."""
+    workflow = task.workflow
+    while isinstance(workflow, BpmnSubWorkflow):
+        parent = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+        # SpiffWorkflow runs an embedded sub-process as a call of a process named after the element.
+        if parent.task_spec.bpmn_id != workflow.spec.name:
+            break
+        workflow = parent.workflow
+    return str(workflow.spec.name)
 
 
 def deadline_name(task: Any) -> str | None:

@@ -6,6 +6,7 @@ dimension) and month, from the registry and deadline records.
   extension counts, as Art. 34 allows it).
 - 及时受理率 timely acceptance: acceptance deadlines met ÷ acceptance deadlines closed.
 - 群众满意率 satisfaction: (satisfied + basically satisfied) ÷ evaluations received.
+- overdue now: petitions with an open step past its due time (engine/urgency.py), by registration month.
 Denominators marked GK in domain.md are standard practice; each figure comes with its numerator and
 denominator so a reader can check it.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Date, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from .models import Deadline, Petition
+from .models import Deadline, Petition, Task
+from .urgency import has_overdue_step
 
 UNKNOWN_UNIT = "(未指定)"
 
@@ -39,6 +41,8 @@ class MetricQuery:
     by_involved: bool = False
     involved_unit: str | None = None
     units: frozenset[str] | None = None
+    # The engine's clock: cases overdue now are counted by the one definition (engine/urgency.py).
+    now: datetime | None = None
 
 
 def _month(session: Session, column: Any) -> Any:
@@ -89,8 +93,14 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
         func.sum(case((Petition.rating.is_not(None), 1), else_=0)),
         func.sum(case((Petition.rating.in_(("satisfied", "basically_satisfied")), 1), else_=0)),
         func.count(),
+        func.sum(
+            case(
+                (has_overdue_step(Task.business_key == Petition.number, q.now or datetime.now(UTC)), 1),
+                else_=0,
+            )
+        ),
     ).where(*window(Petition.registered_at))
-    for unit, involved, month, packaged, resolved, rated, satisfied, registered in session.execute(
+    for unit, involved, month, packaged, resolved, rated, satisfied, registered, late in session.execute(
         petition_query.group_by(*grouping(reg_month))
     ):
         rows[(unit, involved, month)].update(
@@ -99,6 +109,7 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
             rated=rated or 0,
             satisfied=satisfied or 0,
             registered=registered,
+            overdue=late or 0,
         )
 
     closed_month = _month(session, Deadline.closed_at)
@@ -131,6 +142,7 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
                 "involvedUnit": involved,
                 "month": month,
                 "registered": r["registered"],
+                "overdueNow": r["overdue"],
                 "resolutionRate": _ratio(r["resolved"], r["packaged"]),
                 "resolved": r["resolved"],
                 "packaged": r["packaged"],

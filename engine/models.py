@@ -145,6 +145,7 @@ class Task(Base):
     __table_args__ = (
         Index("ix_task_assignee_due", "assignee", "due_at"),
         Index("ix_task_instance", "instance_id"),
+        Index("ix_task_instance_deadline", "instance_id", "deadline_name"),
         # The task lists' own order (overdue and soonest due first): a LIMIT reads that many index entries
         # instead of sorting every open task of a group.
         Index("ix_task_list_order", text("(due_at IS NULL)"), "due_at", "created_at", "id"),
@@ -165,6 +166,10 @@ class Task(Base):
     form_version: Mapped[int | None] = mapped_column(Integer)
     form_key: Mapped[str | None] = mapped_column(String(300))
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    # The statutory deadline governing the step (engine/stages.py) and the ladder's warning moment before
+    # its due time; none for a step outside any statutory period.
+    deadline_name: Mapped[str | None] = mapped_column(String(50))
+    warn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     follow_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     priority: Mapped[int] = mapped_column(Integer, default=50)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

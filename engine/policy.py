@@ -21,6 +21,8 @@ DEPLOYERS = ("designer", "admin")
 STARTERS = DEPLOYERS
 # Who suspends, resumes and cancels a running instance.
 INSTANCE_MANAGERS = ("supervisor", "admin")
+# Who starts a supervision (督办) of an important item by hand (S003 #11).
+SUPERVISORS = ("supervisor", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 

@@ -28,6 +28,7 @@ from .models import (
     TaskCandidate,
     Timer,
 )
+from .urgency import due_soon, has_overdue_step, has_step_due_soon, not_overdue, overdue
 
 RUNNING = ("active", "suspended")
 # The category of 检举控告 items, whose accuser's identity is kept from the accused unit (Art. 30 ¶3).
@@ -170,6 +171,7 @@ class TaskFilter:
     element_id: str | None = None
     overdue: bool | None = None
     within: Jurisdiction | None = None
+    due_soon: bool | None = None
     limit: int = 100
     offset: int = 0
 
@@ -182,6 +184,7 @@ TASK_FIELDS: dict[str, Any] = {
     "priority": Task.priority,
     "created": Task.created_at,
     "due": Task.due_at,
+    "warnAt": Task.warn_at,
     "followUp": Task.follow_up_at,
     "assignee": Task.assignee,
     "instanceId": Task.instance_id,
@@ -220,10 +223,11 @@ def task_select(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task
     ):
         if value is not None:
             query = query.where(column == value)
-    if f.overdue is True:
-        query = query.where(Task.due_at < now)
-    elif f.overdue is False:
-        query = query.where(or_(Task.due_at.is_(None), Task.due_at >= now))
+    if f.overdue is not None:
+        query = query.where(overdue(Task.due_at, now) if f.overdue else not_overdue(Task.due_at, now))
+    if f.due_soon is not None:
+        soon = due_soon(Task.due_at, Task.warn_at, now)
+        query = query.where(soon if f.due_soon else ~soon)
     if f.within is not None:
         query = query.where(task_within(f.within))
     return query
@@ -282,6 +286,7 @@ class InstanceFilter:
     state: str | None = None
     business_key: str | None = None
     overdue: bool | None = None
+    due_soon: bool | None = None
     assignee: str | None = None
     within: Jurisdiction | None = None
     limit: int = 100
@@ -298,9 +303,7 @@ def list_instances(session: Session, f: InstanceFilter, now: datetime | None = N
     ):
         if value is not None:
             query = query.where(column == value)
-    if f.overdue is True:
-        late = exists().where(Task.instance_id == Instance.id, Task.due_at < (now or datetime.now(UTC)))
-        query = query.where(late)
+    query = _urgent(query, Task.instance_id == Instance.id, f.overdue, f.due_soon, now or datetime.now(UTC))
     if f.assignee is not None:
         query = query.where(exists().where(Task.instance_id == Instance.id, Task.assignee == f.assignee))
     if f.within is not None:
@@ -337,6 +340,7 @@ class PetitionFilter:
     # A search by the petitioner's name never finds the accusations against these units (codes and names):
     # their accuser's identity is not theirs to learn (Art. 30 ¶3).
     accused: frozenset[str] = frozenset()
+    due_soon: bool | None = None
     limit: int = 50
     offset: int = 0
 
@@ -359,14 +363,23 @@ def list_petitions(session: Session, f: PetitionFilter, now: datetime | None = N
     if f.petitioner and f.accused:
         against_them = and_(Petition.category == ACCUSATION, Petition.involved_unit.in_(sorted(f.accused)))
         query = query.where(~against_them)
-    if f.overdue is not None:
-        late = exists().where(
-            Deadline.business_key == Petition.number,
-            ((Deadline.outcome.is_(None)) & (Deadline.due_at < now)) | (Deadline.outcome == "overdue"),
-        )
-        query = query.where(late if f.overdue else ~late)
+    query = _urgent(query, Task.business_key == Petition.number, f.overdue, f.due_soon, now)
     newest = (Petition.registered_at.desc(), Petition.id.desc())
     return list(session.scalars(paged(query, Page(f.offset, f.limit), {}, newest)))
+
+
+def _urgent(
+    query: Select[Any], match: ColumnElement[bool], late: bool | None, soon: bool | None, now: datetime
+) -> Select[Any]:
+    """Narrow a list of cases to those with (or without) an overdue step, or a step due soon: the one
+    definition of engine/urgency.py, for instances, petitions and escalations alike."""
+    if late is not None:
+        test = has_overdue_step(match, now)
+        query = query.where(test if late else ~test)
+    if soon is not None:
+        test = has_step_due_soon(match, now)
+        query = query.where(test if soon else ~test)
+    return query
 
 
 def petition_timeline(
@@ -628,11 +641,20 @@ class EscalationFilter:
     within: Jurisdiction | None = None
     limit: int = 100
     offset: int = 0
+    # Steps of cases overdue (or due soon) now, by the open steps' due times: the board's 仅看超期.
+    overdue: bool | None = None
+    due_soon: bool | None = None
 
 
-def list_escalations(session: Session, f: EscalationFilter) -> list[Escalation]:
+def list_escalations(session: Session, f: EscalationFilter, now: datetime | None = None) -> list[Escalation]:
     """By responsible unit (``unit``); the involved unit is in each step's details."""
-    query = select(Escalation)
+    query = _urgent(
+        select(Escalation),
+        Task.business_key == Escalation.business_key,
+        f.overdue,
+        f.due_soon,
+        now or datetime.now(UTC),
+    )
     if f.within is not None:
         of_case = and_(Escalation.business_key.is_not(None), case_within(f.within, Escalation.business_key))
         query = query.where(or_(Escalation.unit.in_(sorted(f.within.units)), of_case))
@@ -660,7 +682,7 @@ def waiting_counts(
         Task.definition_id,
         Task.element_id,
         func.count(),
-        func.sum(case((Task.due_at < now, 1), else_=0)),
+        func.sum(case((overdue(Task.due_at, now), 1), else_=0)),
         func.sum(case((Task.assignee.is_(None), 1), else_=0)),
     ).group_by(Task.definition_id, Task.element_id)
     timer_query = (
@@ -681,9 +703,9 @@ def waiting_counts(
         visible = case_within(within, Instance.business_key, Instance.id)
         timer_query = timer_query.where(visible)
         instance_query = instance_query.where(visible)
-    for definition, element, total, overdue, unclaimed in session.execute(task_query):
+    for definition, element, total, late, unclaimed in session.execute(task_query):
         counts[(definition, element)].update(
-            tasks=total, overdue=int(overdue or 0), unclaimed=int(unclaimed or 0)
+            tasks=total, overdue=int(late or 0), unclaimed=int(unclaimed or 0)
         )
     for definition, element, total, next_due in session.execute(timer_query):
         counts[(definition, element)].update(

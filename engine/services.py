@@ -290,6 +290,16 @@ def register(engine: Engine, principal: Principal, data: dict[str, Any]) -> tupl
     return engine.petitions.register(data, actor=principal.username)
 
 
+def supervise(
+    engine: Engine, principal: Principal, business_key: str, reason: str, note: str | None
+) -> CommandResult:
+    """Manual 督办 of an important item: on the escalation board, and a supervision procedure for it."""
+    policy.check_role(principal, policy.SUPERVISORS)
+    petition = engine.petitions.get(business_key)
+    check_case(engine, principal, petition.instance_id or "", business_key, "petition", business_key)
+    return engine.escalations.supervise(business_key, reason, note, actor=principal.username)
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:

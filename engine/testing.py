@@ -399,6 +399,26 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "unitRepliedAt": TODAY,
         "unitReplyBy": "张伟",
     },
+    "package_progress": {
+        "progressReport": "已与信访人面谈三次，补偿方案已报县政府研究",
+        "progressDifficulties": "需住建、财政部门会商资金来源",
+        "progressReportedAt": TODAY,
+    },
+    "supervision_sanction": {
+        "sanctionKind": "interview",
+        "rectificationRequirement": "约谈责任单位主要负责人，限期30日内办结并书面报告整改情况",
+        "sanctionedAt": TODAY,
+    },
+    "supervision_rectification": {
+        "rectificationReport": "已落实专人办理，事项已办结并书面答复信访人",
+        "rectifiedAt": TODAY,
+    },
+    "supervision_accountability": {
+        "accountabilityFacts": "挂牌督办后整改期满仍未办结，也未说明理由",
+        "accountabilityOrgan": "县纪委监委",
+        "accountabilityAdvice": "建议对责任单位分管负责人予以问责",
+        "recommendedAt": TODAY,
+    },
 }
 for _form_id in ("intake_supervision", "simple_supervision", "handling_supervision"):
     FORM_DATA[_form_id] = {

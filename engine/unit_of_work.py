@@ -42,6 +42,7 @@ from .organisation import unit_of_groups
 from .parsing import is_expression
 from .scripting import FunctionRegistry, evaluate
 from .serialization import WorkflowCodec
+from .urgency import Urgency
 
 ACTIVE, SUSPENDED, COMPLETED, CANCELLED = "active", "suspended", "completed", "cancelled"
 
@@ -62,9 +63,14 @@ Listener = Callable[[CommandResult], None]
 
 
 class DeadlineSync(Protocol):
-    """What saving needs of the statutory clock: bring the instance's deadline rows in line with its work."""
+    """What saving needs of the statutory clock: bring the instance's deadline rows in line with its work,
+    and the deadline (name, due time) governing a step that has just opened."""
+
+    urgency: Urgency
 
     def sync(self, work: UnitOfWork) -> None: ...
+
+    def task_due(self, work: UnitOfWork, task: Any) -> tuple[str | None, datetime | None]: ...
 
 
 @dataclass
@@ -122,6 +128,7 @@ class UnitOfWork:
         self.started = time.time()
         self.now = environment.now()
         self.deadlines: dict[str, Deadline | None] = {}
+        self.deadlines_loaded = False  # the instance's records are read once, on first need
         self.completed_by_command: set[str] = set()
         self.pending_audit: list[dict[str, Any]] = []
         self._snapshot: list[Any] | None = None
@@ -282,6 +289,10 @@ class UnitOfWork:
         result.events = [e["kind"] for e in self.pending_audit]
         return result
 
+    def write(self, statement: Any) -> None:
+        """Run a projection statement with the others when the command saves."""
+        self._writes.append((statement, None))
+
     def _write_rows(self) -> None:
         """The projection's rows and the audit events, as Core statements after the instance row's flush, on
         the session's connection (they need nothing of the ORM's statement handling)."""
@@ -368,6 +379,12 @@ class UnitOfWork:
         assignee = value(ext.get("assignee")) or None
         form_ref = ext.get("formRef")
         task_id = str(spiff_task.id)
+        deadlines = self.environment.deadlines
+        # A due date typed into the diagram wins; otherwise the statutory deadline of the step's stage.
+        due = parse_due(value(ext.get("dueDate")), self.now)
+        deadline_name = None
+        if due is None:
+            deadline_name, due = deadlines.task_due(self, spiff_task)
         row = {
             "id": task_id,
             "instance_id": self.row.id,
@@ -383,7 +400,9 @@ class UnitOfWork:
             "form_ref": form_ref,
             "form_version": self._form_version(form_ref, ext) if form_ref else None,
             "form_key": ext.get("formKey"),
-            "due_at": parse_due(value(ext.get("dueDate")), self.now),
+            "due_at": due,
+            "deadline_name": deadline_name,
+            "warn_at": deadlines.urgency.warn_at(due),
             "follow_up_at": parse_due(value(ext.get("followUpDate")), self.now),
             "priority": int(value(ext.get("priority")) or 50),
             "created_at": self.now,

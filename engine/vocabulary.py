@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from .deadlines import DeadlineRule
-from .escalation import LadderSettings
+from .escalation import MANUAL_REASONS, LadderSettings
 from .organisation import KIND_NAMES, LEVEL_NAMES, POSITION_NAMES, Unit
 
 # The candidate groups the shipped diagrams offer tasks to, as the offices call themselves.
@@ -45,5 +45,6 @@ def vocabulary(
             for name, rule in sorted(rules.items())
         },
         "groups": dict(GROUP_LABELS),
+        "supervisionReasons": dict(MANUAL_REASONS),
         "warnBeforeDays": ladder.warn_before / timedelta(days=1),
     }

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from engine.definitions import read_files
 from engine.models import Escalation, Instance, Petition
 from engine.runtime import Engine
+from tests.conftest import ROOT
 from tests.helpers import deploy_data, only_task, open_tasks
 from tests.test_petitions import REGISTRATION
 
@@ -37,11 +39,14 @@ def register_to_acceptance(engine: Engine, unit: str, n: int, responsible: str |
     return petition.number
 
 
+NOTHING = {"warning": 0, "supervision": 0, "sanction": 0, "accountability": 0, "listing": 0}
+
+
 def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
     ladder = deployed.escalations
     numbers = [register_to_acceptance(deployed, "区住房城乡建委", n, "county.zjw") for n in range(3)]
     # The acceptance deadline (15 days from 2026-11-02) ends at midnight after 2026-11-17, Beijing time.
-    assert ladder.run() == {"warning": 0, "supervision": 0, "listing": 0}
+    assert ladder.run() == NOTHING
     clock.advance(days=14)
     assert ladder.run()["warning"] == 3
     assert ladder.run()["warning"] == 0  # written once
@@ -73,7 +78,7 @@ def test_warning_then_supervision_then_listing(deployed: Engine, clock) -> None:
         assert sorted(started) == sorted(numbers)
         told = session.scalars(select(Instance).where(Instance.definition_key == "supervision")).first()
     assert told is not None and deployed.variables(told.id)["responsibleUnit"] == "county.zjw"
-    assert ladder.run() == {"warning": 0, "supervision": 0, "listing": 0}
+    assert ladder.run() == NOTHING
 
 
 def test_no_supervision_procedure_when_the_diagram_already_gave_supervisors_a_task(
@@ -92,6 +97,9 @@ def test_no_supervision_procedure_when_the_diagram_already_gave_supervisors_a_ta
 
 def test_patrol_records_each_overdue_case_once_a_day(engine: Engine, clock) -> None:
     deploy_data(engine, "deadlines.bpmn")
+    engine.deploy(
+        read_files([ROOT / "workflows" / "supervision.bpmn", *ROOT.glob("forms/supervision_*.form")])
+    )
     instance_id = engine.start(
         "handling_demo", business_key="XF2026-000009", variables={"acceptedAt": "2026-10-15"}
     ).instance_id
@@ -105,3 +113,9 @@ def test_patrol_records_each_overdue_case_once_a_day(engine: Engine, clock) -> N
     assert [f.instance_id for f in findings] == [instance_id, instance_id]
     assert findings[0].deadline_name == "handling" and "第34条" in findings[0].reason
     assert findings[0].due_at < clock.now() - timedelta(days=1)
+    # The first finding opened a supervision for the case; the second found it supervised already.
+    with engine.db.reading() as session:
+        supervised = session.scalars(
+            select(Instance.business_key).where(Instance.definition_key == "supervision")
+        )
+        assert list(supervised) == ["XF2026-000009"]

@@ -272,6 +272,11 @@ def test_acceptance_in_time_meets_the_deadline(intake) -> None:
     walk = registered(intake)
     walk.lapse(days=3)
     walk.do("acceptance_review", acceptanceDecision="terminated")
+    # The 15 days cover the notice too (Art. 22, 23; its lateness is a violation, Art. 44(3)).
+    assert walk.open() == ["notice_terminated"]
+    assert walk.deadline("acceptance").outcome is None
+    assert walk.task("notice_terminated").deadline_name == "acceptance"
+    walk.do("notice_terminated")
     assert walk.deadline("acceptance").outcome == "on_time"
     assert walk.fired() == []
 

@@ -128,8 +128,9 @@ def test_handler_claims_fixes_the_form_and_completes_then_supervisor_sees_the_ne
     expect(page.locator('tr[data-element="acceptance_review"]')).to_have_count(0)
     following = [t.element_id for t in open_tasks(engine, instance_id)]
     assert following and "acceptance_review" not in following
-    # The next task (the acceptance notice) has no deadline of its own: the diagram must mark it active, not red.
-    assert [t.due_at for t in open_tasks(engine, instance_id)] == [None] * len(following)
+    # The next task (the acceptance notice) is owed within the same 15 days, which have not run out: the
+    # diagram must mark it active, not red.
+    assert all(t.due_at > engine.now() for t in open_tasks(engine, instance_id))
     logout(page)
 
     login(page, live_server, "supervisor")
@@ -149,6 +150,34 @@ def test_handler_claims_fixes_the_form_and_completes_then_supervisor_sees_the_ne
     )
     expect(page.locator("#timeline")).to_contain_text("受理审查")
     screenshot(page, "supervisor-instance")
+
+
+def test_the_handler_sees_an_overdue_task_in_red_and_a_timely_one_not(
+    page: Any, live_server: LiveServer, clock: FrozenClock
+) -> None:
+    engine = live_server.engine
+    late, late_instance = registered_and_checked(engine)
+    clock.advance(days=16)  # the 15 days of acceptance (Art. 22) ran out at midnight
+    engine.fire_timers(late_instance)
+    timely, _ = registered_and_checked(
+        engine, {**REGISTRATION, "subject": "小区路灯损坏无人维修", "receivedAt": "2026-11-18"}
+    )
+    login(page, live_server, "office")
+    expect(page).to_have_url(re.compile(r"/tasks$"))
+    red = page.locator('tr[data-element="acceptance_review"]', has_text=late)
+    expect(red).to_have_class(re.compile(r"(^|\s)row-overdue(\s|$)"))
+    badge = red.locator(".badge").first
+    expect(badge).to_have_text(re.compile(r"超期 \d+ 天"))
+    expect(badge).to_have_class(re.compile(r"badge-red"))
+    color = badge.evaluate("node => getComputedStyle(node).color")
+    assert color == "rgb(183, 28, 28)", color  # --red-700
+    red_bar = red.locator("td").first.evaluate("node => getComputedStyle(node).boxShadow")
+    assert "inset" in red_bar, red_bar
+    calm = page.locator('tr[data-element="acceptance_review"]', has_text=timely)
+    expect(calm).not_to_have_class(re.compile(r"row-overdue"))
+    expect(calm.locator(".badge").first).to_have_text(re.compile(r"剩余 \d+ 天"))
+    expect(page.locator(".stat", has_text="已超期")).to_contain_text("1")
+    screenshot(page, "handler-overdue-task")
 
 
 def test_registrar_registers_a_petition_after_the_server_rejects_a_future_date_and_warns_of_a_repeat(
@@ -334,3 +363,32 @@ def test_every_page_is_served_from_the_service_itself(
         u for u in requested if not u.startswith(live_server.url + "/")
     ]
     assert other != number
+
+
+def test_supervisor_starts_supervision_of_an_important_item_from_the_cockpit(
+    page: Any, live_server: LiveServer
+) -> None:
+    engine = live_server.engine
+    number, instance_id = registered_and_checked(engine)
+    login(page, live_server, "supervisor")
+    expect(page).to_have_url(re.compile(r"/cockpit$"))
+    row = page.locator(f'tr[data-instance-id="{instance_id}"]')
+    row.get_by_role("button", name="督办").click()
+    dialog = page.locator("#supervise-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(number)
+    dialog.locator("select[name=reason]").select_option(label="领导接访事项")
+    dialog.locator("textarea[name=note]").fill("县委书记接访时交办")
+    dialog.get_by_role("button", name="启动督办").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"已对 {number} 启动督办")
+    page.goto(f"{live_server.url}/cockpit/escalations")
+    card = page.locator('.column[data-kind="manual"] .esc-card')
+    expect(card).to_contain_text(number)
+    expect(card).to_contain_text("领导接访事项")
+    supervision = [t for t in open_tasks_of(engine, number) if t.element_id == "issue_supervision"]
+    assert len(supervision) == 1 and supervision[0].due_at is not None
+
+
+def open_tasks_of(engine: Engine, number: str) -> list[Any]:
+    with engine.db.reading() as session:
+        return list_tasks(session, TaskFilter(business_key=number))

@@ -8,13 +8,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import queries, services
+from engine.escalation import MANUAL_REASONS
 from engine.queries import EscalationFilter
 
 from ..auth import current, engine, require
 from .common import PageArgs, with_errors
 
 blp = Blueprint("escalations", __name__, url_prefix="/api/escalations", description="The escalation ladder")
-KINDS = ("warning", "supervision", "listing", "patrol")
+KINDS = ("warning", "supervision", "sanction", "accountability", "listing", "patrol", "manual")
 
 
 class EscalationSchema(Schema):
@@ -34,6 +35,12 @@ class EscalationQuery(PageArgs):
     kind = fields.String(validate=validate.OneOf(KINDS))
     unit = fields.String()
     businessKey = fields.String()
+    overdue = fields.Boolean(
+        metadata={"description": "steps of cases with an open task whose due time has come"}
+    )
+    dueSoon = fields.Boolean(
+        metadata={"description": "steps of cases with an open task inside the warning window"}
+    )
 
 
 @blp.route("", methods=["GET"])
@@ -43,7 +50,41 @@ class EscalationQuery(PageArgs):
 @with_errors(blp, 401, 403, 422)
 def escalations(args: dict[str, Any]) -> list[Any]:
     """Newest first, within the caller's jurisdiction; ``unit`` is the responsible unit's code."""
-    where = (args.get("kind"), args.get("unit"), args.get("businessKey"))
-    within = services.within(engine(), current())
-    f = EscalationFilter(*where, within, args["limit"], args["offset"])
-    return services.read(engine(), queries.list_escalations, f)
+    f = EscalationFilter(
+        kind=args.get("kind"),
+        unit=args.get("unit"),
+        business_key=args.get("businessKey"),
+        within=services.within(engine(), current()),
+        limit=args["limit"],
+        offset=args["offset"],
+        overdue=args.get("overdue"),
+        due_soon=args.get("dueSoon"),
+    )
+    return services.read(engine(), queries.list_escalations, f, engine().now())
+
+
+class SupervisionArgs(Schema):
+    businessKey = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reason = fields.String(
+        required=True,
+        validate=validate.OneOf(tuple(MANUAL_REASONS)),
+        metadata={"description": "assigned_from_above | leader_reception | long_unresolved | wide_impact"},
+    )
+    note = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class SupervisionStartedSchema(Schema):
+    instanceId = fields.String(attribute="instance_id")
+    businessKey = fields.String(attribute="business_key", allow_none=True)
+    createdTasks = fields.List(fields.String(), attribute="created_tasks")
+
+
+@blp.route("/supervisions", methods=["POST"])
+@require("supervisor", "admin")
+@blp.arguments(SupervisionArgs)
+@blp.response(201, SupervisionStartedSchema)
+@with_errors(blp, 400, 401, 403, 404, 422)
+def supervise(args: dict[str, Any]) -> Any:
+    """督办 of an important item (items assigned from above, from leaders' reception, long unresolved):
+    recorded on the board as a manual step and a supervision procedure started for it."""
+    return services.supervise(engine(), current(), args["businessKey"], args["reason"], args.get("note"))

@@ -43,7 +43,8 @@ class InstanceQuery(PageArgs):
     definitionKey = fields.String()
     state = fields.String(validate=validate.OneOf(STATES))
     businessKey = fields.String()
-    overdue = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "with an open task whose due time has come"})
+    dueSoon = fields.Boolean(metadata={"description": "with an open task inside the warning window"})
     assignee = fields.String()
 
 
@@ -63,6 +64,7 @@ class Instances(MethodView):
             state=args.get("state"),
             business_key=args.get("businessKey"),
             overdue=args.get("overdue"),
+            due_soon=args.get("dueSoon"),
             assignee=args.get("assignee"),
             within=services.within(engine(), current()),
             limit=args["limit"],

@@ -35,6 +35,7 @@ class MetricRowSchema(Schema):
     involvedUnit = fields.String()
     month = fields.String()
     registered = fields.Integer()
+    overdueNow = fields.Integer(metadata={"description": "petitions with an open step overdue now"})
     resolutionRate = fields.Float(allow_none=True)
     resolved = fields.Integer()
     packaged = fields.Integer()
@@ -66,5 +67,6 @@ def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
         by_involved=args["byInvolvedUnit"],
         by_month=args["byMonth"],
         units=services.scope(engine(), current()),
+        now=engine().now(),
     )
     return services.read(engine(), compute, q)

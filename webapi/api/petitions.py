@@ -85,7 +85,8 @@ class PetitionQuery(PageArgs):
     status = fields.String(validate=validate.OneOf(STATUSES))
     unit = fields.String(metadata={"description": "the responsible unit's code"})
     involvedUnit = fields.String(metadata={"description": "the unit complained about"})
-    overdue = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "with an open task whose due time has come"})
+    dueSoon = fields.Boolean(metadata={"description": "with an open task inside the warning window"})
 
 
 class RegisterResultSchema(PetitionSchema):
@@ -116,6 +117,7 @@ class Petitions(MethodView):
             unit=args.get("unit"),
             involved_unit=args.get("involvedUnit"),
             overdue=args.get("overdue"),
+            due_soon=args.get("dueSoon"),
             limit=args["limit"],
             offset=args["offset"],
         )

@@ -31,6 +31,19 @@ class TaskSchema(Schema):
     formRef = fields.String(attribute="form_ref", allow_none=True)
     formVersion = fields.Integer(attribute="form_version", allow_none=True)
     due = fields.DateTime(attribute="due_at", allow_none=True)
+    warnAt = fields.DateTime(
+        attribute="warn_at",
+        allow_none=True,
+        metadata={"description": "from this moment the task is due soon (the ladder's warning window)"},
+    )
+    deadline = fields.String(
+        attribute="deadline_name",
+        allow_none=True,
+        metadata={
+            "description": "the statutory deadline governing the step (titles in /api/vocabulary); "
+            "null: outside any statutory period"
+        },
+    )
     followUp = fields.DateTime(attribute="follow_up_at", allow_none=True)
     priority = fields.Integer()
     created = fields.DateTime(attribute="created_at")
@@ -50,7 +63,8 @@ class TaskQuery(PageArgs):
     candidateGroup = fields.String()
     mine = fields.Boolean(metadata={"description": "assigned to me or offered to me or my groups"})
     unassigned = fields.Boolean()
-    overdue = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "the due time has come"})
+    dueSoon = fields.Boolean(metadata={"description": "inside the warning window, not yet overdue"})
     businessKey = fields.String()
     instanceId = fields.String()
     definitionKey = fields.String()
@@ -87,6 +101,7 @@ def narrowing(args: dict[str, Any]) -> dict[str, Any]:
         "assignee": args.get("assignee"),
         "unassigned": args.get("unassigned"),
         "overdue": args.get("overdue"),
+        "due_soon": args.get("dueSoon"),
         "business_key": args.get("businessKey"),
         "instance_id": args.get("instanceId"),
         "definition_key": args.get("definitionKey"),

@@ -43,6 +43,13 @@ class VocabularySchema(Schema):
         values=fields.String(),
         metadata={"description": "position -> 负责人, 承办人, ..."},
     )
+    supervisionReasons = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={
+            "description": "why a supervisor starts a supervision by hand (POST /api/escalations/supervisions)"
+        },
+    )
     warnBeforeDays = fields.Float(
         metadata={"description": "the escalation ladder warns this many days before a deadline ends"}
     )

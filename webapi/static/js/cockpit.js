@@ -1,7 +1,7 @@
 // 监控中心: in-flight instances with filters (procedure, unit, state, overdue), their current steps and deadlines.
 import {
-  $, GROUPS, INSTANCE_STATES, UNIT_NAMES, badge, dueState, emptyRow, explain, flash, fmtDateTime, get, h, label,
-  query, replace,
+  $, GROUPS, INSTANCE_STATES, SUPERVISION_REASONS, UNIT_NAMES, badge, dueState, emptyRow, explain, flash, fmtDateTime,
+  get, h, label, me, post, query, replace,
 } from './common.js';
 
 const filters = $('#instance-filters');
@@ -15,7 +15,7 @@ function stat(text, value, tone = '', testid = null) {
 }
 
 async function stats(tasks) {
-  const overdue = tasks.filter((t) => dueState(t.due).overdue).length;
+  const overdue = tasks.filter((t) => dueState(t.due, t.warnAt).overdue).length;
   let warnings = 0;
   let supervision = 0;
   try {
@@ -33,7 +33,7 @@ async function stats(tasks) {
 
 function row(instance, tasks, names, versions) {
   const open = tasks.filter((t) => t.instanceId === instance.id);
-  const states = open.map((t) => dueState(t.due));
+  const states = open.map((t) => dueState(t.due, t.warnAt));
   const worst = states.find((s) => s.overdue) || states.find((s) => s.tone === 'amber') || states[0];
   const petition = petitions[instance.businessKey] || {};
   const link = `/instances/${encodeURIComponent(instance.id)}`;
@@ -50,8 +50,37 @@ function row(instance, tasks, names, versions) {
     h('td', {}, open.map((t) => t.assignee).filter(Boolean).join('、') || (open.length ? badge('待认领', 'grey') : '—')),
     h('td', { class: 'nowrap' }, fmtDateTime(instance.startedAt)),
     h('td', {}, badge(label(INSTANCE_STATES, instance.state), stateTone)),
-    h('td', {}, h('a', { class: 'btn btn-sm', href: link }, '流程图')));
+    h('td', { class: 'nowrap' }, h('a', { class: 'btn btn-sm', href: link }, '流程图'),
+      mayStartSupervision && instance.businessKey && instance.state === 'active'
+        ? h('button', { type: 'button', class: 'btn btn-sm', dataset: { supervise: instance.businessKey }, onclick: () => openSupervise(instance.businessKey) }, '督办')
+        : null));
 }
+
+// 重要事项督办 (S003 #11): started here by supervisors; the server checks the role again.
+const mayStartSupervision = me && (me.roles.includes('supervisor') || me.roles.includes('admin'));
+const dialog = $('#supervise-dialog');
+for (const [value, text] of Object.entries(SUPERVISION_REASONS)) $('#supervise-reason').append(h('option', { value }, text));
+
+function openSupervise(number) {
+  $('#supervise-number').textContent = number;
+  $('#supervise-form').reset();
+  dialog.showModal();
+}
+
+$('#supervise-cancel').addEventListener('click', () => dialog.close());
+$('#supervise-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const data = Object.fromEntries(new FormData(event.target).entries());
+  const businessKey = $('#supervise-number').textContent;
+  try {
+    await post('/api/escalations/supervisions', { businessKey, reason: data.reason, note: data.note || null });
+    dialog.close();
+    flash(`已对 ${businessKey} 启动督办，督办意见待督查督办人员发出`, 'success');
+    load();
+  } catch (error) {
+    flash(explain(error), 'error');
+  }
+});
 
 async function load() {
   const params = Object.fromEntries(new FormData(filters).entries());

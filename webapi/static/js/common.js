@@ -146,6 +146,7 @@ export const KIND_NAMES = vocabulary ? vocabulary.kinds || {} : {};
 export const DEADLINE_NAMES = vocabulary
   ? Object.fromEntries(Object.entries(vocabulary.deadlines).map(([name, d]) => [name, d.title])) : {};
 export const WARN_BEFORE_DAYS = vocabulary ? vocabulary.warnBeforeDays : 0;
+export const SUPERVISION_REASONS = vocabulary ? vocabulary.supervisionReasons || {} : {};
 
 export function query(params) {
   const search = new URLSearchParams();
@@ -326,16 +327,20 @@ export function now() {
 }
 
 const DAY = 24 * 3600 * 1000;
-/** { tone, text } for a due time: overdue red, amber inside the ladder's warning window, otherwise green. */
-export function dueState(due) {
-  if (!due) return { tone: 'grey', text: '无期限', overdue: false };
-  const left = new Date(due).getTime() - now().getTime();
-  if (left < 0) {
-    const days = Math.ceil(-left / DAY);
+/** { tone, text } for a due time, as the server defines it (engine/urgency.py): overdue (red) once the due
+ * time has come, due soon (amber) from the warning moment the server stored (warnAt; else the ladder's window),
+ * otherwise green; a step outside any statutory period says so. */
+export function dueState(due, warnAt = null) {
+  if (!due) return { tone: 'grey', text: '无法定期限', overdue: false };
+  const at = now().getTime();
+  const left = new Date(due).getTime() - at;
+  if (left <= 0) {
+    const days = Math.max(1, Math.ceil(-left / DAY));
     return { tone: 'red', text: `超期 ${days} 天`, overdue: true };
   }
   const days = Math.floor(left / DAY);
-  if (left < WARN_BEFORE_DAYS * DAY) return { tone: 'amber', text: days === 0 ? '今日到期' : `剩余 ${days} 天`, overdue: false };
+  const warn = warnAt ? new Date(warnAt).getTime() : new Date(due).getTime() - WARN_BEFORE_DAYS * DAY;
+  if (at >= warn) return { tone: 'amber', text: days === 0 ? '今日到期' : `剩余 ${days} 天`, overdue: false };
   return { tone: 'green', text: `剩余 ${days} 天`, overdue: false };
 }
 

@@ -1,6 +1,6 @@
 // 预警督办: the escalation ladder as a board, one column per step (warning, supervision, listing, patrol).
 import {
-  $, $$, DEADLINE_NAMES, UNIT_NAMES, badge, explain, flash, fmtDateTime, fmtDue, get, h, label, query, replace,
+  $, $$, DEADLINE_NAMES, SUPERVISION_REASONS, UNIT_NAMES, badge, explain, flash, fmtDateTime, fmtDue, get, h, label, query, replace,
   unitCode,
 } from './common.js';
 
@@ -10,6 +10,12 @@ const filters = $('#escalation-filters');
 const DETAILS = {
   period: ['期间', (v) => String(v).replace(/^(\d{4})H([12])$/, (m, y, h2) => `${y}年${h2 === '1' ? '上' : '下'}半年`)],
   supervised: ['超期督办', (v) => `${v} 件`],
+  skipLevel: ['越级走访', (v) => `${v} 件`],
+  groupVisits: ['集体访', (v) => `${v} 件`],
+  repeats: ['重复信访', (v) => `${v} 件`],
+  dissatisfied: ['群众不满意', (v) => `${v} 件`],
+  reason: ['督办事由', (v) => label(SUPERVISION_REASONS, v)],
+  by: ['督办人', String],
   day: ['巡查日', String],
 };
 

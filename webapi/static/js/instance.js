@@ -30,7 +30,7 @@ function mark(viewer) {
   for (const id of active) {
     if (!registry.get(id)) continue;
     const tasks = instance.tasks.filter((t) => t.elementId === id);
-    const overdue = tasks.map((t) => dueState(t.due)).find((s) => s.overdue);
+    const overdue = tasks.map((t) => dueState(t.due, t.warnAt)).find((s) => s.overdue);
     canvas.addMarker(id, overdue ? 'pf-overdue' : 'pf-active');
     const shape = registry.get(id);
     const isTask = /Task$|CallActivity|SubProcess/.test(shape.type);
@@ -76,7 +76,7 @@ function showTimeline() {
 
 function taskTable() {
   replace($('#open-tasks tbody'), instance.tasks.length ? instance.tasks.map((t) => {
-    const due = dueState(t.due);
+    const due = dueState(t.due, t.warnAt);
     return h('tr', { class: due.overdue ? 'row-overdue' : '' },
       h('td', {}, h('a', { href: `/tasks/${encodeURIComponent(t.id)}` }, t.name || t.elementId)),
       h('td', {}, (t.candidateGroups || []).map((g) => label(GROUPS, g)).join('、') || '—'),

@@ -1,6 +1,6 @@
 // 统计分析: the four statutory rates per unit and per month as SVG bar charts, with every numerator and
 // denominator in the table below.
-import { $, UNIT_NAMES, emptyRow, explain, flash, get, h, query, replace, unitCode } from './common.js';
+import { $, UNIT_NAMES, badge, emptyRow, explain, flash, get, h, query, replace, unitCode } from './common.js';
 import { barChart, chartLegend } from './chart.js';
 
 const filters = $('#metric-filters');
@@ -54,7 +54,8 @@ async function load() {
       : h('p', { class: 'muted' }, '所选期间没有数据'));
     replace($('#metric-table tbody'), detail.length ? detail.map((row) => h('tr', {},
       h('td', {}, UNIT_NAMES[row.unit] || row.unit), h('td', { class: 'nowrap' }, row.month), h('td', { class: 'num' }, row.registered),
-      RATES.map((rate) => rateCell(row, rate)))) : emptyRow(7, '所选期间没有数据'));
+      h('td', { class: 'num' }, row.overdueNow ? badge(String(row.overdueNow), 'red') : '0'),
+      RATES.map((rate) => rateCell(row, rate)))) : emptyRow(8, '所选期间没有数据'));
   } catch (error) {
     flash(explain(error), 'error');
   }

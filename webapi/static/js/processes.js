@@ -64,7 +64,7 @@ async function showElement(elementId) {
     replace(box, mine.length ? h('table', { class: 'table table-compact' },
       h('thead', {}, h('tr', {}, h('th', {}, '信访事项编号'), h('th', {}, '候选组'), h('th', {}, '办理人'), h('th', {}, '期限状态'))),
       h('tbody', {}, mine.map((t) => {
-        const due = dueState(t.due);
+        const due = dueState(t.due, t.warnAt);
         return h('tr', { class: due.overdue ? 'row-overdue' : '' },
           h('td', {}, h('a', { href: `/instances/${encodeURIComponent(t.instanceId)}` }, t.businessKey || t.instanceId.slice(0, 8))),
           h('td', {}, (t.candidateGroups || []).map((g) => label(GROUPS, g)).join('、') || '—'),

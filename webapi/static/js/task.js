@@ -71,7 +71,7 @@ async function submit(button) {
 }
 
 function header(names) {
-  const due = dueState(task.due);
+  const due = dueState(task.due, task.warnAt);
   $('#task-title').textContent = task.name || task.elementId;
   document.title = `${task.name || task.elementId} · 信访事项办理系统`;
   replace($('#task-sub'),

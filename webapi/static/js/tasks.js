@@ -21,8 +21,8 @@ function stat(labelText, value, tone = '') {
 }
 
 function renderStats() {
-  const overdue = tasks.filter((t) => dueState(t.due).overdue).length;
-  const soon = tasks.filter((t) => dueState(t.due).tone === 'amber').length;
+  const overdue = tasks.filter((t) => dueState(t.due, t.warnAt).overdue).length;
+  const soon = tasks.filter((t) => dueState(t.due, t.warnAt).tone === 'amber').length;
   replace($('#task-stats'),
     stat('待办总数', tasks.length),
     stat('已超期', overdue, overdue ? 'red' : ''),
@@ -49,7 +49,7 @@ async function act(task, action) {
 }
 
 function row(task) {
-  const due = dueState(task.due);
+  const due = dueState(task.due, task.warnAt);
   const mine = task.assignee === me.username;
   const link = `/tasks/${encodeURIComponent(task.id)}`;
   const actions = [];
