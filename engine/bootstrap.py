@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .accounts import Accounts
 from .calendar import StatutoryCalendar, load_operator_years
+from .calendar_sync import CalendarSync
 from .clock import CalendarFunctions, Clock, install
 from .config import Settings
 from .db import Database
@@ -56,6 +57,7 @@ class Core:
     script_engine: SafeScriptEngine
     executor: CommandExecutor
     forms: FormStore
+    calendar_years: CalendarSync
     complete_hooks: list[CompleteHook] = field(default_factory=list)
 
 
@@ -92,7 +94,17 @@ def build_core(
     environment = WorkEnvironment(codec=codec, functions=functions, now=clock.now, deadlines=deadlines)
     executor = CommandExecutor(db, environment, script_engine)
     return Core(
-        settings, db, clock, calendar, deadlines, functions, codec, script_engine, executor, FormStore(db)
+        settings,
+        db,
+        clock,
+        calendar,
+        deadlines,
+        functions,
+        codec,
+        script_engine,
+        executor,
+        FormStore(db),
+        CalendarSync(db, calendar, clock.now, settings.instance_path / "calendar"),
     )
 
 

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -334,6 +334,33 @@ class DeadlineKeeper:
             data={"deadline": name, "days": days, "due": self.effective_due(record).isoformat()},
         )
         self.move_timers(work, name, record)
+
+    def moved_by_calendar(self, record: Deadline) -> bool:
+        """Whether the calendar as it is now gives an open record another due day than the one stored."""
+        return record.outcome is None and self.base_due(record) != record.due_at
+
+    def recompute(self, work: UnitOfWork, generation: int) -> None:
+        """Move every open deadline of the instance that a calendar change moved, and its waiting timers; each
+        move is recorded with the old and the new due time."""
+        records = work.session.scalars(
+            select(Deadline).where(Deadline.instance_id == work.row.id, Deadline.outcome.is_(None))
+        )
+        for record in records:
+            if not self.moved_by_calendar(record):
+                continue
+            old = self.effective_due(record)
+            record.due_at = self.base_due(record)
+            work.deadlines[record.name] = record
+            work.audit(
+                "deadline.recomputed",
+                data={
+                    "deadline": record.name,
+                    "oldDue": old.astimezone(UTC).isoformat(),
+                    "newDue": self.effective_due(record).astimezone(UTC).isoformat(),
+                    "calendarGeneration": generation,
+                },
+            )
+            self.move_timers(work, record.name, record)
 
     def move_timers(self, work: UnitOfWork, name: str, record: Deadline) -> None:
         """Rewrite the due time SpiffWorkflow stored in every waiting timer bound to this deadline."""

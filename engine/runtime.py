@@ -12,6 +12,7 @@ does; :mod:`engine.bootstrap` builds the parts it runs on.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,7 +35,7 @@ from .errors import Conflict, InvalidInput, InvalidState, NotFound, ValidationFa
 from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
-from .models import AuditEvent, Instance, ProcessDefinition, Task
+from .models import AuditEvent, Deadline, Instance, ProcessDefinition, Task
 from .scripting import FunctionRegistry
 from .unit_of_work import (
     ACTIVE,
@@ -44,6 +45,8 @@ from .unit_of_work import (
     CommandResult,
     UnitOfWork,
 )
+
+log = logging.getLogger("petitionflow.calendar")
 
 __all__ = ["ACTIVE", "CANCELLED", "COMPLETED", "SUSPENDED", "CommandResult", "Engine", "check_variables"]
 
@@ -110,6 +113,7 @@ class Engine:
         self.escalations = services.escalations
         self.accounts = services.accounts
         self.forms = core.forms
+        self.calendar_years = core.calendar_years
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -383,6 +387,45 @@ class Engine:
             work.note_fired_timers()
 
         return self.executor.execute(Command("fire_timers", apply, instance_id=instance_id, wanted=due))
+
+    def recompute_deadlines(self, instance_id: str, generation: int) -> CommandResult | None:
+        """Move the instance's open deadlines (and their timers) to what the calendar gives now."""
+
+        def open_instance(row: Instance) -> bool:
+            return row.state in (ACTIVE, SUSPENDED)
+
+        def apply(work: UnitOfWork) -> None:
+            self.deadlines.recompute(work, generation)
+
+        return self.executor.execute(
+            Command("recompute_deadlines", apply, instance_id=instance_id, wanted=open_instance)
+        )
+
+    def follow_calendar(self) -> int:
+        """Take in the calendar years saved by any process and, once per change, recompute the open deadlines
+        it moves; returns how many instances moved. The scheduler calls it on every tick."""
+        self.calendar_years.refresh(force=True)
+        generation = self.calendar_years.unapplied()
+        if generation is None:
+            return 0
+        with self.db.reading() as session:
+            records = session.scalars(
+                select(Deadline)
+                .join(Instance, Instance.id == Deadline.instance_id)
+                .where(Deadline.outcome.is_(None), Instance.state.in_((ACTIVE, SUSPENDED)))
+            ).all()
+        moved = sorted({r.instance_id for r in records if self.deadlines.moved_by_calendar(r)})
+        for instance_id in moved:
+            try:
+                self.recompute_deadlines(instance_id, generation)
+            except (
+                Exception
+            ):  # one broken instance must not hold back the others; its deadline stays as it was
+                log.exception(
+                    "recomputing the deadlines of instance %s for the new calendar failed", instance_id
+                )
+        self.calendar_years.mark_applied(generation)
+        return len(moved)
 
     def suspend(self, instance_id: str, *, actor: str | None = None) -> CommandResult:
         def apply(work: UnitOfWork) -> None:

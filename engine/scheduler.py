@@ -164,6 +164,13 @@ class TimerService:
             (self._escalate, "interval", {"minutes": 1}),
             # 网巡 runs every morning, office time in Beijing.
             (self._patrol, "cron", {"hour": 8, "minute": 0, "timezone": self.engine.calendar.tz}),
+            # A calendar year saved by any process reaches this one within a tick, with the deadlines it moves.
+            (self._follow_calendar, "interval", {"seconds": 1}),
+            (
+                self.engine.calendar_years.log_missing,
+                "cron",
+                {"hour": 8, "timezone": self.engine.calendar.tz},
+            ),
         ]
         for run, trigger, when in passes:
             self.scheduler.add_job(
@@ -176,6 +183,7 @@ class TimerService:
                 **when,
             )
         scheduled = self.reconcile()
+        self.engine.calendar_years.log_missing()
         self._leader.set()
         log.info(
             "scheduler active: %d timer jobs reconciled in %.2fs",
@@ -285,6 +293,15 @@ class TimerService:
             self.engine.escalations.run()
         except Exception:
             log.exception("the escalation ladder failed; it runs again in a minute")
+
+    def _follow_calendar(self) -> None:
+        try:
+            moved = self.engine.follow_calendar()
+        except Exception:
+            log.exception("following the calendar failed; it is tried again in a second")
+            return
+        if moved:
+            log.info("calendar changed: deadlines moved in %d instance(s)", moved)
 
     def _patrol(self) -> None:
         try:
