@@ -289,6 +289,7 @@ class Engine:
             assert work.workflow is not None
             spiff_task = work.workflow.get_task_from_id(uuid.UUID(task_id))
             clean = self.validate_submission(work.session, task, variables)
+            self.deadlines.check_start_dates(work, spiff_task.data, clean, actor)
             extends = (spiff_task.task_spec.extensions.get("properties") or {}).get("extendsDeadline")
             if extends and clean.get("extensionApproved", True) and clean.get("extensionDays"):
                 self.deadlines.extend(work, extends, int(clean["extensionDays"]), actor)
