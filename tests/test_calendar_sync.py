@@ -103,6 +103,20 @@ def test_from_1_november_the_cockpit_warns_that_next_year_is_missing(
 
 
 @pytest.mark.filterwarnings("ignore::engine.calendar.CalendarYearMissing")
+def test_the_scheduler_log_warns_from_1_november_that_next_year_is_missing(
+    engine: Engine, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="petitionflow.calendar")
+    clock.set(datetime(2026, 10, 31, 15, 59, tzinfo=UTC))  # 23:59 in Beijing
+    engine.calendar_years.log_missing()
+    assert caplog.records == []
+    clock.set(datetime(2026, 10, 31, 16, 0, tzinfo=UTC))  # 1 November in Beijing
+    engine.calendar_years.log_missing()
+    [record] = caplog.records
+    assert "no official holiday schedule for 2027" in record.getMessage()
+
+
+@pytest.mark.filterwarnings("ignore::engine.calendar.CalendarYearMissing")
 def test_a_year_saved_by_one_process_reaches_another_without_a_restart(
     api: Api, engine: Engine, settings: Settings
 ) -> None:
