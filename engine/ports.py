@@ -7,7 +7,7 @@ importing the module that runs commands (which would import them back).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -63,6 +63,8 @@ class TimerHost(Protocol):
     calendar_years: CalendarAlerts
 
     def fire_timers(self, instance_id: str) -> CommandResult | None: ...
+
+    def fire_due(self, instance_ids: Sequence[str]) -> tuple[list[CommandResult], dict[str, Exception]]: ...
 
     def follow_calendar(self) -> int: ...
 

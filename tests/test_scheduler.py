@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,6 +237,60 @@ def test_two_schedulers_on_one_database_fire_each_timer_once(live: Engine, setti
         timers.append((later, later_due))
         assert wait_until(lambda: all(fired(live, i) for i, _ in timers), timeout=15)
         assert [len(fired(live, i)) for i, _ in timers] == [1] * len(timers)
+        assert standby.poll() is None
+    finally:
+        for child in (one, two):
+            child.kill()
+            child.wait(timeout=20)
+
+
+ONE_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs_one" targetNamespace="http://petitionflow/test">
+  <bpmn:process id="one_timer" isExecutable="true">
+    <bpmn:startEvent id="Begin"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="F1" sourceRef="Begin" targetRef="Due"/>
+    <bpmn:intermediateCatchEvent id="Due"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">${due}</bpmn:timeDate>
+      </bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="F2" sourceRef="Due" targetRef="Finish"/>
+    <bpmn:endEvent id="Finish"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def fired_counts(engine: Engine, ids: set[str]) -> dict[str, int]:
+    with engine.db.reading() as session:
+        rows = session.scalars(select(AuditEvent.instance_id).where(AuditEvent.kind == "timer.fired"))
+        counts = dict.fromkeys(ids, 0)
+        for instance_id in rows:
+            counts[instance_id] = counts.get(instance_id, 0) + 1
+        return counts
+
+
+def test_a_burst_due_at_one_instant_fires_each_timer_once_across_two_schedulers(
+    live: Engine, settings: Settings
+) -> None:
+    """Statutory deadlines end at 24:00: hundreds of timers come due at once. The leader drains them in
+    batches; killed halfway, the standby finishes; every timer fires exactly once."""
+    live.deploy([with_text("one_timer.bpmn", ONE_TIMER)])
+    (one, one_log), (two, two_log) = scheduler_process(settings), scheduler_process(settings)
+    try:
+        assert wait_until(lambda: leads(one_log) or leads(two_log), timeout=15)
+        leader, (standby, standby_log) = (one, (two, two_log)) if leads(one_log) else (two, (one, one_log))
+        count = 300
+        due = datetime.now(UTC) + timedelta(seconds=count * 0.08 + 3)
+        ids = {live.start("one_timer", variables={"due": due.isoformat()}).instance_id for _ in range(count)}
+        assert datetime.now(UTC) < due, "creating the instances took longer than planned"
+        assert wait_until(lambda: sum(fired_counts(live, ids).values()) >= count // 4, timeout=60)
+        leader.send_signal(signal.SIGKILL)  # halfway through the burst, perhaps inside a batch
+        leader.wait(timeout=10)
+        assert wait_until(lambda: leads(standby_log), timeout=15), "the standby never took over"
+        assert wait_until(lambda: all(fired_counts(live, ids).values()), timeout=90)
+        time.sleep(2.0)  # a duplicate would show up by now
+        counts = fired_counts(live, ids)
+        assert sorted(set(counts.values())) == [1], Counter(counts.values())
         assert standby.poll() is None
     finally:
         for child in (one, two):
