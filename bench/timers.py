@@ -727,6 +727,28 @@ def where_table(results: list[Result]) -> str:
     return table(["Backend", "Phase (warm run)", "mean", "p50", "p99"], rows)
 
 
+def each_database(args: argparse.Namespace, measure: Callable[..., Any]) -> tuple[list[Any], list[str], str]:
+    """``measure(label, url, folder, args, creators)`` on SQLite and on a fresh PostgreSQL schema, as the options
+    say; returns the results, notes on what could not run, and the PostgreSQL version."""
+    results: list[Any] = []
+    notes: list[str] = []
+    pg_version = "not run"
+    folder = Path(tempfile.mkdtemp(prefix="timer-bench-"))
+    try:
+        if not args.no_sqlite:
+            # SQLite serialises writers (BEGIN IMMEDIATE), so more creating threads would only queue.
+            results.append(measure("SQLite", f"sqlite:///{folder / 'bench.db'}", folder / "sqlite", args, 1))
+        if not args.no_pg:
+            with pg_schema(args.pg) as (url, pg_version):
+                if url is None:
+                    notes.append(pg_version)
+                else:
+                    results.append(measure("PostgreSQL", url, folder / "pg", args, args.creators))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return results, notes, pg_version
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -761,22 +783,7 @@ def main() -> None:
         return
     wall = time.perf_counter()
     load_before = os.getloadavg()[0]
-    results: list[Result] = []
-    notes: list[str] = []
-    pg_version = "not run"
-    folder = Path(tempfile.mkdtemp(prefix="timer-bench-"))
-    try:
-        if not args.no_sqlite:
-            # SQLite serialises writers (BEGIN IMMEDIATE), so more creating threads would only queue.
-            results.append(run("SQLite", f"sqlite:///{folder / 'bench.db'}", folder / "sqlite", args, 1))
-        if not args.no_pg:
-            with pg_schema(args.pg) as (url, pg_version):
-                if url is None:
-                    notes.append(pg_version)
-                else:
-                    results.append(run("PostgreSQL", url, folder / "pg", args, args.creators))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    results, notes, pg_version = each_database(args, run)
     elapsed = time.perf_counter() - wall
 
     print(f"## Timer scheduler: {args.timers:,} pending timers due over {args.window:g} s\n")
@@ -800,22 +807,7 @@ def main() -> None:
 def main_burst(args: argparse.Namespace) -> None:
     wall = time.perf_counter()
     load_before = os.getloadavg()[0]
-    results: list[Burst] = []
-    notes: list[str] = []
-    pg_version = "not run"
-    folder = Path(tempfile.mkdtemp(prefix="timer-burst-"))
-    try:
-        if not args.no_sqlite:
-            results.append(burst("SQLite", f"sqlite:///{folder / 'bench.db'}", folder / "sqlite", args, 1))
-            progress(burst_table(results))
-        if not args.no_pg:
-            with pg_schema(args.pg) as (url, pg_version):
-                if url is None:
-                    notes.append(pg_version)
-                else:
-                    results.append(burst("PostgreSQL", url, folder / "pg", args, args.creators))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    results, notes, pg_version = each_database(args, burst)
     print(f"## Timer burst: {args.timers:,} timers due at the same instant\n")
     print(burst_table(results))
     print()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from engine.clock import Clock
 from engine.config import Settings
+from engine.definitions import read_files
 from engine.models import AuditEvent, Instance
 from engine.runtime import Engine
 from engine.scheduler import TimerService
@@ -244,22 +245,6 @@ def test_two_schedulers_on_one_database_fire_each_timer_once(live: Engine, setti
             child.wait(timeout=20)
 
 
-ONE_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="Defs_one" targetNamespace="http://petitionflow/test">
-  <bpmn:process id="one_timer" isExecutable="true">
-    <bpmn:startEvent id="Begin"><bpmn:outgoing>F1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:sequenceFlow id="F1" sourceRef="Begin" targetRef="Due"/>
-    <bpmn:intermediateCatchEvent id="Due"><bpmn:incoming>F1</bpmn:incoming><bpmn:outgoing>F2</bpmn:outgoing>
-      <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">${due}</bpmn:timeDate>
-      </bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
-    <bpmn:sequenceFlow id="F2" sourceRef="Due" targetRef="Finish"/>
-    <bpmn:endEvent id="Finish"><bpmn:incoming>F2</bpmn:incoming></bpmn:endEvent>
-  </bpmn:process>
-</bpmn:definitions>
-"""
-
-
 def fired_counts(engine: Engine, ids: set[str]) -> dict[str, int]:
     with engine.db.reading() as session:
         rows = session.scalars(select(AuditEvent.instance_id).where(AuditEvent.kind == "timer.fired"))
@@ -274,14 +259,16 @@ def test_a_burst_due_at_one_instant_fires_each_timer_once_across_two_schedulers(
 ) -> None:
     """Statutory deadlines end at 24:00: hundreds of timers come due at once. The leader drains them in
     batches; killed halfway, the standby finishes; every timer fires exactly once."""
-    live.deploy([with_text("one_timer.bpmn", ONE_TIMER)])
+    live.deploy(read_files([ROOT / "bench" / "data" / "timer_bench.bpmn"]))  # start -> timer at ${due} -> end
     (one, one_log), (two, two_log) = scheduler_process(settings), scheduler_process(settings)
     try:
         assert wait_until(lambda: leads(one_log) or leads(two_log), timeout=15)
         leader, (standby, standby_log) = (one, (two, two_log)) if leads(one_log) else (two, (one, one_log))
         count = 300
         due = datetime.now(UTC) + timedelta(seconds=count * 0.08 + 3)
-        ids = {live.start("one_timer", variables={"due": due.isoformat()}).instance_id for _ in range(count)}
+        ids = {
+            live.start("timer_bench", variables={"due": due.isoformat()}).instance_id for _ in range(count)
+        }
         assert datetime.now(UTC) < due, "creating the instances took longer than planned"
         assert wait_until(lambda: sum(fired_counts(live, ids).values()) >= count // 4, timeout=60)
         leader.send_signal(signal.SIGKILL)  # halfway through the burst, perhaps inside a batch
