@@ -247,9 +247,10 @@ class TimerService:
             replace_existing=True,
         )
 
-    def _claim(self) -> list[str]:
-        """Up to CHUNK due instances, the longest due first, that no drain holds and that are not waiting for
-        a retry; they are held until fired."""
+    def _claim(self, idle: set[str]) -> list[str]:
+        """Up to CHUNK due instances, the longest due first, that no drain holds, that are not waiting for a
+        retry and whose fire in this drain did not find them idle (``idle``: due by their row, yet nothing to
+        fire, so not tried again in a loop); they are held until fired."""
         now = datetime.now(UTC)
         query = (
             select(Instance.id)
@@ -257,7 +258,9 @@ class TimerService:
             .order_by(Instance.next_timer_at)
         )
         with self._in_flight_lock:
-            skip = set(self._in_flight) | {i for i, (_, retry_at) in self._failing.items() if retry_at > now}
+            skip = (
+                self._in_flight | idle | {i for i, (_, retry_at) in self._failing.items() if retry_at > now}
+            )
             with self.engine.db.reading() as session:
                 rows = session.scalars(query.limit(CHUNK + len(skip))).all()
             claimed = [i for i in rows if i not in skip][:CHUNK]
@@ -267,31 +270,34 @@ class TimerService:
     def drain(self) -> None:
         """Fire every instance that is due, a chunk at a time, in batches on the fire pool."""
         pool = self._pool
+        idle: set[str] = set()
         while pool is not None and not self._stop.is_set():
-            claimed = self._claim()
+            claimed = self._claim(idle)
             if not claimed:
                 return
             batches = [claimed[i : i + BATCH] for i in range(0, len(claimed), BATCH)]
             try:
-                for _ in pool.map(self._fire_and_yield, batches):
-                    pass
+                for fired_nothing in pool.map(self._fire_and_yield, batches):
+                    idle.update(fired_nothing)
             except RuntimeError:  # the pool was shut down by stop(): what is left keeps its due time
                 return
             finally:
                 with self._in_flight_lock:
                     self._in_flight.difference_update(claimed)
 
-    def _fire_and_yield(self, instance_ids: list[str]) -> None:
-        self.fire(instance_ids)
+    def _fire_and_yield(self, instance_ids: list[str]) -> set[str]:
+        idle = self.fire(instance_ids)
         if self.engine.db.is_sqlite:
             # Leave SQLite's one write lock free for a moment: a handler's command waiting for it gets in
             # between two batches instead of after the whole burst.
             time.sleep(YIELD)
+        return idle
 
-    def fire(self, instance_ids: list[str]) -> None:
-        """Fire a batch in one transaction; if that transaction cannot commit, each instance on its own."""
+    def fire(self, instance_ids: list[str]) -> set[str]:
+        """Fire a batch in one transaction; if that transaction cannot commit, each instance on its own.
+        Returns the instances that had nothing to fire and did not fail."""
         if self._stop.is_set():
-            return
+            return set()
         self._firing.active = True
         try:
             try:
@@ -317,6 +323,7 @@ class TimerService:
                 self.schedule(result.next_timer_at)
         for instance_id, error in failures.items():
             self._failed(instance_id, error)
+        return set(instance_ids) - failures.keys() - {result.instance_id for result in results}
 
     def _failed(self, instance_id: str, error: Exception) -> None:
         """The instance stays as it was. Try again after 2, 4, 8 … seconds (at most RETRY_LIMIT apart), so a

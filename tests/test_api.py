@@ -627,6 +627,7 @@ PROTECTED = [
     ("POST", "/api/deployments/validate"),
     ("GET", "/api/metrics"),
     ("GET", "/api/escalations"),
+    ("GET", "/api/calendar/status"),
     ("GET", "/api/calendar/years"),
     ("GET", "/api/calendar/years/{year}"),
     ("PUT", "/api/calendar/years/{year}"),
