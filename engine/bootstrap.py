@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .accounts import Accounts
 from .calendar import StatutoryCalendar, load_operator_years
+from .calendar_sync import CalendarSync
 from .clock import CalendarFunctions, Clock, install
 from .config import Settings
 from .db import Database
@@ -60,6 +61,7 @@ class Core:
     executor: CommandExecutor
     forms: FormStore
     ladder: LadderSettings
+    calendar_years: CalendarSync
     complete_hooks: list[CompleteHook] = field(default_factory=list)
 
 
@@ -114,6 +116,7 @@ def build_core(
         executor,
         FormStore(db),
         ladder,
+        CalendarSync(db, calendar, clock.now, settings.instance_path / "calendar"),
     )
 
 

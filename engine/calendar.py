@@ -14,9 +14,13 @@ A pure module (no database, no Flask) used by the deadline and timer code. Rules
   make-up workdays (调休上班, ``ADJUSTED_WORKDAY``).
 * Official holiday data changes every year (the State Council publishes it each autumn). The PyPI package
   ``chinesecalendar`` 1.11.0 holds 2004–2026 and raises for later years, so operators add years themselves.
-  Operator years override package years. A year nobody provides is NOT an error: the calendar warns once per
-  year (``CalendarYearMissing`` warning plus a log record on ``petitionflow.calendar``) and falls back to
-  "weekends only" for that year, because a slightly-off deadline is better than a crashed timer.
+  Operator years override package years. A year nobody provides is NOT an error: its statutory holidays are
+  still fixed by 《全国年节及纪念日放假办法》 (元旦 1, 春节 4 with 除夕, 清明 1, 劳动节 2, 端午 1, 中秋 1, 国庆 3
+  days), which the ``holidays`` package computes for any year from its lunar tables, so the calendar skips
+  those. Only the year's 调休 arrangement (the bridging days off and the weekend make-up workdays) is unknown:
+  the calendar warns once per process and year (``CalendarYearMissing`` plus a log record on
+  ``petitionflow.calendar``; ``estimate_notice`` is the sentence pages show), because a deadline that may be
+  a day off is better than a crashed timer.
 
 Operator year file (JSON, UTF-8), one file per year and region; it is the *complete* schedule of that year
 (national holidays included), replacing any package data for the year::
@@ -64,6 +68,7 @@ __all__ = [
     "StatutoryCalendar",
     "YearData",
     "YearFileInvalid",
+    "estimate_notice",
     "load_operator_years",
     "load_year_file",
     "save_year_file",
@@ -78,6 +83,9 @@ _ONE_DAY = timedelta(days=1)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FILE_KEYS = {"year", "region", "source", "holidays", "adjusted_workdays"}
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# The years this process already warned about: once per process, however many calendars it builds.
+_warned: set[int] = set()
+_warned_lock = threading.Lock()
 
 
 class DayKind(StrEnum):
@@ -187,6 +195,41 @@ def _package_year(year: int) -> YearData | None:
     )
 
 
+@functools.cache
+def _statutory_year(year: int) -> YearData | None:
+    """The statutory holidays of 《全国年节及纪念日放假办法》 for ``year`` without its 调休 arrangement, or None
+    when the ``holidays`` package is missing or has no lunar table for the year.
+
+    ``observed=False``: the package's default adds substitute days (补假) that do not exist in China. A day that
+    is two holidays at once (中秋 on 国庆, 2028-10-03) comes as one key with the names joined by "; ".
+    """
+    try:
+        import holidays
+    except ImportError:  # a hard dependency, but a missing package must degrade to weekends only, not crash
+        logger.warning("the holidays package is not installed; years without a schedule count weekends only")
+        return None
+    try:
+        days = holidays.China(years=year, observed=False, language="zh_CN")
+    except (KeyError, ValueError, NotImplementedError):  # outside the package's lunar tables (1901–2100)
+        return None
+    if not days:
+        return None
+    return YearData(
+        year=year,
+        holidays={d: "、".join(name.split("; ")) for d, name in sorted(days.items())},
+        adjusted_workdays={},
+        source=f"《全国年节及纪念日放假办法》推算（holidays {holidays.__version__}，未含调休）",
+    )
+
+
+def estimate_notice(year: int) -> str:
+    """What pages say about a year counted without its official schedule."""
+    return (
+        f"{year}年国务院节假日安排（调休）尚未录入：该年期限只扣除《全国年节及纪念日放假办法》规定的法定节假日，"
+        f"未计调休放假和调休上班日，可能与正式安排相差一至两天。请在{year}年安排公布后录入该年日历。"
+    )
+
+
 class StatutoryCalendar:
     """Working-day and calendar-day arithmetic over the official schedule of one region.
 
@@ -205,7 +248,8 @@ class StatutoryCalendar:
         """Create a calendar.
 
         ``years``: operator data, added with ``add_year``. ``use_package``: use chinesecalendar for the years
-        it knows (the national schedule; a regional calendar adds its ethnic holidays through operator files).
+        it knows (the national schedule; a regional calendar adds its ethnic holidays through operator files)
+        and the statutory holidays the ``holidays`` package computes for the other years (off: weekends only).
         ``tz``: the zone deadlines end in. ``calendar_days_skip_weekends``: also roll a calendar-day period
         that ends on a plain weekend (off by default, see the module docstring).
         """
@@ -214,7 +258,6 @@ class StatutoryCalendar:
         self.tz = tz
         self.calendar_days_skip_weekends = calendar_days_skip_weekends
         self._operator: dict[int, YearData] = {}
-        self._warned: set[int] = set()
         self._lock = threading.Lock()
         for data in years:
             self.add_year(data)
@@ -254,25 +297,30 @@ class StatutoryCalendar:
         return data
 
     def _schedule(self, year: int) -> YearData | None:
-        """Like ``year_data`` but warns (once per year and instance) when the year is missing."""
+        """Like ``year_data``, but a year without an official schedule gets its statutory holidays alone,
+        with a warning (once per process and year) that its 调休 arrangement is unknown."""
         data = self.year_data(year)
-        if data is None:
-            with self._lock:
-                first = year not in self._warned
-                self._warned.add(year)
-            if first:
-                message = (
-                    f"no official holiday schedule for {year} in region {self.region!r}; counting weekends "
-                    f"only for {year}. Add the State Council's {year} holiday notice as an operator year file"
-                )
-                logger.warning(message)
-                warnings.warn(message, CalendarYearMissing, stacklevel=3)
-        return data
+        if data is not None:
+            return data
+        estimate = _statutory_year(year) if self.use_package else None
+        with _warned_lock:
+            first = year not in _warned
+            _warned.add(year)
+        if first:
+            counted = "statutory holidays only, without" if estimate is not None else "weekends only, without"
+            message = (
+                f"no official holiday schedule for {year} in region {self.region!r}; counting {counted} the "
+                f"year's 调休 arrangement. Add the State Council's {year} holiday notice as a calendar year"
+            )
+            logger.warning(message)
+            warnings.warn(message, CalendarYearMissing, stacklevel=3)
+        return estimate
 
     # --- days ---
 
     def day_kind(self, d: date) -> DayKind:
-        """Classify one date. A year without data gives WEEKEND on Sat/Sun, else WORKDAY (and a warning)."""
+        """Classify one date. A year without a schedule gives its statutory holidays, else WEEKEND on Sat/Sun and
+        WORKDAY on other days (and a warning that the year's 调休 is unknown)."""
         _check_date(d)
         data = self._schedule(d.year)
         if data is not None:

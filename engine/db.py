@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
@@ -39,7 +41,25 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "IMMEDIATE":
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # SQLite's own busy handler sleeps up to 100 ms between tries, so a writer that waits behind a busy
+        # one (the scheduler draining a burst of timers) can miss every free moment for seconds. Asking again
+        # every millisecond, it gets the lock within about one of its being free.
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except OperationalError as error:
+                    if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                        raise
+                time.sleep(0.001)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _create_private(path: Path) -> None:

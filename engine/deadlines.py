@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import Update, select, update
 from .calendar import StatutoryCalendar
 from .clock import as_date
 from .context import current_data, current_work
-from .errors import Conflict, InvalidInput, ProcessError
+from .errors import Conflict, InvalidInput, ProcessError, ValidationFailed
 from .events import timer_definitions, timer_fired
 from .models import Deadline, Task
 from .stages import stage_deadline
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 DEADLINE_CALL = re.compile(r"deadline\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*\)")
 CALENDAR, WORKING = "calendar", "working"
+RECEIVED = "receivedAt"  # the day the office received the item: no start date lies before it
 
 
 @dataclass(frozen=True)
@@ -416,6 +417,65 @@ class DeadlineKeeper:
     def effective_due(self, record: Deadline) -> datetime:
         return record.due_at + timedelta(seconds=record.paused_seconds)
 
+    # -- start dates typed into forms -----------------------------------------------------------------------
+    @property
+    def start_fields(self) -> set[str]:
+        """The variables periods run from (receivedAt, acceptedAt, transferReceivedAt, …): the rules' anchors."""
+        return {rule.anchor for rule in self.rules.values()}
+
+    def check_start_dates(
+        self, work: UnitOfWork, before: Mapping[str, Any], submitted: Mapping[str, Any], actor: str | None
+    ) -> None:
+        """Refuse a start date in the future or before the item was received (ValidationFailed naming each
+        field, nothing changed); record a changed one as a correction, and move the deadline it started."""
+        today = work.now.astimezone(self.calendar.tz).date()
+        received_raw = submitted.get(RECEIVED, before.get(RECEIVED))
+        received = _date_or_none(received_raw)
+        problems: dict[str, list[str]] = {}
+        corrections: list[tuple[str, date, date]] = []
+        for name in sorted(self.start_fields & set(submitted)):
+            value = _date_or_none(submitted[name])
+            if value is None:
+                continue
+            if value > today:
+                problems[name] = [f"日期不能晚于今天（{today.isoformat()}）"]
+            elif received is not None and name != RECEIVED and value < received:
+                problems[name] = [f"日期不能早于收到信访事项的日期（{received.isoformat()}）"]
+            old = _date_or_none(before.get(name))
+            if old is not None and old != value:
+                corrections.append((name, old, value))
+        if problems:
+            raise ValidationFailed(f"{len(problems)} field(s) are invalid", {"fields": problems})
+        for name, old, new in corrections:
+            work.audit(
+                "start_date.changed",
+                actor=actor,
+                data={"field": name, "old": old.isoformat(), "new": new.isoformat()},
+            )
+            for rule in self.rules.values():
+                if rule.anchor == name:
+                    self._restart_from(work, rule.name, new, actor)
+
+    def _restart_from(self, work: UnitOfWork, name: str, anchor: date, actor: str | None) -> None:
+        """An open deadline running from a corrected date runs from the corrected one."""
+        record = self.record(work, name)
+        if record is None or record.outcome is not None or record.anchor == anchor:
+            return
+        old = self.effective_due(record)
+        record.anchor = anchor
+        record.due_at = self.base_due(record)
+        work.audit(
+            "deadline.restarted",
+            actor=actor,
+            data={
+                "deadline": name,
+                "anchor": anchor.isoformat(),
+                "oldDue": old.astimezone(UTC).isoformat(),
+                "newDue": self.effective_due(record).astimezone(UTC).isoformat(),
+            },
+        )
+        self.move_timers(work, name, record)
+
     # -- moving a deadline -----------------------------------------------------------------------------------
     def pause(self, work: UnitOfWork, name: str, data: Mapping[str, Any]) -> None:
         # The clock may not have been asked for yet (its timer comes after the hearing): start it now.
@@ -467,6 +527,33 @@ class DeadlineKeeper:
             data={"deadline": name, "days": days, "due": self.effective_due(record).isoformat()},
         )
         self.move_timers(work, name, record)
+
+    def moved_by_calendar(self, record: Deadline) -> bool:
+        """Whether the calendar as it is now gives an open record another due day than the one stored."""
+        return record.outcome is None and self.base_due(record) != record.due_at
+
+    def recompute(self, work: UnitOfWork, generation: int) -> None:
+        """Move every open deadline of the instance that a calendar change moved, and its waiting timers; each
+        move is recorded with the old and the new due time."""
+        records = work.session.scalars(
+            select(Deadline).where(Deadline.instance_id == work.row.id, Deadline.outcome.is_(None))
+        )
+        for record in records:
+            if not self.moved_by_calendar(record):
+                continue
+            old = self.effective_due(record)
+            record.due_at = self.base_due(record)
+            work.deadlines[record.name] = record
+            work.audit(
+                "deadline.recomputed",
+                data={
+                    "deadline": record.name,
+                    "oldDue": old.astimezone(UTC).isoformat(),
+                    "newDue": self.effective_due(record).astimezone(UTC).isoformat(),
+                    "calendarGeneration": generation,
+                },
+            )
+            self.move_timers(work, record.name, record)
 
     def move_timers(self, work: UnitOfWork, name: str, record: Deadline) -> None:
         """Rewrite the due time SpiffWorkflow stored in every waiting timer bound to this deadline, and the
@@ -581,6 +668,13 @@ def process_of(task: Any) -> str:
             break
         workflow = parent.workflow
     return str(workflow.spec.name)
+
+
+def _date_or_none(value: Any) -> date | None:
+    try:
+        return as_date(value) if value not in (None, "") else None
+    except ValueError:  # the form's own rules judge what is not a date
+        return None
 
 
 def deadline_name(task: Any) -> str | None:

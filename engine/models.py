@@ -249,6 +249,33 @@ class Deadline(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class CalendarYear(Base):
+    """A year's official schedule added through the API or the command line: the copy every process reads.
+
+    ``generation`` is one more than the highest before each save, so a process learns that the calendar changed
+    from one indexed ``max(generation)`` and reads only the rows newer than the ones it has.
+    """
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    region: Mapped[str] = mapped_column(String(20))
+    document: Mapped[dict] = mapped_column(JSON)  # the operator file format (engine.calendar)
+    generation: Mapped[int] = mapped_column(Integer, index=True)
+    saved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    saved_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class CalendarApplied(Base):
+    """The one row saying up to which calendar generation the open deadlines were recomputed."""
+
+    __tablename__ = "calendar_applied"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(Integer)
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # APScheduler's job table, declared here so that migrations create it and schema checks know it. The layout
 # is APScheduler 3's own (SQLAlchemyJobStore), which reads and writes it.
 apscheduler_jobs = Table(

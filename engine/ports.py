@@ -7,7 +7,7 @@ importing the module that runs commands (which would import them back).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -46,17 +46,27 @@ class InstanceCommands(Protocol):
     def notify(self, result: CommandResult) -> None: ...
 
 
+class CalendarAlerts(Protocol):
+    def log_missing(self) -> None: ...
+
+
 class TimerHost(Protocol):
     """What the timer service needs of the engine: where the data and the lock live, the office's time zone,
-    the after-commit listeners it joins, the ladder it runs each morning and the two timer commands."""
+    the after-commit listeners it joins, the ladder it runs each morning, the timer commands and the calendar it
+    follows."""
 
     settings: Settings
     db: Database
     calendar: StatutoryCalendar
     listeners: list[Listener]
     escalations: Ladder
+    calendar_years: CalendarAlerts
 
     def fire_timers(self, instance_id: str) -> CommandResult | None: ...
+
+    def fire_due(self, instance_ids: Sequence[str]) -> tuple[list[CommandResult], dict[str, Exception]]: ...
+
+    def follow_calendar(self) -> int: ...
 
     def record_failure(self, instance_id: str, kind: str, error: Exception) -> None: ...
 

@@ -12,6 +12,7 @@ does; :mod:`engine.bootstrap` builds the parts it runs on.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,7 +35,7 @@ from .errors import Conflict, InvalidInput, InvalidState, NotFound, ValidationFa
 from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
-from .models import AuditEvent, Instance, ProcessDefinition, Task
+from .models import AuditEvent, Deadline, Instance, ProcessDefinition, Task
 from .organisation import named_problems
 from .scripting import FunctionRegistry
 from .unit_of_work import (
@@ -45,6 +46,8 @@ from .unit_of_work import (
     CommandResult,
     UnitOfWork,
 )
+
+log = logging.getLogger("petitionflow.calendar")
 
 __all__ = ["ACTIVE", "CANCELLED", "COMPLETED", "SUSPENDED", "CommandResult", "Engine", "check_variables"]
 
@@ -114,6 +117,7 @@ class Engine:
         self.orgadmin = services.orgadmin
         self.users = services.users
         self.forms = core.forms
+        self.calendar_years = core.calendar_years
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -289,6 +293,7 @@ class Engine:
             assert work.workflow is not None
             spiff_task = work.workflow.get_task_from_id(uuid.UUID(task_id))
             clean = self.validate_submission(work.session, task, variables)
+            self.deadlines.check_start_dates(work, spiff_task.data, clean, actor)
             extends = (spiff_task.task_spec.extensions.get("properties") or {}).get("extendsDeadline")
             if extends and clean.get("extensionApproved", True) and clean.get("extensionDays"):
                 self.deadlines.extend(work, extends, int(clean["extensionDays"]), actor)
@@ -378,13 +383,7 @@ class Engine:
 
         return self._execute(Command("message", apply, instance_id=instance_id))
 
-    def fire_timers(self, instance_id: str) -> CommandResult | None:
-        """Fire whatever timers of the instance are due; None when nothing was due (nothing is written).
-
-        Idempotent: a second call for the same due time, from this or another scheduler, finds the timer
-        already fired under the instance lock and does nothing.
-        """
-
+    def _fire_command(self, instance_id: str) -> Command:
         def due(row: Instance) -> bool:
             # A suspended instance keeps its due timers; resume fires them.
             return row.state == ACTIVE and row.next_timer_at is not None and row.next_timer_at <= self.now()
@@ -393,7 +392,77 @@ class Engine:
             work.run(lambda: None)
             work.note_fired_timers()
 
-        return self.executor.execute(Command("fire_timers", apply, instance_id=instance_id, wanted=due))
+        return Command("fire_timers", apply, instance_id=instance_id, wanted=due)
+
+    def fire_timers(self, instance_id: str) -> CommandResult | None:
+        """Fire whatever timers of the instance are due; None when nothing was due (nothing is written).
+
+        Idempotent: a second call for the same due time, from this or another scheduler, finds the timer
+        already fired under the instance lock and does nothing.
+        """
+        return self.executor.execute(self._fire_command(instance_id))
+
+    def fire_due(self, instance_ids: Sequence[str]) -> tuple[list[CommandResult], dict[str, Exception]]:
+        """Fire the due timers of several instances in one transaction: a burst's commits shrink by the batch.
+
+        Each instance is the same command as ``fire_timers`` under its own lock and in its own savepoint, so an
+        instance whose fire fails is rolled back alone and returned with its error, and the others commit
+        together; exactly once holds as for one instance. Listeners hear of each fire after the commit.
+        """
+        results: list[CommandResult] = []
+        failures: dict[str, Exception] = {}
+        with self.db.transaction() as session:
+            for instance_id in instance_ids:
+                try:
+                    with session.begin_nested():
+                        result = self.executor.execute_in(session, self._fire_command(instance_id))
+                except Exception as error:
+                    failures[instance_id] = error
+                    continue
+                if result is not None:
+                    results.append(result)
+        for result in results:
+            self.executor.notify(result)
+        return results, failures
+
+    def recompute_deadlines(self, instance_id: str, generation: int) -> CommandResult | None:
+        """Move the instance's open deadlines (and their timers) to what the calendar gives now."""
+
+        def open_instance(row: Instance) -> bool:
+            return row.state in (ACTIVE, SUSPENDED)
+
+        def apply(work: UnitOfWork) -> None:
+            self.deadlines.recompute(work, generation)
+
+        return self.executor.execute(
+            Command("recompute_deadlines", apply, instance_id=instance_id, wanted=open_instance)
+        )
+
+    def follow_calendar(self) -> int:
+        """Take in the calendar years saved by any process and, once per change, recompute the open deadlines
+        it moves; returns how many instances moved. The scheduler calls it on every tick."""
+        self.calendar_years.refresh(force=True)
+        generation = self.calendar_years.unapplied()
+        if generation is None:
+            return 0
+        with self.db.reading() as session:
+            records = session.scalars(
+                select(Deadline)
+                .join(Instance, Instance.id == Deadline.instance_id)
+                .where(Deadline.outcome.is_(None), Instance.state.in_((ACTIVE, SUSPENDED)))
+            ).all()
+        moved = sorted({r.instance_id for r in records if self.deadlines.moved_by_calendar(r)})
+        for instance_id in moved:
+            try:
+                self.recompute_deadlines(instance_id, generation)
+            except (
+                Exception
+            ):  # one broken instance must not hold back the others; its deadline stays as it was
+                log.exception(
+                    "recomputing the deadlines of instance %s for the new calendar failed", instance_id
+                )
+        self.calendar_years.mark_applied(generation)
+        return len(moved)
 
     def suspend(self, instance_id: str, *, actor: str | None = None) -> CommandResult:
         def apply(work: UnitOfWork) -> None:

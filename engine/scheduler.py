@@ -1,9 +1,13 @@
-"""Firing BPMN timers on time, exactly once, across restarts and processes.
+"""Firing BPMN timers on time, exactly once, across restarts and processes, and in bursts.
 
-Every instance with a waiting timer has one APScheduler job, keyed by the instance id, at the earliest due
-time of its timers (the engine stores that time on the instance row in the same transaction as the timer
-itself). The jobs live in the application database, so they survive restarts. A job runs the engine's
-fire-timers command, which locks the instance and fires only what is due: firing twice fires nothing more.
+Every waiting timer's due time is on its instance row (``next_timer_at``, written in the same transaction as
+the timer itself). APScheduler keeps one job per distinct due *instant*, not per instance: statutory deadlines
+all end at 24:00, so ten thousand timers may come due at once, and ten thousand jobs would be handed out and
+deleted one by one by APScheduler's single main loop. The job of an instant drains: it claims the instances
+that are due, in chunks ordered by due time, and fires them in batches of a few instances per transaction
+(``Engine.fire_due``: one commit per batch, a savepoint per instance) on a pool of workers (one on SQLite,
+which admits one writer at a time). Each instance is locked and fires only what is due under the lock, so
+firing twice fires nothing more. The jobs live in the application database, so they survive restarts.
 
 One scheduler is active at a time: on PostgreSQL the holder of an advisory lock, on SQLite the holder of a
 file lock in the instance folder. A standby retries the lock and takes over when the holder dies. Jobs for
@@ -18,18 +22,12 @@ import contextlib
 import fcntl
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from concurrent.futures import ThreadPoolExecutor as FirePool
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-)
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -45,15 +43,23 @@ ADVISORY_LOCK_KEY = 0x7065_7469_7469_6F6E  # "petition"
 FIRING_MARGIN = timedelta(milliseconds=2)
 SYNC_HORIZON = timedelta(seconds=5)
 RETRY_LIMIT = timedelta(minutes=5)
+CHUNK = 200  # due instances claimed per query while draining
+BATCH = 8  # instances fired in one transaction: fewer commits, yet a short hold of SQLite's write lock
+YIELD = 0.003  # seconds SQLite's write lock is left free between two batches
 
-# The active service of this process. Jobs name only the instance, so they stay valid across restarts.
+# The active service of this process. Jobs name only their instant, so they stay valid across restarts.
 _active: TimerService | None = None
 
 
-def fire_job(instance_id: str) -> None:
-    """The job APScheduler runs (by reference, so it survives pickling into the job store)."""
+def drain_job() -> None:
+    """The job APScheduler runs at a due instant (by reference, so it survives pickling into the job store)."""
     if _active is not None:
-        _active.fire(instance_id)
+        _active.drain()
+
+
+def job_id(due: datetime) -> str:
+    """The one job of a due instant (milliseconds: the precision the timers are fired with)."""
+    return f"due:{round(due.timestamp() * 1000)}"
 
 
 class LeaderLock:
@@ -108,29 +114,31 @@ class TimerService:
         self.lock = LeaderLock(engine)
         self.reconcile_every = reconcile_every
         self.fired = 0
+        # SQLite lets one writer in at a time: more firing threads would only queue for the lock and crowd out
+        # the handlers' own commands.
+        self.workers = 1 if engine.db.is_sqlite else workers
+        self._pool: FirePool | None = None
         self.scheduler = BackgroundScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=engine.db.engine, tablename="apscheduler_jobs"),
                 "local": MemoryJobStore(),
             },
-            # Timer firing has its own pool; the sync, reconcile and ladder passes never queue behind a backlog.
-            executors={"default": ThreadPoolExecutor(workers), "control": ThreadPoolExecutor(1)},
+            # A due instant's job only hands its instances to the fire pool; the sync, reconcile and ladder passes
+            # have their own thread and never queue behind a backlog.
+            executors={"default": ThreadPoolExecutor(2), "control": ThreadPoolExecutor(1)},
             # A job that could not run on time (service down, all workers busy) runs as soon as it can.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
         )
         self._stop = threading.Event()
         self._leader = threading.Event()
-        # Instances whose job APScheduler already took from the store and queued: the sync pass must not put
-        # the job back (the instance row still shows the timer until the fire commits).
+        # Instances claimed by a drain and not yet fired: another drain running at the same time leaves them.
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
         self._firing = threading.local()
         # Instances whose fire failed (a diagram error): failures in a row and when to try again, with a
         # growing pause rather than on every sync pass.
         self._failing: dict[str, tuple[int, datetime]] = {}
-        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
-        self.scheduler.add_listener(self._on_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         self._thread: threading.Thread | None = None
 
     @property
@@ -156,6 +164,7 @@ class TimerService:
         global _active
         started = datetime.now(UTC)
         _active = self
+        self._pool = FirePool(self.workers, thread_name_prefix="petitionflow-fire")
         self.scheduler.start()
         # The passes live in memory and run in their own pool, never queued behind a backlog of fires.
         passes: list[tuple[Any, str, dict[str, Any]]] = [
@@ -164,6 +173,13 @@ class TimerService:
             (self._escalate, "interval", {"minutes": 1}),
             # 网巡 runs every morning, office time in Beijing.
             (self._patrol, "cron", {"hour": 8, "minute": 0, "timezone": self.engine.calendar.tz}),
+            # A calendar year saved by any process reaches this one within a tick, with the deadlines it moves.
+            (self._follow_calendar, "interval", {"seconds": 1}),
+            (
+                self.engine.calendar_years.log_missing,
+                "cron",
+                {"hour": 8, "timezone": self.engine.calendar.tz},
+            ),
         ]
         for run, trigger, when in passes:
             self.scheduler.add_job(
@@ -176,6 +192,7 @@ class TimerService:
                 **when,
             )
         scheduled = self.reconcile()
+        self.engine.calendar_years.log_missing()
         self._leader.set()
         log.info(
             "scheduler active: %d timer jobs reconciled in %.2fs",
@@ -201,6 +218,8 @@ class TimerService:
                 pool = getattr(executor, "_pool", None)
                 if pool is not None:
                     pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self.lock.release()
         self._leader.clear()
         if _active is self:
@@ -208,77 +227,124 @@ class TimerService:
 
     # -- scheduling ------------------------------------------------------------------------------------------
     def on_command(self, result: CommandResult) -> None:
-        """After every committed command of this process: keep the instance's job at its next due time."""
+        """After every committed command of this process: the instance's next due instant has its job."""
         if not self.is_leader or self._stop.is_set() or getattr(self._firing, "active", False):
-            # Another process's leader sees the row in its sync pass; our own fires reschedule themselves
-            # (their job was already taken from the store, so there is nothing to remove).
+            # Another process's leader sees the row in its sync pass; our own fires schedule their next instant.
             return
         # Someone changed the instance: if its fires were failing, the change may have mended it.
         self._failing.pop(result.instance_id, None)
-        if result.next_timer_at is None:
-            with contextlib.suppress(JobLookupError):
-                self.scheduler.remove_job(result.instance_id, jobstore="default")
-        else:
-            self.schedule(result.instance_id, result.next_timer_at)
+        if result.next_timer_at is not None:
+            self.schedule(result.next_timer_at)
 
-    def _run_at(self, instance_id: str, due: datetime) -> datetime:
-        """When the instance's job runs: at its due time, or later while its fires are failing."""
-        failing = self._failing.get(instance_id)
-        return (due if failing is None else max(due, failing[1])) + FIRING_MARGIN
-
-    def schedule(self, instance_id: str, due: datetime) -> None:
+    def schedule(self, due: datetime) -> None:
+        """The job that drains what is due at ``due`` (one per instant, however many timers share it)."""
         self.scheduler.add_job(
-            fire_job,
+            drain_job,
             "date",
-            run_date=self._run_at(instance_id, due),
-            args=[instance_id],
-            id=instance_id,
+            run_date=due + FIRING_MARGIN,
+            id=job_id(due),
             jobstore="default",
             replace_existing=True,
         )
 
-    def fire(self, instance_id: str) -> None:
+    def _claim(self, idle: set[str]) -> list[str]:
+        """Up to CHUNK due instances, the longest due first, that no drain holds, that are not waiting for a
+        retry and whose fire in this drain did not find them idle (``idle``: due by their row, yet nothing to
+        fire, so not tried again in a loop); they are held until fired."""
+        now = datetime.now(UTC)
+        query = (
+            select(Instance.id)
+            .where(Instance.state == ACTIVE, Instance.next_timer_at <= now - FIRING_MARGIN)
+            .order_by(Instance.next_timer_at)
+        )
+        with self._in_flight_lock:
+            skip = (
+                self._in_flight | idle | {i for i, (_, retry_at) in self._failing.items() if retry_at > now}
+            )
+            with self.engine.db.reading() as session:
+                rows = session.scalars(query.limit(CHUNK + len(skip))).all()
+            claimed = [i for i in rows if i not in skip][:CHUNK]
+            self._in_flight.update(claimed)
+        return claimed
+
+    def drain(self) -> None:
+        """Fire every instance that is due, a chunk at a time, in batches on the fire pool."""
+        pool = self._pool
+        idle: set[str] = set()
+        while pool is not None and not self._stop.is_set():
+            claimed = self._claim(idle)
+            if not claimed:
+                return
+            batches = [claimed[i : i + BATCH] for i in range(0, len(claimed), BATCH)]
+            try:
+                for fired_nothing in pool.map(self._fire_and_yield, batches):
+                    idle.update(fired_nothing)
+            except RuntimeError:  # the pool was shut down by stop(): what is left keeps its due time
+                return
+            finally:
+                with self._in_flight_lock:
+                    self._in_flight.difference_update(claimed)
+
+    def _fire_and_yield(self, instance_ids: list[str]) -> set[str]:
+        idle = self.fire(instance_ids)
+        if self.engine.db.is_sqlite:
+            # Leave SQLite's one write lock free for a moment: a handler's command waiting for it gets in
+            # between two batches instead of after the whole burst.
+            time.sleep(YIELD)
+        return idle
+
+    def fire(self, instance_ids: list[str]) -> set[str]:
+        """Fire a batch in one transaction; if that transaction cannot commit, each instance on its own.
+        Returns the instances that had nothing to fire and did not fail."""
         if self._stop.is_set():
-            return
+            return set()
         self._firing.active = True
         try:
-            result = self.engine.fire_timers(instance_id)
-        except Exception as error:
-            # The instance stays as it was. Try again after 2, 4, 8 … seconds (at most RETRY_LIMIT apart), so
-            # a diagram error neither stops the timer for good nor fills the log every second.
-            failures = self._failing.get(instance_id, (0, None))[0] + 1
-            pause = min(timedelta(seconds=2**failures), RETRY_LIMIT)
-            retry_at = datetime.now(UTC) + pause
-            self._failing[instance_id] = (failures, retry_at)
-            log.exception(
-                "firing the timers of instance %s failed (%d in a row); next try in %ds",
-                instance_id,
-                failures,
-                pause.total_seconds(),
-            )
-            self.schedule(instance_id, retry_at)
-            if failures == 1:
-                try:
-                    self.engine.record_failure(instance_id, "timer.failed", error)
-                except Exception:
-                    log.exception("recording the failed fire of instance %s failed", instance_id)
-            return
+            try:
+                results, failures = self.engine.fire_due(instance_ids)
+            except Exception:
+                log.warning("firing %d instances together failed; firing each alone", len(instance_ids))
+                results, failures = [], {}
+                for instance_id in instance_ids:
+                    try:
+                        result = self.engine.fire_timers(instance_id)
+                    except Exception as error:
+                        failures[instance_id] = error
+                    else:
+                        results.extend([result] if result is not None else [])
         finally:
             self._firing.active = False
-        self._failing.pop(instance_id, None)
-        if result is not None:
+        for instance_id in instance_ids:
+            if instance_id not in failures:
+                self._failing.pop(instance_id, None)
+        for result in results:
             self.fired += 1
             if result.next_timer_at is not None:
-                self.schedule(instance_id, result.next_timer_at)
+                self.schedule(result.next_timer_at)
+        for instance_id, error in failures.items():
+            self._failed(instance_id, error)
+        return set(instance_ids) - failures.keys() - {result.instance_id for result in results}
 
-    def _on_submitted(self, event: Any) -> None:
-        if event.jobstore == "default":
-            with self._in_flight_lock:
-                self._in_flight.add(event.job_id)
-
-    def _on_done(self, event: Any) -> None:
-        with self._in_flight_lock:
-            self._in_flight.discard(event.job_id)
+    def _failed(self, instance_id: str, error: Exception) -> None:
+        """The instance stays as it was. Try again after 2, 4, 8 … seconds (at most RETRY_LIMIT apart), so a
+        diagram error neither stops the timer for good nor fills the log every second."""
+        failures = self._failing.get(instance_id, (0, None))[0] + 1
+        pause = min(timedelta(seconds=2**failures), RETRY_LIMIT)
+        retry_at = datetime.now(UTC) + pause
+        self._failing[instance_id] = (failures, retry_at)
+        log.error(
+            "firing the timers of instance %s failed (%d in a row); next try in %ds",
+            instance_id,
+            failures,
+            pause.total_seconds(),
+            exc_info=error,
+        )
+        self.schedule(retry_at)
+        if failures == 1:
+            try:
+                self.engine.record_failure(instance_id, "timer.failed", error)
+            except Exception:
+                log.exception("recording the failed fire of instance %s failed", instance_id)
 
     def _escalate(self) -> None:
         try:
@@ -286,47 +352,51 @@ class TimerService:
         except Exception:
             log.exception("the escalation ladder failed; it runs again in a minute")
 
+    def _follow_calendar(self) -> None:
+        try:
+            moved = self.engine.follow_calendar()
+        except Exception:
+            log.exception("following the calendar failed; it is tried again in a second")
+            return
+        if moved:
+            log.info("calendar changed: deadlines moved in %d instance(s)", moved)
+
     def _patrol(self) -> None:
         try:
             log.info("patrol: %d findings", self.engine.escalations.patrol())
         except Exception:
             log.exception("the daily patrol failed")
 
-    def _due_rows(self, until: datetime | None) -> Iterator[tuple[str, datetime]]:
-        query = select(Instance.id, Instance.next_timer_at).where(
-            Instance.state == ACTIVE, Instance.next_timer_at.is_not(None)
+    def _due_instants(self, until: datetime | None) -> set[datetime]:
+        query = (
+            select(Instance.next_timer_at)
+            .distinct()
+            .where(Instance.state == ACTIVE, Instance.next_timer_at.is_not(None))
         )
         if until is not None:
             query = query.where(Instance.next_timer_at <= until)
         with self.engine.db.reading() as session:
-            yield from session.execute(query)
+            return set(session.scalars(query))
 
-    def _scheduled(self) -> dict[str, float | None]:
+    def _scheduled(self) -> set[str]:
         with self.engine.db.engine.connect() as connection:
-            rows = connection.execute(select(apscheduler_jobs.c.id, apscheduler_jobs.c.next_run_time))
-            return {job_id: run_at for job_id, run_at in rows}
+            return set(connection.scalars(select(apscheduler_jobs.c.id)))
 
-    def _ensure(self, rows: Iterator[tuple[str, datetime]]) -> int:
+    def _ensure(self, instants: set[datetime]) -> int:
         if self._stop.is_set():
             return 0
         scheduled = self._scheduled()
-        with self._in_flight_lock:
-            in_flight = set(self._in_flight)
         added = 0
-        for instance_id, due in rows:
-            if instance_id in in_flight:
-                continue
-            run_at = self._run_at(instance_id, due).timestamp()
-            known = scheduled.get(instance_id)
-            if known is None or abs(known - run_at) > 0.001:
-                self.schedule(instance_id, due)
+        for due in sorted(instants):
+            if job_id(due) not in scheduled:
+                self.schedule(due)
                 added += 1
         return added
 
     def sync(self) -> int:
         """Jobs for timers due soon that another process created (web workers do not schedule)."""
-        return self._ensure(self._due_rows(datetime.now(UTC) + SYNC_HORIZON))
+        return self._ensure(self._due_instants(datetime.now(UTC) + SYNC_HORIZON))
 
     def reconcile(self) -> int:
-        """Every waiting timer has its job; overdue ones fire now. Returns how many jobs were (re)added."""
-        return self._ensure(self._due_rows(None))
+        """Every waiting timer's instant has its job; overdue ones fire now. Returns how many jobs were added."""
+        return self._ensure(self._due_instants(None))

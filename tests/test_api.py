@@ -650,6 +650,7 @@ PROTECTED = [
     ("GET", "/api/metrics"),
     ("GET", "/api/escalations"),
     ("POST", "/api/escalations/supervisions"),
+    ("GET", "/api/calendar/status"),
     ("GET", "/api/calendar/years"),
     ("GET", "/api/calendar/years/{year}"),
     ("PUT", "/api/calendar/years/{year}"),

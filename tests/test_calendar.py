@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import engine.calendar
 from engine.calendar import (
     CalendarYearMissing,
     DayKind,
@@ -30,6 +31,12 @@ YEAR_2027 = YearData(
     adjusted_workdays={},
     source="test 2027 schedule",
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calendar warns once per process and year: start each test as a new process would."""
+    monkeypatch.setattr(engine.calendar, "_warned", set())
 
 
 @pytest.fixture
@@ -152,35 +159,57 @@ class TestWorkedExamples:
         assert cal.add_working_days(date(2026, 12, 28), 10) == date(2027, 1, 12)
         assert cal.day_kind(date(2027, 1, 1)) is DayKind.HOLIDAY
 
-    def test_operator_2027_differs_from_weekends_only_fallback(self) -> None:
-        with_data = StatutoryCalendar([YEAR_2027]).add_working_days(date(2026, 12, 28), 10)
+    def test_operator_2027_replaces_the_statutory_estimate(self) -> None:
+        # The estimate knows 清明 (Mon 04-05) but not the notice's make-up Saturday 04-10: the notice decides.
+        notice = YearData(
+            2027,
+            {date(2027, 4, 3): "清明节", date(2027, 4, 4): "清明节", date(2027, 4, 5): "清明节"},
+            {date(2027, 4, 10): "清明节"},
+            "test notice",
+        )
         with pytest.warns(CalendarYearMissing):
-            fallback = StatutoryCalendar().add_working_days(date(2026, 12, 28), 10)
-        # The fallback counts Friday 2027-01-01 as a working day, so it ends one working day early.
-        assert fallback == date(2027, 1, 11)
-        assert with_data == date(2027, 1, 12)
-        assert with_data != fallback
+            estimated = StatutoryCalendar().add_working_days(date(2027, 4, 2), 5)
+        official = StatutoryCalendar([notice]).add_working_days(date(2027, 4, 2), 5)
+        assert estimated == date(2027, 4, 12)  # 04-06 .. 04-09, 04-12: the Saturday counts only by notice
+        assert official == date(2027, 4, 10)
 
 
 # --- missing years ---
 
 
 class TestMissingYear:
-    def test_warns_logs_and_falls_back_to_weekends_only(
+    def test_three_working_days_from_2026_12_30_skip_new_year_without_a_2027_file(
         self, cal: StatutoryCalendar, caplog: pytest.LogCaptureFixture
     ) -> None:
         caplog.set_level(logging.WARNING, logger="petitionflow.calendar")
+        assert not cal.has_year(2027)
         with pytest.warns(CalendarYearMissing, match="2027"):
-            result = cal.add_working_days(date(2026, 12, 28), 10)
-        assert result == date(2027, 1, 11)  # weekends-only: 2027-01-01 counted
-        assert cal.day_kind(date(2027, 1, 1)) is DayKind.WORKDAY
-        assert cal.day_kind(date(2027, 1, 2)) is DayKind.WEEKEND
+            # 12-31, (01-01 元旦, 01-02/03 weekend), 01-04, 01-05.
+            assert cal.add_working_days(date(2026, 12, 30), 3) == date(2027, 1, 5)
         records = [r for r in caplog.records if r.name == "petitionflow.calendar"]
         assert len(records) == 1
         assert records[0].levelno == logging.WARNING
-        assert "2027" in records[0].getMessage()
+        assert "2027" in records[0].getMessage() and "调休" in records[0].getMessage()
 
-    def test_warns_once_per_year_per_instance(self, caplog: pytest.LogCaptureFixture) -> None:
+    def test_the_estimate_has_the_thirteen_statutory_days_and_no_make_up_days(
+        self, cal: StatutoryCalendar
+    ) -> None:
+        with pytest.warns(CalendarYearMissing):
+            off = [date(2027, 1, 1) + timedelta(days=i) for i in range(365)]
+            off = [d for d in off if cal.day_kind(d) is DayKind.HOLIDAY]
+        assert [d.isoformat()[5:] for d in off] == [
+            "01-01", "02-05", "02-06", "02-07", "02-08", "04-05", "05-01", "05-02",
+            "06-09", "09-15", "10-01", "10-02", "10-03",
+        ]  # fmt: skip
+        assert all(cal.day_kind(d) is not DayKind.ADJUSTED_WORKDAY for d in off)
+
+    def test_a_day_that_is_two_holidays_counts_once_and_names_both(self, cal: StatutoryCalendar) -> None:
+        with pytest.warns(CalendarYearMissing):
+            assert cal.day_kind(date(2028, 10, 3)) is DayKind.HOLIDAY
+        # 15 days from 2028-09-18 end on 10-03 (中秋 and 国庆 at once): the first working day after is 10-04.
+        assert cal.add_calendar_days(date(2028, 9, 18), 15) == date(2028, 10, 4)
+
+    def test_warns_once_per_year_per_process(self, caplog: pytest.LogCaptureFixture) -> None:
         caplog.set_level(logging.WARNING, logger="petitionflow.calendar")
         cal = StatutoryCalendar()
         with warnings.catch_warnings(record=True) as caught:
@@ -190,15 +219,14 @@ class TestMissingYear:
             cal.working_days_between(date(2027, 1, 1), date(2027, 12, 31))
             cal.day_kind(date(2028, 6, 1))
             cal.day_kind(date(2028, 6, 2))
+            # Another calendar of the same process (a second engine) does not warn again.
+            StatutoryCalendar().day_kind(date(2027, 1, 1))
         missing = [w for w in caught if issubclass(w.category, CalendarYearMissing)]
         assert sorted(re.search(r"for (\d{4}) in", str(w.message)).group(1) for w in missing) == [
             "2027",
             "2028",
         ]
         assert len(caplog.records) == 2
-        # A new instance warns again: the warning is per calendar, not per process.
-        with pytest.warns(CalendarYearMissing):
-            StatutoryCalendar().day_kind(date(2027, 1, 1))
 
     def test_has_year_never_warns(self, cal: StatutoryCalendar) -> None:
         with warnings.catch_warnings():
@@ -206,13 +234,17 @@ class TestMissingYear:
             assert not cal.has_year(2030)
             assert cal.year_data(2030) is None
 
-    def test_adding_the_year_stops_the_fallback(self, cal: StatutoryCalendar) -> None:
+    def test_adding_the_year_replaces_the_estimate(self, cal: StatutoryCalendar) -> None:
         with pytest.warns(CalendarYearMissing):
-            assert cal.is_working_day(date(2027, 1, 1))
-        cal.add_year(YEAR_2027)
+            assert cal.is_working_day(date(2027, 1, 4))
+        cal.add_year(
+            YearData(
+                2027, {date(2027, 1, d): "元旦" for d in range(1, 5)}, {}, "test notice with a bridge day"
+            )
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("error", CalendarYearMissing)
-            assert not cal.is_working_day(date(2027, 1, 1))
+            assert not cal.is_working_day(date(2027, 1, 4))
 
     def test_no_package_means_weekends_only_everywhere(self) -> None:
         cal = StatutoryCalendar(use_package=False)

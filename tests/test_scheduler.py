@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from engine.clock import Clock
 from engine.config import Settings
+from engine.definitions import read_files
 from engine.models import AuditEvent, Instance
 from engine.runtime import Engine
 from engine.scheduler import TimerService
@@ -236,6 +238,46 @@ def test_two_schedulers_on_one_database_fire_each_timer_once(live: Engine, setti
         timers.append((later, later_due))
         assert wait_until(lambda: all(fired(live, i) for i, _ in timers), timeout=15)
         assert [len(fired(live, i)) for i, _ in timers] == [1] * len(timers)
+        assert standby.poll() is None
+    finally:
+        for child in (one, two):
+            child.kill()
+            child.wait(timeout=20)
+
+
+def fired_counts(engine: Engine, ids: set[str]) -> dict[str, int]:
+    with engine.db.reading() as session:
+        rows = session.scalars(select(AuditEvent.instance_id).where(AuditEvent.kind == "timer.fired"))
+        counts = dict.fromkeys(ids, 0)
+        for instance_id in rows:
+            counts[instance_id] = counts.get(instance_id, 0) + 1
+        return counts
+
+
+def test_a_burst_due_at_one_instant_fires_each_timer_once_across_two_schedulers(
+    live: Engine, settings: Settings
+) -> None:
+    """Statutory deadlines end at 24:00: hundreds of timers come due at once. The leader drains them in
+    batches; killed halfway, the standby finishes; every timer fires exactly once."""
+    live.deploy(read_files([ROOT / "bench" / "data" / "timer_bench.bpmn"]))  # start -> timer at ${due} -> end
+    (one, one_log), (two, two_log) = scheduler_process(settings), scheduler_process(settings)
+    try:
+        assert wait_until(lambda: leads(one_log) or leads(two_log), timeout=15)
+        leader, (standby, standby_log) = (one, (two, two_log)) if leads(one_log) else (two, (one, one_log))
+        count = 300
+        due = datetime.now(UTC) + timedelta(seconds=count * 0.08 + 3)
+        ids = {
+            live.start("timer_bench", variables={"due": due.isoformat()}).instance_id for _ in range(count)
+        }
+        assert datetime.now(UTC) < due, "creating the instances took longer than planned"
+        assert wait_until(lambda: sum(fired_counts(live, ids).values()) >= count // 4, timeout=60)
+        leader.send_signal(signal.SIGKILL)  # halfway through the burst, perhaps inside a batch
+        leader.wait(timeout=10)
+        assert wait_until(lambda: leads(standby_log), timeout=15), "the standby never took over"
+        assert wait_until(lambda: all(fired_counts(live, ids).values()), timeout=90)
+        time.sleep(2.0)  # a duplicate would show up by now
+        counts = fired_counts(live, ids)
+        assert sorted(set(counts.values())) == [1], Counter(counts.values())
         assert standby.poll() is None
     finally:
         for child in (one, two):

@@ -59,6 +59,11 @@ def create_app(engine: Engine | None = None) -> Flask:
     app.register_blueprint(camunda.blp)
     app.register_blueprint(pages_blueprint)
 
+    @app.before_request
+    def follow_calendar() -> None:
+        # A year another process saved counts here too, looked up at most every few seconds, not per request.
+        engine.calendar_years.refresh()
+
     @app.get("/healthz")
     def healthz() -> tuple[dict[str, str], int]:
         return {"status": "ok"}, 200

@@ -306,6 +306,24 @@ def cmd_org_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calendar(args: argparse.Namespace) -> int:
+    """Add a year's official schedule for every process; the scheduler recomputes the deadlines it moves."""
+    try:
+        raw = parse_json(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, BodyRefused) as error:
+        print(f"error: {args.file}: cannot read a calendar year (UTF-8 JSON): {error}", file=sys.stderr)
+        return 1
+    year = raw.get("year") if isinstance(raw, dict) else None
+    if isinstance(year, bool) or not isinstance(year, int):
+        print(f"error: {args.file}: 'year' must be an integer", file=sys.stderr)
+        return 1
+    parsed = _engine().calendar_years.put(year, raw, None)
+    print(
+        f"calendar year {year} saved: {len(parsed.holidays)} holidays, {len(parsed.adjusted_workdays)} make-up days"
+    )
+    return 0
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """Run only the timer scheduler (production: one process next to the web workers)."""
     import signal
@@ -431,6 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--user", help="whom the audit log names as the author (default: the command line)")
     p.set_defaults(func=cmd_org_load)
+
+    p = sub.add_parser(
+        "calendar", help="add a year's holiday schedule (the State Council's notice) as a JSON year file"
+    )
+    p.add_argument("file", type=Path, help="the year in the format of engine/calendar.py, e.g. 2027.json")
+    p.set_defaults(func=cmd_calendar)
 
     p = sub.add_parser("scheduler", help="run the timer scheduler alone (one active per database)")
     p.set_defaults(func=cmd_scheduler)

@@ -137,6 +137,8 @@ def test_handler_claims_fixes_the_form_and_completes_then_supervisor_sees_the_ne
     expect(page).to_have_url(re.compile(r"/cockpit$"))
     cockpit_row = page.locator(f'tr[data-instance-id="{instance_id}"]')
     expect(cockpit_row).to_contain_text(number)
+    # The demo clock is in November 2026 and no 2027 notice was added: the cockpit says so.
+    expect(page.get_by_test_id("calendar-warning")).to_contain_text("2027年节假日安排尚未录入")
     screenshot(page, "supervisor-cockpit")
     cockpit_row.get_by_role("link", name=number).click()
     page.wait_for_url(f"**/instances/{instance_id}")

@@ -7,10 +7,10 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from engine.calendar import YearFileInvalid, save_year_file, year_from_json, year_to_json
-from engine.errors import InvalidInput, NotFound
+from engine.calendar import year_to_json
+from engine.errors import NotFound
 
-from ..auth import engine, require
+from ..auth import current, engine, require
 from .common import with_errors
 
 blp = Blueprint(
@@ -72,35 +72,35 @@ def year(year: int) -> dict[str, Any]:
 @blp.response(200, YearSummarySchema)
 @with_errors(blp, 400, 401, 403, 422)
 def put_year(data: dict[str, Any], year: int) -> dict[str, Any]:
-    """Add or replace a year (the State Council's notice); stored in instance/calendar/<year>.json.
+    """Add or replace a year (the State Council's notice), for every web worker and the scheduler.
 
     The whole document is checked first (year, region, every date in the year, only known keys); a refused
-    upload changes nothing, so no file can be written that would stop the service at its next start."""
-    if data.get("year") != year:
-        raise InvalidInput(
-            f"{year} 年的日历数据未保存：请求体中的年份须为 {year}（与地址中的年份一致）",
-            {"fields": {"year": [f"须为 {year}"]}},
-        )
-    calendar = engine().calendar
-    region = data.get("region", "CN")
-    if region != calendar.region:
-        raise InvalidInput(
-            f"{year} 年的日历数据未保存：地区 {region!r} 不是本系统日历的地区 {calendar.region!r}",
-            {"fields": {"region": [f"须为 {calendar.region!r}"]}},
-        )
-    folder = engine().settings.instance_path / "calendar"
-    try:
-        parsed = year_from_json(data, folder / f"{year}.json")
-    except YearFileInvalid as error:
-        raise InvalidInput(
-            f"{year} 年的日历数据有 {len(error.problems)} 处错误，未保存：请逐项改正后重新提交",
-            {"problems": error.problems},
-        ) from error
-    save_year_file(folder, data)
-    calendar.add_year(parsed)
+    upload changes nothing. The scheduler then recomputes the open deadlines the year moves, each recorded in
+    the instance's history with the old and the new due time."""
+    parsed = engine().calendar_years.put(year, data, current().username)
     return {
         "year": year,
         "source": parsed.source,
         "holidays": len(parsed.holidays),
         "adjustedWorkdays": len(parsed.adjusted_workdays),
     }
+
+
+class CalendarWarningSchema(Schema):
+    code = fields.String()
+    year = fields.Integer()
+    message = fields.String()
+
+
+class CalendarStatusSchema(Schema):
+    warnings = fields.List(fields.Nested(CalendarWarningSchema))
+
+
+@blp.route("/status", methods=["GET"])
+@require()
+@blp.response(200, CalendarStatusSchema)
+@with_errors(blp, 401)
+def status() -> dict[str, Any]:
+    """What the cockpit warns about: this year counted without its official schedule, and from 1 November
+    next year's schedule not yet added."""
+    return {"warnings": engine().calendar_years.warnings()}

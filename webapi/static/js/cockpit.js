@@ -115,7 +115,16 @@ async function load() {
   }
 }
 
+// The calendar's own warnings: a year counted without the State Council's notice, next year's from 1 November.
+async function calendarWarnings() {
+  try {
+    const { warnings } = await get('/api/calendar/status');
+    replace($('#calendar-warnings'), ...warnings.map((w) => h('div', { class: 'alert alert-warning', 'data-testid': 'calendar-warning' }, w.message)));
+  } catch { /* the rest of the cockpit still works */ }
+}
+
 async function init() {
+  calendarWarnings();
   try {
     definitions = await get('/api/definitions');
   } catch (error) {
