@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import DeploymentInvalid
+from .formlinks import form_file_key
 from .forms import FormDefinitionError, parse_form
 from .models import Deployment, FormVersion, ProcessDefinition, Resource
 from .parsing import BpmnFile, DefinitionChecker, Problem
@@ -94,6 +95,15 @@ class DefinitionStore:
     def _deployed_forms(self, session: Session) -> set[str]:
         return set(session.scalars(select(FormVersion.form_key).distinct()))
 
+    def _deployed_form_files(self, session: Session) -> dict[str, str]:
+        """The file name each deployed form was deployed under -> its key (the newest such file wins)."""
+        rows = session.execute(
+            select(Resource.name, FormVersion.form_key)
+            .join(Resource, Resource.id == FormVersion.resource_id)
+            .order_by(FormVersion.id)
+        )
+        return {name: key for name, key in rows}
+
     def _deployed_processes(self, session: Session, exclude: set[str]) -> dict[str, BpmnFile]:
         """The latest deployed file of every process key, so new diagrams may call them."""
         latest = (
@@ -117,9 +127,24 @@ class DefinitionStore:
                 problems.append(Problem(f.name, None, None, "only .bpmn and .form files can be deployed"))
             elif f.kind == "form":
                 try:
-                    forms.append((f, parse_form(f.content, source=f.name)))
+                    form = parse_form(f.content, source=f.name, default_id=form_file_key(f.name))
                 except FormDefinitionError as error:
                     problems.append(Problem(f.name, getattr(error, "line", None), None, str(error)))
+                    continue
+                if len(form.id) > 100:
+                    problems.append(Problem(f.name, None, None, "表单编号（id 或文件名）不能超过 100 个字符"))
+                elif form.id in {other.id for _, other in forms}:
+                    twin = next(g.name for g, other in forms if other.id == form.id)
+                    problems.append(
+                        Problem(
+                            f.name,
+                            None,
+                            None,
+                            f"表单编号“{form.id}”与 {twin} 相同：一次部署中表单编号不能重复",
+                        )
+                    )
+                else:
+                    forms.append((f, form))
         form_keys = {form.id for _, form in forms}
         bpmn = [BpmnFile(f.name, f.content) for f in files if f.kind == "bpmn"]
         names = {Path(f.name).name for f in bpmn}
@@ -127,6 +152,8 @@ class DefinitionStore:
         checker = DefinitionChecker(
             self.functions,
             known_forms=form_keys | (self._deployed_forms(session) if session is not None else set()),
+            form_files={Path(f.name).name: form.id for f, form in forms},
+            deployed_form_files=self._deployed_form_files(session) if session is not None else {},
             # A process being redeployed must resolve against its new file, not its old one.
             known_processes={k: v for k, v in deployed.items() if v.name not in names},
             allow_scripts=self.allow_scripts,

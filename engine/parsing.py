@@ -25,6 +25,7 @@ from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from .expressions import ExpressionError, compile_expression
+from .formlinks import FormLink, FormLinkRefused, read_link
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -185,11 +186,19 @@ class DefinitionChecker:
         functions: Iterable[str],
         *,
         known_forms: Iterable[str] = (),
+        form_files: Mapping[str, str] | None = None,
+        deployed_form_files: Mapping[str, str] | None = None,
         known_processes: Mapping[str, BpmnFile] | None = None,
         allow_scripts: bool = False,
     ) -> None:
         self.functions = frozenset(functions)
         self.known_forms = set(known_forms)
+        # A form's file name -> its key, for camunda-forms:deployment:/app: keys: this deployment's files, and
+        # files deployed before.
+        self.form_files = dict(form_files or {})
+        self.deployed_form_files = dict(deployed_form_files or {})
+        # (file, element id) -> the form the element links, written into its task spec after parsing.
+        self.links: dict[tuple[str, str], FormLink] = {}
         self.allow_scripts = allow_scripts
         self.problems: list[Problem] = []
         self.known_processes: dict[str, BpmnFile] = {}
@@ -284,14 +293,7 @@ class DefinitionChecker:
         for param in root.iterfind(".//camunda:inputParameter", NS):
             if len(param) == 0 and is_expression(param.text):
                 self.check_expression(file, param, param.text, "value", "input mapping")
-        for node in root.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}startEvent"):
-            ref = node.get(f"{{{CAMUNDA_NS}}}formRef")
-            if ref is not None and ref not in self.known_forms:
-                self.problem(
-                    file,
-                    node,
-                    f"camunda:formRef names form '{ref}', which is neither deployed nor in this deployment",
-                )
+        self.check_form_links(file, root)
         for call in root.iterfind(".//bpmn:callActivity", NS):
             called = call.get("calledElement")
             if not called:
@@ -302,6 +304,25 @@ class DefinitionChecker:
                 )
             elif called not in process_ids and called not in self.known_processes:
                 self.problem(file, call, f"call activity calls process '{called}', which is not deployed")
+
+    def check_form_links(self, file: BpmnFile, root: Any, *, report: bool = True) -> None:
+        """Every user task's form link, and the start form of each process (a start event directly in it).
+        ``report``: False for a called process deployed earlier (its links were checked then)."""
+        starts = [e for p in root.iterfind("bpmn:process", NS) for e in p.iterfind("bpmn:startEvent", NS)]
+        for node in [*root.iter(f"{{{BPMN_NS}}}userTask"), *starts]:
+            try:
+                link = read_link(
+                    node,
+                    forms_here=self.form_files,
+                    forms_deployed=self.deployed_form_files,
+                    known_keys=self.known_forms,
+                )
+            except FormLinkRefused as error:
+                if report:
+                    self.problem(file, node, str(error))
+                continue
+            if link is not None and node.get("id"):
+                self.links[(file.name, node.get("id"))] = link
 
     def parse(self, files: list[BpmnFile]) -> list[ParsedProcess]:
         """Check and parse ``files``; returns nothing (and fills ``problems``) if anything is wrong."""
@@ -336,6 +357,7 @@ class DefinitionChecker:
                 if key not in process_ids and PurePath(file.name).name not in by_name:
                     parser.add_bpmn_xml(file.tree, filename=PurePath(file.name).name)
                     by_name[PurePath(file.name).name] = file
+                    self.check_form_links(file, file.tree, report=False)
             parsed = []
             for key in parser.get_process_ids():
                 if key not in process_ids:
@@ -344,11 +366,7 @@ class DefinitionChecker:
                 spec = parser.get_spec(key)
                 subprocess_specs = parser.get_subprocess_specs(key)
                 process = current.tree.xpath("bpmn:process[@id=$id]", namespaces=NS, id=key)[0]
-                refs = {
-                    n.get(f"{{{CAMUNDA_NS}}}formRef")
-                    for n in process.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}startEvent")
-                    if n.get(f"{{{CAMUNDA_NS}}}formRef")
-                }
+                refs = self._link_specs(by_name, [spec, *subprocess_specs.values()])
                 parsed.append(
                     ParsedProcess(key, process.get("name"), current.name, spec, subprocess_specs, refs)
                 )
@@ -360,3 +378,24 @@ class DefinitionChecker:
                 Problem(file.name, file.line_of(element_id), element_id, str(error).split("\n")[0])
             )
             return []
+
+    def _link_specs(self, by_name: Mapping[str, BpmnFile], specs: Iterable[BpmnProcessSpec]) -> set[str]:
+        """Write each element's form link into its task spec (one shape however the diagram linked it);
+        returns the form keys the process uses."""
+        keys: set[str] = set()
+        for spec in specs:
+            file = by_name.get(spec.file)
+            if file is None:
+                continue
+            for task_spec in spec.task_specs.values():
+                link = self.links.get((file.name, getattr(task_spec, "bpmn_id", None) or ""))
+                if link is None:
+                    continue
+                extensions = getattr(task_spec, "extensions", None)
+                if not isinstance(extensions, dict):
+                    extensions = task_spec.extensions = {}
+                for name in ("formRef", "formRefBinding", "formRefVersion"):
+                    extensions.pop(name, None)
+                extensions.update(link.extensions())
+                keys.add(link.key)
+        return keys

@@ -34,6 +34,7 @@ from .errors import Conflict, InvalidInput, InvalidState, NotFound, ValidationFa
 from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
+from .formstore import DeployedForm, bound_version
 from .models import AuditEvent, Instance, ProcessDefinition, Task
 from .scripting import FunctionRegistry
 from .unit_of_work import (
@@ -187,6 +188,10 @@ class Engine:
             if definition is None:
                 raise NotFound(f"no process definition '{definition_id or key}' is deployed", {"key": key})
             spec, subprocess_specs = self.executor.specs(session, definition.id)
+            # A start form is enforced like a task's: the instance starts with what it accepted, or not at all.
+            form = self.start_form(session, definition.id)
+            if form is not None:
+                variables.update(self._validated(form.definition, variables))
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
             workflow.task_tree.data.update(variables)
             now = self.now()
@@ -310,10 +315,47 @@ class Engine:
 
         return self._execute(Command("comment", apply, task_id=task_id, load=False))
 
+    def start_form(self, session: Session, definition_id: str) -> DeployedForm | None:
+        """The form a process's start event links (its none start event directly in the process), if any."""
+        spec, _ = self.executor.specs(session, definition_id)
+        for start in spec.start.outputs:
+            extensions = getattr(start, "extensions", None) or {}
+            if extensions.get("formRef"):
+                version = bound_version(session, extensions, definition_id)
+                form = self.forms.get(extensions["formRef"], version, session) if version else None
+                if form is None:
+                    raise NotFound(f"start form '{extensions['formRef']}' is not deployed")
+                return form
+        return None
+
+    def form_link(self, definition_id: str, element_id: str) -> dict[str, Any] | None:
+        """Camunda's ``camundaFormRef`` of an element: ``{key, binding, version}`` (version only when fixed), as
+        the diagram linked it; None without a Camunda Form. Read from the cached spec, no query once warm."""
+        with self.db.reading() as session:
+            spec, subprocess_specs = self.executor.specs(session, definition_id)
+        for each in (spec, *subprocess_specs.values()):
+            for task_spec in each.task_specs.values():
+                if getattr(task_spec, "bpmn_id", None) != element_id:
+                    continue
+                extensions = getattr(task_spec, "extensions", None) or {}
+                if not extensions.get("formRef"):
+                    return None
+                version = extensions.get("formRefVersion")
+                return {
+                    "key": extensions["formRef"],
+                    "binding": extensions.get("formRefBinding") or "latest",
+                    "version": int(version) if version else None,
+                }
+        return None
+
     def validate_submission(self, session: Session, task: Task, variables: dict[str, Any]) -> dict[str, Any]:
         form = self.form_for(session, task)
         if form is None:
             return variables
+        return self._validated(form, variables)
+
+    @staticmethod
+    def _validated(form: FormDefinition, variables: dict[str, Any]) -> dict[str, Any]:
         try:
             return form.validate(variables)
         except FormValidationError as error:

@@ -10,7 +10,7 @@ transaction: that is the command executor's job (:mod:`engine.executor`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,7 +27,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from .context import current_work
 from .errors import Conflict, InvalidState, ProcessError
 from .events import is_timer, timer_due, timer_fired
-from .models import AuditEvent, Deadline, FormVersion, Instance, ProcessDefinition, Task, TaskCandidate, Timer
+from .formstore import bound_version
+from .models import AuditEvent, Deadline, Instance, Task, TaskCandidate, Timer
 from .parsing import is_expression
 from .scripting import FunctionRegistry, evaluate
 from .serialization import WorkflowCodec
@@ -364,7 +365,7 @@ class UnitOfWork:
             "candidate_users": users,
             "candidate_groups": groups,
             "form_ref": form_ref,
-            "form_version": self._form_version(form_ref, ext) if form_ref else None,
+            "form_version": bound_version(self.session, ext, self.row.definition_id) if form_ref else None,
             "form_key": ext.get("formKey"),
             "due_at": parse_due(value(ext.get("dueDate")), self.now),
             "follow_up_at": parse_due(value(ext.get("followUpDate")), self.now),
@@ -382,25 +383,6 @@ class UnitOfWork:
             data={"name": spec.bpmn_name, "candidateGroups": groups} if groups else None,
         )
         return row, candidates
-
-    def _form_version(self, form_ref: str, ext: Mapping[str, Any]) -> int | None:
-        binding = ext.get("formRefBinding", "latest")
-        if binding == "version" and ext.get("formRefVersion"):
-            return int(ext["formRefVersion"])
-        query = select(FormVersion.version).where(FormVersion.form_key == form_ref)
-        # Form versions never depend on this command's pending changes: flushing the instance here would
-        # only write its row twice.
-        with self.session.no_autoflush:
-            if binding == "deployment":
-                deployment = select(ProcessDefinition.deployment_id).where(
-                    ProcessDefinition.id == self.row.definition_id
-                )
-                found = self.session.scalar(
-                    query.where(FormVersion.deployment_id == deployment.scalar_subquery())
-                )
-                if found is not None:
-                    return found
-            return self.session.scalar(query.order_by(FormVersion.version.desc()).limit(1))
 
     def _project_timers(self, workflow: BpmnWorkflow) -> datetime | None:
         """Bring the timer rows in line with the waiting timers; returns the next due time."""
