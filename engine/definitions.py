@@ -22,7 +22,7 @@ from .errors import DeploymentInvalid
 from .formlinks import form_file_key
 from .forms import FormDefinitionError, parse_form
 from .models import Deployment, FormVersion, ProcessDefinition, Resource
-from .parsing import BpmnFile, DefinitionChecker, Problem
+from .parsing import ENGINE_REFUSED, BpmnFile, DefinitionChecker, Problem
 from .serialization import WorkflowCodec
 
 
@@ -160,6 +160,21 @@ class DefinitionStore:
         )
         processes = checker.parse(bpmn)
         problems.extend(checker.problems)
+        for process in processes:
+            # Encoding is part of the check: a spec the serializer cannot write must be refused here, with
+            # the process named, not fail the deploy afterwards.
+            try:
+                process.spec_json = self.codec.encode_spec(process.spec, process.subprocess_specs)
+            except Exception as error:  # any failure to encode is the diagram's problem
+                file = next(b for b in bpmn if b.name == process.file)
+                problems.append(
+                    Problem(
+                        process.file,
+                        file.line_of(process.key),
+                        process.key,
+                        f"{ENGINE_REFUSED}（{type(error).__name__}: {error}）",
+                    )
+                )
         for f in bpmn:
             if f.tree is not None and not problems and not any(p.file == f.name for p in processes):
                 problems.append(
@@ -236,7 +251,7 @@ class DefinitionStore:
             result.forms[form.id] = version
         new_definitions: list[ProcessDefinition] = []
         for process in processes:
-            spec_json = self.codec.encode_spec(process.spec, process.subprocess_specs)
+            spec_json = process.spec_json
             checksum = _checksum(spec_json)
             latest = latest_definition(session, process.key)
             if duplicate_filtering and latest is not None and latest.checksum == checksum:

@@ -26,6 +26,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from .expressions import ExpressionError, compile_expression
 from .formlinks import FormLink, FormLinkRefused, read_link
+from .support import QUARTZ_CRON, simplify_collections, unsupported
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -141,6 +142,7 @@ class ParsedProcess:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     form_refs: set[str] = field(default_factory=set)
+    spec_json: str = ""  # the encoded spec, written when the deployment is checked
 
 
 @dataclass
@@ -166,13 +168,30 @@ class BpmnFile:
         return best
 
 
+SCHEMA_REFUSED = "不符合 BPMN 2.0 XML 结构（请用 Camunda Modeler 打开后重新保存）："
+EXPRESSION_LABELS = {
+    "condition": "条件",
+    "timer": "定时器",
+    "input mapping": "输入映射",
+    "loopCardinality": "多实例数量",
+    "completionCondition": "完成条件",
+}
+ENGINE_REFUSED = "引擎无法执行此元素，请对照建模说明（docs/modelling.md）改用支持的元素"
+
+
+def _first_process(file: BpmnFile) -> str | None:
+    found = file.tree.find("bpmn:process", NS) if file.tree is not None else None
+    return found.get("id") if found is not None else None
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
 def _owner_id(element: Any) -> str | None:
+    """The id of the BPMN element a problem belongs to (an extension element's own id is not a diagram id)."""
     while element is not None:
-        if element.get("id"):
+        if element.get("id") and str(element.tag).startswith(f"{{{BPMN_NS}}}"):
             return element.get("id")
         element = element.getparent()
     return None
@@ -235,7 +254,7 @@ class DefinitionChecker:
             BpmnValidator().validate(file.tree, file.name)
         except ValidationException as error:
             line = int(error.line_number) if str(error.line_number).isdigit() else None
-            self.problems.append(Problem(file.name, line, file.element_at(line), f"schema: {error}"))
+            self.problems.append(Problem(file.name, line, file.element_at(line), f"{SCHEMA_REFUSED}{error}"))
             return False
         return True
 
@@ -248,8 +267,13 @@ class DefinitionChecker:
             compile_expression(source, self.functions, kind=kind)  # type: ignore[arg-type]
         except ExpressionError as error:
             # Refusals with a Chinese text (the size bounds) show it; the others keep their English reason.
-            message = f"{source.strip()!r} 被拒绝：{error.message}" if error.message else None
-            self.problem(file, element, message or f"{what} {source.strip()!r} refused: {error.reason}")
+            label = EXPRESSION_LABELS.get(what, what)
+            self.problem(
+                file,
+                element,
+                f"{label}“{source.strip()}”无法接受：{error.message or error.reason}"
+                "（表达式只能读取流程变量、比较、运算和调用登记的函数，见建模说明）",
+            )
 
     def check_file(self, file: BpmnFile, process_ids: set[str]) -> None:
         root = file.tree
@@ -259,12 +283,22 @@ class DefinitionChecker:
                 self.check_expression(file, flow, cond.text, "condition", "condition")
         for tag in ("timeDuration", "timeDate", "timeCycle"):
             for timer in root.iterfind(f".//bpmn:{tag}", NS):
+                if tag == "timeCycle" and QUARTZ_CRON.match(timer.text or ""):
+                    continue  # refused with its own advice (engine/support.py)
                 self.check_expression(file, timer, timer.text, "timer", "timer")
+        for tag in ("condition", "loopCardinality", "completionCondition"):
+            for node in root.iterfind(f".//bpmn:{tag}", NS):
+                self.check_expression(file, node, node.text, "condition", tag)
         for script in root.iterfind(".//bpmn:scriptTask", NS):
             if not self.allow_scripts:
                 self.problem(
-                    file, script, "script tasks are disabled: model the step as a user or service task"
+                    file,
+                    script,
+                    "脚本任务未启用（运维人员可设置 PETITIONFLOW_ALLOW_SCRIPTS）：请把这一步建模为用户任务",
                 )
+        for element, message in unsupported(root):
+            self.problem(file, element, message)
+        self.check_flows(file, root)
         # SpiffWorkflow gives every process and subprocess tasks of its own named so; an element with one of
         # these ids would silently replace them, and the diagram would deploy but never start.
         scopes = [*root.iterfind(".//bpmn:process", NS), *root.iterfind(".//bpmn:subProcess", NS)]
@@ -276,20 +310,10 @@ class DefinitionChecker:
                 self.problem(
                     file, element, f"the id '{element.get('id')}' is reserved by the engine: rename it"
                 )
-            for attr in ("class", "delegateExpression", "expression"):
-                if (
-                    element.get(f"{{{CAMUNDA_NS}}}{attr}") is not None
-                    and _local(element.tag) != "inputParameter"
-                ):
-                    self.problem(
-                        file, element, f"camunda:{attr} would run Java/JUEL code and is not supported"
-                    )
             for attr in ("assignee", "candidateUsers", "candidateGroups", "dueDate", "followUpDate"):
                 value = element.get(f"{{{CAMUNDA_NS}}}{attr}")
                 if is_expression(value):
                     self.check_expression(file, element, value, "value", f"camunda:{attr}")
-            if _local(element.tag) in {"executionListener", "taskListener"}:
-                self.problem(file, element, "listeners are not supported: model the behaviour in the diagram")
         for param in root.iterfind(".//camunda:inputParameter", NS):
             if len(param) == 0 and is_expression(param.text):
                 self.check_expression(file, param, param.text, "value", "input mapping")
@@ -304,6 +328,22 @@ class DefinitionChecker:
                 )
             elif called not in process_ids and called not in self.known_processes:
                 self.problem(file, call, f"call activity calls process '{called}', which is not deployed")
+
+    def check_flows(self, file: BpmnFile, root: Any) -> None:
+        """A sequence flow joins two elements of its own process or sub-process (a target deleted in another
+        tool leaves a flow pointing nowhere)."""
+        for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
+            scope = flow.getparent()
+            ids = {child.get("id") for child in scope if isinstance(child.tag, str)}
+            for end in ("sourceRef", "targetRef"):
+                ref = flow.get(end)
+                if not ref or ref not in ids:
+                    self.problem(
+                        file,
+                        flow,
+                        f"顺序流的 {end}“{ref or ''}”不是同一流程（或子流程）中的元素："
+                        "请在 Camunda Modeler 中重新连接这条线",
+                    )
 
     def check_form_links(self, file: BpmnFile, root: Any, *, report: bool = True) -> None:
         """Every user task's form link, and the start form of each process (a start event directly in it).
@@ -351,6 +391,7 @@ class DefinitionChecker:
         current = files[0]
         try:
             for current in files:
+                simplify_collections(current.tree)
                 parser.add_bpmn_xml(current.tree, filename=PurePath(current.name).name)
             # Called processes deployed earlier join the parse so call activities resolve across files.
             for key, file in self.known_processes.items():
@@ -373,9 +414,21 @@ class DefinitionChecker:
             return parsed
         except ValidationException as error:
             file = by_name.get(error.file_name) or current
-            element_id = error.id or None
+            element_id = error.id or _first_process(file)
+            detail = str(error).split("\n")[0].strip()
             self.problems.append(
-                Problem(file.name, file.line_of(element_id), element_id, str(error).split("\n")[0])
+                Problem(file.name, file.line_of(element_id), element_id, f"{ENGINE_REFUSED}（{detail}）")
+            )
+            return []
+        except Exception as error:  # whatever the parser trips on is the diagram's problem
+            element_id = _first_process(current)
+            self.problems.append(
+                Problem(
+                    current.name,
+                    current.line_of(element_id),
+                    element_id,
+                    f"{ENGINE_REFUSED}（{type(error).__name__}: {error}）",
+                )
             )
             return []
 

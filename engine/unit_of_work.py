@@ -157,6 +157,13 @@ class UnitOfWork:
                 f"the diagram failed at {element or 'an element'}: {error}",
                 {"element": element, "instance": self.row.id},
             ) from error
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+            # SpiffWorkflow's own slips on data the diagram did not expect (a multi-instance collection that
+            # is not a list): the step fails as an incident and the instance stays as it was.
+            raise ProcessError(
+                f"the diagram failed: {type(error).__name__}: {error}",
+                {"element": None, "instance": self.row.id},
+            ) from error
         finally:
             current_work.reset(token)
 
