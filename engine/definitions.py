@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .errors import DeploymentInvalid
+from .errors import DeploymentInvalid, InvalidState, NotFound
 from .formlinks import form_file_key
 from .forms import FormDefinitionError, parse_form
-from .models import Deployment, FormVersion, ProcessDefinition, Resource
+from .models import Deployment, FormVersion, Instance, ProcessDefinition, Resource
 from .parsing import ENGINE_REFUSED, BpmnFile, DefinitionChecker, Problem
 from .serialization import WorkflowCodec
 
@@ -301,3 +301,43 @@ class DefinitionStore:
         session.flush()
         result.created = True
         return result
+
+
+def undeploy(
+    session: Session, *, deployment_id: str | None = None, definition_id: str | None = None
+) -> list[str]:
+    """Remove a process definition version (or every one of a deployment) on which no instance ever ran; returns
+    the ids removed. Forms stay: a form version may serve other diagrams' tasks, and its number must never be
+    reused. The deployment goes too once nothing of it is left."""
+    query = select(ProcessDefinition)
+    if definition_id is not None:
+        query = query.where(ProcessDefinition.id == definition_id)
+    if deployment_id is not None:
+        query = query.where(ProcessDefinition.deployment_id == deployment_id)
+    definitions = list(session.scalars(query))
+    deployment = session.get(Deployment, deployment_id) if deployment_id is not None else None
+    if not definitions and deployment is None:
+        raise NotFound(
+            f"Deployment with id '{deployment_id}' does not exist"
+            if deployment_id is not None
+            else f"no process definition '{definition_id}'"
+        )
+    ids = [d.id for d in definitions]
+    used = session.scalar(select(func.count()).select_from(Instance).where(Instance.definition_id.in_(ids)))
+    if used:
+        raise InvalidState(
+            f"Deletion of process definition without cascading failed: {used} instance(s) ran on "
+            f"{', '.join(ids)}; only a version without instances can be removed",
+            {"definitions": ids, "instances": used},
+        )
+    resources = [d.resource_id for d in definitions]
+    deployments = {d.deployment_id for d in definitions} | ({deployment_id} if deployment_id else set())
+    session.execute(delete(ProcessDefinition).where(ProcessDefinition.id.in_(ids)))
+    session.execute(delete(Resource).where(Resource.id.in_(resources)))
+    for candidate in deployments:
+        if session.scalar(
+            select(func.count()).select_from(Resource).where(Resource.deployment_id == candidate)
+        ):
+            continue
+        session.execute(delete(Deployment).where(Deployment.id == candidate))
+    return ids

@@ -18,6 +18,8 @@ DEPLOYERS = ("designer", "admin")
 STARTERS = DEPLOYERS
 # Who suspends, resumes and cancels a running instance.
 INSTANCE_MANAGERS = ("supervisor", "admin")
+# Who may correlate messages from outside (Camunda's POST /message): integrations run as these roles.
+MESSAGE_SENDERS = ("designer", "supervisor", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 

@@ -205,3 +205,66 @@ def unsupported_files(files: Sequence[DeployFile]) -> list[dict[str, Any]]:
         for f in files
         if f.kind is None
     ]
+
+
+def undeploy(
+    engine: Engine,
+    principal: Principal,
+    *,
+    deployment_id: str | None = None,
+    definition_id: str | None = None,
+) -> list[str]:
+    """Remove a test version nobody ran (a designer's mistaken deployment); refused once any instance exists."""
+    policy.check_role(principal, policy.DEPLOYERS)
+    return engine.undeploy(deployment_id=deployment_id, definition_id=definition_id)
+
+
+# -- messages ------------------------------------------------------------------------------------------------
+def correlate_message(
+    engine: Engine,
+    principal: Principal,
+    name: str,
+    *,
+    instance_id: str | None = None,
+    business_key: str | None = None,
+    correlation_keys: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
+    every: bool = False,
+) -> list[tuple[str, CommandResult]]:
+    """Deliver a message to the waiting instances it correlates with, or start the process it starts (the
+    one road for messages from outside: /engine-rest/message and the use cases that send one)."""
+    policy.check_role(principal, policy.MESSAGE_SENDERS)
+    return engine.correlate(
+        name,
+        instance_id=instance_id,
+        business_key=business_key,
+        correlation_keys=correlation_keys,
+        variables=variables,
+        every=every,
+        actor=_actor(principal),
+    )
+
+
+# -- forms and history for the Camunda REST subset -------------------------------------------------------------
+def start_form(engine: Engine, definition_id: str) -> Any:
+    """The deployed start form of a definition (DeployedForm), or None."""
+    with engine.db.reading() as session:
+        return engine.start_form(session, definition_id)
+
+
+def instance_activities(engine: Engine, principal: Principal, instance_id: str) -> list[dict[str, Any]]:
+    readable_instance(engine, principal, instance_id)
+    return engine.active_activities(instance_id)
+
+
+def history_events(
+    engine: Engine, principal: Principal, kinds: Sequence[str], where: Any, page: Any
+) -> list[Any]:
+    """Audit events of ``kinds`` for Camunda's /history (instance readers only: they span every unit)."""
+    policy.check_role(principal, policy.INSTANCE_READERS)
+    return read(engine, queries.event_page, kinds, where, page)
+
+
+def history_count(engine: Engine, principal: Principal, kinds: Sequence[str], where: Any) -> int:
+    policy.check_role(principal, policy.INSTANCE_READERS)
+    return read(engine, queries.event_count, kinds, where)
