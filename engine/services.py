@@ -252,6 +252,19 @@ def start_form(engine: Engine, definition_id: str) -> Any:
         return engine.start_form(session, definition_id)
 
 
+def form_link(engine: Engine, definition_id: str, element_id: str) -> dict[str, Any] | None:
+    """Camunda's camundaFormRef of an element, as the diagram linked it."""
+    return engine.form_link(definition_id, element_id)
+
+
+def start_form_link(engine: Engine, definition_id: str) -> dict[str, Any] | None:
+    return engine.start_form_link(definition_id)
+
+
+def element_names(engine: Engine, definition_id: str) -> dict[str, str | None]:
+    return engine.element_names(definition_id)
+
+
 def instance_activities(engine: Engine, principal: Principal, instance_id: str) -> list[dict[str, Any]]:
     readable_instance(engine, principal, instance_id)
     return engine.active_activities(instance_id)

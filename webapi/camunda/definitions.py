@@ -447,7 +447,11 @@ def submit_start_form_by_key(key: str) -> dict[str, Any]:
 
 
 def _start_form_link(found: dict[str, Any]) -> dict[str, Any]:
-    return {"key": None, "contextPath": None, "camundaFormRef": engine().start_form_link(found["id"])}
+    return {
+        "key": None,
+        "contextPath": None,
+        "camundaFormRef": services.start_form_link(engine(), found["id"]),
+    }
 
 
 @blp.get("/process-definition/<definition_id>/startForm")

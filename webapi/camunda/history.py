@@ -195,7 +195,7 @@ def _task_lives(task_ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def _names(definition_id: str, cache: dict[str, dict[str, str | None]]) -> dict[str, str | None]:
     if definition_id not in cache:
-        cache[definition_id] = engine().element_names(definition_id)
+        cache[definition_id] = services.element_names(engine(), definition_id)
     return cache[definition_id]
 
 

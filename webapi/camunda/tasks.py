@@ -41,7 +41,7 @@ SORTS = {
 def task_dto(task: Any) -> dict[str, Any]:
     # The link as the diagram wrote it (binding latest, deployment or version); the version shown is in
     # formVersion of /api.
-    form_ref = engine().form_link(task.definition_id, task.element_id) if task.form_ref else None
+    form_ref = services.form_link(engine(), task.definition_id, task.element_id) if task.form_ref else None
     return {
         "id": task.id,
         "name": task.name,
