@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, insert, select
@@ -359,6 +360,54 @@ class Engine:
                 hook(work, task, clean)
 
         return self._execute(Command("complete", apply, task_id=task_id))
+
+    def throw_error(
+        self,
+        task_id: str,
+        code: str,
+        *,
+        message: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> CommandResult:
+        """A human task reports a business error (Camunda's bpmnError): the error boundary event on the task
+        that catches ``code`` takes over and the task is cancelled. No catcher: refused, nothing changes."""
+        variables = check_variables(variables)
+
+        def apply(work: UnitOfWork) -> None:
+            task = work.open_task(task_id)
+            if task.assignee is not None and actor is not None and task.assignee != actor:
+                raise Conflict(
+                    f"task is claimed by {task.assignee}", {"task": task_id, "assignee": task.assignee}
+                )
+            assert work.workflow is not None
+            workflow = work.workflow
+            spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+            catchers = [
+                t
+                for t in work.all_tasks()
+                if t.state == TaskState.WAITING
+                and t.parent is spiff_task.parent
+                and isinstance(getattr(t.task_spec, "event_definition", None), ErrorEventDefinition)
+                and t.task_spec.event_definition.code in (None, code)
+            ]
+            if not catchers:
+                raise InvalidInput(
+                    f"no error boundary event on task '{task.element_id}' catches error code '{code}'",
+                    {"task": task_id, "errorCode": code},
+                )
+            spiff_task.data.update(variables)
+            caught = catchers[0].task_spec.event_definition
+            event = BpmnEvent(
+                ErrorEventDefinition(caught.name, code=code),
+                payload={"errorCode": code, "errorMessage": message},
+            )
+            work.run(lambda: workflow.catch(event))
+            work.audit(
+                "task.error", actor=actor, task=task, data={"errorCode": code, "errorMessage": message}
+            )
+
+        return self._execute(Command("bpmn_error", apply, task_id=task_id))
 
     def comment(self, task_id: str, text: str, *, actor: str | None = None) -> CommandResult:
         """A note on an open task, kept in the instance's history."""

@@ -80,6 +80,19 @@ def complete(engine: Engine, principal: Principal, task_id: str, variables: dict
     )
 
 
+def throw_error(
+    engine: Engine,
+    principal: Principal,
+    task_id: str,
+    code: str,
+    message: str | None = None,
+    variables: dict[str, Any] | None = None,
+) -> CommandResult:
+    """The task's worker reports a business error its diagram catches (an error boundary event)."""
+    policy.check_may_act(principal, readable_task(engine, principal, task_id))
+    return engine.throw_error(task_id, code, message=message, variables=variables, actor=_actor(principal))
+
+
 def comment(engine: Engine, principal: Principal, task_id: str, text: str) -> CommandResult:
     policy.check_may_act(principal, readable_task(engine, principal, task_id))
     return engine.comment(task_id, text, actor=principal.username)

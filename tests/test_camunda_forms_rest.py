@@ -288,3 +288,52 @@ def test_a_version_nobody_ran_can_be_removed(client: FlaskClient) -> None:
     refused = call(client, "DELETE", f"/deployment/{again['id']}", "designer")
     assert "without cascading" in camunda_error(refused, 409)["message"]
     camunda_error(call(client, "DELETE", f"/deployment/{again['id']}", "office"), 403)
+
+
+ERRORS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs_err" targetNamespace="http://petitionflow/test">
+  <bpmn:error id="e_wrong" name="不属本机关" errorCode="NOT_OURS"/>
+  <bpmn:process id="check_scope" name="职责审查" isExecutable="true" camunda:historyTimeToLive="180">
+    <bpmn:startEvent id="start" name="开始"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check"/>
+    <bpmn:userTask id="check" name="审查职责" camunda:candidateGroups="petition_office"/>
+    <bpmn:boundaryEvent id="not_ours" name="不属本机关" attachedToRef="check">
+      <bpmn:errorEventDefinition errorRef="e_wrong"/>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="handled"/>
+    <bpmn:endEvent id="handled" name="已办理"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="not_ours" targetRef="transfer"/>
+    <bpmn:userTask id="transfer" name="转送有权机关" camunda:candidateGroups="petition_office"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="transfer" targetRef="moved"/>
+    <bpmn:endEvent id="moved" name="已转送"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_bpmn_error_from_a_task_takes_its_boundary_path(client: FlaskClient) -> None:
+    assert modeler_deploy(client, {"scope.bpmn": ERRORS.encode()}).status_code == 200
+    started = ok(client, "POST", "/process-definition/key/check_scope/start", "designer", json={})
+    [task] = ok(client, "GET", "/task", "office", query_string={"processInstanceId": started["id"]})
+    wrong = call(client, "POST", f"/task/{task['id']}/bpmnError", "office", json={"errorCode": "OTHER"})
+    assert "OTHER" in camunda_error(wrong, 400)["message"]
+    camunda_error(call(client, "POST", f"/task/{task['id']}/bpmnError", "office", json={}), 400)
+    ok(
+        client,
+        "POST",
+        f"/task/{task['id']}/bpmnError",
+        "office",
+        status=204,
+        json={"errorCode": "NOT_OURS", "errorMessage": "属于市场监管部门职责"},
+    )
+    [moved] = ok(client, "GET", "/task", "office", query_string={"processInstanceId": started["id"]})
+    assert moved["taskDefinitionKey"] == "transfer"
+    [old] = ok(
+        client,
+        "GET",
+        "/history/task",
+        "admin",
+        query_string={"processInstanceId": started["id"], "taskDefinitionKey": "check"},
+    )
+    assert old["taskState"] == "Deleted"

@@ -286,3 +286,20 @@ def deployed_form(task_id: str) -> Response:
     if schema is None:
         raise NotFound(f"task {task_id} has no deployed form")
     return Response(json.dumps(schema, ensure_ascii=False), mimetype="application/json")
+
+
+@blp.post("/task/<task_id>/bpmnError")
+@authenticated()
+def bpmn_error(task_id: str) -> tuple[str, int]:
+    """{errorCode, errorMessage, variables}: the error boundary event on the task that catches the code takes
+    over (204); with none, refused (400) and the task stays open (Camunda would end the execution)."""
+    body = json_body()
+    code = body.get("errorCode")
+    if not isinstance(code, str) or not 1 <= len(code) <= 200:
+        raise InvalidInput("errorCode is required", {"fields": {"errorCode": ["required"]}})
+    message = body.get("errorMessage")
+    if message is not None and (not isinstance(message, str) or len(message) > 4000):
+        raise InvalidInput("errorMessage must be text", {"fields": {"errorMessage": ["text"]}})
+    variables, _ = from_typed(body.get("variables"))
+    services.throw_error(engine(), current(), task_id, code, message, variables)
+    return "", 204
