@@ -131,6 +131,14 @@ class DefinitionItem(MethodView):
             raise NotFound(f"no process definition '{definition_id}'")
         return found[0]
 
+    @require(*policy.DEPLOYERS)
+    @blp.response(204)
+    @with_errors(blp, 401, 403, 404, 409)
+    def delete(self, definition_id: str) -> None:
+        """Remove a version no instance ever ran on (a test deployment); 409 once any instance exists. Its forms
+        stay deployed."""
+        services.undeploy(engine(), current(), definition_id=definition_id)
+
 
 @blp.route("/definitions/<definition_id>/xml")
 @require()
