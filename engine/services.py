@@ -294,3 +294,11 @@ def history_events(
 def history_count(engine: Engine, principal: Principal, kinds: Sequence[str], where: Any) -> int:
     policy.check_role(principal, policy.INSTANCE_READERS)
     return read(engine, queries.event_count, kinds, where)
+
+
+def dry_run(engine: Engine, principal: Principal, definition_id: str) -> dict[str, Any]:
+    """Walk a definition's paths with its forms' example data on a scratch copy (engine/dryrun.py)."""
+    policy.check_role(principal, policy.DEPLOYERS)
+    from .dryrun import dry_run as walk
+
+    return walk(engine, definition_id)

@@ -113,3 +113,49 @@ def test_two_forms_with_the_same_id_in_one_deployment_are_refused(engine: Engine
     twin = with_text("other/request_review.form", REVIEW)
     [problem] = problems_of(engine, [*files(), twin])
     assert problem["file"] == "other/request_review.form" and "request_review" in problem["message"]
+
+
+DECIDE = BPMN.replace(
+    '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_review" targetRef="Event_end" />',
+    '<bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_review" targetRef="gw" />'
+    '<bpmn:exclusiveGateway id="gw" name="同意？" default="Flow_no" />'
+    '<bpmn:sequenceFlow id="Flow_yes" name="同意" sourceRef="gw" targetRef="Event_end">'
+    "<bpmn:conditionExpression>${decision == 'approve'}</bpmn:conditionExpression></bpmn:sequenceFlow>"
+    '<bpmn:sequenceFlow id="Flow_no" name="不同意" sourceRef="gw" targetRef="Event_rejected" />'
+    '<bpmn:endEvent id="Event_rejected" name="不予同意" />',
+)
+
+
+def test_a_dry_run_walks_each_path_with_the_forms_example_data_and_stores_nothing(engine: Engine) -> None:
+    from engine import policy, services
+
+    [definition] = engine.deploy(files(DECIDE)).definitions
+    walked = services.dry_run(engine, policy.operator(None), definition.id)
+    assert walked["complete"] is True
+    assert sorted(
+        (p["outcome"], p["stoppedAt"], [s["element"] for s in p["steps"]]) for p in walked["paths"]
+    ) == [
+        ("completed", "Event_end", ["Activity_review"]),
+        ("completed", "Event_rejected", ["Activity_review"]),
+    ]
+    assert {p["steps"][0]["choice"] for p in walked["paths"]} == {None, "审核结论 = reject"}
+    with engine.db.reading() as session:
+        from engine.queries import Criteria, instance_count
+
+        assert instance_count(session, Criteria()) == 0
+
+
+def test_a_dry_run_says_where_a_path_stops(engine: Engine) -> None:
+    from engine import policy, services
+
+    waiting = DECIDE.replace(
+        '<bpmn:endEvent id="Event_rejected" name="不予同意" />',
+        '<bpmn:intermediateCatchEvent id="Event_rejected" name="等待复核"><bpmn:timerEventDefinition>'
+        "<bpmn:timeDuration>P30D</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+        '<bpmn:sequenceFlow id="Flow_after" sourceRef="Event_rejected" targetRef="Event_late" />'
+        '<bpmn:endEvent id="Event_late" name="复核结束" />',
+    )
+    [definition] = engine.deploy(files(waiting)).definitions
+    walked = services.dry_run(engine, policy.operator(None), definition.id)
+    outcomes = {(p["outcome"], p["stoppedAt"]) for p in walked["paths"]}
+    assert outcomes == {("completed", "Event_end"), ("waiting", "Event_rejected")}

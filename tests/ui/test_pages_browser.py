@@ -250,9 +250,14 @@ def test_designer_sees_the_problems_of_a_broken_diagram_and_deploys_the_fixed_on
     expect(page.locator('g.djs-element[data-element-id="review"]')).to_be_visible()
     screenshot(page, "designer-definition")
 
-    # Nobody ran the new version: the designer removes it again.
+    # A dry run walks the version's paths with the forms' example data, then nobody having run it, the
+    # designer removes it again.
     page.go_back()
     row = page.locator('tr[data-definition^="broken_intake:1:"]')
+    row.get_by_role("button", name="试运行").click()
+    result = page.get_by_test_id("dry-run-result")
+    expect(result).to_contain_text("条路径")
+    expect(result.locator("tbody tr").first).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="删除此版本").click()
     expect(page.get_by_test_id("undeploy-result")).to_contain_text("已删除")

@@ -192,6 +192,7 @@ async function loadDefinitions() {
       h('a', { class: 'btn btn-sm', href: `/definitions/${encodeURIComponent(d.id)}` }, '流程图'),
       h('a', { class: 'btn btn-sm', href: `/cockpit/processes?id=${encodeURIComponent(d.id)}` }, '监控'),
       h('a', { class: 'btn btn-sm', href: `/api/definitions/${encodeURIComponent(d.id)}/xml`, download: d.resource }, 'XML'),
+      h('button', { type: 'button', class: 'btn btn-sm', dataset: { dryRun: d.id } }, '试运行'),
       d.runningInstances ? null : h('button', { type: 'button', class: 'btn btn-sm btn-danger', dataset: { undeploy: d.id } }, '删除此版本'))))) : emptyRow(9, '尚未部署任何流程'));
 }
 
@@ -213,9 +214,36 @@ async function undeploy(id) {
   await loadDefinitions();
 }
 
+const OUTCOMES = {
+  completed: ['到达结束事件', 'green'], waiting: ['停在等待处', 'amber'], refused: ['示例数据被表单拒绝', 'red'],
+  failed: ['流程出错', 'red'], too_long: ['步数过多', 'amber'],
+};
+
+/** Walk the version's paths with its forms' example data (nothing is stored) and list each path's end. */
+async function dryRun(id) {
+  const found = definitions.find((d) => d.id === id);
+  const note = $('#definition-note');
+  replace(note, h('div', { class: 'loading' }, `正在试运行“${found ? found.name || found.key : id}”…`));
+  try {
+    const result = await api('POST', `/api/definitions/${encodeURIComponent(id)}/dry-run`);
+    replace(note, h('div', { class: 'card', 'data-testid': 'dry-run-result' },
+      h('h3', {}, `试运行：${result.paths.length} 条路径${result.complete ? '' : '（已达上限，未走完全部分支）'}`),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table table-compact' },
+        h('thead', {}, h('tr', {}, h('th', {}, '结果'), h('th', {}, '结束或停止于'), h('th', {}, '经过的任务'), h('th', {}, '说明'))),
+        h('tbody', {}, result.paths.map((p) => h('tr', { class: `dry-run-${p.outcome}` },
+          h('td', {}, badge(...(OUTCOMES[p.outcome] || [p.outcome, 'grey']))),
+          h('td', { class: 'mono' }, p.stoppedAt || '—'),
+          h('td', { class: 'small' }, p.steps.map((s) => `${s.name || s.element}${s.choice ? `（${s.choice}）` : ''}`).join(' → ') || '—'),
+          h('td', { class: 'small' }, p.message || ''))))))));
+  } catch (error) {
+    replace(note, h('div', { class: 'alert alert-error', 'data-testid': 'dry-run-result' }, `试运行失败：${explain(error)}`));
+  }
+}
+
 $('#definition-table').addEventListener('click', (event) => {
-  const button = event.target.closest('button[data-undeploy]');
-  if (button) undeploy(button.dataset.undeploy);
+  const button = event.target.closest('button[data-undeploy], button[data-dry-run]');
+  if (button && button.dataset.undeploy) undeploy(button.dataset.undeploy);
+  else if (button) dryRun(button.dataset.dryRun);
 });
 $('#validate-button').addEventListener('click', () => check(false));
 $('#deploy-button').addEventListener('click', () => check(true));
