@@ -22,7 +22,7 @@ from .config import Settings
 from .definitions import DeployFile
 from .errors import DeploymentInvalid, NotFound, PetitionflowError, ValidationFailed
 from .models import FormVersion, ProcessDefinition, Resource
-from .queries import TaskFilter, get_instance, history, list_tasks
+from .queries import TaskFilter, get_instance, history, latest_versions, list_tasks
 from .testing import form_values, today_of
 
 if TYPE_CHECKING:
@@ -59,11 +59,7 @@ def _files(engine: Engine, definition_id: str) -> tuple[str, list[DeployFile]]:
         definition = session.get(ProcessDefinition, definition_id)
         if definition is None:
             raise NotFound(f"no process definition '{definition_id}'")
-        latest = (
-            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-            .group_by(ProcessDefinition.key)
-            .subquery()
-        )
+        latest = latest_versions()
         others = session.execute(
             select(Resource.name, Resource.content)
             .join(ProcessDefinition, ProcessDefinition.resource_id == Resource.id)

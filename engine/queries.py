@@ -625,3 +625,12 @@ def deployment_instance_count(session: Session, deployment_id: str) -> int:
         )
         or 0
     )
+
+
+def latest_versions() -> Any:
+    """A subquery of each process key with its newest version (``key``, ``v``), to join definitions to."""
+    return (
+        select(ProcessDefinition.key.label("key"), func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )

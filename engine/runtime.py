@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from .bootstrap import build_core, build_services
@@ -37,6 +37,7 @@ from .executor import Command
 from .forms import FormDefinition, FormValidationError
 from .formstore import DeployedForm, bound_version
 from .models import AuditEvent, Instance, ProcessDefinition, Task
+from .queries import latest_versions
 from .scripting import FunctionRegistry
 from .unit_of_work import (
     ACTIVE,
@@ -613,11 +614,7 @@ class Engine:
     def _message_starts(self, name: str) -> list[str]:
         """The latest definition of each key whose process starts with message ``name``."""
         with self.db.reading() as session:
-            latest = (
-                select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-                .group_by(ProcessDefinition.key)
-                .subquery()
-            )
+            latest = latest_versions()
             ids = session.scalars(
                 select(ProcessDefinition.id).join(
                     latest,

@@ -61,6 +61,11 @@ def modeler_deploy(client: FlaskClient, files: dict[str, bytes]) -> Any:
     )
 
 
+def message(client: FlaskClient, status: int = 200, **body: Any) -> Any:
+    """POST /message as the designer (an integration's role), insisting on ``status``."""
+    return ok(client, "POST", "/message", "designer", status=status, json=body)
+
+
 def request_files() -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(FORMS.iterdir())}
 
@@ -216,17 +221,12 @@ def test_messages_start_and_reach_instances(client: FlaskClient) -> None:
     assert modeler_deploy(client, {"booking.bpmn": MESSAGES.encode()}).status_code == 200
     missing = call(client, "POST", "/message", "designer", json={"messageName": "visitorArrived"})
     assert "Cannot correlate" in camunda_error(missing, 400)["message"]
-    started = ok(
+    started = message(
         client,
-        "POST",
-        "/message",
-        "designer",
-        json={
-            "messageName": "visitBooked",
-            "businessKey": "B-1",
-            "processVariables": {"visitor": {"value": "王某", "type": "String"}},
-            "resultEnabled": True,
-        },
+        messageName="visitBooked",
+        businessKey="B-1",
+        processVariables={"visitor": {"value": "王某", "type": "String"}},
+        resultEnabled=True,
     )
     [result] = started
     assert result["resultType"] == "ProcessDefinition" and result["processInstance"]["businessKey"] == "B-1"
@@ -235,31 +235,21 @@ def test_messages_start_and_reach_instances(client: FlaskClient) -> None:
     assert [c["activityId"] for c in tree["childActivityInstances"]] == ["wait_arrival"]
     assert tree["activityType"] == "processDefinition" and tree["id"] == instance_id
     # A second booking: the arrival now needs narrowing, by business key or correlation keys.
-    ok(
+    message(
         client,
-        "POST",
-        "/message",
-        "designer",
-        status=204,
-        json={
-            "messageName": "visitBooked",
-            "businessKey": "B-2",
-            "processVariables": {"visitor": {"value": "李某", "type": "String"}},
-        },
+        204,
+        messageName="visitBooked",
+        businessKey="B-2",
+        processVariables={"visitor": {"value": "李某", "type": "String"}},
     )
     two = call(client, "POST", "/message", "designer", json={"messageName": "visitorArrived"})
     assert "2 executions" in camunda_error(two, 400)["message"]
-    reached = ok(
+    reached = message(
         client,
-        "POST",
-        "/message",
-        "designer",
-        json={
-            "messageName": "visitorArrived",
-            "correlationKeys": {"visitor": {"value": "王某", "type": "String"}},
-            "resultEnabled": True,
-            "variablesInResultEnabled": True,
-        },
+        messageName="visitorArrived",
+        correlationKeys={"visitor": {"value": "王某", "type": "String"}},
+        resultEnabled=True,
+        variablesInResultEnabled=True,
     )
     assert [(r["resultType"], r["execution"]["processInstanceId"]) for r in reached] == [
         ("Execution", instance_id)
@@ -267,14 +257,7 @@ def test_messages_start_and_reach_instances(client: FlaskClient) -> None:
     assert reached[0]["variables"]["visitor"]["value"] == "王某"
     [task] = ok(client, "GET", "/task", "office", query_string={"processInstanceId": instance_id})
     assert task["taskDefinitionKey"] == "receive"
-    ok(
-        client,
-        "POST",
-        "/message",
-        "designer",
-        status=204,
-        json={"messageName": "visitorArrived", "businessKey": "B-2"},
-    )
+    message(client, 204, messageName="visitorArrived", businessKey="B-2")
     camunda_error(call(client, "POST", "/message", "office", json={"messageName": "visitBooked"}), 403)
 
 
@@ -284,7 +267,7 @@ def test_a_version_nobody_ran_can_be_removed(client: FlaskClient) -> None:
     camunda_error(call(client, "GET", f"/deployment/{deployed['id']}", "designer"), 404)
     camunda_error(call(client, "GET", "/process-definition/key/visit_booking", "designer"), 404)
     again = modeler_deploy(client, {"booking.bpmn": MESSAGES.encode()}).get_json()
-    ok(client, "POST", "/message", "designer", status=204, json={"messageName": "visitBooked"})
+    message(client, 204, messageName="visitBooked")
     refused = call(client, "DELETE", f"/deployment/{again['id']}", "designer")
     assert "without cascading" in camunda_error(refused, 409)["message"]
     camunda_error(call(client, "DELETE", f"/deployment/{again['id']}", "office"), 403)
