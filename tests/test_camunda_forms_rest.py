@@ -320,3 +320,13 @@ def test_a_bpmn_error_from_a_task_takes_its_boundary_path(client: FlaskClient) -
         query_string={"processInstanceId": started["id"], "taskDefinitionKey": "check"},
     )
     assert old["taskState"] == "Deleted"
+
+
+def test_a_process_with_only_a_message_start_starts_there_when_started_by_hand(client: FlaskClient) -> None:
+    assert modeler_deploy(client, {"booking.bpmn": MESSAGES.encode()}).status_code == 200
+    started = ok(client, "POST", "/process-definition/key/visit_booking/start", "designer", json={})
+    tree = ok(client, "GET", f"/process-instance/{started['id']}/activity-instances", "admin")
+    assert [c["activityId"] for c in tree["childActivityInstances"]] == ["wait_arrival"]
+    message(client, 204, messageName="visitorArrived", processInstanceId=started["id"])
+    [task] = ok(client, "GET", "/task", "office", query_string={"processInstanceId": started["id"]})
+    assert task["taskDefinitionKey"] == "receive"
