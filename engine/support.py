@@ -59,6 +59,7 @@ ACCEPTED: dict[str, frozenset[str]] = {
     "startEvent": FORM_ATTRIBUTES,
     "callActivity": frozenset({"calledElementBinding"}),
     "multiInstanceLoopCharacteristics": frozenset({"collection", "elementVariable"}),
+    "error": frozenset({"errorMessage"}),  # Modeler's error message field: text only, nothing runs
 }
 ATTRIBUTE_ADVICE: dict[str, str] = {
     **dict.fromkeys(

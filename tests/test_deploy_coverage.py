@@ -298,6 +298,11 @@ def cases() -> Iterator[tuple[str, str]]:
             'camunda:elementVariable="item"/></bpmn:userTask>'
         ),
     )
+    # Modeler's error message field on a bpmn:error: accepted (text only).
+    yield (
+        "error@errorMessage",
+        diagram("").replace('errorCode="E1"/>', 'errorCode="E1" camunda:errorMessage="x"/>'),
+    )
     yield (
         "standardLoop",
         diagram('<bpmn:task id="el" name="n"><bpmn:standardLoopCharacteristics/></bpmn:task>'),
