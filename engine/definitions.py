@@ -25,6 +25,8 @@ from .models import Deployment, FormVersion, Instance, ProcessDefinition, Resour
 from .parsing import ENGINE_REFUSED, BpmnFile, DefinitionChecker, Problem
 from .serialization import WorkflowCodec
 
+UNSUPPORTED_FILE = "只能部署 .bpmn 流程图和 .form 表单文件"
+
 
 @dataclass(frozen=True)
 class DeployFile:
@@ -124,7 +126,7 @@ class DefinitionStore:
         forms = []
         for f in files:
             if f.kind is None:
-                problems.append(Problem(f.name, None, None, "only .bpmn and .form files can be deployed"))
+                problems.append(Problem(f.name, None, None, UNSUPPORTED_FILE))
             elif f.kind == "form":
                 try:
                     form = parse_form(f.content, source=f.name, default_id=form_file_key(f.name))
@@ -178,7 +180,12 @@ class DefinitionStore:
         for f in bpmn:
             if f.tree is not None and not problems and not any(p.file == f.name for p in processes):
                 problems.append(
-                    Problem(f.name, 1, None, 'no executable process (isExecutable="true") in file')
+                    Problem(
+                        f.name,
+                        1,
+                        None,
+                        "文件中没有可执行的流程：请在 Camunda Modeler 中勾选“可执行”（isExecutable=“true”）",
+                    )
                 )
         return [processes, forms], sorted(problems, key=lambda p: (p.file, p.line or 0))
 

@@ -308,7 +308,7 @@ class DefinitionChecker:
                 continue
             if element.get("id") in reserved:
                 self.problem(
-                    file, element, f"the id '{element.get('id')}' is reserved by the engine: rename it"
+                    file, element, f"编号“{element.get('id')}”由引擎保留（reserved），请改用其他编号"
                 )
             for attr in ("assignee", "candidateUsers", "candidateGroups", "dueDate", "followUpDate"):
                 value = element.get(f"{{{CAMUNDA_NS}}}{attr}")
@@ -321,13 +321,15 @@ class DefinitionChecker:
         for call in root.iterfind(".//bpmn:callActivity", NS):
             called = call.get("calledElement")
             if not called:
-                self.problem(file, call, "call activity has no calledElement")
+                self.problem(file, call, "调用活动没有填写被调用的流程（calledElement）：请填写流程编号")
             elif called in self.unreadable and called not in process_ids:
                 self.problem(
                     file, call, f"调用的流程 '{called}' 已部署的图无法读取，请先重新部署该流程的修正版本"
                 )
             elif called not in process_ids and called not in self.known_processes:
-                self.problem(file, call, f"call activity calls process '{called}', which is not deployed")
+                self.problem(
+                    file, call, f"调用活动调用的流程 '{called}' 尚未部署，也不在本次部署中：请一起部署"
+                )
 
     def check_flows(self, file: BpmnFile, root: Any) -> None:
         """A sequence flow joins two elements of its own process or sub-process (a target deleted in another
@@ -373,7 +375,9 @@ class DefinitionChecker:
                 pid = process.get("id")
                 if pid in process_ids:
                     self.problem(
-                        file, process, f"process id '{pid}' is also defined in {process_ids[pid].name}"
+                        file,
+                        process,
+                        f"流程编号“{pid}”在 {process_ids[pid].name} 中也有定义：流程编号不能重复",
                     )
                 process_ids[pid] = file
         for file in loaded:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from . import policy, queries
 from .accounts import Principal
-from .definitions import DeployFile, DeploymentResult
+from .definitions import UNSUPPORTED_FILE, DeployFile, DeploymentResult
 from .errors import NotFound
 from .forms import FormDefinition
 from .models import Deadline, Instance, Petition, Task
@@ -213,7 +213,7 @@ def unsupported_files(files: Sequence[DeployFile]) -> list[dict[str, Any]]:
             "file": f.name,
             "line": None,
             "element": None,
-            "message": "only .bpmn and .form files can be deployed",
+            "message": UNSUPPORTED_FILE,
         }
         for f in files
         if f.kind is None
