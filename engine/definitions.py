@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .errors import DeploymentInvalid
+from .errors import DeploymentInvalid, InvalidState, NotFound
+from .formlinks import form_file_key
 from .forms import FormDefinitionError, parse_form
-from .models import Deployment, FormVersion, OrgUnit, ProcessDefinition, Resource
-from .parsing import BpmnFile, DefinitionChecker, Problem
+from .models import Deployment, FormVersion, Instance, OrgUnit, ProcessDefinition, Resource
+from .parsing import ENGINE_REFUSED, BpmnFile, DefinitionChecker, Problem
 from .serialization import WorkflowCodec
+
+UNSUPPORTED_FILE = "只能部署 .bpmn 流程图和 .form 表单文件"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,15 @@ class DefinitionStore:
     def _deployed_forms(self, session: Session) -> set[str]:
         return set(session.scalars(select(FormVersion.form_key).distinct()))
 
+    def _deployed_form_files(self, session: Session) -> dict[str, str]:
+        """The file name each deployed form was deployed under -> its key (the newest such file wins)."""
+        rows = session.execute(
+            select(Resource.name, FormVersion.form_key)
+            .join(Resource, Resource.id == FormVersion.resource_id)
+            .order_by(FormVersion.id)
+        )
+        return {name: key for name, key in rows}
+
     def _deployed_processes(self, session: Session, exclude: set[str]) -> dict[str, BpmnFile]:
         """The latest deployed file of every process key, so new diagrams may call them."""
         latest = (
@@ -114,12 +126,27 @@ class DefinitionStore:
         forms = []
         for f in files:
             if f.kind is None:
-                problems.append(Problem(f.name, None, None, "only .bpmn and .form files can be deployed"))
+                problems.append(Problem(f.name, None, None, UNSUPPORTED_FILE))
             elif f.kind == "form":
                 try:
-                    forms.append((f, parse_form(f.content, source=f.name)))
+                    form = parse_form(f.content, source=f.name, default_id=form_file_key(f.name))
                 except FormDefinitionError as error:
                     problems.append(Problem(f.name, getattr(error, "line", None), None, str(error)))
+                    continue
+                if len(form.id) > 100:
+                    problems.append(Problem(f.name, None, None, "表单编号（id 或文件名）不能超过 100 个字符"))
+                elif form.id in {other.id for _, other in forms}:
+                    twin = next(g.name for g, other in forms if other.id == form.id)
+                    problems.append(
+                        Problem(
+                            f.name,
+                            None,
+                            None,
+                            f"表单编号“{form.id}”与 {twin} 相同：一次部署中表单编号不能重复",
+                        )
+                    )
+                else:
+                    forms.append((f, form))
         form_keys = {form.id for _, form in forms}
         bpmn = [BpmnFile(f.name, f.content) for f in files if f.kind == "bpmn"]
         names = {Path(f.name).name for f in bpmn}
@@ -127,6 +154,8 @@ class DefinitionStore:
         checker = DefinitionChecker(
             self.functions,
             known_forms=form_keys | (self._deployed_forms(session) if session is not None else set()),
+            form_files={Path(f.name).name: form.id for f, form in forms},
+            deployed_form_files=self._deployed_form_files(session) if session is not None else {},
             # A process being redeployed must resolve against its new file, not its old one.
             known_processes={k: v for k, v in deployed.items() if v.name not in names},
             allow_scripts=self.allow_scripts,
@@ -134,10 +163,30 @@ class DefinitionStore:
         )
         processes = checker.parse(bpmn)
         problems.extend(checker.problems)
+        for process in processes:
+            # Encoding is part of the check: a spec the serializer cannot write must be refused here, with
+            # the process named, not fail the deploy afterwards.
+            try:
+                process.spec_json = self.codec.encode_spec(process.spec, process.subprocess_specs)
+            except Exception as error:  # any failure to encode is the diagram's problem
+                file = next(b for b in bpmn if b.name == process.file)
+                problems.append(
+                    Problem(
+                        process.file,
+                        file.line_of(process.key),
+                        process.key,
+                        f"{ENGINE_REFUSED}（{type(error).__name__}: {error}）",
+                    )
+                )
         for f in bpmn:
             if f.tree is not None and not problems and not any(p.file == f.name for p in processes):
                 problems.append(
-                    Problem(f.name, 1, None, 'no executable process (isExecutable="true") in file')
+                    Problem(
+                        f.name,
+                        1,
+                        None,
+                        "文件中没有可执行的流程：请在 Camunda Modeler 中勾选“可执行”（isExecutable=“true”）",
+                    )
                 )
         return [processes, forms], sorted(problems, key=lambda p: (p.file, p.line or 0))
 
@@ -210,7 +259,7 @@ class DefinitionStore:
             result.forms[form.id] = version
         new_definitions: list[ProcessDefinition] = []
         for process in processes:
-            spec_json = self.codec.encode_spec(process.spec, process.subprocess_specs)
+            spec_json = process.spec_json
             checksum = _checksum(spec_json)
             latest = latest_definition(session, process.key)
             if duplicate_filtering and latest is not None and latest.checksum == checksum:
@@ -260,3 +309,43 @@ class DefinitionStore:
         session.flush()
         result.created = True
         return result
+
+
+def undeploy(
+    session: Session, *, deployment_id: str | None = None, definition_id: str | None = None
+) -> list[str]:
+    """Remove a process definition version (or every one of a deployment) on which no instance ever ran; returns
+    the ids removed. Forms stay: a form version may serve other diagrams' tasks, and its number must never be
+    reused. The deployment goes too once nothing of it is left."""
+    query = select(ProcessDefinition)
+    if definition_id is not None:
+        query = query.where(ProcessDefinition.id == definition_id)
+    if deployment_id is not None:
+        query = query.where(ProcessDefinition.deployment_id == deployment_id)
+    definitions = list(session.scalars(query))
+    deployment = session.get(Deployment, deployment_id) if deployment_id is not None else None
+    if not definitions and deployment is None:
+        raise NotFound(
+            f"Deployment with id '{deployment_id}' does not exist"
+            if deployment_id is not None
+            else f"no process definition '{definition_id}'"
+        )
+    ids = [d.id for d in definitions]
+    used = session.scalar(select(func.count()).select_from(Instance).where(Instance.definition_id.in_(ids)))
+    if used:
+        raise InvalidState(
+            f"Deletion of process definition without cascading failed: {used} instance(s) ran on "
+            f"{', '.join(ids)}; only a version without instances can be removed",
+            {"definitions": ids, "instances": used},
+        )
+    resources = [d.resource_id for d in definitions]
+    deployments = {d.deployment_id for d in definitions} | ({deployment_id} if deployment_id else set())
+    session.execute(delete(ProcessDefinition).where(ProcessDefinition.id.in_(ids)))
+    session.execute(delete(Resource).where(Resource.id.in_(resources)))
+    for candidate in deployments:
+        if session.scalar(
+            select(func.count()).select_from(Resource).where(Resource.deployment_id == candidate)
+        ):
+            continue
+        session.execute(delete(Deployment).where(Deployment.id == candidate))
+    return ids

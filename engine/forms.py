@@ -860,8 +860,12 @@ class _FormParser:
             seen[member.path] = member
 
 
-def parse_form(text: str | bytes, source: str = "<form>") -> FormDefinition:
-    """Parse a Camunda Forms (form-js) JSON schema; raise FormDefinitionError if it is not valid."""
+def parse_form(text: str | bytes, source: str = "<form>", *, default_id: str | None = None) -> FormDefinition:
+    """Parse a Camunda Forms (form-js) JSON schema; raise FormDefinitionError if it is not valid.
+
+    A form saved without an ``id`` (Camunda Modeler writes none until one is typed) takes ``default_id``, its
+    file name without the extension, which is also what a ``camunda-forms:…:NAME.form`` key names; the schema
+    then carries that id, so the stored form reads the same later."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
@@ -876,6 +880,9 @@ def parse_form(text: str | bytes, source: str = "<form>") -> FormDefinition:
     if not isinstance(schema, dict):
         raise FormDefinitionError(f"{source}: a form must be a JSON object")
     form_id = schema.get("id")
+    if (form_id is None or form_id == "") and default_id:
+        form_id = default_id
+        schema = {**schema, "id": form_id}
     if not isinstance(form_id, str) or not form_id.strip():
         raise FormDefinitionError(f"{source}: form has no 'id' (what camunda:formRef refers to)")
     parser = _FormParser(source, form_id)

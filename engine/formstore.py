@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .db import Database
 from .forms import FormDefinition, parse_form
-from .models import FormVersion
+from .models import FormVersion, ProcessDefinition
 
 __all__ = ["DeployedForm", "FormStore"]
 
@@ -76,3 +76,23 @@ class FormStore:
 
     def _session(self, session: Session | None) -> AbstractContextManager[Session]:
         return nullcontext(session) if session is not None else self.db.reading()
+
+
+def bound_version(session: Session, extensions: Any, definition_id: str) -> int | None:
+    """The version of its form a task of ``definition_id`` shows, by the link's binding (engine/formlinks.py):
+    ``version`` a fixed one, ``deployment`` the one deployed with the diagram (the newest when that deployment
+    had it unchanged and so did not store it again), ``latest`` the newest. None: the form is not deployed."""
+    key = extensions.get("formRef")
+    binding = extensions.get("formRefBinding") or "latest"
+    if binding == "version" and extensions.get("formRefVersion"):
+        return int(extensions["formRefVersion"])
+    query = select(FormVersion.version).where(FormVersion.form_key == key)
+    # Form versions never depend on a command's pending changes: flushing the instance here would only write
+    # its row twice.
+    with session.no_autoflush:
+        if binding == "deployment":
+            deployment = select(ProcessDefinition.deployment_id).where(ProcessDefinition.id == definition_id)
+            found = session.scalar(query.where(FormVersion.deployment_id == deployment.scalar_subquery()))
+            if found is not None:
+                return found
+        return session.scalar(query.order_by(FormVersion.version.desc()).limit(1))

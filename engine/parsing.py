@@ -25,7 +25,9 @@ from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from .expressions import NOT_LITERAL, ExpressionError, compile_expression, literal_calls
+from .formlinks import FormLink, FormLinkRefused, read_link
 from .organisation import ROUTING_FUNCTIONS, group_problems, routing_problems
+from .support import QUARTZ_CRON, simplify_collections, unsupported
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -141,6 +143,7 @@ class ParsedProcess:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     form_refs: set[str] = field(default_factory=set)
+    spec_json: str = ""  # the encoded spec, written when the deployment is checked
 
 
 @dataclass
@@ -166,13 +169,30 @@ class BpmnFile:
         return best
 
 
+SCHEMA_REFUSED = "不符合 BPMN 2.0 XML 结构（请用 Camunda Modeler 打开后重新保存）："
+EXPRESSION_LABELS = {
+    "condition": "条件",
+    "timer": "定时器",
+    "input mapping": "输入映射",
+    "loopCardinality": "多实例数量",
+    "completionCondition": "完成条件",
+}
+ENGINE_REFUSED = "引擎无法执行此元素，请对照建模说明（docs/modelling.md）改用支持的元素"
+
+
+def _first_process(file: BpmnFile) -> str | None:
+    found = file.tree.find("bpmn:process", NS) if file.tree is not None else None
+    return found.get("id") if found is not None else None
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
 def _owner_id(element: Any) -> str | None:
+    """The id of the BPMN element a problem belongs to (an extension element's own id is not a diagram id)."""
     while element is not None:
-        if element.get("id"):
+        if element.get("id") and str(element.tag).startswith(f"{{{BPMN_NS}}}"):
             return element.get("id")
         element = element.getparent()
     return None
@@ -186,6 +206,8 @@ class DefinitionChecker:
         functions: Iterable[str],
         *,
         known_forms: Iterable[str] = (),
+        form_files: Mapping[str, str] | None = None,
+        deployed_form_files: Mapping[str, str] | None = None,
         known_processes: Mapping[str, BpmnFile] | None = None,
         allow_scripts: bool = False,
         known_units: set[str] | None = None,
@@ -194,6 +216,12 @@ class DefinitionChecker:
         # The organisation's unit codes, to refuse a literal unknown one; None: not checked (no database).
         self.known_units = known_units
         self.known_forms = set(known_forms)
+        # A form's file name -> its key, for camunda-forms:deployment:/app: keys: this deployment's files, and
+        # files deployed before.
+        self.form_files = dict(form_files or {})
+        self.deployed_form_files = dict(deployed_form_files or {})
+        # (file, element id) -> the form the element links, written into its task spec after parsing.
+        self.links: dict[tuple[str, str], FormLink] = {}
         self.allow_scripts = allow_scripts
         self.problems: list[Problem] = []
         self.known_processes: dict[str, BpmnFile] = {}
@@ -230,7 +258,7 @@ class DefinitionChecker:
             BpmnValidator().validate(file.tree, file.name)
         except ValidationException as error:
             line = int(error.line_number) if str(error.line_number).isdigit() else None
-            self.problems.append(Problem(file.name, line, file.element_at(line), f"schema: {error}"))
+            self.problems.append(Problem(file.name, line, file.element_at(line), f"{SCHEMA_REFUSED}{error}"))
             return False
         return True
 
@@ -243,8 +271,13 @@ class DefinitionChecker:
             compile_expression(source, self.functions, kind=kind)  # type: ignore[arg-type]
         except ExpressionError as error:
             # Refusals with a Chinese text (the size bounds) show it; the others keep their English reason.
-            message = f"{source.strip()!r} 被拒绝：{error.message}" if error.message else None
-            self.problem(file, element, message or f"{what} {source.strip()!r} refused: {error.reason}")
+            label = EXPRESSION_LABELS.get(what, what)
+            self.problem(
+                file,
+                element,
+                f"{label}“{source.strip()}”无法接受：{error.message or error.reason}"
+                "（表达式只能读取流程变量、比较、运算和调用登记的函数，见建模说明）",
+            )
 
     def check_routing(self, file: BpmnFile, element: Any, value: str) -> None:
         """Refuse an unknown unit, position or kind the text names (unit:<code>:<position>, unitGroup(...))."""
@@ -269,12 +302,22 @@ class DefinitionChecker:
                 self.check_expression(file, flow, cond.text, "condition", "condition")
         for tag in ("timeDuration", "timeDate", "timeCycle"):
             for timer in root.iterfind(f".//bpmn:{tag}", NS):
+                if tag == "timeCycle" and QUARTZ_CRON.match(timer.text or ""):
+                    continue  # refused with its own advice (engine/support.py)
                 self.check_expression(file, timer, timer.text, "timer", "timer")
+        for tag in ("condition", "loopCardinality", "completionCondition"):
+            for node in root.iterfind(f".//bpmn:{tag}", NS):
+                self.check_expression(file, node, node.text, "condition", tag)
         for script in root.iterfind(".//bpmn:scriptTask", NS):
             if not self.allow_scripts:
                 self.problem(
-                    file, script, "script tasks are disabled: model the step as a user or service task"
+                    file,
+                    script,
+                    "脚本任务未启用（运维人员可设置 PETITIONFLOW_ALLOW_SCRIPTS）：请把这一步建模为用户任务",
                 )
+        for element, message in unsupported(root):
+            self.problem(file, element, message)
+        self.check_flows(file, root)
         # SpiffWorkflow gives every process and subprocess tasks of its own named so; an element with one of
         # these ids would silently replace them, and the diagram would deploy but never start.
         scopes = [*root.iterfind(".//bpmn:process", NS), *root.iterfind(".//bpmn:subProcess", NS)]
@@ -284,45 +327,65 @@ class DefinitionChecker:
                 continue
             if element.get("id") in reserved:
                 self.problem(
-                    file, element, f"the id '{element.get('id')}' is reserved by the engine: rename it"
+                    file, element, f"编号“{element.get('id')}”由引擎保留（reserved），请改用其他编号"
                 )
-            for attr in ("class", "delegateExpression", "expression"):
-                if (
-                    element.get(f"{{{CAMUNDA_NS}}}{attr}") is not None
-                    and _local(element.tag) != "inputParameter"
-                ):
-                    self.problem(
-                        file, element, f"camunda:{attr} would run Java/JUEL code and is not supported"
-                    )
             for attr in ("assignee", "candidateUsers", "candidateGroups", "dueDate", "followUpDate"):
                 value = element.get(f"{{{CAMUNDA_NS}}}{attr}")
                 if is_expression(value):
                     self.check_expression(file, element, value, "value", f"camunda:{attr}")
                 if attr in ("assignee", "candidateGroups") and value:
                     self.check_routing(file, element, value)
-            if _local(element.tag) in {"executionListener", "taskListener"}:
-                self.problem(file, element, "listeners are not supported: model the behaviour in the diagram")
         for param in root.iterfind(".//camunda:inputParameter", NS):
             if len(param) == 0 and is_expression(param.text):
                 self.check_expression(file, param, param.text, "value", "input mapping")
-        for node in root.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}startEvent"):
-            ref = node.get(f"{{{CAMUNDA_NS}}}formRef")
-            if ref is not None and ref not in self.known_forms:
-                self.problem(
-                    file,
-                    node,
-                    f"camunda:formRef names form '{ref}', which is neither deployed nor in this deployment",
-                )
+        self.check_form_links(file, root)
         for call in root.iterfind(".//bpmn:callActivity", NS):
             called = call.get("calledElement")
             if not called:
-                self.problem(file, call, "call activity has no calledElement")
+                self.problem(file, call, "调用活动没有填写被调用的流程（calledElement）：请填写流程编号")
             elif called in self.unreadable and called not in process_ids:
                 self.problem(
                     file, call, f"调用的流程 '{called}' 已部署的图无法读取，请先重新部署该流程的修正版本"
                 )
             elif called not in process_ids and called not in self.known_processes:
-                self.problem(file, call, f"call activity calls process '{called}', which is not deployed")
+                self.problem(
+                    file, call, f"调用活动调用的流程 '{called}' 尚未部署，也不在本次部署中：请一起部署"
+                )
+
+    def check_flows(self, file: BpmnFile, root: Any) -> None:
+        """A sequence flow joins two elements of its own process or sub-process (a target deleted in another
+        tool leaves a flow pointing nowhere)."""
+        for flow in root.iterfind(".//bpmn:sequenceFlow", NS):
+            scope = flow.getparent()
+            ids = {child.get("id") for child in scope if isinstance(child.tag, str)}
+            for end in ("sourceRef", "targetRef"):
+                ref = flow.get(end)
+                if not ref or ref not in ids:
+                    self.problem(
+                        file,
+                        flow,
+                        f"顺序流的 {end}“{ref or ''}”不是同一流程（或子流程）中的元素："
+                        "请在 Camunda Modeler 中重新连接这条线",
+                    )
+
+    def check_form_links(self, file: BpmnFile, root: Any, *, report: bool = True) -> None:
+        """Every user task's form link, and the start form of each process (a start event directly in it).
+        ``report``: False for a called process deployed earlier (its links were checked then)."""
+        starts = [e for p in root.iterfind("bpmn:process", NS) for e in p.iterfind("bpmn:startEvent", NS)]
+        for node in [*root.iter(f"{{{BPMN_NS}}}userTask"), *starts]:
+            try:
+                link = read_link(
+                    node,
+                    forms_here=self.form_files,
+                    forms_deployed=self.deployed_form_files,
+                    known_keys=self.known_forms,
+                )
+            except FormLinkRefused as error:
+                if report:
+                    self.problem(file, node, str(error))
+                continue
+            if link is not None and node.get("id"):
+                self.links[(file.name, node.get("id"))] = link
 
     def parse(self, files: list[BpmnFile]) -> list[ParsedProcess]:
         """Check and parse ``files``; returns nothing (and fills ``problems``) if anything is wrong."""
@@ -333,7 +396,9 @@ class DefinitionChecker:
                 pid = process.get("id")
                 if pid in process_ids:
                     self.problem(
-                        file, process, f"process id '{pid}' is also defined in {process_ids[pid].name}"
+                        file,
+                        process,
+                        f"流程编号“{pid}”在 {process_ids[pid].name} 中也有定义：流程编号不能重复",
                     )
                 process_ids[pid] = file
         for file in loaded:
@@ -351,12 +416,14 @@ class DefinitionChecker:
         current = files[0]
         try:
             for current in files:
+                simplify_collections(current.tree)
                 parser.add_bpmn_xml(current.tree, filename=PurePath(current.name).name)
             # Called processes deployed earlier join the parse so call activities resolve across files.
             for key, file in self.known_processes.items():
                 if key not in process_ids and PurePath(file.name).name not in by_name:
                     parser.add_bpmn_xml(file.tree, filename=PurePath(file.name).name)
                     by_name[PurePath(file.name).name] = file
+                    self.check_form_links(file, file.tree, report=False)
             parsed = []
             for key in parser.get_process_ids():
                 if key not in process_ids:
@@ -365,19 +432,48 @@ class DefinitionChecker:
                 spec = parser.get_spec(key)
                 subprocess_specs = parser.get_subprocess_specs(key)
                 process = current.tree.xpath("bpmn:process[@id=$id]", namespaces=NS, id=key)[0]
-                refs = {
-                    n.get(f"{{{CAMUNDA_NS}}}formRef")
-                    for n in process.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}startEvent")
-                    if n.get(f"{{{CAMUNDA_NS}}}formRef")
-                }
+                refs = self._link_specs(by_name, [spec, *subprocess_specs.values()])
                 parsed.append(
                     ParsedProcess(key, process.get("name"), current.name, spec, subprocess_specs, refs)
                 )
             return parsed
         except ValidationException as error:
             file = by_name.get(error.file_name) or current
-            element_id = error.id or None
+            element_id = error.id or _first_process(file)
+            detail = str(error).split("\n")[0].strip()
             self.problems.append(
-                Problem(file.name, file.line_of(element_id), element_id, str(error).split("\n")[0])
+                Problem(file.name, file.line_of(element_id), element_id, f"{ENGINE_REFUSED}（{detail}）")
             )
             return []
+        except Exception as error:  # whatever the parser trips on is the diagram's problem
+            element_id = _first_process(current)
+            self.problems.append(
+                Problem(
+                    current.name,
+                    current.line_of(element_id),
+                    element_id,
+                    f"{ENGINE_REFUSED}（{type(error).__name__}: {error}）",
+                )
+            )
+            return []
+
+    def _link_specs(self, by_name: Mapping[str, BpmnFile], specs: Iterable[BpmnProcessSpec]) -> set[str]:
+        """Write each element's form link into its task spec (one shape however the diagram linked it);
+        returns the form keys the process uses."""
+        keys: set[str] = set()
+        for spec in specs:
+            file = by_name.get(spec.file)
+            if file is None:
+                continue
+            for task_spec in spec.task_specs.values():
+                link = self.links.get((file.name, getattr(task_spec, "bpmn_id", None) or ""))
+                if link is None:
+                    continue
+                extensions = getattr(task_spec, "extensions", None)
+                if not isinstance(extensions, dict):
+                    extensions = task_spec.extensions = {}
+                for name in ("formRef", "formRefBinding", "formRefVersion"):
+                    extensions.pop(name, None)
+                extensions.update(link.extensions())
+                keys.add(link.key)
+        return keys

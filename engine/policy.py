@@ -23,6 +23,8 @@ STARTERS = DEPLOYERS
 INSTANCE_MANAGERS = ("supervisor", "admin")
 # Who starts a supervision (督办) of an important item by hand (S003 #11).
 SUPERVISORS = ("supervisor", "admin")
+# Who may correlate messages from outside (Camunda's POST /message): integrations run as these roles.
+MESSAGE_SENDERS = ("designer", "supervisor", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 

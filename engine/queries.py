@@ -449,6 +449,9 @@ INSTANCE_FIELDS: dict[str, Any] = {
     "businessKey": Instance.business_key,
     "deploymentId": ProcessDefinition.deployment_id,
     "tenantId": Deployment.tenant_id,
+    "startedAt": Instance.started_at,
+    "endedAt": Instance.ended_at,
+    "startedBy": Instance.started_by,
 }
 
 
@@ -715,3 +718,70 @@ def waiting_counts(
         for element in set(elements or ()):
             counts[(definition, element)]["instances"] += 1
     return counts
+
+
+# -- history as Camunda's /history sees it: built from the audit events -----------------------------------------
+EVENT_FIELDS: dict[str, Any] = {
+    "id": AuditEvent.id,
+    "instanceId": AuditEvent.instance_id,
+    "elementId": AuditEvent.element_id,
+    "taskId": AuditEvent.task_id,
+    "kind": AuditEvent.kind,
+    "at": AuditEvent.at,
+    "businessKey": AuditEvent.business_key,
+    "definitionId": Instance.definition_id,
+    "definitionKey": Instance.definition_key,
+}
+
+
+def _events(kinds: Sequence[str], c: Criteria) -> Select[Any]:
+    query = (
+        select(AuditEvent, Instance.definition_id, Instance.definition_key)
+        .join(Instance, Instance.id == AuditEvent.instance_id)
+        .where(AuditEvent.kind.in_(list(kinds)))
+    )
+    return _where(query, EVENT_FIELDS, c)
+
+
+def event_page(
+    session: Session, kinds: Sequence[str], c: Criteria, page: Page
+) -> list[tuple[AuditEvent, str, str]]:
+    """One page of the audit events of ``kinds`` with their instance's definition id and key, oldest first."""
+    return [tuple(r) for r in rows(session, _events(kinds, c), page, EVENT_FIELDS, (AuditEvent.id,))]  # type: ignore[misc]
+
+
+def event_count(session: Session, kinds: Sequence[str], c: Criteria) -> int:
+    return count(session, _events(kinds, c))
+
+
+def task_events(session: Session, task_ids: Sequence[str]) -> list[AuditEvent]:
+    """Every event of these tasks (claims, assignments, completion, cancellation), oldest first."""
+    if not task_ids:
+        return []
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.task_id.in_(list(task_ids))).order_by(AuditEvent.id)
+        )
+    )
+
+
+def deployment_instance_count(session: Session, deployment_id: str) -> int:
+    """How many instances (running or ended) were started on the deployment's definitions."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Instance)
+            .join(ProcessDefinition, ProcessDefinition.id == Instance.definition_id)
+            .where(ProcessDefinition.deployment_id == deployment_id)
+        )
+        or 0
+    )
+
+
+def latest_versions() -> Any:
+    """A subquery of each process key with its newest version (``key``, ``v``), to join definitions to."""
+    return (
+        select(ProcessDefinition.key.label("key"), func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )

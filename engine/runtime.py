@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import insert, select
@@ -30,13 +31,15 @@ from .calendar import StatutoryCalendar
 from .clock import Clock
 from .config import Settings
 from .db import Database
-from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_definition
+from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_definition, undeploy
 from .errors import Conflict, InvalidInput, InvalidState, NotFound, ValidationFailed
 from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
+from .formstore import DeployedForm, bound_version
 from .models import AuditEvent, Deadline, Instance, ProcessDefinition, Task
 from .organisation import named_problems
+from .queries import latest_versions
 from .scripting import FunctionRegistry
 from .unit_of_work import (
     ACTIVE,
@@ -53,6 +56,23 @@ __all__ = ["ACTIVE", "CANCELLED", "COMPLETED", "SUSPENDED", "CommandResult", "En
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 JSON_SCALARS = (str, int, float, bool, type(None))
+_MISSING = object()
+
+
+def message_start_names(spec: Any) -> set[str]:
+    """The messages a process's start events wait for (its top-level start events only)."""
+    names = set()
+    for start in spec.start.outputs:
+        definition = getattr(start, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            names.add(definition.name)
+    return names
+
+
+def sole_message_start(spec: Any) -> str | None:
+    """The message of a process's only start event, when that event waits for a message."""
+    names = message_start_names(spec)
+    return next(iter(names)) if len(spec.start.outputs) == 1 and len(names) == 1 else None
 
 
 def check_variables(variables: Mapping[str, Any] | None, where: str = "variables") -> dict[str, Any]:
@@ -143,6 +163,11 @@ class Engine:
         with self.db.transaction() as session:
             return self.definitions.deploy(session, files, **options)
 
+    def undeploy(self, *, deployment_id: str | None = None, definition_id: str | None = None) -> list[str]:
+        """Remove a definition version, or a deployment's, that no instance ever ran on (engine/definitions)."""
+        with self.db.transaction() as session:
+            return undeploy(session, deployment_id=deployment_id, definition_id=definition_id)
+
     # -- commands ----------------------------------------------------------------------------------------------
     def _execute(self, command: Command) -> CommandResult:
         """Run a command that always writes (every command but a timer fire)."""
@@ -161,6 +186,19 @@ class Engine:
     ) -> CommandResult:
         variables = check_variables(variables)
         return self._execute(self._start(key, business_key, variables, actor, definition_id))
+
+    def start_by_message(
+        self,
+        definition_id: str,
+        message: str,
+        *,
+        business_key: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> CommandResult:
+        """Start an instance at its message start event ``message`` (Camunda's message correlation)."""
+        variables = check_variables(variables, "processVariables")
+        return self._execute(self._start("", business_key, variables, actor, definition_id, message=message))
 
     def start_in(
         self,
@@ -186,6 +224,8 @@ class Engine:
         variables: dict[str, Any],
         actor: str | None,
         definition_id: str | None,
+        *,
+        message: str | None = None,
     ) -> Command:
         def create(session: Session) -> UnitOfWork:
             if definition_id is not None:
@@ -195,6 +235,10 @@ class Engine:
             if definition is None:
                 raise NotFound(f"no process definition '{definition_id or key}' is deployed", {"key": key})
             spec, subprocess_specs = self.executor.specs(session, definition.id)
+            # A start form is enforced like a task's: the instance starts with what it accepted, or not at all.
+            form = self.start_form(session, definition.id) if message is None else None
+            if form is not None:
+                variables.update(self._validated(form.definition, variables))
             workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
             workflow.task_tree.data.update(variables)
             now = self.now()
@@ -215,7 +259,28 @@ class Engine:
 
         def apply(work: UnitOfWork) -> None:
             work.audit("instance.started", actor=actor, data={"variables": variables} if variables else None)
-            work.run(lambda: None)
+            assert work.workflow is not None
+            workflow = work.workflow
+            # Like Camunda: a process whose one start event waits for a message starts there when started
+            # by hand too, instead of waiting for a message that starts instances, not continues them.
+            name = message or sole_message_start(workflow.spec)
+            if name is None:
+                work.run(lambda: None)
+                return
+
+            def catch() -> None:
+                workflow.do_engine_steps()
+                starts = [
+                    t for t in work.all_tasks() if t.state == TaskState.WAITING and name in message_names(t)
+                ]
+                if not starts:
+                    raise InvalidInput(
+                        f"process '{work.row.definition_key}' has no message start event '{name}'"
+                    )
+                payload = {"payload": variables, "result_var": name}
+                workflow.catch(BpmnEvent(MessageEventDefinition(name), payload=payload))
+
+            work.run(catch)
 
         return Command("start", apply, create=create)
 
@@ -306,6 +371,54 @@ class Engine:
 
         return self._execute(Command("complete", apply, task_id=task_id))
 
+    def throw_error(
+        self,
+        task_id: str,
+        code: str,
+        *,
+        message: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> CommandResult:
+        """A human task reports a business error (Camunda's bpmnError): the error boundary event on the task
+        that catches ``code`` takes over and the task is cancelled. No catcher: refused, nothing changes."""
+        variables = check_variables(variables)
+
+        def apply(work: UnitOfWork) -> None:
+            task = work.open_task(task_id)
+            if task.assignee is not None and actor is not None and task.assignee != actor:
+                raise Conflict(
+                    f"task is claimed by {task.assignee}", {"task": task_id, "assignee": task.assignee}
+                )
+            assert work.workflow is not None
+            workflow = work.workflow
+            spiff_task = workflow.get_task_from_id(uuid.UUID(task_id))
+            catchers = [
+                t
+                for t in work.all_tasks()
+                if t.state == TaskState.WAITING
+                and t.parent is spiff_task.parent
+                and isinstance(getattr(t.task_spec, "event_definition", None), ErrorEventDefinition)
+                and t.task_spec.event_definition.code in (None, code)
+            ]
+            if not catchers:
+                raise InvalidInput(
+                    f"no error boundary event on task '{task.element_id}' catches error code '{code}'",
+                    {"task": task_id, "errorCode": code},
+                )
+            spiff_task.data.update(variables)
+            caught = catchers[0].task_spec.event_definition
+            event = BpmnEvent(
+                ErrorEventDefinition(caught.name, code=code),
+                payload={"errorCode": code, "errorMessage": message},
+            )
+            work.run(lambda: workflow.catch(event))
+            work.audit(
+                "task.error", actor=actor, task=task, data={"errorCode": code, "errorMessage": message}
+            )
+
+        return self._execute(Command("bpmn_error", apply, task_id=task_id))
+
     def comment(self, task_id: str, text: str, *, actor: str | None = None) -> CommandResult:
         """A note on an open task, kept in the instance's history."""
         if not isinstance(text, str) or not text.strip() or len(text) > 4000:
@@ -319,16 +432,59 @@ class Engine:
 
         return self._execute(Command("comment", apply, task_id=task_id, load=False))
 
+    def start_form(self, session: Session, definition_id: str) -> DeployedForm | None:
+        """The form a process's start event links (its none start event directly in the process), if any."""
+        spec, _ = self.executor.specs(session, definition_id)
+        for start in spec.start.outputs:
+            extensions = getattr(start, "extensions", None) or {}
+            if extensions.get("formRef"):
+                version = bound_version(session, extensions, definition_id)
+                form = self.forms.get(extensions["formRef"], version, session) if version else None
+                if form is None:
+                    raise NotFound(f"start form '{extensions['formRef']}' is not deployed")
+                return form
+        return None
+
+    def _specs(self, definition_id: str) -> tuple[Any, dict[str, Any]]:
+        """A definition's specs, from the cache without touching the database once they are there."""
+        cached = self.codec.cached_specs(definition_id)
+        if cached is not None:
+            return cached
+        with self.db.reading() as session:
+            return self.executor.specs(session, definition_id)
+
+    def start_form_link(self, definition_id: str) -> dict[str, Any] | None:
+        """The ``camundaFormRef`` of a process's start form, if it has one."""
+        spec, _ = self._specs(definition_id)
+        for start in spec.start.outputs:
+            if (getattr(start, "extensions", None) or {}).get("formRef"):
+                return self.form_link(definition_id, start.bpmn_id)
+        return None
+
+    def form_link(self, definition_id: str, element_id: str) -> dict[str, Any] | None:
+        """Camunda's ``camundaFormRef`` of an element: ``{key, binding, version}`` (version only when fixed), as
+        the diagram linked it; None without a Camunda Form. Read from the cached spec, no query once warm."""
+        spec, subprocess_specs = self._specs(definition_id)
+        for each in (spec, *subprocess_specs.values()):
+            for task_spec in each.task_specs.values():
+                if getattr(task_spec, "bpmn_id", None) != element_id:
+                    continue
+                extensions = getattr(task_spec, "extensions", None) or {}
+                if not extensions.get("formRef"):
+                    return None
+                version = extensions.get("formRefVersion")
+                return {
+                    "key": extensions["formRef"],
+                    "binding": extensions.get("formRefBinding") or "latest",
+                    "version": int(version) if version else None,
+                }
+        return None
+
     def validate_submission(self, session: Session, task: Task, variables: dict[str, Any]) -> dict[str, Any]:
         form = self.form_for(session, task)
         if form is None:
             return variables
-        try:
-            clean = form.validate(variables)
-        except FormValidationError as error:
-            raise ValidationFailed(
-                f"{len(error.errors)} field(s) are invalid", {"form": form.id, "fields": error.errors}
-            ) from error
+        clean = self._validated(form, variables)
         unknown = named_problems(session, task.unit_code, clean)
         if unknown:
             raise ValidationFailed(
@@ -336,6 +492,15 @@ class Engine:
                 {"form": form.id, "fields": unknown},
             )
         return clean
+
+    @staticmethod
+    def _validated(form: FormDefinition, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return form.validate(variables)
+        except FormValidationError as error:
+            raise ValidationFailed(
+                f"{len(error.errors)} field(s) are invalid", {"form": form.id, "fields": error.errors}
+            ) from error
 
     def form_for(self, session: Session, task: Task) -> FormDefinition | None:
         if task.form_ref is None or task.form_version is None:
@@ -382,6 +547,126 @@ class Engine:
             work.audit("message.delivered", actor=actor, data={"message": name, "payload": payload})
 
         return self._execute(Command("message", apply, instance_id=instance_id))
+
+    def correlate(
+        self,
+        name: str,
+        *,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        correlation_keys: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
+        every: bool = False,
+        actor: str | None = None,
+    ) -> list[tuple[str, CommandResult]]:
+        """Camunda's message correlation: deliver ``name`` to the instances waiting for it that match the
+        instance id, business key and correlation keys (process variables equal to these values); if none
+        waits, start the latest process with a message start event of that name. Returns ("Execution" or
+        "ProcessDefinition", result) per instance. Without ``every``, exactly one match is required."""
+        variables = check_variables(variables, "processVariables")
+        keys = dict(correlation_keys or {})
+        waiting = self._waiting_for(name, instance_id, business_key, keys)
+        starts = [] if waiting or instance_id is not None or keys else self._message_starts(name)
+        matches = len(waiting) + len(starts)
+        if matches == 0 and not every:
+            raise InvalidInput(
+                f"Cannot correlate message '{name}': No process definition or execution matches the parameters",
+                {"message": name},
+            )
+        if matches > 1 and not every:
+            raise InvalidInput(
+                f"Cannot correlate a message with name '{name}' to a single execution. {matches} executions "
+                "match the correlation keys",
+                {"message": name, "matches": matches},
+            )
+        results = [
+            ("Execution", self.deliver_message(name, instance_id=i, payload=variables, actor=actor))
+            for i in waiting
+        ]
+        results += [
+            (
+                "ProcessDefinition",
+                self.start_by_message(d, name, business_key=business_key, variables=variables, actor=actor),
+            )
+            for d in starts
+        ]
+        return results
+
+    def _waiting_for(
+        self, name: str, instance_id: str | None, business_key: str | None, keys: Mapping[str, Any]
+    ) -> list[str]:
+        """Active instances with a task waiting for ``name`` whose data match ``keys`` (read-only loads)."""
+        with self.db.reading() as session:
+            query = select(Instance).where(Instance.state == ACTIVE)
+            if instance_id is not None:
+                query = query.where(Instance.id == instance_id)
+            if business_key is not None:
+                query = query.where(Instance.business_key == business_key)
+            candidates = list(session.scalars(query.order_by(Instance.started_at, Instance.id)))
+            found = []
+            for row in candidates:
+                if not self._may_catch(session, row.definition_id, name):
+                    continue
+                workflow = self.executor.load(session, row)
+                for task in workflow.get_tasks(state=TaskState.WAITING):
+                    if name in message_names(task) and all(
+                        task.data.get(k, _MISSING) == v for k, v in keys.items()
+                    ):
+                        found.append(row.id)
+                        break
+        return found
+
+    def _may_catch(self, session: Session, definition_id: str, name: str) -> bool:
+        """Whether any element of the definition catches message ``name`` (cached specs, no instance loaded)."""
+        spec, subprocess_specs = self.executor.specs(session, definition_id)
+        for each in (spec, *subprocess_specs.values()):
+            for task_spec in each.task_specs.values():
+                definition = getattr(task_spec, "event_definition", None)
+                inner = getattr(definition, "event_definitions", None) or [definition]
+                if any(isinstance(d, MessageEventDefinition) and d.name == name for d in inner):
+                    return True
+        return False
+
+    def _message_starts(self, name: str) -> list[str]:
+        """The latest definition of each key whose process starts with message ``name``."""
+        with self.db.reading() as session:
+            latest = latest_versions()
+            ids = session.scalars(
+                select(ProcessDefinition.id).join(
+                    latest,
+                    (latest.c.key == ProcessDefinition.key) & (latest.c.v == ProcessDefinition.version),
+                )
+            )
+            return [d for d in ids if name in message_start_names(self.executor.specs(session, d)[0])]
+
+    def active_activities(self, instance_id: str) -> list[dict[str, Any]]:
+        """The elements an instance is at now (tasks open, events and call activities waiting): id, element,
+        name and the spec's type; read-only."""
+        with self.db.reading() as session:
+            row = session.get(Instance, instance_id)
+            if row is None:
+                raise NotFound(f"no process instance '{instance_id}'", {"instance": instance_id})
+            workflow = self.executor.load(session, row)
+        return [
+            {
+                "id": str(task.id),
+                "element": task.task_spec.bpmn_id,
+                "name": task.task_spec.bpmn_name,
+                "type": type(task.task_spec).__name__,
+            }
+            for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+            if task.task_spec.bpmn_id and not type(task.task_spec).__name__.endswith("Join")
+        ]
+
+    def element_names(self, definition_id: str) -> dict[str, str | None]:
+        """Each element id of a definition and its name (cached specs)."""
+        spec, subprocess_specs = self._specs(definition_id)
+        return {
+            t.bpmn_id: t.bpmn_name
+            for each in (spec, *subprocess_specs.values())
+            for t in each.task_specs.values()
+            if getattr(t, "bpmn_id", None)
+        }
 
     def _fire_command(self, instance_id: str) -> Command:
         def due(row: Instance) -> bool:

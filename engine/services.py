@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from . import policy, queries
 from .accounts import Principal
-from .definitions import DeployFile, DeploymentResult
-from .errors import Conflict, NotFound
+from .definitions import UNSUPPORTED_FILE, DeployFile, DeploymentResult
+from .errors import Conflict, Forbidden, NotFound
 from .forms import FormDefinition
 from .models import Deadline, Instance, Petition, Task
 from .orgadmin import LoadReport, UnitSpec, UserInfo, parse_document
@@ -130,6 +130,19 @@ def complete(engine: Engine, principal: Principal, task_id: str, variables: dict
     return engine.complete(
         task_id, variables, actor=_actor(principal), require_claim=policy.claim_required(principal)
     )
+
+
+def throw_error(
+    engine: Engine,
+    principal: Principal,
+    task_id: str,
+    code: str,
+    message: str | None = None,
+    variables: dict[str, Any] | None = None,
+) -> CommandResult:
+    """The task's worker reports a business error its diagram catches (an error boundary event)."""
+    acting_on(engine, principal, task_id)
+    return engine.throw_error(task_id, code, message=message, variables=variables, actor=_actor(principal))
 
 
 def comment(engine: Engine, principal: Principal, task_id: str, text: str) -> CommandResult:
@@ -370,7 +383,7 @@ def unsupported_files(files: Sequence[DeployFile]) -> list[dict[str, Any]]:
             "file": f.name,
             "line": None,
             "element": None,
-            "message": "only .bpmn and .form files can be deployed",
+            "message": UNSUPPORTED_FILE,
         }
         for f in files
         if f.kind is None
@@ -435,3 +448,97 @@ def create_user(engine: Engine, principal: Principal, login: str, password: str,
 def update_user(engine: Engine, principal: Principal, login: str, **changes: Any) -> UserInfo:
     policy.check_role(principal, policy.ORG_ADMINS)
     return engine.users.update(login, _actor(principal), **changes)
+
+
+def undeploy(
+    engine: Engine,
+    principal: Principal,
+    *,
+    deployment_id: str | None = None,
+    definition_id: str | None = None,
+) -> list[str]:
+    """Remove a test version nobody ran (a designer's mistaken deployment); refused once any instance exists."""
+    policy.check_role(principal, policy.DEPLOYERS)
+    return engine.undeploy(deployment_id=deployment_id, definition_id=definition_id)
+
+
+# -- messages ------------------------------------------------------------------------------------------------
+def correlate_message(
+    engine: Engine,
+    principal: Principal,
+    name: str,
+    *,
+    instance_id: str | None = None,
+    business_key: str | None = None,
+    correlation_keys: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
+    every: bool = False,
+) -> list[tuple[str, CommandResult]]:
+    """Deliver a message to the waiting instances it correlates with, or start the process it starts (the
+    one road for messages from outside: /engine-rest/message and the use cases that send one)."""
+    policy.check_role(principal, policy.MESSAGE_SENDERS)
+    county_wide(engine, principal, "messages from outside reach cases of every unit")
+    return engine.correlate(
+        name,
+        instance_id=instance_id,
+        business_key=business_key,
+        correlation_keys=correlation_keys,
+        variables=variables,
+        every=every,
+        actor=_actor(principal),
+    )
+
+
+# -- forms and history for the Camunda REST subset -------------------------------------------------------------
+def start_form(engine: Engine, definition_id: str) -> Any:
+    """The deployed start form of a definition (DeployedForm), or None."""
+    with engine.db.reading() as session:
+        return engine.start_form(session, definition_id)
+
+
+def form_link(engine: Engine, definition_id: str, element_id: str) -> dict[str, Any] | None:
+    """Camunda's camundaFormRef of an element, as the diagram linked it."""
+    return engine.form_link(definition_id, element_id)
+
+
+def start_form_link(engine: Engine, definition_id: str) -> dict[str, Any] | None:
+    return engine.start_form_link(definition_id)
+
+
+def element_names(engine: Engine, definition_id: str) -> dict[str, str | None]:
+    return engine.element_names(definition_id)
+
+
+def instance_activities(engine: Engine, principal: Principal, instance_id: str) -> list[dict[str, Any]]:
+    readable_instance(engine, principal, instance_id)
+    return engine.active_activities(instance_id)
+
+
+def history_events(
+    engine: Engine, principal: Principal, kinds: Sequence[str], where: Any, page: Any
+) -> list[Any]:
+    """Audit events of ``kinds`` for Camunda's /history (county-wide instance readers only: they span every
+    unit)."""
+    policy.check_role(principal, policy.INSTANCE_READERS)
+    county_wide(engine, principal, "the history spans every unit")
+    return read(engine, queries.event_page, kinds, where, page)
+
+
+def history_count(engine: Engine, principal: Principal, kinds: Sequence[str], where: Any) -> int:
+    policy.check_role(principal, policy.INSTANCE_READERS)
+    county_wide(engine, principal, "the history spans every unit")
+    return read(engine, queries.event_count, kinds, where)
+
+
+def dry_run(engine: Engine, principal: Principal, definition_id: str) -> dict[str, Any]:
+    """Walk a definition's paths with its forms' example data on a scratch copy (engine/dryrun.py)."""
+    policy.check_role(principal, policy.DEPLOYERS)
+    from .dryrun import dry_run as walk
+
+    return walk(engine, definition_id)
+
+
+def county_wide(engine: Engine, principal: Principal, why: str) -> None:
+    """Refuse whoever's jurisdiction is narrower than the county (a unit's head or inspector)."""
+    if scope(engine, principal) is not None:
+        raise Forbidden(f"this needs a county-wide jurisdiction: {why}")

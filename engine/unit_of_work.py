@@ -10,7 +10,7 @@ transaction: that is the command executor's job (:mod:`engine.executor`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,12 +27,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from .context import current_work
 from .errors import Conflict, InvalidState, ProcessError
 from .events import is_timer, timer_due, timer_fired
+from .formstore import bound_version
 from .models import (
     AuditEvent,
     Deadline,
-    FormVersion,
     Instance,
-    ProcessDefinition,
     Task,
     TaskCandidate,
     Timer,
@@ -173,6 +172,13 @@ class UnitOfWork:
             raise ProcessError(
                 f"the diagram failed at {element or 'an element'}: {error}",
                 {"element": element, "instance": self.row.id},
+            ) from error
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as error:
+            # SpiffWorkflow's own slips on data the diagram did not expect (a multi-instance collection that
+            # is not a list): the step fails as an incident and the instance stays as it was.
+            raise ProcessError(
+                f"the diagram failed: {type(error).__name__}: {error}",
+                {"element": None, "instance": self.row.id},
             ) from error
         finally:
             current_work.reset(token)
@@ -398,7 +404,7 @@ class UnitOfWork:
             "candidate_users": users,
             "candidate_groups": groups,
             "form_ref": form_ref,
-            "form_version": self._form_version(form_ref, ext) if form_ref else None,
+            "form_version": bound_version(self.session, ext, self.row.definition_id) if form_ref else None,
             "form_key": ext.get("formKey"),
             "due_at": due,
             "deadline_name": deadline_name,
@@ -427,25 +433,6 @@ class UnitOfWork:
         query = select(UnitMember.unit_code).where(UnitMember.login == login)
         with self.session.no_autoflush:
             return self.session.scalar(query.order_by(UnitMember.unit_code).limit(1))
-
-    def _form_version(self, form_ref: str, ext: Mapping[str, Any]) -> int | None:
-        binding = ext.get("formRefBinding", "latest")
-        if binding == "version" and ext.get("formRefVersion"):
-            return int(ext["formRefVersion"])
-        query = select(FormVersion.version).where(FormVersion.form_key == form_ref)
-        # Form versions never depend on this command's pending changes: flushing the instance here would
-        # only write its row twice.
-        with self.session.no_autoflush:
-            if binding == "deployment":
-                deployment = select(ProcessDefinition.deployment_id).where(
-                    ProcessDefinition.id == self.row.definition_id
-                )
-                found = self.session.scalar(
-                    query.where(FormVersion.deployment_id == deployment.scalar_subquery())
-                )
-                if found is not None:
-                    return found
-            return self.session.scalar(query.order_by(FormVersion.version.desc()).limit(1))
 
     def _project_timers(self, workflow: BpmnWorkflow) -> datetime | None:
         """Bring the timer rows in line with the waiting timers; returns the next due time."""

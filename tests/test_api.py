@@ -645,6 +645,8 @@ PROTECTED = [
     ("GET", "/api/definitions"),
     ("GET", "/api/definitions/{definition_id}"),
     ("GET", "/api/definitions/{definition_id}/xml"),
+    ("DELETE", "/api/definitions/{definition_id}"),
+    ("POST", "/api/definitions/{definition_id}/dry-run"),
     ("POST", "/api/deployments"),
     ("POST", "/api/deployments/validate"),
     ("GET", "/api/metrics"),

@@ -503,7 +503,7 @@ def test_task_shape_and_visibility(client: FlaskClient, demo: dict[str, Any]) ->
     assert set(task) == TASK_KEYS
     assert task["processInstanceId"] == demo["instance"]["id"]
     assert task["taskDefinitionKey"] == "Task_review" and task["priority"] == 60
-    assert task["camundaFormRef"] == {"key": "modeler_demo_review", "binding": "version", "version": 1}
+    assert task["camundaFormRef"] == {"key": "modeler_demo_review", "binding": "deployment", "version": None}
     for field in ("created", "due"):
         assert re.match(CAMUNDA_DATE, task[field]), task[field]
     assert task["followUp"] is None and task["suspended"] is False

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import DeploymentInvalid
+from engine.parsing import SCHEMA_REFUSED
 from engine.runtime import Engine
 from tests.helpers import DATA, with_text
 
@@ -40,7 +41,7 @@ def test_dangerous_condition_is_refused_naming_the_flow(engine: Engine, payload:
     [problem] = problems_of(engine, with_text("simple.bpmn", bpmn), with_text("f.form", FORM))
     assert problem["element"] == "f_yes"
     assert problem["line"] == line_of(bpmn, 'id="f_yes"')
-    assert "refused" in problem["message"]
+    assert "无法接受" in problem["message"]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -48,7 +49,7 @@ def test_dangerous_timer_is_refused_naming_the_boundary_event(engine: Engine, pa
     bpmn = SIMPLE.replace("${wait}", payload)
     [problem] = problems_of(engine, with_text("simple.bpmn", bpmn), with_text("f.form", FORM))
     assert problem["element"] == "late"
-    assert "timer" in problem["message"]
+    assert problem["message"].startswith("定时器")
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -60,9 +61,7 @@ def test_script_task_is_refused_whatever_it_contains(engine: Engine, payload: st
         '<bpmn:endEvent id="done" name="Done"/>', '<bpmn:endEvent id="done" name="Done"/>' + script
     )
     problems = problems_of(engine, with_text("simple.bpmn", bpmn), with_text("f.form", FORM))
-    assert [(p["element"], "script tasks are disabled" in p["message"]) for p in problems] == [
-        ("run_it", True)
-    ]
+    assert [(p["element"], "脚本任务未启用" in p["message"]) for p in problems] == [("run_it", True)]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -120,7 +119,7 @@ def test_schema_violation_names_a_line(engine: Engine) -> None:
     bad = SIMPLE.replace('<bpmn:userTask id="notify"', '<bpmn:userTask idx="x" id="notify"')
     [problem] = problems_of(engine, with_text("s.bpmn", bad), with_text("f.form", FORM))
     assert problem["line"] == line_of(bad, 'idx="x"')
-    assert problem["message"].startswith("schema:")
+    assert problem["message"].startswith(SCHEMA_REFUSED)
 
 
 def test_scripts_run_when_the_operator_enables_them(settings, clock) -> None:

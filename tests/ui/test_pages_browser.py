@@ -237,14 +237,18 @@ def test_designer_sees_the_problems_of_a_broken_diagram_and_deploys_the_fixed_on
     summary = page.get_by_test_id("validation-summary")
     expect(summary).to_contain_text("校验未通过")
     expect(summary).to_contain_text("未部署")
+    # The engine's problems and bpmnlint's in one list, the summary counting exactly its rows.
     problems = page.get_by_test_id("validation-problems")
     expect(problems).to_contain_text("no_such_form")
     expect(problems).to_contain_text("f_yes")
-    lint = page.get_by_test_id("lint-problems")
-    expect(lint).to_contain_text("label-required")
-    expect(lint).to_contain_text("元素缺少名称")
+    expect(problems).to_contain_text("label-required")
+    expect(problems).to_contain_text("元素缺少名称")
+    rows = problems.locator("tbody tr")
+    errors = problems.locator("tbody tr.finding-error")
+    expect(summary).to_contain_text(f"{rows.count()} 个问题（{errors.count()} 个错误")
     expect(page.locator("#upload-result .diagram[data-ready=true]")).to_be_visible()
-    expect(page.get_by_test_id("problem-review")).to_contain_text("1 个问题")
+    review = problems.locator("tbody tr", has=page.locator("td.mono", has_text=re.compile("^review$")))
+    expect(page.get_by_test_id("problem-review")).to_contain_text(f"{review.count()} 个问题")
     expect(page.locator('g.djs-element[data-element-id="review"]')).to_have_class(re.compile("pf-error"))
     screenshot(page, "designer-broken-upload")
     with live_server.engine.db.reading() as session:
@@ -268,7 +272,7 @@ def test_designer_sees_the_problems_of_a_broken_diagram_and_deploys_the_fixed_on
     page.fill("#upload-name", "修正后的登记流程")
     page.click("#deploy-button")
     expect(page.get_by_test_id("deploy-result")).to_contain_text("第 1 版")
-    expect(page.get_by_test_id("lint-problems")).to_have_count(0)
+    expect(page.locator("#upload-result tr.finding-error")).to_have_count(0)
     expect(page.locator("#upload-result .diagram[data-ready=true]")).to_be_visible()
     expect(page.locator('tr[data-definition^="broken_intake:1:"]')).to_be_visible()
     screenshot(page, "designer-deployed")
@@ -276,6 +280,24 @@ def test_designer_sees_the_problems_of_a_broken_diagram_and_deploys_the_fixed_on
     expect(page.locator("#diagram[data-ready=true]")).to_be_visible()
     expect(page.locator('g.djs-element[data-element-id="review"]')).to_be_visible()
     screenshot(page, "designer-definition")
+
+    # A dry run walks the version's paths with the forms' example data, then nobody having run it, the
+    # designer removes it again.
+    page.go_back()
+    row = page.locator('tr[data-definition^="broken_intake:1:"]')
+    row.get_by_role("button", name="试运行").click()
+    result = page.get_by_test_id("dry-run-result")
+    expect(result).to_contain_text("条路径")
+    expect(result.locator("tbody tr").first).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="删除此版本").click()
+    expect(page.get_by_test_id("undeploy-result")).to_contain_text("已删除")
+    expect(row).to_have_count(0)
+    with live_server.engine.db.reading() as session:
+        assert (
+            session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == "broken_intake"))
+            is None
+        )
 
 
 def test_every_page_is_served_from_the_service_itself(

@@ -131,6 +131,14 @@ class DefinitionItem(MethodView):
             raise NotFound(f"no process definition '{definition_id}'")
         return found[0]
 
+    @require(*policy.DEPLOYERS)
+    @blp.response(204)
+    @with_errors(blp, 401, 403, 404, 409)
+    def delete(self, definition_id: str) -> None:
+        """Remove a version no instance ever ran on (a test deployment); 409 once any instance exists. Its forms
+        stay deployed."""
+        services.undeploy(engine(), current(), definition_id=definition_id)
+
 
 @blp.route("/definitions/<definition_id>/xml")
 @require()
@@ -180,3 +188,32 @@ def validate_upload(**_: Any) -> dict[str, Any]:
     unsupported = services.unsupported_files(files)
     problems = unsupported or [p.to_dict() for p in services.validate(engine(), current(), files)]
     return {"valid": not problems, "problems": problems}
+
+
+class DryRunStepSchema(Schema):
+    element = fields.String()
+    name = fields.String(allow_none=True)
+    choice = fields.String(allow_none=True, metadata={"description": "the form value that forked this path"})
+
+
+class DryRunPathSchema(Schema):
+    steps = fields.List(fields.Nested(DryRunStepSchema))
+    outcome = fields.String(metadata={"description": "completed, waiting, refused, failed or too_long"})
+    stoppedAt = fields.String(allow_none=True, metadata={"description": "the end event, or where it stopped"})
+    message = fields.String(allow_none=True)
+
+
+class DryRunSchema(Schema):
+    definition = fields.String()
+    paths = fields.List(fields.Nested(DryRunPathSchema))
+    complete = fields.Boolean(metadata={"description": "false when the budget of paths ran out first"})
+
+
+@blp.route("/definitions/<definition_id>/dry-run", methods=["POST"])
+@require(*policy.DEPLOYERS)
+@blp.response(200, DryRunSchema)
+@with_errors(blp, 401, 403, 404)
+def dry_run(definition_id: str) -> dict[str, Any]:
+    """Walk the version's paths with its forms' example data on a scratch copy (nothing is stored): each path's
+    steps, and the end event it reached or where it stopped."""
+    return services.dry_run(engine(), current(), definition_id)

@@ -10,10 +10,10 @@ from typing import NoReturn
 
 from engine.errors import NotFound
 
-from . import definitions, instances, tasks
+from . import definitions, history, instances, messages, tasks
 from .common import blp
 
-__all__ = ["blp", "definitions", "instances", "tasks"]
+__all__ = ["blp", "definitions", "history", "instances", "messages", "tasks"]
 
 
 @blp.route("/", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 from typing import Any
 
-from flask import request
+from flask import Response, request
 
 from engine import policy, queries, services
 from engine.definitions import DeployFile, DeploymentResult
@@ -18,7 +19,7 @@ from ..api.definitions import MAX_BYTES, MAX_FILES
 from ..auth import current, engine
 from .common import VERSION, Params, authenticated, blp, criteria, format_date, json_body, page
 from .instances import instance_dto
-from .variables import from_typed, to_typed
+from .variables import from_typed, to_typed, typed_form_fields
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -78,6 +79,17 @@ def deployment(deployment_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"Deployment with id '{deployment_id}' does not exist")
     return deployment_dto(row)
+
+
+@blp.delete("/deployment/<deployment_id>")
+@authenticated(*policy.DEPLOYERS)
+def delete_deployment(deployment_id: str) -> tuple[str, int]:
+    """Camunda's delete without cascade: refused while any instance ran on it (cascade=true is refused too:
+    instances and their history are never deleted here)."""
+    if Params().boolean("cascade"):
+        raise InvalidInput("cascade=true is not supported: instances and their history are kept")
+    services.undeploy(engine(), current(), deployment_id=deployment_id)
+    return "", 204
 
 
 def _flag(name: str) -> bool:
@@ -337,7 +349,8 @@ def _xml(found: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start(found: dict[str, Any]) -> dict[str, Any]:
-    """Start an instance with typed variables and a business key (Modeler's "Start instance", clients)."""
+    """Start an instance with typed variables and a business key (Modeler's "Start instance", clients, and
+    submit-form: the start form, if any, is validated either way)."""
     body = json_body()
     if body.get("startInstructions"):
         raise InvalidInput("startInstructions are not supported: an instance starts at its start event")
@@ -419,3 +432,74 @@ def start_by_key(key: str) -> dict[str, Any]:
 @authenticated(*policy.STARTERS)
 def start_by_key_tenant(key: str, tenant_id: str) -> dict[str, Any]:
     return _start(_one(None, key, tenant_id))
+
+
+@blp.post("/process-definition/<definition_id>/submit-form")
+@authenticated(*policy.STARTERS)
+def submit_start_form_by_id(definition_id: str) -> dict[str, Any]:
+    return _start(_one(definition_id, None))
+
+
+@blp.post("/process-definition/key/<key>/submit-form")
+@authenticated(*policy.STARTERS)
+def submit_start_form_by_key(key: str) -> dict[str, Any]:
+    return _start(_one(None, key))
+
+
+def _start_form_link(found: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": None,
+        "contextPath": None,
+        "camundaFormRef": services.start_form_link(engine(), found["id"]),
+    }
+
+
+@blp.get("/process-definition/<definition_id>/startForm")
+@authenticated()
+def start_form_by_id(definition_id: str) -> dict[str, Any]:
+    return _start_form_link(_one(definition_id, None))
+
+
+@blp.get("/process-definition/key/<key>/startForm")
+@authenticated()
+def start_form_by_key(key: str) -> dict[str, Any]:
+    return _start_form_link(_one(None, key))
+
+
+def _deployed_start_form(found: dict[str, Any]) -> Response:
+    form = services.start_form(engine(), found["id"])
+    if form is None:
+        raise NotFound(f"The form for process definition '{found['id']}' has no Camunda Form linked")
+    return Response(json.dumps(form.schema, ensure_ascii=False), mimetype="application/json")
+
+
+@blp.get("/process-definition/<definition_id>/deployed-start-form")
+@authenticated()
+def deployed_start_form_by_id(definition_id: str) -> Response:
+    return _deployed_start_form(_one(definition_id, None))
+
+
+@blp.get("/process-definition/key/<key>/deployed-start-form")
+@authenticated()
+def deployed_start_form_by_key(key: str) -> Response:
+    return _deployed_start_form(_one(None, key))
+
+
+def _start_form_variables(found: dict[str, Any]) -> dict[str, Any]:
+    """The start form's fields, empty and typed (Camunda answers {} for a Camunda Form; the fields say more)."""
+    form = services.start_form(engine(), found["id"])
+    if form is None:
+        return {}
+    return typed_form_fields(form.definition, {}, Params().strings("variableNames") or None)
+
+
+@blp.get("/process-definition/<definition_id>/form-variables")
+@authenticated()
+def start_form_variables_by_id(definition_id: str) -> dict[str, Any]:
+    return _start_form_variables(_one(definition_id, None))
+
+
+@blp.get("/process-definition/key/<key>/form-variables")
+@authenticated()
+def start_form_variables_by_key(key: str) -> dict[str, Any]:
+    return _start_form_variables(_one(None, key))

@@ -14,6 +14,7 @@ from engine.queries import Criteria
 
 from ..auth import current, engine
 from .common import Params, authenticated, blp, criteria, json_body, page
+from .history import activity_type
 from .variables import to_typed
 
 ENDED = ("completed", "cancelled")
@@ -154,3 +155,45 @@ def process_instance_variable(instance_id: str, name: str) -> dict[str, Any]:
     if name not in variables:
         raise NotFound(f"process variable with name {name} does not exist")
     return to_typed(variables, [name])[name]
+
+
+@blp.get("/process-instance/<instance_id>/activity-instances")
+@authenticated()
+def activity_instances(instance_id: str) -> dict[str, Any]:
+    """The activity instance tree: the instance as its root, the elements it is at now as children (flat:
+    steps inside a sub-process are listed directly under the root here)."""
+    principal = current()
+    row = services.readable_instance(engine(), principal, instance_id)
+    children = [
+        {
+            "id": f"{a['element']}:{a['id']}",
+            "parentActivityInstanceId": instance_id,
+            "activityId": a["element"],
+            "activityType": activity_type(a["type"]),
+            "processInstanceId": instance_id,
+            "processDefinitionId": row.definition_id,
+            "childActivityInstances": [],
+            "childTransitionInstances": [],
+            "executionIds": [instance_id],
+            "activityName": a["name"],
+            "incidentIds": [],
+            "incidents": [],
+            "name": a["name"],
+        }
+        for a in services.instance_activities(engine(), principal, instance_id)
+    ]
+    return {
+        "id": instance_id,
+        "parentActivityInstanceId": None,
+        "activityId": row.definition_id,
+        "activityType": "processDefinition",
+        "processInstanceId": instance_id,
+        "processDefinitionId": row.definition_id,
+        "childActivityInstances": children,
+        "childTransitionInstances": [],
+        "executionIds": [instance_id],
+        "activityName": row.definition_key,
+        "incidentIds": [],
+        "incidents": [],
+        "name": row.definition_key,
+    }

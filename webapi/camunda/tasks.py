@@ -18,7 +18,7 @@ from engine.queries import Criteria, TaskFilter
 
 from ..auth import current, engine
 from .common import Params, authenticated, blp, criteria, format_date, json_body, page
-from .variables import from_typed, to_typed, typed
+from .variables import from_typed, to_typed, typed, typed_form_fields
 
 # Camunda's sortBy names for the task read model's fields (engine/queries.py TASK_FIELDS).
 SORTS = {
@@ -36,14 +36,12 @@ SORTS = {
     "executionId": "instanceId",
     "taskDefinitionKey": "elementId",
 }
-# The Camunda type a form field's empty value is reported as.
-FIELD_TYPES = {"number": "Double", "checkbox": "Boolean", "checklist": "Json", "taglist": "Json"}
 
 
 def task_dto(task: Any) -> dict[str, Any]:
-    form_ref = (
-        {"key": task.form_ref, "binding": "version", "version": task.form_version} if task.form_ref else None
-    )
+    # The link as the diagram wrote it (binding latest, deployment or version); the version shown is in
+    # formVersion of /api.
+    form_ref = services.form_link(engine(), task.definition_id, task.element_id) if task.form_ref else None
     return {
         "id": task.id,
         "name": task.name,
@@ -218,9 +216,11 @@ def _fit_dates(task: Any, values: dict[str, Any], types: dict[str, str]) -> dict
 
 
 @blp.post("/task/<task_id>/complete")
+@blp.post("/task/<task_id>/submit-form")
 @authenticated()
 def complete(task_id: str) -> Any:
-    """Complete with typed variables, validated against the task's form; 204, or 200 with the variables."""
+    """Complete (or submit the form of: the same here, every task's form is validated) with typed variables;
+    204, or 200 with the variables."""
     body = json_body()
     values, types = from_typed(body.get("variables"))
     values = _fit_dates(_readable(task_id), values, types)
@@ -269,18 +269,7 @@ def form_variables(task_id: str) -> dict[str, Any]:
     form = services.task_form(engine(), task)
     if form is None:
         return to_typed(values, names or None)
-    out: dict[str, Any] = {}
-    for field in form.fields:
-        key = field.path[0]
-        if key in out or (names and key not in names):
-            continue
-        value = values.get(key)
-        if value is None:
-            kind = FIELD_TYPES.get(field.type, "String") if len(field.path) == 1 else "Json"
-            out[key] = {"type": kind, "value": None, "valueInfo": {}}
-        else:
-            out[key] = typed(value)
-    return out
+    return typed_form_fields(form, values, names)
 
 
 @blp.get("/task/<task_id>/form")
@@ -298,3 +287,20 @@ def deployed_form(task_id: str) -> Response:
     if schema is None:
         raise NotFound(f"task {task_id} has no deployed form")
     return Response(json.dumps(schema, ensure_ascii=False), mimetype="application/json")
+
+
+@blp.post("/task/<task_id>/bpmnError")
+@authenticated()
+def bpmn_error(task_id: str) -> tuple[str, int]:
+    """{errorCode, errorMessage, variables}: the error boundary event on the task that catches the code takes
+    over (204); with none, refused (400) and the task stays open (Camunda would end the execution)."""
+    body = json_body()
+    code = body.get("errorCode")
+    if not isinstance(code, str) or not 1 <= len(code) <= 200:
+        raise InvalidInput("errorCode is required", {"fields": {"errorCode": ["required"]}})
+    message = body.get("errorMessage")
+    if message is not None and (not isinstance(message, str) or len(message) > 4000):
+        raise InvalidInput("errorMessage must be text", {"fields": {"errorMessage": ["text"]}})
+    variables, _ = from_typed(body.get("variables"))
+    services.throw_error(engine(), current(), task_id, code, message, variables)
+    return "", 204

@@ -168,3 +168,24 @@ def _json_default(value: Any) -> Any:
 def to_typed(values: Mapping[str, Any], names: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Every variable (or only ``names``) as typed variables."""
     return {name: typed(value) for name, value in values.items() if not names or name in names}
+
+
+# The Camunda type a form field's empty value is reported as.
+FIELD_TYPES = {"number": "Double", "checkbox": "Boolean", "checklist": "Json", "taglist": "Json"}
+
+
+def typed_form_fields(form: Any, values: Mapping[str, Any], names: list[str] | None) -> dict[str, Any]:
+    """A Camunda Form's fields (top-level keys) with their current values as typed variables, empty ones typed
+    by the field."""
+    out: dict[str, Any] = {}
+    for field in form.fields:
+        key = field.path[0]
+        if key in out or (names and key not in names):
+            continue
+        value = values.get(key)
+        if value is None:
+            kind = FIELD_TYPES.get(field.type, "String") if len(field.path) == 1 else "Json"
+            out[key] = {"type": kind, "value": None, "valueInfo": {}}
+        else:
+            out[key] = typed(value)
+    return out

@@ -114,7 +114,7 @@ export async function api(method, url, body, { form = false } = {}) {
     throw new ApiError(401, { message: '登录已失效，请重新登录' });
   }
   const type = response.headers.get('Content-Type') || '';
-  const data = type.includes('json') ? await response.json() : await response.text();
+  const data = response.status === 204 ? null : type.includes('json') ? await response.json() : await response.text();
   if (!response.ok) throw new ApiError(response.status, typeof data === 'object' ? data : { message: data });
   return data;
 }
@@ -184,7 +184,10 @@ const ERRORS = {
     if (d.task) return '任务已办结或已撤销';
     return '与当前状态冲突，请刷新后重试';
   },
-  invalid_state: (d) => (d.state ? `案件${label(INSTANCE_STATES, d.state)}，不能执行此操作` : '案件当前状态下不能执行此操作'),
+  invalid_state: (d) => {
+    if (d.definitions) return `已有 ${d.instances} 个案件按此版本启动，不能删除`;
+    return d.state ? `案件${label(INSTANCE_STATES, d.state)}，不能执行此操作` : '案件当前状态下不能执行此操作';
+  },
   forbidden: (d) => (d.task ? '此任务不属于本人或所在组' : '您的角色不能执行此操作'),
   cross_site_request: () => '请求不是从本系统页面发出的，已拒绝',
   process_error: () => '流程运行出错，案件未作任何改变',

@@ -43,35 +43,38 @@ function formData(files) {
   return data;
 }
 
-function problemTable(problems) {
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'table table-compact', 'data-testid': 'validation-problems' },
-    h('thead', {}, h('tr', {}, h('th', {}, '文件'), h('th', {}, '行'), h('th', {}, '元素'), h('th', {}, '问题'))),
-    h('tbody', {}, problems.map((p) => h('tr', {},
-      h('td', { class: 'problem-file' }, p.file), h('td', { class: 'num' }, p.line ?? '—'),
-      h('td', { class: 'mono' }, p.element || '—'), h('td', {}, p.message))))));
+/** One list of what the engine and bpmnlint found: engine problems are errors (the engine refuses the file);
+ * bpmnlint's errors block deploying too, its warnings do not. */
+function findings(validation, lint) {
+  const items = validation.problems.map((p) => ({
+    file: p.file, line: p.line, element: p.element, severity: 'error', source: '引擎规则', text: p.message, rule: null,
+  }));
+  for (const result of lint.results) {
+    if (result.message) items.push({ file: result.file, line: null, element: null, severity: 'error', source: 'bpmnlint', text: result.message, rule: null });
+    for (const p of result.problems) {
+      items.push({
+        file: result.file, line: null, element: p.element, severity: p.severity, source: 'bpmnlint',
+        text: LINT_RULES[p.rule] || p.message, rule: p.rule, detail: LINT_RULES[p.rule] ? p.message : null,
+      });
+    }
+  }
+  return items;
 }
 
-function lintSection(lint) {
-  if (!lint.available) {
-    return h('div', { class: 'alert alert-warning', 'data-testid': 'lint-unavailable' }, `bpmnlint 未运行：${lint.message}`);
-  }
-  if (!lint.results.length) return h('p', { class: 'muted' }, '没有 .bpmn 文件需要 bpmnlint 检查。');
-  return lint.results.map((result) => h('div', { style: 'margin-bottom:10px' },
-    h('div', { style: 'margin-bottom:6px' }, h('strong', {}, result.file), ' ',
-      result.ok ? badge('bpmnlint 通过', 'green') : badge(`${result.problems.length} 项建模规范问题`, result.problems.length ? 'amber' : 'red')),
-    result.message ? h('div', { class: 'alert alert-error' }, result.message) : null,
-    result.problems.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'table table-compact', 'data-testid': 'lint-problems' },
-      h('thead', {}, h('tr', {}, h('th', {}, '元素'), h('th', {}, '级别'), h('th', {}, '规则'), h('th', {}, '说明'))),
-      h('tbody', {}, result.problems.map((p) => h('tr', {},
-        h('td', { class: 'mono' }, p.element),
-        h('td', { class: `severity-${p.severity}` }, p.severity === 'error' ? '错误' : '警告'),
-        h('td', { class: 'mono' }, p.rule),
-        h('td', {}, LINT_RULES[p.rule] || p.message, LINT_RULES[p.rule] ? h('div', { class: 'muted small' }, p.message) : null)))))) : null));
+function problemTable(items) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table table-compact', 'data-testid': 'validation-problems' },
+    h('thead', {}, h('tr', {}, h('th', {}, '级别'), h('th', {}, '来源'), h('th', {}, '文件'), h('th', {}, '行'), h('th', {}, '元素'), h('th', {}, '问题'))),
+    h('tbody', {}, items.map((p) => h('tr', { class: `finding-${p.severity}` },
+      h('td', { class: `severity-${p.severity}` }, p.severity === 'error' ? '错误' : '警告'),
+      h('td', { class: 'small' }, p.source),
+      h('td', { class: 'problem-file' }, p.file), h('td', { class: 'num' }, p.line ?? '—'),
+      h('td', { class: 'mono' }, p.element || '—'),
+      h('td', {}, p.text, p.rule ? h('div', { class: 'muted small mono' }, p.rule, p.detail ? `：${p.detail}` : '') : null))))));
 }
 
 /** A preview section for an uploaded diagram; its draw() runs once the section is in the page (bpmn-js needs
  * a laid-out container to fit the diagram). */
-async function preview(file, problems, lintProblems) {
+async function preview(file, items) {
   const box = h('div', { class: 'diagram', style: 'height:380px' });
   const tools = h('div', { class: 'actions' });
   const section = h('div', {}, h('div', { class: 'card-head preview-title' }, h('h3', {}, `图形预览：${file.name}`), tools), box);
@@ -89,7 +92,7 @@ async function preview(file, problems, lintProblems) {
       const canvas = viewer.get('canvas');
       const overlays = viewer.get('overlays');
       const counts = {};
-      for (const id of [...problems.map((p) => p.element), ...lintProblems.map((p) => p.element)]) {
+      for (const id of items.map((p) => p.element)) {
         if (id) counts[id] = (counts[id] || 0) + 1;
       }
       for (const [id, count] of Object.entries(counts)) {
@@ -124,25 +127,29 @@ async function check(deploy) {
       api('POST', '/ui/lint', formData(files), { form: true })
         .catch((error) => ({ available: false, message: explain(error), results: [] })),
     ]);
-    const lintCount = lint.results.reduce((n, r) => n + r.problems.length, 0);
+    const items = findings(validation, lint);
+    const errors = items.filter((p) => p.severity === 'error').length;
+    const warnings = items.length - errors;
     const parts = [];
-    if (validation.valid) {
+    if (!errors) {
       parts.push(h('div', { class: 'alert alert-success', 'data-testid': 'validation-summary' },
-        h('h3', {}, `校验通过：${files.length} 个文件符合引擎规则`),
-        lintCount ? `bpmnlint 提出 ${lintCount} 项建模规范问题（不阻止部署，建议在 Modeler 中修正）。` : null));
+        h('h3', {}, `校验通过：${files.length} 个文件没有错误`),
+        warnings ? `${warnings} 个警告（不阻止部署，建议在 Modeler 中修正）。` : null));
     } else {
       parts.push(h('div', { class: 'alert alert-error', 'data-testid': 'validation-summary' },
-        h('h3', {}, `校验未通过：${validation.problems.length} 个问题${deploy ? '，未部署' : ''}`),
-        '请在 Camunda Modeler 中修正后重新上传。'), problemTable(validation.problems));
+        h('h3', {}, `校验未通过：${items.length} 个问题（${errors} 个错误，${warnings} 个警告）${deploy ? '，未部署' : ''}`),
+        '错误须在 Camunda Modeler 中修正后重新上传；警告不阻止部署。'));
     }
-    parts.push(h('h3', { class: 'preview-title' }, 'bpmnlint 检查'), lintSection(lint));
+    if (!lint.available) {
+      parts.push(h('div', { class: 'alert alert-warning', 'data-testid': 'lint-unavailable' }, `bpmnlint 未运行：${lint.message}`));
+    }
+    if (items.length) parts.push(problemTable(items));
     const previews = [];
     for (const file of files.filter((f) => f.name.toLowerCase().endsWith('.bpmn'))) {
-      const lintResult = lint.results.find((r) => r.file === file.name);
-      previews.push(await preview(file, validation.problems.filter((p) => p.file === file.name), lintResult ? lintResult.problems : []));
+      previews.push(await preview(file, items.filter((p) => p.file === file.name)));
     }
     parts.push(previews.map((p) => p.section));
-    if (deploy && validation.valid) {
+    if (deploy && !errors) {
       const result = await api('POST', '/api/deployments', formData(files), { form: true });
       const fresh = result.definitions.filter((d) => d.new);
       parts.unshift(h('div', { class: 'alert alert-success', 'data-testid': 'deploy-result' },
@@ -184,12 +191,59 @@ async function loadDefinitions() {
     h('td', {}, h('div', { class: 'actions' },
       h('a', { class: 'btn btn-sm', href: `/definitions/${encodeURIComponent(d.id)}` }, '流程图'),
       h('a', { class: 'btn btn-sm', href: `/cockpit/processes?id=${encodeURIComponent(d.id)}` }, '监控'),
-      h('a', { class: 'btn btn-sm', href: `/api/definitions/${encodeURIComponent(d.id)}/xml`, download: d.resource }, 'XML'))))) : emptyRow(9, '尚未部署任何流程'));
+      h('a', { class: 'btn btn-sm', href: `/api/definitions/${encodeURIComponent(d.id)}/xml`, download: d.resource }, 'XML'),
+      h('button', { type: 'button', class: 'btn btn-sm', dataset: { dryRun: d.id } }, '试运行'),
+      d.runningInstances ? null : h('button', { type: 'button', class: 'btn btn-sm btn-danger', dataset: { undeploy: d.id } }, '删除此版本'))))) : emptyRow(9, '尚未部署任何流程'));
 }
 
 $('#upload-files').addEventListener('change', () => {
   const files = filesOf();
   $('#upload-chosen').textContent = files.length ? `已选择 ${files.length} 个文件：${files.map((f) => f.name).join('、')}` : '未选择文件';
+});
+/** Remove a version nobody ran (a test deployment); the server refuses once any instance exists. */
+async function undeploy(id) {
+  const found = definitions.find((d) => d.id === id);
+  if (!found || !window.confirm(`删除“${found.name || found.key}”第 ${found.version} 版？只能删除从未启动过案件的版本，表单保留。`)) return;
+  const note = $('#definition-note');
+  try {
+    await api('DELETE', `/api/definitions/${encodeURIComponent(id)}`);
+    replace(note, h('div', { class: 'alert alert-success', 'data-testid': 'undeploy-result' }, `已删除“${found.name || found.key}”第 ${found.version} 版`));
+  } catch (error) {
+    replace(note, h('div', { class: 'alert alert-error', 'data-testid': 'undeploy-result' }, `无法删除：${explain(error)}`));
+  }
+  await loadDefinitions();
+}
+
+const OUTCOMES = {
+  completed: ['到达结束事件', 'green'], waiting: ['停在等待处', 'amber'], refused: ['示例数据被表单拒绝', 'red'],
+  failed: ['流程出错', 'red'], too_long: ['步数过多', 'amber'],
+};
+
+/** Walk the version's paths with its forms' example data (nothing is stored) and list each path's end. */
+async function dryRun(id) {
+  const found = definitions.find((d) => d.id === id);
+  const note = $('#definition-note');
+  replace(note, h('div', { class: 'loading' }, `正在试运行“${found ? found.name || found.key : id}”…`));
+  try {
+    const result = await api('POST', `/api/definitions/${encodeURIComponent(id)}/dry-run`);
+    replace(note, h('div', { class: 'card', 'data-testid': 'dry-run-result' },
+      h('h3', {}, `试运行：${result.paths.length} 条路径${result.complete ? '' : '（已达上限，未走完全部分支）'}`),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'table table-compact' },
+        h('thead', {}, h('tr', {}, h('th', {}, '结果'), h('th', {}, '结束或停止于'), h('th', {}, '经过的任务'), h('th', {}, '说明'))),
+        h('tbody', {}, result.paths.map((p) => h('tr', { class: `dry-run-${p.outcome}` },
+          h('td', {}, badge(...(OUTCOMES[p.outcome] || [p.outcome, 'grey']))),
+          h('td', { class: 'mono' }, p.stoppedAt || '—'),
+          h('td', { class: 'small' }, p.steps.map((s) => `${s.name || s.element}${s.choice ? `（${s.choice}）` : ''}`).join(' → ') || '—'),
+          h('td', { class: 'small' }, p.message || ''))))))));
+  } catch (error) {
+    replace(note, h('div', { class: 'alert alert-error', 'data-testid': 'dry-run-result' }, `试运行失败：${explain(error)}`));
+  }
+}
+
+$('#definition-table').addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-undeploy], button[data-dry-run]');
+  if (button && button.dataset.undeploy) undeploy(button.dataset.undeploy);
+  else if (button) dryRun(button.dataset.dryRun);
 });
 $('#validate-button').addEventListener('click', () => check(false));
 $('#deploy-button').addEventListener('click', () => check(true));
