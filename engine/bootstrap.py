@@ -18,6 +18,7 @@ from .clock import CalendarFunctions, Clock, install
 from .config import Settings
 from .db import Database
 from .deadlines import DeadlineKeeper, load_rules
+from .documents import Documents
 from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
@@ -66,6 +67,7 @@ class Services:
     petitions: PetitionRegistry
     escalations: EscalationLadder
     accounts: Accounts
+    documents: Documents
 
 
 def build_core(
@@ -118,7 +120,10 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         commands=commands,
         settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
     )
-    return Services(petitions, escalations, Accounts(core.db, now))
+    documents = Documents(
+        db=core.db, now=now, settings=core.settings, calendar=core.calendar, rules=core.deadlines.rules
+    )
+    return Services(petitions, escalations, Accounts(core.db, now), documents)
 
 
 def build_timers(host: TimerHost) -> TimerService:

@@ -95,6 +95,8 @@ def contact_fields(principal: Principal, data: dict[str, Any]) -> dict[str, Any]
 # Who reads whole lists and any case; everyone else reads a case while one of its open tasks is theirs.
 INSTANCE_READERS = ("supervisor", "admin", "designer")
 PETITION_READERS = ("registrar", "supervisor", "leader", "admin")
+# Who reads the statutory metrics.
+METRIC_READERS = ("supervisor", "leader", "admin")
 
 
 def visible_filter(
@@ -148,3 +150,14 @@ def check_instance(principal: Principal, instance_id: str, tasks: Iterable[Task]
 def check_petition(principal: Principal, tasks: Iterable[Task]) -> None:
     if not principal.has(*PETITION_READERS) and not sees_any(principal, tasks):
         raise Forbidden("you may see a petition only while it has a task of yours")
+
+
+# Who adds papers to any case (registrars file what came with a petition); everyone else adds to a case while
+# one of its open tasks is offered to them, as they act on it.
+CASE_FILERS = ("registrar", "admin")
+
+
+def check_case_filer(principal: Principal, tasks: Iterable[Task]) -> None:
+    """Attaching a file or recording a notice's service: a registrar, or someone a task of the case is offered to."""
+    if not principal.has(*CASE_FILERS) and not any(is_offered(principal, t) for t in tasks):
+        raise Forbidden("you may add to a petition's file only while one of its tasks is yours")

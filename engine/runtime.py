@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -109,6 +109,7 @@ class Engine:
         self.petitions = services.petitions
         self.escalations = services.escalations
         self.accounts = services.accounts
+        self.documents = services.documents
         self.forms = core.forms
 
     def now(self) -> datetime:
@@ -270,8 +271,10 @@ class Engine:
         *,
         actor: str | None = None,
         require_claim: bool = False,
+        attach: Callable[[UnitOfWork, Task], None] | None = None,
     ) -> CommandResult:
-        """Complete a human task with its form data; invalid data changes nothing."""
+        """Complete a human task with its form data; invalid data changes nothing. ``attach`` stores the files
+        sent with the form in the same transaction, so they are kept exactly when the completion is."""
         variables = check_variables(variables)
 
         def apply(work: UnitOfWork) -> None:
@@ -294,6 +297,8 @@ class Engine:
             work.audit("task.completed", actor=actor, task=task, data=clean)
             for hook in self.complete_hooks:
                 hook(work, task, clean)
+            if attach is not None:
+                attach(work, task)
 
         return self._execute(Command("complete", apply, task_id=task_id))
 

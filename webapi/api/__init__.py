@@ -12,9 +12,31 @@ from engine.errors import NotFound, ValidationFailed
 
 from ..auth import identify
 from ..errors import ApiErrorSchema, http_error
-from . import calendar, definitions, escalations, instances, metrics, petitions, session, tasks, vocabulary
+from . import (
+    calendar,
+    definitions,
+    documents,
+    escalations,
+    instances,
+    metrics,
+    petitions,
+    session,
+    tasks,
+    vocabulary,
+)
 
-BLUEPRINTS = (session, petitions, tasks, instances, definitions, metrics, escalations, calendar, vocabulary)
+BLUEPRINTS = (
+    session,
+    petitions,
+    documents,
+    tasks,
+    instances,
+    definitions,
+    metrics,
+    escalations,
+    calendar,
+    vocabulary,
+)
 # The operations anyone may call (signing in and out); every other one answers 401 to strangers first.
 PUBLIC = ("/api/session",)
 

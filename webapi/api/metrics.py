@@ -7,11 +7,11 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from engine import services
-from engine.metrics import MetricQuery, compute
+from engine import exports, services
+from engine.metrics import MetricQuery
 
-from ..auth import engine, require
-from .common import with_errors
+from ..auth import current, engine, require
+from .common import ExportArgs, export_doc, export_response, with_errors
 
 blp = Blueprint(
     "metrics", __name__, url_prefix="/api/metrics", description="化解率, 按期办结率, 及时受理率, 满意率"
@@ -44,6 +44,20 @@ class MetricRowSchema(Schema):
     evaluations = fields.Integer()
 
 
+class MetricExportArgs(MetricArgs, ExportArgs):
+    pass
+
+
+def metric_query(args: dict[str, Any]) -> MetricQuery:
+    return MetricQuery(
+        since=args.get("since"),
+        until=args.get("until"),
+        unit=args.get("unit"),
+        by_unit=args["byUnit"],
+        by_month=args["byMonth"],
+    )
+
+
 @blp.route("", methods=["GET"])
 @require("supervisor", "leader", "admin")
 @blp.arguments(MetricArgs, location="query")
@@ -51,11 +65,17 @@ class MetricRowSchema(Schema):
 @with_errors(blp, 401, 403, 422)
 def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Each rate with its numerator and denominator, so the figure can be checked."""
-    q = MetricQuery(
-        since=args.get("since"),
-        until=args.get("until"),
-        unit=args.get("unit"),
-        by_unit=args["byUnit"],
-        by_month=args["byMonth"],
-    )
-    return services.read(engine(), compute, q)
+    return services.metrics(engine(), current(), metric_query(args))
+
+
+@blp.route("/export", methods=["GET"])
+@require("supervisor", "leader", "admin")
+@blp.arguments(MetricExportArgs, location="query")
+@blp.doc(**export_doc())
+@with_errors(blp, 401, 403, 422)
+def export(args: dict[str, Any]) -> Any:
+    """The metrics with the same filters, as .xlsx or .csv (UTF-8 with BOM)."""
+    rows = services.metrics(engine(), current(), metric_query(args))
+    fmt = args["format"]
+    chunks = exports.metrics(fmt, rows, engine().calendar.tz)
+    return export_response(chunks, f"统计指标.{fmt}", exports.MEDIA_TYPES[fmt])
