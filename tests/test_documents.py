@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
-import pytest
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import func, select
 
@@ -215,7 +214,7 @@ def test_concurrent_notices_of_one_organ_get_consecutive_numbers(api: Api, deplo
                 petition, "supervision", organ="区信访局", actor="office", task=None, variables={}
             )
             numbers.append(doc.serial)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=issue) for _ in range(6)]
