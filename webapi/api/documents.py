@@ -20,7 +20,7 @@ from engine import services
 from engine.documents import NOTICE_KINDS, PREVIEWABLE, SERVICE_METHODS, ServiceRecord, Upload
 
 from ..auth import current, engine, require
-from .common import file_response, with_errors
+from .common import file_response, multipart, with_errors
 
 blp = Blueprint(
     "documents",
@@ -93,6 +93,14 @@ class DownloadArgs(Schema):
     download = fields.Boolean(load_default=False, metadata={"description": "as a file, not a preview"})
 
 
+class AttachUpload(AttachForm, FilesArgs):
+    """What the multipart body of an upload holds (the form's fields and its files), for the OpenAPI document."""
+
+
+class ServiceUpload(ServiceForm, ReceiptFile):
+    """What the multipart body of a service record holds, for the OpenAPI document."""
+
+
 def uploads(files: list[Any]) -> list[Upload]:
     return [Upload(f.filename or "", f.read()) for f in files]
 
@@ -113,6 +121,7 @@ class Attachments(MethodView):
     @require()
     @blp.arguments(AttachForm, location="form")
     @blp.arguments(FilesArgs, location="files")
+    @blp.doc(**multipart(AttachUpload))
     @blp.response(201, AttachmentSchema(many=True))
     @with_errors(blp, 400, 401, 403, 404, 409, 422)
     def post(self, form: dict[str, Any], files: dict[str, Any], number: str) -> Any:
@@ -168,6 +177,7 @@ def document_content(args: dict[str, Any], number: str, document_id: int) -> Res
 @require()
 @blp.arguments(ServiceForm, location="form")
 @blp.arguments(ReceiptFile, location="files")
+@blp.doc(**multipart(ServiceUpload))
 @blp.response(200, DocumentSchema)
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def record_service(form: dict[str, Any], files: dict[str, Any], number: str, document_id: int) -> Any:

@@ -15,7 +15,16 @@ from engine.errors import InvalidInput
 
 from ..auth import current, engine, require
 from ..body import BodyRefused, parse_json, refusal_text
-from .common import ExportArgs, PageArgs, export_doc, export_response, json_safe, source, with_errors
+from .common import (
+    ExportArgs,
+    PageArgs,
+    export_doc,
+    export_response,
+    json_safe,
+    multipart,
+    source,
+    with_errors,
+)
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Human tasks: list, claim, complete")
 
@@ -72,6 +81,10 @@ class CompleteForm(Schema):
 
 class CompleteFiles(Schema):
     files = fields.List(UploadField(), load_default=list)
+
+
+class CompleteUpload(CompleteForm, CompleteFiles):
+    """The multipart body of a completion with files, for the OpenAPI document."""
 
 
 class UserArgs(Schema):
@@ -202,6 +215,7 @@ def comment(args: dict[str, Any], task_id: str) -> Any:
 @require()
 @blp.arguments(CompleteForm, location="form")
 @blp.arguments(CompleteFiles, location="files")
+@blp.doc(**multipart(CompleteUpload))
 @blp.response(200, CompleteResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def complete_with_files(form: dict[str, Any], files: dict[str, Any], task_id: str) -> Any:
