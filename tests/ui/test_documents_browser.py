@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
@@ -35,6 +36,17 @@ def test_registrar_attaches_a_scan_the_office_opens_it_and_issues_the_acceptance
     page.click("#attach-form button[type=submit]")
     expect(page.locator("#attachment-list li")).to_have_count(2)
     screenshot(page, "documents-registrar-attached")
+    # The list's export holds what the list shows, with its filters.
+    page.goto(f"{live_server.url}/petitions")
+    page.fill("#petition-filters input[name=number]", number)
+    with page.expect_download() as exported:
+        page.click("[data-export=xlsx]")
+    rows = list(
+        openpyxl.load_workbook(
+            io.BytesIO(Path(exported.value.path()).read_bytes()), read_only=True
+        ).active.iter_rows(values_only=True)
+    )
+    assert [r[0] for r in rows[1:]] == [number] and rows[0][0] == "事项编号"
     logout(page)
 
     complete_at(engine, instance_id, "register_check")

@@ -675,3 +675,15 @@ export async function papersPanel(number, { task = null, onChange = null } = {})
   await fill();
   return card;
 }
+
+/** 导出 Excel / 导出 CSV for a list: the server's export of ``path`` with the filter form's current values. */
+export function exportButtons(form, path, extra = {}) {
+  const link = (format, text) => h('a', {
+    class: 'btn', href: `${path}${query({ ...extra, format })}`, dataset: { export: format },
+    onclick: (event) => {
+      const params = Object.fromEntries(new FormData(form).entries());
+      event.currentTarget.href = `${path}${query({ ...params, ...extra, format })}`;
+    },
+  }, text);
+  return h('span', { class: 'export-links' }, link('xlsx', '导出 Excel'), link('csv', '导出 CSV'));
+}
