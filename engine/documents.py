@@ -285,7 +285,7 @@ class Documents:
 
     def attachment(self, number: str, attachment_id: int) -> Attachment:
         with self.db.reading() as session:
-            row = session.get(Attachment, attachment_id)
+            row = _get(session, Attachment, attachment_id)
         if row is None or row.petition_number != number:
             raise NotFound(
                 f"no attachment {attachment_id} on petition '{number}'", {"attachment": attachment_id}
@@ -372,7 +372,7 @@ class Documents:
             raise InvalidInput("送达日期不能晚于今天", {"fields": {"servedOn": ["不能晚于今天"]}})
         with self.db.transaction() as session:
             petition = self.petition(session, number)
-            row = session.get(Document, document_id)
+            row = _get(session, Document, document_id)
             if row is None or row.petition_number != number:
                 raise NotFound(f"no document {document_id} on petition '{number}'", {"document": document_id})
             if row.served_on is not None:
@@ -411,7 +411,7 @@ class Documents:
 
     def document(self, number: str, document_id: int) -> Document:
         with self.db.reading() as session:
-            row = session.get(Document, document_id)
+            row = _get(session, Document, document_id)
         if row is None or row.petition_number != number:
             raise NotFound(f"no document {document_id} on petition '{number}'", {"document": document_id})
         return row
@@ -524,6 +524,15 @@ class Documents:
         """Every download of a case's paper is in its history: who took what, when."""
         with self.db.transaction() as session:
             self.audit(session, self.petition(session, number), "file.downloaded", actor, None, **data)
+
+
+# The ids of attachments and documents are the database's 32-bit integers: a larger one names nothing (and
+# PostgreSQL would refuse to compare it).
+MAX_ID = 2**31 - 1
+
+
+def _get(session: Session, model: type[Attachment] | type[Document], row_id: int) -> Any:
+    return session.get(model, row_id) if 0 < row_id <= MAX_ID else None
 
 
 def _safe_member(name: str) -> str:
