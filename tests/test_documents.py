@@ -81,6 +81,9 @@ def test_attached_png_and_pdf_are_listed_previewed_and_downloads_audited(api: Ap
     timeline = registrar.ok("GET", f"/api/petitions/{number}")["timeline"]
     kinds = [e["kind"] for e in timeline]
     assert kinds.count("attachment.added") == 2 and kinds.count("file.downloaded") == 2
+    # An id no row can have is not found, on every database.
+    assert_error(registrar.get(f"/api/petitions/{number}/attachments/23475948254/content"), 404, "not_found")
+    assert_error(registrar.get(f"/api/petitions/{number}/documents/23475948254/content"), 404, "not_found")
     # A handler with no task of this petition sees neither the list nor a file.
     assert_error(api.as_("handler").get(f"/api/petitions/{number}/attachments"), 403, "forbidden")
     assert_error(
