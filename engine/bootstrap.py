@@ -19,6 +19,7 @@ from .clock import CalendarFunctions, Clock, install
 from .config import Settings
 from .db import Database
 from .deadlines import DeadlineKeeper, load_rules
+from .documents import Documents
 from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
@@ -75,6 +76,7 @@ class Services:
     organisation: Organisation
     orgadmin: OrgAdmin
     users: UserAdmin
+    documents: Documents
 
 
 def build_core(
@@ -143,6 +145,9 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         settings=core.ladder,
     )
     accounts, orgadmin = Accounts(core.db, now), OrgAdmin(core.db, now)
+    documents = Documents(
+        db=core.db, now=now, settings=core.settings, calendar=core.calendar, rules=core.deadlines.rules
+    )
     return Services(
         petitions,
         escalations,
@@ -150,6 +155,7 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         Organisation(core.db),
         orgadmin,
         UserAdmin(core.db, accounts, orgadmin),
+        documents,
     )
 
 

@@ -29,6 +29,11 @@ class Settings:
     workflows_path: Path = Path("workflows")
     # 提级包案: a resolved packaged case that returns more often than this goes to a higher-ranked leader (GK).
     reflux_threshold: int = 2
+    # Uploads: the largest file taken, and the types taken (as sniffed from the bytes; engine/documents.py).
+    upload_max_bytes: int = 20 * 1024 * 1024
+    upload_types: tuple[str, ...] = ("png", "jpg", "pdf", "tif", "docx")
+    # The organ whose name heads a written notice and numbers it, when the issuing user belongs to no unit.
+    organ: str = "信访工作机构"
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -44,6 +49,13 @@ class Settings:
             forms_path=Path(os.environ.get("PETITIONFLOW_FORMS", "forms")),
             workflows_path=Path(os.environ.get("PETITIONFLOW_WORKFLOWS", "workflows")),
             reflux_threshold=int(os.environ.get("PETITIONFLOW_REFLUX_THRESHOLD", "2")),
+            upload_max_bytes=int(os.environ.get("PETITIONFLOW_UPLOAD_MAX_MB", "20")) * 1024 * 1024,
+            upload_types=tuple(
+                t.strip().lower()
+                for t in os.environ.get("PETITIONFLOW_UPLOAD_TYPES", "png,jpg,pdf,tif,docx").split(",")
+                if t.strip()
+            ),
+            organ=os.environ.get("PETITIONFLOW_ORGAN", "").strip() or "信访工作机构",
         )
 
     @property

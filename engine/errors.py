@@ -65,3 +65,10 @@ class ProcessError(PetitionflowError):
     """The diagram itself failed while running (an expression raised); the instance is left unchanged."""
 
     code = "process_error"
+
+
+class FileRefused(PetitionflowError):
+    """An upload was refused for what its bytes are (type sniffed from the content, never the name) or its size;
+    details name the file, the type found and why."""
+
+    code = "file_refused"

@@ -450,3 +450,69 @@ class UnitMember(Base):
     unit_code: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[str] = mapped_column(String(20), primary_key=True)  # organisation.POSITIONS
     rank: Mapped[int | None] = mapped_column(Integer)  # leaders only: organisation.RANKS
+
+
+class StoredFile(Base):
+    """The bytes of an uploaded file or an issued document, once per content (SHA-256): a scan attached to two
+    petitions, or uploaded twice, is stored once. In the database, written in the transaction of the command
+    that attaches it, so every worker on every host reads it and a rolled-back command leaves none behind."""
+
+    __tablename__ = "stored_file"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Attachment(Base):
+    """A file attached to a petition: at registration, with a task's form, by the petitioner, or a receipt."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_petition", "petition_number", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_number: Mapped[str] = mapped_column(String(30))
+    origin: Mapped[str] = mapped_column(String(20))  # petition | task | petitioner | receipt
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str | None] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Document(Base):
+    """A written notice issued on a petition: numbered per organ and year (文号), its PDF stored once and never
+    changed (the checksum is the stored file's key), and its service (送达) recorded once."""
+
+    __tablename__ = "document"
+    __table_args__ = (
+        UniqueConstraint("organ", "year", "serial"),
+        Index("ix_document_petition", "petition_number", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_number: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(100))
+    organ: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)
+    doc_number: Mapped[str] = mapped_column(String(200), unique=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    size: Mapped[int] = mapped_column(Integer)
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(100))
+    issued_by: Mapped[str | None] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    served_on: Mapped[date | None] = mapped_column(Date)
+    service_method: Mapped[str | None] = mapped_column(String(20))
+    receiver: Mapped[str | None] = mapped_column(String(100))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
+    service_recorded_by: Mapped[str | None] = mapped_column(String(100))
+    service_recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -18,15 +18,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .calendar import StatutoryCalendar
+from .counters import next_value
 from .db import Database
 from .errors import Conflict, InvalidState, NotFound, ValidationFailed
 from .forms import FormDefinition, FormValidationError
 from .formstore import FormStore
-from .models import Counter, Petition
+from .models import Petition
 from .ports import InstanceCommands, Now
 
 if TYPE_CHECKING:
@@ -163,20 +162,8 @@ class PetitionRegistry:
             return self.history(session, clean)
 
     def _next_number(self, session: Any, received: date) -> str:
-        name = f"petition:{received.year}"
-        # Create the year's counter if missing without racing another registration (a plain SELECT ... FOR
-        # UPDATE locks nothing while the row does not exist yet).
-        dialect_insert = sqlite_insert if self.db.is_sqlite else pg_insert
-        session.execute(
-            dialect_insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
-        )
-        query = select(Counter).where(Counter.name == name)
-        if not self.db.is_sqlite:
-            query = query.with_for_update()
-        counter = session.scalars(query).one()
-        counter.value += 1
-        session.flush()
-        return f"XF{received.year}-{counter.value:06d}"
+        value = next_value(session, f"petition:{received.year}", is_sqlite=self.db.is_sqlite)
+        return f"XF{received.year}-{value:06d}"
 
     def register(
         self, data: Mapping[str, Any], *, actor: str | None = None

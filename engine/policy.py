@@ -222,6 +222,8 @@ def contact_fields(principal: Principal, data: dict[str, Any]) -> dict[str, Any]
 # Who reads whole lists and any case within their jurisdiction (members of units read their jurisdiction's).
 INSTANCE_READERS = ("supervisor", "admin", "designer")
 PETITION_READERS = ("registrar", "supervisor", "leader", "admin")
+# Who reads the statutory metrics.
+METRIC_READERS = ("supervisor", "leader", "admin")
 
 
 def visible_filter(
@@ -292,3 +294,14 @@ def check_assign(principal: Principal, task: Task, user: str | None, unit_staff:
         raise Forbidden("only a supervisor or the head of the task's unit may reassign it", {"task": task.id})
     if user is not None and user not in set(unit_staff):
         raise Forbidden("a unit head may reassign a task only within the unit", {"user": user})
+
+
+# Who adds papers to any case (registrars file what came with a petition); everyone else adds to a case while
+# one of its open tasks is offered to them, as they act on it.
+CASE_FILERS = ("registrar", "admin")
+
+
+def check_case_filer(principal: Principal, tasks: Iterable[Task]) -> None:
+    """Attaching a file or recording a notice's service: a registrar, or someone a task of the case is offered to."""
+    if not principal.has(*CASE_FILERS) and not any(is_offered(principal, t) for t in tasks):
+        raise Forbidden("you may add to a petition's file only while one of its tasks is yours")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -136,6 +136,7 @@ class Engine:
         self.organisation = services.organisation
         self.orgadmin = services.orgadmin
         self.users = services.users
+        self.documents = services.documents
         self.forms = core.forms
         self.calendar_years = core.calendar_years
 
@@ -343,8 +344,10 @@ class Engine:
         *,
         actor: str | None = None,
         require_claim: bool = False,
+        attach: Callable[[UnitOfWork, Task], None] | None = None,
     ) -> CommandResult:
-        """Complete a human task with its form data; invalid data changes nothing."""
+        """Complete a human task with its form data; invalid data changes nothing. ``attach`` stores the files
+        sent with the form in the same transaction, so they are kept exactly when the completion is."""
         variables = check_variables(variables)
 
         def apply(work: UnitOfWork) -> None:
@@ -368,6 +371,8 @@ class Engine:
             work.audit("task.completed", actor=actor, task=task, data=clean)
             for hook in self.complete_hooks:
                 hook(work, task, clean)
+            if attach is not None:
+                attach(work, task)
 
         return self._execute(Command("complete", apply, task_id=task_id))
 

@@ -13,14 +13,17 @@ from sqlalchemy.orm import Session
 from . import policy, queries
 from .accounts import Principal
 from .definitions import UNSUPPORTED_FILE, DeployFile, DeploymentResult
-from .errors import Conflict, Forbidden, NotFound
+from .documents import ServiceRecord, Upload
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .forms import FormDefinition
-from .models import Deadline, Instance, Petition, Task
+from .metrics import MetricQuery, compute
+from .models import Attachment, Deadline, Document, Instance, Petition, Task
 from .orgadmin import LoadReport, UnitSpec, UserInfo, parse_document
 from .organisation import Membership, Unit
 
 if TYPE_CHECKING:
     from .runtime import CommandResult, Engine
+    from .unit_of_work import UnitOfWork
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -125,10 +128,33 @@ def assign(engine: Engine, principal: Principal, task_id: str, user_id: str | No
     return engine.assign(task_id, user_id, actor=principal.username)
 
 
-def complete(engine: Engine, principal: Principal, task_id: str, variables: dict[str, Any]) -> CommandResult:
-    acting_on(engine, principal, task_id)
+def complete(
+    engine: Engine,
+    principal: Principal,
+    task_id: str,
+    variables: dict[str, Any],
+    uploads: Sequence[Upload] = (),
+) -> CommandResult:
+    """Complete a task; files sent with its form are stored in the completion's own transaction."""
+    task, _ = acting_on(engine, principal, task_id)
+    variables = {**variables, **recorded_fields(engine, task)}
+    attach = None
+    if uploads:
+        if not task.business_key:
+            raise InvalidInput("files can be attached only to a petition's steps", {"task": task_id})
+
+        def attach(work: UnitOfWork, done: Task) -> None:
+            petition = engine.documents.petition(work.session, done.business_key or "")
+            engine.documents.attach_in(
+                work.session, petition, uploads, actor=_actor(principal), origin="task", task=done
+            )
+
     return engine.complete(
-        task_id, variables, actor=_actor(principal), require_claim=policy.claim_required(principal)
+        task_id,
+        variables,
+        actor=_actor(principal),
+        require_claim=policy.claim_required(principal),
+        attach=attach,
     )
 
 
@@ -143,6 +169,15 @@ def throw_error(
     """The task's worker reports a business error its diagram catches (an error boundary event)."""
     acting_on(engine, principal, task_id)
     return engine.throw_error(task_id, code, message=message, variables=variables, actor=_actor(principal))
+
+
+def recorded_fields(engine: Engine, task: Task) -> dict[str, Any]:
+    """The notice number and service date the case's notices fill in on this step's form (engine/documents.py);
+    nothing is read unless the form has such a field."""
+    form = engine.forms.get(task.form_ref, task.form_version) if task.form_ref and task.form_version else None
+    if form is None:
+        return {}
+    return engine.documents.recorded_fields(task, form.definition.keys)
 
 
 def comment(engine: Engine, principal: Principal, task_id: str, text: str) -> CommandResult:
@@ -162,9 +197,9 @@ def task_form_schema(engine: Engine, task: Task) -> dict[str, Any] | None:
 
 
 def task_variables(engine: Engine, principal: Principal, task: Task) -> dict[str, Any]:
-    """What the task sees, contact details masked for roles that do not need them, an accuser's identity
-    hidden from whoever may not know it."""
-    variables = engine.variables(task.instance_id, task.id)
+    """What the task sees (with what the case's notices fill in), contact details masked for roles that do not
+    need them, an accuser's identity hidden from whoever may not know it."""
+    variables = {**engine.variables(task.instance_id, task.id), **recorded_fields(engine, task)}
     return _shown(engine, principal, task.business_key, task.instance_id, variables)
 
 
@@ -313,17 +348,23 @@ def supervise(
     return engine.escalations.supervise(business_key, reason, note, actor=principal.username)
 
 
+def readable_case(engine: Engine, principal: Principal, number: str) -> Petition:
+    """The petition, if the principal may read its case: the one check its page, its files, its notices and its
+    case file all pass, so a jurisdiction rule added here holds for every one of them."""
+    petition = engine.petitions.get(number)
+    check_case(engine, principal, petition.instance_id or "", number, "petition", number)
+    return petition
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:
     """A petition with its instances, audit events and deadlines (each with its effective due time), if it
     lies within the principal's jurisdiction (otherwise unknown: 404); an accuser's identity hidden from
     whoever may not know it."""
-    petition = engine.petitions.get(number)
+    petition = readable_case(engine, principal, number)
     instance_id = petition.instance_id or ""
-    check_case(engine, principal, instance_id, number, "petition", number)
-    with engine.db.reading() as session:
-        instances, events, deadlines = queries.petition_timeline(session, number)
+    instances, events, deadlines = read(engine, queries.petition_timeline, number)
     for d in deadlines:
         d.effective_due = engine.deadlines.effective_due(d)  # type: ignore[attr-defined]
     if accuser_hidden(engine, principal, number, instance_id):
@@ -359,6 +400,128 @@ def petitions(engine: Engine, principal: Principal, f: queries.PetitionFilter) -
         ):
             hide_petitioner(petition)
     return found
+
+
+def visible_petitions(engine: Engine, principal: Principal, f: queries.PetitionFilter) -> list[Petition]:
+    """The petitions list (and its exports): the adapters' route guards admit PETITION_READERS."""
+    policy.check_role(principal, policy.PETITION_READERS)
+    return petitions(engine, principal, f)
+
+
+def metrics(engine: Engine, principal: Principal, q: MetricQuery) -> list[dict[str, Any]]:
+    """The statutory metrics (the page and its exports)."""
+    policy.check_role(principal, policy.METRIC_READERS)
+    return read(engine, compute, replace(q, units=scope(engine, principal)))
+
+
+def process_names(engine: Engine) -> dict[str, str]:
+    """Process key -> its latest version's name, for lists that show which procedure a task is in."""
+    return {d.key: d.name or d.key for d, *_ in reversed(read(engine, queries.definitions_overview))}
+
+
+# -- a case's papers: attachments, notices, the case file --------------------------------------------------
+def writable_case(engine: Engine, principal: Principal, number: str) -> Petition:
+    petition = readable_case(engine, principal, number)
+    with engine.db.reading() as session:
+        policy.check_case_filer(principal, queries.petition_tasks(session, number))
+    return petition
+
+
+def case_task(engine: Engine, principal: Principal, number: str, task_id: str) -> Task:
+    """An open task of the petition the principal acts on (the step a file or a notice belongs to)."""
+    task, _ = acting_on(engine, principal, task_id)
+    if task.business_key != number:
+        raise NotFound(f"task '{task_id}' is not a step of petition '{number}'", {"task": task_id})
+    return task
+
+
+def attachments(engine: Engine, principal: Principal, number: str) -> list[Attachment]:
+    readable_case(engine, principal, number)
+    return engine.documents.attachments(number)
+
+
+def attach(
+    engine: Engine, principal: Principal, number: str, uploads: Sequence[Upload], task_id: str | None = None
+) -> list[Attachment]:
+    """Files added to a petition (to one of its steps, with ``task_id``), in one transaction of their own."""
+    writable_case(engine, principal, number)
+    task = case_task(engine, principal, number, task_id) if task_id else None
+    return engine.documents.attach(
+        number, uploads, actor=_actor(principal), origin="task" if task else "petition", task=task
+    )
+
+
+def attachment_file(
+    engine: Engine, principal: Principal, number: str, attachment_id: int
+) -> tuple[Attachment, bytes]:
+    """An attachment's bytes, authorised like its petition, and the download recorded in its history."""
+    readable_case(engine, principal, number)
+    row = engine.documents.attachment(number, attachment_id)
+    engine.documents.record_download(number, _actor(principal), attachment=row.id, file=row.filename)
+    return row, engine.documents.content(row.sha256)
+
+
+def documents(engine: Engine, principal: Principal, number: str) -> list[Document]:
+    readable_case(engine, principal, number)
+    return engine.documents.documents(number)
+
+
+def issue_notice(
+    engine: Engine, principal: Principal, number: str, kind: str, task_id: str, text: str = ""
+) -> Document:
+    """A written notice issued at a step of the petition by whoever acts on that step, in their organ's name."""
+    petition = readable_case(engine, principal, number)
+    task = case_task(engine, principal, number, task_id)
+    variables = engine.variables(task.instance_id, task.id)
+    return engine.documents.issue(
+        petition,
+        kind,
+        organ=principal.unit,
+        actor=_actor(principal),
+        task=task,
+        variables=variables,
+        text=text,
+    )
+
+
+def record_service(
+    engine: Engine, principal: Principal, number: str, document_id: int, record: ServiceRecord
+) -> Document:
+    writable_case(engine, principal, number)
+    return engine.documents.record_service(number, document_id, record, actor=_actor(principal))
+
+
+def document_file(
+    engine: Engine, principal: Principal, number: str, document_id: int
+) -> tuple[Document, bytes]:
+    readable_case(engine, principal, number)
+    row = engine.documents.document(number, document_id)
+    engine.documents.record_download(number, _actor(principal), document=row.id, docNumber=row.doc_number)
+    return row, engine.documents.content(row.sha256)
+
+
+def case_file(engine: Engine, principal: Principal, number: str) -> bytes:
+    """卷宗: the registration, every notice, every attachment and the history, in order (one ZIP)."""
+    petition = readable_case(engine, principal, number)
+    _, events, _ = read(engine, queries.petition_timeline, number)
+    archive = engine.documents.case_file(petition, events)
+    engine.documents.record_download(number, _actor(principal), caseFile=True)
+    return archive
+
+
+# What the petitioner's own side (issue #18) calls, after it has established who is asking by its own means:
+# the notices served on them, nothing else of the case.
+def served_notices(engine: Engine, number: str) -> list[Document]:
+    engine.petitions.get(number)
+    return engine.documents.documents(number, served_only=True)
+
+
+def served_notice_file(engine: Engine, number: str, document_id: int) -> tuple[Document, bytes]:
+    row = engine.documents.document(number, document_id)
+    if row.served_on is None:
+        raise NotFound(f"no served document {document_id} on petition '{number}'", {"document": document_id})
+    engine.documents.record_download(number, "信访人", document=row.id, docNumber=row.doc_number)
+    return row, engine.documents.content(row.sha256)
 
 
 # -- deployments ---------------------------------------------------------------------------------------------

@@ -29,6 +29,46 @@ GROUP_LABELS: dict[str, str] = {
     "supervisor": "督查督办",
 }
 
+# What printed papers and exports (the case file, .xlsx and .csv) write for the engine's keys; the pages keep
+# their own copies of these in common.js, beside the words they show around them.
+STATUS_LABELS = {
+    "registered": "已登记",
+    "in_progress": "办理中",
+    "closed": "已办结",
+    "not_accepted": "不予受理",
+    "terminated": "已终结",
+    "cancelled": "已撤销",
+}
+CHANNEL_LABELS = {"letter": "书信", "visit": "走访", "web": "网上信访", "phone": "电话"}
+CATEGORY_LABELS = {"suggestion": "建议意见类", "accusation": "检举控告类", "complaint": "申诉求决类"}
+EVENT_LABELS = {
+    "instance.started": "流程启动",
+    "instance.completed": "流程结束",
+    "instance.suspended": "流程挂起",
+    "instance.resumed": "流程恢复",
+    "instance.cancelled": "流程撤销",
+    "task.created": "生成待办",
+    "task.claimed": "认领",
+    "task.unclaimed": "释放",
+    "task.assigned": "指派",
+    "task.completed": "办结",
+    "task.comment": "批注",
+    "task.cancelled": "待办取消",
+    "activity.completed": "环节完成",
+    "timer.fired": "定时触发",
+    "message.delivered": "消息送达",
+    "deadline.started": "期限起算",
+    "deadline.paused": "期限中止",
+    "deadline.resumed": "期限恢复",
+    "deadline.extended": "期限延长",
+    "deadline.lapsed": "期限届满",
+    "deadline.closed": "期限结束",
+    "attachment.added": "上传附件",
+    "document.issued": "出具文书",
+    "document.served": "登记送达",
+    "file.downloaded": "下载材料",
+}
+
 
 def vocabulary(
     rules: Mapping[str, DeadlineRule], ladder: LadderSettings, units: Iterable[Unit] = ()

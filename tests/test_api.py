@@ -668,6 +668,18 @@ PROTECTED = [
     ("POST", "/api/users"),
     ("GET", "/api/users/{login}"),
     ("PUT", "/api/users/{login}"),
+    ("GET", "/api/petitions/export"),
+    ("GET", "/api/petitions/{number}/attachments"),
+    ("POST", "/api/petitions/{number}/attachments"),
+    ("GET", "/api/petitions/{number}/attachments/{attachment_id}/content"),
+    ("GET", "/api/petitions/{number}/documents"),
+    ("POST", "/api/petitions/{number}/documents"),
+    ("GET", "/api/petitions/{number}/documents/{document_id}/content"),
+    ("POST", "/api/petitions/{number}/documents/{document_id}/service"),
+    ("GET", "/api/petitions/{number}/case-file"),
+    ("GET", "/api/tasks/export"),
+    ("POST", "/api/tasks/{task_id}/complete-with-files"),
+    ("GET", "/api/metrics/export"),
 ]
 
 
@@ -691,6 +703,8 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "code": "county.zjw",
         "login": "handler",
         "position": "handler",
+        "attachment_id": 1,
+        "document_id": 1,
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})

@@ -263,13 +263,20 @@ ALL_CHECKS = CHECKS.get_all()
 turns = itertools.count()
 # Whether a schema-valid registration or form submission is accepted depends on the designers' forms, a
 # deployment on its files (BPMN, form-js) and a calendar year on the operators' file format, none of which the
-# document expresses (any object, any file): for these a 4xx for schema-valid data is right.
+# document expresses (any object, any file): for these a 4xx for schema-valid data is right. So for attachments:
+# whether a file is taken depends on its bytes (sniffed, never its name), and a service date on the notice's.
 CONTENT_CHECKED = (
     "/api/petitions",
     "/api/petitions/check",
     "/api/tasks/{task_id}/complete",
     "/api/deployments",
     "/api/calendar/years/{year}",
+    "/api/petitions/{number}/attachments",
+    "/api/petitions/{number}/documents/{document_id}/service",
+    "/api/tasks/{task_id}/complete-with-files",
+    # A token's longest lifetime is the operator's PETITIONFLOW_TOKEN_MAX_DAYS, which the document cannot state
+    # (the operations added above moved the derandomized cases so that one now asks for 39,916,799 days).
+    "/api/tokens",
 )
 
 

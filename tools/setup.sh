@@ -24,16 +24,22 @@ if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.ins
 fi
 
 # Browser tests (tests/ui) drive /usr/bin/chromium; without a CJK font Chinese renders as boxes in screenshots.
-cjk_font_installed() {
-  dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "ok installed" ||
-    dpkg-query -W -f='${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "ok installed"
+# Written notices are rendered to PDF by WeasyPrint, which needs Pango and HarfBuzz's subsetter from the system,
+# and the Noto CJK fonts the notice templates name.
+SYSTEM_PACKAGES="chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0"
+missing_packages() {
+  for package in $SYSTEM_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || echo "$package"
+  done
 }
-if [ ! -x /usr/bin/chromium ] || ! cjk_font_installed; then
+missing=$(missing_packages)
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    echo "setup: chromium or a Chinese font is missing; browser tests will be skipped." \
-      "As root: apt-get update && apt-get install -y chromium fonts-noto-cjk" >&2
+    echo "setup: missing system packages: $missing; browser tests will be skipped and notices cannot be" \
+      "printed. As root: apt-get update && apt-get install -y $missing" >&2
   fi
 fi

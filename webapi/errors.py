@@ -21,6 +21,7 @@ STATUS: dict[type[errors.PetitionflowError], int] = {
     errors.InvalidState: 409,
     errors.Forbidden: 403,
     errors.ProcessError: 422,
+    errors.FileRefused: 422,
 }
 
 

@@ -15,6 +15,7 @@ from ..errors import ApiErrorSchema, http_error
 from . import (
     calendar,
     definitions,
+    documents,
     escalations,
     instances,
     metrics,
@@ -28,6 +29,7 @@ from . import (
 BLUEPRINTS = (
     session,
     petitions,
+    documents,
     tasks,
     instances,
     definitions,

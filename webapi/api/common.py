@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
+from flask import Response, stream_with_context
 from marshmallow import Schema, fields, post_dump, validate
 
+from engine import exports
 from engine.policy import contact_fields
 
 from ..auth import current
@@ -79,3 +83,52 @@ class AuditEventSchema(Schema):
 
 class OkSchema(Schema):
     ok = fields.Boolean()
+
+
+# A preview (an image or a PDF shown in the page's frame or a new tab) may load only itself, and be framed only
+# by our own pages; a download keeps the data policy under which nothing runs.
+PREVIEW_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+def disposition(kind: str, filename: str) -> str:
+    """RFC 6266: an ASCII fallback name and the real (Chinese) one in RFC 5987 encoding."""
+    fallback = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in filename) or "file"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def file_response(data: bytes, filename: str, media_type: str, *, inline: bool) -> Response:
+    response = Response(data, mimetype=media_type)
+    response.headers["Content-Disposition"] = disposition("inline" if inline else "attachment", filename)
+    response.headers["Cache-Control"] = "private, no-store"
+    if inline:
+        response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def export_response(chunks: Iterator[bytes], filename: str, media_type: str) -> Response:
+    """A list export, sent as it is written."""
+    response = Response(stream_with_context(chunks), mimetype=media_type)
+    response.headers["Content-Disposition"] = disposition("attachment", filename)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+class ExportArgs(Schema):
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(exports.FORMATS))
+
+
+def export_doc() -> dict[str, Any]:
+    return {
+        "responses": {
+            "200": {
+                "description": "the list as a file",
+                "content": {t: {} for t in exports.MEDIA_TYPES.values()},
+            }
+        }
+    }
+
+
+def multipart(schema: type[Schema]) -> dict[str, Any]:
+    """flask-smorest documents a form and its files as two bodies, the last one winning: one schema for both."""
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}

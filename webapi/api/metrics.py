@@ -7,11 +7,11 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from engine import services
-from engine.metrics import MetricQuery, compute
+from engine import exports, services
+from engine.metrics import MetricQuery
 
 from ..auth import current, engine, require
-from .common import with_errors
+from .common import ExportArgs, export_doc, export_response, with_errors
 
 blp = Blueprint(
     "metrics", __name__, url_prefix="/api/metrics", description="化解率, 按期办结率, 及时受理率, 满意率"
@@ -50,6 +50,23 @@ class MetricRowSchema(Schema):
     evaluations = fields.Integer()
 
 
+class MetricExportArgs(MetricArgs, ExportArgs):
+    pass
+
+
+def metric_query(args: dict[str, Any]) -> MetricQuery:
+    return MetricQuery(
+        since=args.get("since"),
+        until=args.get("until"),
+        unit=args.get("unit"),
+        involved_unit=args.get("involvedUnit"),
+        by_unit=args["byUnit"],
+        by_involved=args["byInvolvedUnit"],
+        by_month=args["byMonth"],
+        now=engine().now(),
+    )
+
+
 @blp.route("", methods=["GET"])
 @require("supervisor", "leader", "admin")
 @blp.arguments(MetricArgs, location="query")
@@ -58,15 +75,17 @@ class MetricRowSchema(Schema):
 def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Each rate with its numerator and denominator, so the figure can be checked; by the unit responsible for
     each item, within the caller's jurisdiction."""
-    q = MetricQuery(
-        since=args.get("since"),
-        until=args.get("until"),
-        unit=args.get("unit"),
-        involved_unit=args.get("involvedUnit"),
-        by_unit=args["byUnit"],
-        by_involved=args["byInvolvedUnit"],
-        by_month=args["byMonth"],
-        units=services.scope(engine(), current()),
-        now=engine().now(),
-    )
-    return services.read(engine(), compute, q)
+    return services.metrics(engine(), current(), metric_query(args))
+
+
+@blp.route("/export", methods=["GET"])
+@require("supervisor", "leader", "admin")
+@blp.arguments(MetricExportArgs, location="query")
+@blp.doc(**export_doc())
+@with_errors(blp, 401, 403, 422)
+def export(args: dict[str, Any]) -> Any:
+    """The metrics with the same filters, as .xlsx or .csv (UTF-8 with BOM)."""
+    rows = services.metrics(engine(), current(), metric_query(args))
+    fmt = args["format"]
+    chunks = exports.metrics(fmt, rows, engine().calendar.tz)
+    return export_response(chunks, f"统计指标.{fmt}", exports.MEDIA_TYPES[fmt])

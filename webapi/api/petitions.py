@@ -8,12 +8,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
 
-from engine import services
+from engine import exports, services
 from engine.policy import contact_fields
 from engine.queries import PetitionFilter
 
 from ..auth import current, engine, require
-from .common import AuditEventSchema, PageArgs, source, with_errors
+from .common import AuditEventSchema, ExportArgs, PageArgs, export_doc, export_response, source, with_errors
 from .instances import InstanceSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
@@ -79,7 +79,7 @@ class PetitionDetailSchema(PetitionSchema):
     timeline = fields.List(fields.Nested(AuditEventSchema))
 
 
-class PetitionQuery(PageArgs):
+class PetitionSearch(Schema):
     number = fields.String()
     petitioner = fields.String(validate=validate.Length(min=1, max=100))
     status = fields.String(validate=validate.OneOf(STATUSES))
@@ -87,6 +87,28 @@ class PetitionQuery(PageArgs):
     involvedUnit = fields.String(metadata={"description": "the unit complained about"})
     overdue = fields.Boolean(metadata={"description": "with an open task whose due time has come"})
     dueSoon = fields.Boolean(metadata={"description": "with an open task inside the warning window"})
+
+
+class PetitionQuery(PetitionSearch, PageArgs):
+    pass
+
+
+class PetitionExportArgs(PetitionSearch, ExportArgs):
+    pass
+
+
+def petition_filter(args: dict[str, Any], limit: int, offset: int = 0) -> PetitionFilter:
+    return PetitionFilter(
+        number=args.get("number"),
+        petitioner=args.get("petitioner"),
+        status=args.get("status"),
+        unit=args.get("unit"),
+        involved_unit=args.get("involvedUnit"),
+        overdue=args.get("overdue"),
+        due_soon=args.get("dueSoon"),
+        limit=limit,
+        offset=offset,
+    )
 
 
 class RegisterResultSchema(PetitionSchema):
@@ -110,18 +132,9 @@ class Petitions(MethodView):
     @with_errors(blp, 401, 403, 422)
     def get(self, args: dict[str, Any]) -> list[Any]:
         """Search by number, petitioner (name prefix), status, unit, overdue."""
-        f = PetitionFilter(
-            number=args.get("number"),
-            petitioner=args.get("petitioner"),
-            status=args.get("status"),
-            unit=args.get("unit"),
-            involved_unit=args.get("involvedUnit"),
-            overdue=args.get("overdue"),
-            due_soon=args.get("dueSoon"),
-            limit=args["limit"],
-            offset=args["offset"],
+        return services.visible_petitions(
+            engine(), current(), petition_filter(args, args["limit"], args["offset"])
         )
-        return services.petitions(engine(), current(), f)
 
     @require("registrar", "admin")
     @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
@@ -131,6 +144,19 @@ class Petitions(MethodView):
         """Register a petition (the fields of forms/intake_registration.form); starts its intake procedure."""
         petition, result = services.register(engine(), current(), data)
         return {**source(PetitionSchema(), petition), "firstTasks": result.created_tasks}
+
+
+@blp.route("/export", methods=["GET"])
+@require("registrar", "supervisor", "leader", "admin")
+@blp.arguments(PetitionExportArgs, location="query")
+@blp.doc(**export_doc())
+@with_errors(blp, 401, 403, 422)
+def export(args: dict[str, Any]) -> Any:
+    """The petition list with the same filters, as .xlsx or .csv (UTF-8 with BOM), all pages at once."""
+    rows = services.visible_petitions(engine(), current(), petition_filter(args, exports.EXPORT_LIMIT))
+    fmt = args["format"]
+    chunks = exports.petitions(fmt, rows, engine().calendar.tz)
+    return export_response(chunks, f"信访事项.{fmt}", exports.MEDIA_TYPES[fmt])
 
 
 @blp.route("/check", methods=["POST"])

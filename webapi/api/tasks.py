@@ -6,12 +6,25 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload as UploadField
 from marshmallow import Schema, fields, validate
 
-from engine import services
+from engine import exports, services
+from engine.documents import Upload
+from engine.errors import InvalidInput
 
 from ..auth import current, engine, require
-from .common import PageArgs, json_safe, source, with_errors
+from ..body import BodyRefused, parse_json, refusal_text
+from .common import (
+    ExportArgs,
+    PageArgs,
+    export_doc,
+    export_response,
+    json_safe,
+    multipart,
+    source,
+    with_errors,
+)
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Human tasks: list, claim, complete")
 
@@ -58,7 +71,7 @@ class TaskDetailSchema(TaskSchema):
     variables = fields.Dict()
 
 
-class TaskQuery(PageArgs):
+class TaskSearch(Schema):
     assignee = fields.String()
     candidateGroup = fields.String()
     mine = fields.Boolean(metadata={"description": "assigned to me or offered to me or my groups"})
@@ -69,6 +82,26 @@ class TaskQuery(PageArgs):
     instanceId = fields.String()
     definitionKey = fields.String()
     elementId = fields.String()
+
+
+class TaskQuery(TaskSearch, PageArgs):
+    pass
+
+
+class TaskExportArgs(TaskSearch, ExportArgs):
+    pass
+
+
+class CompleteForm(Schema):
+    variables = fields.String(load_default="{}", metadata={"description": "the form data as JSON text"})
+
+
+class CompleteFiles(Schema):
+    files = fields.List(UploadField(), load_default=list)
+
+
+class CompleteUpload(CompleteForm, CompleteFiles):
+    """The multipart body of a completion with files, for the OpenAPI document."""
 
 
 class UserArgs(Schema):
@@ -106,8 +139,8 @@ def narrowing(args: dict[str, Any]) -> dict[str, Any]:
         "instance_id": args.get("instanceId"),
         "definition_key": args.get("definitionKey"),
         "element_id": args.get("elementId"),
-        "limit": args["limit"],
-        "offset": args["offset"],
+        "limit": args.get("limit", exports.EXPORT_LIMIT),
+        "offset": args.get("offset", 0),
     }
 
 
@@ -120,6 +153,20 @@ class Tasks(MethodView):
     def get(self, args: dict[str, Any]) -> list[Any]:
         """Open tasks, overdue and soonest due first."""
         return services.visible_tasks(engine(), current(), **narrowing(args))
+
+
+@blp.route("/export", methods=["GET"])
+@require()
+@blp.arguments(TaskExportArgs, location="query")
+@blp.doc(**export_doc())
+@with_errors(blp, 400, 401, 403, 422)
+def export(args: dict[str, Any]) -> Any:
+    """The task list with the same filters, as .xlsx or .csv (UTF-8 with BOM), all pages at once."""
+    rows = services.visible_tasks(engine(), current(), **narrowing(args))
+    fmt = args["format"]
+    names = services.process_names(engine())
+    chunks = exports.tasks(fmt, rows, engine().calendar.tz, engine().now(), names)
+    return export_response(chunks, f"待办事项.{fmt}", exports.MEDIA_TYPES[fmt])
 
 
 @blp.route("/<task_id>")
@@ -181,3 +228,25 @@ def complete(args: dict[str, Any], task_id: str) -> Any:
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def comment(args: dict[str, Any], task_id: str) -> Any:
     return services.comment(engine(), current(), task_id, args["text"])
+
+
+@blp.route("/<task_id>/complete-with-files", methods=["POST"])
+@require()
+@blp.arguments(CompleteForm, location="form")
+@blp.arguments(CompleteFiles, location="files")
+@blp.doc(**multipart(CompleteUpload))
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def complete_with_files(form: dict[str, Any], files: dict[str, Any], task_id: str) -> Any:
+    """Complete a claimed task and attach files to it (multipart: ``variables`` as JSON text, ``files``), in one
+    transaction: the files are kept exactly when the completion is."""
+    try:
+        variables = parse_json(form["variables"])
+    except BodyRefused as error:
+        raise InvalidInput(
+            f"variables: {refusal_text(error)}", {"fields": {"variables": [error.message]}}
+        ) from None
+    if not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object", {"fields": {"variables": ["须为 JSON 对象"]}})
+    uploads = [Upload(f.filename or "", f.read()) for f in files["files"]]
+    return services.complete(engine(), current(), task_id, variables, uploads)

@@ -24,6 +24,7 @@ export const EVENT_KINDS = {
   'timer.fired': '定时触发', 'timer.failed': '定时触发失败（将重试）', 'message.delivered': '消息送达', 'deadline.started': '期限起算',
   'deadline.paused': '期限中止', 'deadline.resumed': '期限恢复', 'deadline.extended': '期限延长',
   'deadline.lapsed': '期限届满', 'deadline.closed': '期限结束',
+  'attachment.added': '上传附件', 'document.issued': '出具文书', 'document.served': '登记送达', 'file.downloaded': '下载材料',
 };
 
 export function label(map, key, fallback = '—') {
@@ -190,6 +191,7 @@ const ERRORS = {
   },
   forbidden: (d) => (d.task ? '此任务不属于本人或所在组' : '您的角色不能执行此操作'),
   cross_site_request: () => '请求不是从本系统页面发出的，已拒绝',
+  file_refused: (d) => (d.reason === 'size' ? '文件超过大小上限' : '文件类型不在允许范围内，已拒收'),
   process_error: () => '流程运行出错，案件未作任何改变',
   unauthorized: () => '请先登录',
   too_many_attempts: () => '密码错误次数过多，请稍后再试',
@@ -373,6 +375,8 @@ export function describeEvent(event, elementNames = {}) {
   if (data.text) extra.push(`“${data.text}”`);
   if (data.reason) extra.push(`原因：${data.reason}`);
   if (data.message) extra.push(`消息 ${data.message}`);
+  if (data.file) extra.push(data.file);
+  if (data.docNumber || data.number) extra.push(data.docNumber || data.number);
   if (data.candidateGroups && data.candidateGroups.length) extra.push(`候选：${data.candidateGroups.map((g) => label(GROUPS, g)).join('、')}`);
   return { what, element, extra: extra.join('，') };
 }
@@ -545,3 +549,166 @@ function frame() {
   }
 }
 frame();
+
+// -- a petition's papers: attachments, written notices, service, the case file -----------------------------
+export const NOTICE_KINDS = {
+  acceptance: '受理告知书', non_acceptance: '不予受理告知书', not_again: '不再受理告知书', transfer: '转送（交办）函',
+  extension: '延期办理告知书', handling_opinion: '信访处理意见书', review_opinion: '复查意见书',
+  recheck_opinion: '复核意见书', hearing_notice: '听证通知书', supervision: '督办函',
+};
+export const SERVICE_METHODS = { in_person: '当面送达', post: '邮寄送达', online: '网上告知', sms: '短信告知', phone: '电话告知' };
+const ORIGINS = { petition: '登记材料', task: '办理材料', petitioner: '信访人提交', receipt: '送达回执' };
+// The notice a step issues, by the step's element id (the issuer may pick another).
+const STEP_NOTICES = {
+  notice_acceptance: 'acceptance', notice_skip_level: 'non_acceptance', notice_same_matter: 'non_acceptance',
+  notice_no_review: 'non_acceptance', notice_other_channel: 'non_acceptance', notice_other_authority: 'non_acceptance',
+  notice_statutory_route: 'non_acceptance', notice_terminated: 'not_again', issue_opinion: 'handling_opinion',
+  extension_notice: 'extension', hearing_notice: 'hearing_notice',
+};
+const PREVIEWABLE = ['image/png', 'image/jpeg', 'application/pdf'];
+
+function fileSize(bytes) {
+  if (bytes < 1024) return `${bytes} 字节`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Attachments and notices of petition ``number``; with ``task`` (a step the user acts on) files go to that
+ * step and a notice can be issued there. ``onChange`` runs after anything was added. */
+export async function papersPanel(number, { task = null, onChange = null } = {}) {
+  const base = `/api/petitions/${encodeURIComponent(number)}`;
+  const card = h('section', { class: 'card', id: 'papers', 'data-testid': 'papers' });
+  const preview = h('div', { class: 'paper-preview', id: 'paper-preview' });
+  const changed = async () => { await fill(); if (onChange) onChange(); };
+
+  async function fill() {
+    let attachments; let documents;
+    try {
+      [attachments, documents] = await Promise.all([get(`${base}/attachments`), get(`${base}/documents`)]);
+    } catch (error) {
+      replace(card, h('h2', {}, '附件与文书'), h('div', { class: 'alert alert-warning' }, explain(error)));
+      return;
+    }
+    replace(card,
+      h('div', { class: 'card-head' }, h('h2', {}, '附件与文书'),
+        h('a', { class: 'btn btn-small', href: `${base}/case-file`, id: 'case-file', download: '' }, '下载卷宗')),
+      h('h3', {}, `附件（${attachments.length}）`),
+      attachments.length ? h('ul', { class: 'papers', id: 'attachment-list' }, attachments.map(attachmentItem)) : h('p', { class: 'muted' }, '暂无附件'),
+      uploadForm(),
+      h('h3', {}, `文书（${documents.length}）`),
+      documents.length ? h('ul', { class: 'papers', id: 'document-list' }, documents.map(documentItem)) : h('p', { class: 'muted' }, '暂无文书'),
+      task ? issueForm() : null,
+      preview);
+  }
+
+  function attachmentItem(a) {
+    const url = `${base}/attachments/${a.id}/content`;
+    const show = () => {
+      replace(preview, a.mediaType === 'application/pdf'
+        ? h('iframe', { src: url, title: a.filename, class: 'pdf-frame', 'data-testid': 'pdf-preview' })
+        : h('img', { src: url, alt: a.filename, class: 'image-preview', 'data-testid': 'image-preview' }));
+    };
+    return h('li', { dataset: { attachment: a.id } },
+      a.mediaType.startsWith('image/') && PREVIEWABLE.includes(a.mediaType)
+        ? h('img', { src: url, alt: '', class: 'thumb' }) : null,
+      h('strong', {}, a.filename),
+      h('span', { class: 'muted small' }, ` ${label(ORIGINS, a.origin)} · ${fileSize(a.size)} · ${a.uploadedBy || '—'} · ${fmtDateTime(a.uploadedAt)}`),
+      ' ',
+      PREVIEWABLE.includes(a.mediaType) ? h('button', { type: 'button', class: 'btn btn-small', onclick: show }, '预览') : null,
+      h('a', { class: 'btn btn-small', href: `${url}?download=true` }, '下载'));
+  }
+
+  function documentItem(d) {
+    const url = `${base}/documents/${d.id}/content`;
+    const served = d.servedOn
+      ? badge(`已送达 ${d.servedOn}（${label(SERVICE_METHODS, d.serviceMethod)}，${d.receiver}）`, 'green')
+      : badge('未送达', 'amber');
+    return h('li', { dataset: { document: d.id } },
+      h('strong', {}, label(NOTICE_KINDS, d.kind, d.title)), ' ', h('span', { class: 'doc-number' }, d.number), ' ', served,
+      h('span', { class: 'muted small' }, ` 签发 ${fmtDateTime(d.issuedAt)} ${d.issuedBy || ''}`), ' ',
+      h('button', { type: 'button', class: 'btn btn-small',
+        onclick: () => replace(preview, h('iframe', { src: url, title: d.number, class: 'pdf-frame', 'data-testid': 'pdf-preview' })) }, '预览'),
+      h('a', { class: 'btn btn-small', href: `${url}?download=true`, 'data-testid': 'document-download' }, '下载'),
+      d.servedOn ? null : serviceForm(d));
+  }
+
+  function uploadForm() {
+    const form = h('form', { class: 'filters', id: 'attach-form' },
+      h('label', {}, task ? '上传本环节材料' : '上传附件', h('input', { type: 'file', name: 'files', id: 'attach-files', multiple: true })),
+      h('button', { type: 'submit', class: 'btn' }, '上传'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const input = form.querySelector('input[type=file]');
+      if (!input.files.length) { flash('请先选择文件', 'info'); return; }
+      const body = new FormData();
+      for (const file of input.files) body.append('files', file);
+      if (task) body.append('taskId', task.id);
+      try {
+        await api('POST', `${base}/attachments`, body, { form: true });
+        flash(`已上传 ${input.files.length} 个文件`, 'success');
+        await changed();
+      } catch (error) {
+        flash(explain(error), 'error', true);
+      }
+    });
+    return form;
+  }
+
+  function serviceForm(d) {
+    const form = h('form', { class: 'filters service-form', dataset: { service: d.id } },
+      h('label', {}, '送达方式', h('select', { name: 'method' },
+        Object.entries(SERVICE_METHODS).map(([value, text]) => h('option', { value }, text)))),
+      h('label', {}, '送达日期', h('input', { type: 'date', name: 'servedOn', required: true, value: ctx.today })),
+      h('label', {}, '受送达人', h('input', { type: 'text', name: 'receiver', required: true, maxlength: 100 })),
+      h('label', {}, '送达回执扫描件', h('input', { type: 'file', name: 'receipt' })),
+      h('button', { type: 'submit', class: 'btn btn-small' }, '登记送达'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = new FormData(form);
+      if (!form.receipt.files.length) body.delete('receipt');
+      try {
+        await api('POST', `${base}/documents/${d.id}/service`, body, { form: true });
+        flash('送达已登记', 'success');
+        await changed();
+      } catch (error) {
+        flash(explain(error), 'error', true);
+      }
+    });
+    return form;
+  }
+
+  function issueForm() {
+    const chosen = STEP_NOTICES[task.elementId] || 'acceptance';
+    const form = h('form', { class: 'filters', id: 'issue-form' },
+      h('label', {}, '文书种类', h('select', { name: 'kind', id: 'issue-kind' },
+        Object.entries(NOTICE_KINDS).map(([value, text]) => h('option', { value, selected: value === chosen }, text)))),
+      h('label', { style: 'flex:1' }, '补充内容（可不填）', h('textarea', { name: 'text', rows: 2, maxlength: 4000, style: 'width:100%' })),
+      h('button', { type: 'submit', class: 'btn btn-primary', id: 'issue-notice' }, '出具文书'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        const doc = await post(`${base}/documents`, { kind: form.kind.value, taskId: task.id, text: form.text.value });
+        flash(`已出具${doc.title}，文号 ${doc.number}`, 'success');
+        await changed();
+      } catch (error) {
+        flash(explain(error), 'error', true);
+      }
+    });
+    return form;
+  }
+
+  await fill();
+  return card;
+}
+
+/** 导出 Excel / 导出 CSV for a list: the server's export of ``path`` with the filter form's current values. */
+export function exportButtons(form, path, extra = {}) {
+  const link = (format, text) => h('a', {
+    class: 'btn', href: `${path}${query({ ...extra, format })}`, dataset: { export: format },
+    onclick: (event) => {
+      const params = Object.fromEntries(new FormData(form).entries());
+      event.currentTarget.href = `${path}${query({ ...params, ...extra, format })}`;
+    },
+  }, text);
+  return h('span', { class: 'export-links' }, link('xlsx', '导出 Excel'), link('csv', '导出 CSV'));
+}

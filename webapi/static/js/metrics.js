@@ -1,9 +1,10 @@
 // 统计分析: the four statutory rates per unit and per month as SVG bar charts, with every numerator and
 // denominator in the table below.
-import { $, UNIT_NAMES, badge, emptyRow, explain, flash, get, h, query, replace, unitCode } from './common.js';
+import { $, UNIT_NAMES, badge, emptyRow, explain, exportButtons, flash, get, h, query, replace, unitCode } from './common.js';
 import { barChart, chartLegend } from './chart.js';
 
 const filters = $('#metric-filters');
+filters.append(exportButtons(filters, '/api/metrics/export', { byUnit: true, byMonth: true }));
 const RATES = [
   { key: 'resolutionRate', name: '化解率', color: '#1a4f9c', num: 'resolved', den: 'packaged' },
   { key: 'onTimeRate', name: '按期办结率', color: '#1e7b34', num: 'handledOnTime', den: 'handlingClosed' },

@@ -1,6 +1,6 @@
 // 信访事项: one petition's record, procedures, deadlines and timeline.
 import {
-  $, INSTANCE_STATES, badge, ctx, deadlineTable, explain, fmtDateTime, get, h, label, petitionPanel,
+  $, INSTANCE_STATES, badge, ctx, deadlineTable, explain, fmtDateTime, get, h, label, papersPanel, petitionPanel,
   processNames, replace, timeline,
 } from './common.js';
 
@@ -26,6 +26,7 @@ async function load() {
         h('td', { class: 'nowrap' }, fmtDateTime(i.startedAt)),
         h('td', { class: 'nowrap' }, fmtDateTime(i.endedAt)),
         h('td', {}, badge(label(INSTANCE_STATES, i.state), i.state === 'active' ? 'blue' : 'grey'))))))));
+  left.append(await papersPanel(p.number, { onChange: load }));
   replace(body, left, h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(p.timeline)));
 }
 

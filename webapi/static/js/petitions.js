@@ -1,6 +1,6 @@
 // 信访事项查询: search the registry.
 import {
-  $, CHANNELS, emptyRow, explain, get, h, label, petitionFlags, petitionStatusBadge, query, replace,
+  $, CHANNELS, emptyRow, explain, exportButtons, get, h, label, petitionFlags, petitionStatusBadge, query, replace,
 } from './common.js';
 
 const filters = $('#petition-filters');
@@ -24,6 +24,7 @@ async function load() {
   }
 }
 
+filters.append(exportButtons(filters, '/api/petitions/export'));
 filters.addEventListener('submit', (event) => { event.preventDefault(); load(); });
 filters.addEventListener('reset', () => setTimeout(load));
 load();

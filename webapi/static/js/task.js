@@ -2,7 +2,7 @@
 // the petition's record, deadlines and timeline beside it.
 import {
   $, ApiError, GROUPS, POSITION_NAMES, UNIT_NAMES, badge, createForm, ctx, definitionList, dueState, explain, fieldIndex,
-  flash, flashNext, fmtDateTime, fmtDue, get, h, label, me, petitionPanel, post, processNames, replace, showFieldErrors,
+  flash, flashNext, fmtDateTime, fmtDue, get, h, label, me, papersPanel, petitionPanel, post, processNames, replace, showFieldErrors,
   timeline,
 } from './common.js';
 
@@ -229,6 +229,18 @@ async function load() {
   await renderForm();
   reassignControls();
   side();
+  papers();
+}
+
+async function papers() {
+  const slot = $('#papers-slot');
+  if (!task.businessKey) { replace(slot); return; }
+  const acting = task.assignee === me.username ? task : null;
+  // A notice issued or served here fills in this step's form (its number, its service date): show it.
+  replace(slot, await papersPanel(task.businessKey, {
+    task: acting,
+    onChange: async () => { task = await get(url); await renderForm(); side(); },
+  }));
 }
 
 $('#comment-form').addEventListener('submit', async (event) => {

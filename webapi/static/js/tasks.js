@@ -1,11 +1,12 @@
 // 我的待办: tasks assigned to me or offered to my groups, overdue first; filter, claim, release.
 import {
-  $, $$, GROUPS, badge, dueState, emptyRow, explain, flash, fmtDue, get, h, label, me, post,
+  $, $$, GROUPS, badge, dueState, emptyRow, explain, exportButtons, flash, fmtDue, get, h, label, me, post,
   processNames, query, replace, WARN_BEFORE_DAYS,
 } from './common.js';
 
 const table = $('#task-table tbody');
 const filters = $('#task-filters');
+filters.append(exportButtons(filters, '/api/tasks/export', { mine: true }));
 let tab = 'all';
 let tasks = [];
 let names = {};
