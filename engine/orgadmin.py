@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .accounts import ROLES, Accounts, hash_password
 from .db import Database
-from .errors import InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .models import AuditEvent, OrgUnit, UnitMember, User
 from .organisation import KINDS, LEVELS, POSITIONS, RANKS, Membership, Unit
 from .ports import Now
@@ -353,13 +353,17 @@ class OrgAdmin:
         with self.db.transaction() as session:
             existing = self._existing(session)
             if new and spec.code in existing:
-                raise InvalidInput(f"单位代码 {spec.code} 已存在", {"fields": {"code": ["已存在"]}})
+                raise Conflict(f"单位代码 {spec.code} 已存在", {"unit": spec.code})
             if not new and spec.code not in existing:
                 raise NotFound(f"没有单位 {spec.code}", {"unit": spec.code})
+            for ref in (spec.parent, spec.review_organ):
+                if ref is not None and (ref not in existing or ref == spec.code):
+                    raise NotFound(f"没有单位 {ref}（上级单位或上一级机关）", {"unit": ref})
             others = {c: v for c, v in existing.items() if c != spec.code}
             problems = check_units([spec], others)
             if problems:
-                raise InvalidInput("；".join(problems), {"problems": problems})
+                # What is left is a cycle: the unit would sit below itself.
+                raise Conflict("；".join(problems), {"problems": problems})
             values = spec.row()
             if new:
                 session.add(OrgUnit(**values))

@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .context import current_work
 from .errors import Conflict, InvalidState, ProcessError
 from .events import is_timer, timer_due, timer_fired
+from .expressions import ExpressionError
 from .models import (
     AuditEvent,
     Deadline,
@@ -357,7 +358,17 @@ class UnitOfWork:
         data = spiff_task.data
 
         def value(raw: Any) -> Any:
-            return evaluate(raw, data, functions) if is_expression(raw) else raw
+            if not is_expression(raw):
+                return raw
+            try:
+                return evaluate(raw, data, functions)
+            except ExpressionError as error:
+                # An assignee or a unit role the data cannot resolve (a variable not set, a unit the
+                # organisation does not have): the command changes nothing, as a failing gateway does.
+                raise ProcessError(
+                    f"the diagram failed at {spec.bpmn_id}: {error}",
+                    {"element": spec.bpmn_id, "instance": self.row.id},
+                ) from error
 
         for name, raw in (ext.get("inputs") or {}).items():
             data[name] = value(raw)

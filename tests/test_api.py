@@ -652,6 +652,17 @@ PROTECTED = [
     ("GET", "/api/calendar/years/{year}"),
     ("PUT", "/api/calendar/years/{year}"),
     ("GET", "/api/vocabulary"),
+    ("GET", "/api/units"),
+    ("POST", "/api/units"),
+    ("GET", "/api/units/{code}"),
+    ("PUT", "/api/units/{code}"),
+    ("GET", "/api/units/{code}/staff"),
+    ("POST", "/api/units/{code}/members"),
+    ("DELETE", "/api/units/{code}/members/{login}/{position}"),
+    ("GET", "/api/users"),
+    ("POST", "/api/users"),
+    ("GET", "/api/users/{login}"),
+    ("PUT", "/api/users/{login}"),
 ]
 
 
@@ -672,6 +683,9 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "definition_id": definition,
         "year": "2026",
         "token_handle": "0123456789abcdef",
+        "code": "county.zjw",
+        "login": "handler",
+        "position": "handler",
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})

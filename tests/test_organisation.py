@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from engine.clock import FrozenClock
 from engine.demo import COUNTY_FILE
-from engine.errors import DeploymentInvalid, Forbidden, InvalidInput, ValidationFailed
-from engine.models import AuditEvent, OrgUnit, UnitMember
+from engine.errors import DeploymentInvalid, Forbidden, InvalidInput, ProcessError, ValidationFailed
+from engine.models import AuditEvent, Instance, OrgUnit, UnitMember
 from engine.orgadmin import AUDIT_INSTANCE, parse_document
 from engine.organisation import KINDS, LEVELS
 from engine.runtime import Engine
@@ -244,13 +244,13 @@ def test_admins_create_update_and_move_units_and_every_change_is_audited(api: Ap
     }
     created = admin.ok("POST", "/api/units", 201, json=unit)
     assert created == {**unit, "reviewOrgan": "county.gov"}
-    assert_error(admin.post("/api/units", json=unit), 400, "invalid_input")
+    assert_error(admin.post("/api/units", json=unit), 409, "conflict")
     fields = {k: v for k, v in unit.items() if k != "code"}
     moved = admin.ok("PUT", "/api/units/county.heping", json={**fields, "parent": "county.binjiang"})
     assert moved["parent"] == "county.binjiang"
     # Moving the township's parent under it would make a cycle: refused, nothing changed.
     looped = {"name": "滨江街道办事处", "parent": "county.heping", "level": "township", "kind": "government"}
-    body = assert_error(admin.put("/api/units/county.binjiang", json=looped), 400, "invalid_input")
+    body = assert_error(admin.put("/api/units/county.binjiang", json=looped), 409, "conflict")
     assert "成环" in body["message"]
     assert admin.ok("GET", "/api/units/county.binjiang")["parent"] == "county.gov"
     assert_error(admin.put("/api/units/county.nowhere", json=looped), 404, "not_found")
@@ -275,6 +275,10 @@ def test_only_admins_change_the_organisation(api: Api) -> None:
     assert_error(api.as_("admin").post("/api/units", json={**unit, "kind": "ministry"}), 422)
 
 
+def looped_unit() -> dict[str, str]:
+    return {"name": "区住房城乡建委", "level": "county", "kind": "department"}
+
+
 def test_admins_create_and_update_users(api: Api) -> None:
     admin = api.as_("admin")
     new = {"username": "wang", "password": "a-long-password", "displayName": "王五", "roles": ["handler"]}
@@ -286,10 +290,15 @@ def test_admins_create_and_update_users(api: Api) -> None:
     assert updated["memberships"] == [
         {"login": "wang", "unit": "county.zjw", "position": "handler", "rank": None}
     ]
-    assert_error(admin.put("/api/users/wang", json={"roles": ["boss"]}), 422)
-    admin.ok("PUT", "/api/users/wang", json={"active": True, "password": "another-long-password"})
-    assert api.as_("wang").get("/api/me", headers=basic("wang", "another-long-password")).status_code == 200
-    assert_error(admin.put("/api/users/wang", json={"password": "short"}), 400, "invalid_input")
+    assert_error(admin.put("/api/users/wang", json={"displayName": "王五", "roles": ["boss"]}), 422)
+    admin.ok(
+        "PUT", "/api/users/wang", json={"displayName": "王五", "active": True, "password": "another-long-pw"}
+    )
+    assert api.as_("wang").get("/api/me", headers=basic("wang", "another-long-pw")).status_code == 200
+    assert_error(admin.put("/api/users/wang", json={"displayName": "王五", "password": "short"}), 422)
+    assert_error(admin.put("/api/users/wang", json={}), 422)
+    lost = {**looped_unit(), "parent": "county.nowhere"}
+    assert_error(admin.put("/api/units/county.zjw", json=lost), 404, "not_found")
     handler = next(u for u in admin.ok("GET", "/api/users") if u["username"] == "handler")
     assert {"unit": "county.zjw", "position": "handler", "login": "handler", "rank": None} in handler[
         "memberships"
@@ -359,3 +368,15 @@ def test_forbidden_is_what_a_handler_gets_for_another_units_reassignment(deploye
     head = Principal("h", "h", frozenset({"leader"}), (), positions=frozenset({("county.binjiang", "head")}))
     with pytest.raises(Forbidden):
         policy.check_assign(head, task, "hearing", ["handler", "hearing"])  # type: ignore[arg-type]
+
+
+def test_a_unit_role_the_data_cannot_resolve_is_a_process_error_that_changes_nothing(
+    deployed: Engine,
+) -> None:
+    # The hearing started on its own, without the organising organ its callers set.
+    with pytest.raises(ProcessError) as caught:
+        deployed.start("hearing", business_key="XF2026-0010", variables={"receivedAt": "2026-10-20"})
+    assert caught.value.details["element"] == "offer_hearing"
+    assert "organisingOrgan" in caught.value.message
+    with deployed.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Instance)) == 0

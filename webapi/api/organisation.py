@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import policy, services
-from engine.accounts import ROLES
+from engine.accounts import ROLES, AuthPolicy
 from engine.orgadmin import UnitSpec
 from engine.organisation import KINDS, LEVELS, POSITIONS, RANKS, Membership
 
@@ -22,6 +22,8 @@ blp = Blueprint(
     description="The organisation: units in a tree, people and their positions in units",
 )
 
+# The default policy's shortest password (PETITIONFLOW_PASSWORD_MIN_LENGTH may ask for more).
+PASSWORD = validate.Length(min=AuthPolicy.password_min_length, max=200)
 CODE = validate.Regexp(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$", error="单位代码由小写字母、数字、下划线和点组成")
 
 
@@ -66,20 +68,30 @@ class UserSchema(Schema):
 
 class UserCreateSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True, validate=PASSWORD)
     displayName = fields.String(required=True, validate=validate.Length(min=1, max=100))
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), load_default=list)
     groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (marshmallow's Boolean takes 0, 1, "yes", ... as well)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class UserUpdateSchema(Schema):
-    displayName = fields.String(validate=validate.Length(min=1, max=100))
+    # Required, so that a request always says something (the name as it stays, at least).
+    displayName = fields.String(required=True, validate=validate.Length(min=1, max=100))
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)))
     groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
-    active = fields.Boolean()
+    active = StrictBoolean()
     password = fields.String(
         load_only=True,
-        validate=validate.Length(min=1, max=200),
+        validate=PASSWORD,
         metadata={"description": "a new password; the user's sessions and tokens end"},
     )
 
@@ -110,7 +122,7 @@ def list_units() -> list[Any]:
 @require(*policy.ORG_ADMINS)
 @blp.arguments(UnitSchema)
 @blp.response(201, UnitSchema)
-@with_errors(blp, 400, 401, 403, 404, 422)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
 def create_unit(args: dict[str, Any]) -> Any:
     """A new unit (audited)."""
     return services.save_unit(engine(), current(), _spec(args["code"], args), new=True)
@@ -128,7 +140,7 @@ def get_unit(code: str) -> Any:
 @require(*policy.ORG_ADMINS)
 @blp.arguments(UnitUpdateSchema)
 @blp.response(200, UnitSchema)
-@with_errors(blp, 400, 401, 403, 404, 422)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
 def update_unit(args: dict[str, Any], code: str) -> Any:
     """Rename, reclassify or move a unit (a new parent); a move that would make a cycle is refused."""
     return services.save_unit(engine(), current(), _spec(code, args), new=False)

@@ -9,7 +9,7 @@ from flask import session
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine.accounts import TokenInfo, token_id
+from engine.accounts import AuthPolicy, TokenInfo, token_id
 
 from ..auth import check_same_origin, current, engine, require, sign_in
 from ..errors import Unauthorized
@@ -39,7 +39,10 @@ class MeSchema(Schema):
 class TokenArgs(Schema):
     name = fields.String(load_default=None, validate=validate.Length(max=100))
     days = fields.Integer(
-        load_default=None, validate=validate.Range(min=1), metadata={"description": "lifetime in days"}
+        load_default=None,
+        # The default policy's longest lifetime (PETITIONFLOW_TOKEN_MAX_DAYS may allow less).
+        validate=validate.Range(min=1, max=AuthPolicy.token_max_days),
+        metadata={"description": "lifetime in days"},
     )
 
 
