@@ -27,9 +27,9 @@ pytestmark = pytest.mark.browser
 DATA = Path(__file__).parent / "data"
 
 
-def open_tasks(engine: Engine, instance_id: str) -> list[Any]:
+def open_tasks(engine: Engine, instance_id: str | None = None, business_key: str | None = None) -> list[Any]:
     with engine.db.reading() as session:
-        return list_tasks(session, TaskFilter(instance_id=instance_id))
+        return list_tasks(session, TaskFilter(instance_id=instance_id, business_key=business_key))
 
 
 def registered_and_checked(engine: Engine, registration: dict[str, Any] | None = None) -> tuple[str, str]:
@@ -410,10 +410,5 @@ def test_supervisor_starts_supervision_of_an_important_item_from_the_cockpit(
     card = page.locator('.column[data-kind="manual"] .esc-card')
     expect(card).to_contain_text(number)
     expect(card).to_contain_text("领导接访事项")
-    supervision = [t for t in open_tasks_of(engine, number) if t.element_id == "issue_supervision"]
+    supervision = [t for t in open_tasks(engine, business_key=number) if t.element_id == "issue_supervision"]
     assert len(supervision) == 1 and supervision[0].due_at is not None
-
-
-def open_tasks_of(engine: Engine, number: str) -> list[Any]:
-    with engine.db.reading() as session:
-        return list_tasks(session, TaskFilter(business_key=number))
