@@ -61,6 +61,14 @@ def accepted(api: Api) -> str:
     return number
 
 
+def outsider(api: Api) -> Caller:
+    """A handler of another unit (区规划自然资源局, in the fixture organisation): the case is outside their
+    jurisdiction, so to them it does not exist."""
+    engine: Engine = api.client.application.extensions["petitionflow"]
+    engine.accounts.create("ghzy_handler", "ghzy_handler", display_name="规划局承办人", roles=["handler"], demo=True)
+    return api.as_("ghzy_handler")
+
+
 def test_attached_png_and_pdf_are_listed_previewed_and_downloads_audited(api: Api) -> None:
     number = api.register()["number"]
     registrar = api.as_("registrar")
@@ -84,10 +92,10 @@ def test_attached_png_and_pdf_are_listed_previewed_and_downloads_audited(api: Ap
     # An id no row can have is not found, on every database.
     assert_error(registrar.get(f"/api/petitions/{number}/attachments/23475948254/content"), 404, "not_found")
     assert_error(registrar.get(f"/api/petitions/{number}/documents/23475948254/content"), 404, "not_found")
-    # A handler with no task of this petition sees neither the list nor a file.
-    assert_error(api.as_("handler").get(f"/api/petitions/{number}/attachments"), 403, "forbidden")
+    # A handler outside the case's jurisdiction sees neither the list nor a file: to them it does not exist.
+    assert_error(outsider(api).get(f"/api/petitions/{number}/attachments"), 404, "not_found")
     assert_error(
-        api.as_("handler").get(f"/api/petitions/{number}/attachments/{listed[0]['id']}/content"), 403
+        api.as_("ghzy_handler").get(f"/api/petitions/{number}/attachments/{listed[0]['id']}/content"), 404
     )
 
 
@@ -147,7 +155,7 @@ def test_the_acceptance_notice_is_numbered_rendered_served_and_fills_in_its_step
     office.claim(task["id"])
     url = f"/api/petitions/{number}/documents"
     # Only the person acting on a step of this petition issues its notices.
-    assert_error(api.as_("handler").post(url, json={"kind": "acceptance", "taskId": task["id"]}), 403)
+    assert_error(api.as_("handler").post(url, json={"kind": "acceptance", "taskId": task["id"]}), 404)
     doc = office.ok("POST", url, 201, json={"kind": "acceptance", "taskId": task["id"]})
     assert doc["number"] == "区信访局受告〔2026〕1号" and doc["elementId"] == "notice_acceptance"
     pdf = office.get(f"{url}/{doc['id']}/content")
@@ -249,7 +257,7 @@ def test_the_case_file_holds_registration_papers_and_history_in_order(api: Api) 
     index = "".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.read(names[0]))).pages)
     index = "".join(index.split())
     assert "张三" in index and "登记信息" in index and "出具文书" in index and "上传附件" in index
-    assert_error(api.as_("handler").get(f"/api/petitions/{number}/case-file"), 403)
+    assert_error(outsider(api).get(f"/api/petitions/{number}/case-file"), 404)
 
 
 def test_exports_open_in_excel_with_the_lists_filters_and_visibility(api: Api) -> None:

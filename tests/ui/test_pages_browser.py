@@ -34,10 +34,13 @@ def open_tasks(engine: Engine, instance_id: str | None = None, business_key: str
 
 def registered_and_checked(engine: Engine, registration: dict[str, Any] | None = None) -> tuple[str, str]:
     """A registered petition whose registration check is done: acceptance review waits for the office."""
-    petition, result = engine.petitions.register(registration or REGISTRATION, actor="registrar")
+    registration = registration or REGISTRATION
+    petition, result = engine.petitions.register(registration, actor="registrar")
     (check,) = open_tasks(engine, result.instance_id)
     engine.claim(check.id, "registrar", actor="registrar")
-    engine.complete(check.id, FORM_DATA["intake_registration"], actor="registrar", require_claim=True)
+    # The check confirms the date received: a different one would be a correction that restarts the clock.
+    checked = {**FORM_DATA["intake_registration"], "receivedAt": registration["receivedAt"]}
+    engine.complete(check.id, checked, actor="registrar", require_claim=True)
     assert [t.element_id for t in open_tasks(engine, result.instance_id)] == ["acceptance_review"]
     return petition.number, result.instance_id
 
