@@ -65,7 +65,9 @@ def outsider(api: Api) -> Caller:
     """A handler of another unit (区规划自然资源局, in the fixture organisation): the case is outside their
     jurisdiction, so to them it does not exist."""
     engine: Engine = api.client.application.extensions["petitionflow"]
-    engine.accounts.create("ghzy_handler", "ghzy_handler", display_name="规划局承办人", roles=["handler"], demo=True)
+    engine.accounts.create(
+        "ghzy_handler", "ghzy_handler", display_name="规划局承办人", roles=["handler"], demo=True
+    )
     return api.as_("ghzy_handler")
 
 
