@@ -24,6 +24,7 @@ from .formstore import FormStore
 from .models import Task
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
+from .procedures import PetitionActs
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
 from .serialization import WorkflowCodec
 from .unit_of_work import UnitOfWork, WorkEnvironment
@@ -66,6 +67,7 @@ class Services:
     petitions: PetitionRegistry
     escalations: EscalationLadder
     accounts: Accounts
+    acts: PetitionActs
 
 
 def build_core(
@@ -118,7 +120,15 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         commands=commands,
         settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
     )
-    return Services(petitions, escalations, Accounts(core.db, now))
+    acts = PetitionActs(
+        db=core.db,
+        now=now,
+        calendar=core.calendar,
+        deadlines=core.deadlines,
+        commands=commands,
+        registry=petitions,
+    )
+    return Services(petitions, escalations, Accounts(core.db, now), acts)
 
 
 def build_timers(host: TimerHost) -> TimerService:

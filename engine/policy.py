@@ -18,6 +18,8 @@ DEPLOYERS = ("designer", "admin")
 STARTERS = DEPLOYERS
 # Who suspends, resumes and cancels a running instance.
 INSTANCE_MANAGERS = ("supervisor", "admin")
+# Who records a petitioner's own acts (a request for 复查/复核, a withdrawal) on the petitioner's behalf.
+PETITIONER_PROXIES = ("registrar", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 

@@ -164,6 +164,21 @@ def register(engine: Engine, principal: Principal, data: dict[str, Any]) -> tupl
     return engine.petitions.register(data, actor=principal.username)
 
 
+def request_review(
+    engine: Engine, principal: Principal, number: str, kind: str, fields: dict[str, Any]
+) -> CommandResult:
+    """Record the petitioner's request for 复查 (``kind="review"``) or 复核 (``"recheck"``) and deliver it to
+    the petition's procedure; refused with the reason when the window is closed or nothing was served."""
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+    return engine.acts.request_review(number, kind, fields, actor=_actor(principal))
+
+
+def withdraw(engine: Engine, principal: Principal, number: str, reason: str) -> CommandResult:
+    """Record the petitioner's withdrawal (撤回): the procedure ends, the petition is 已撤回."""
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+    return engine.acts.withdraw(number, reason, actor=_actor(principal))
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:
