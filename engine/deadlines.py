@@ -121,6 +121,15 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         title="申请复查期限",
     ),
     DeadlineRule("review", 30, CALENDAR, "reviewRequestedAt", "《信访工作条例》第35条", title="复查期限"),
+    # A redo order starts a new handling period for the original organ, from the day of the order.
+    DeadlineRule(
+        "rehandling",
+        60,
+        CALENDAR,
+        "reviewDecidedAt",
+        "《信访工作条例》第34条、第35条（复查责令重新办理）",
+        title="重新办理期限",
+    ),
     DeadlineRule(
         "recheck_request",
         30,
@@ -137,6 +146,14 @@ DEFAULT_RULES: tuple[DeadlineRule, ...] = (
         "recheckRequestedAt",
         "《信访工作条例》第36条（听证时间不计入）",
         title="复核期限",
+    ),
+    DeadlineRule(
+        "recheck_rehandling",
+        60,
+        CALENDAR,
+        "recheckDecidedAt",
+        "《信访工作条例》第34条、第36条（复核责令重新办理）",
+        title="重新办理期限",
     ),
     DeadlineRule(
         "hearing_application",

@@ -50,7 +50,7 @@ EARLIEST_RECEIPT = date(2000, 1, 1)
 ITEM_NUMBER = re.compile(r"XF\d+-\d{6,}")
 
 
-def _normal(text: str | None) -> str:
+def normal_text(text: str | None) -> str:
     """Case, width and punctuation do not make a different matter."""
     text = unicodedata.normalize("NFKC", text or "").lower()
     return re.sub(r"[\s\W_]+", "", text)
@@ -58,12 +58,12 @@ def _normal(text: str | None) -> str:
 
 def petitioner_key(data: Mapping[str, Any]) -> str:
     number = data.get("idNumber") or data.get("otherIdNumber")
-    identity = number or f"{_normal(data.get('petitionerName'))}|{_normal(data.get('phone'))}"
-    return hashlib.sha256(_normal(identity).encode()).hexdigest()
+    identity = number or f"{normal_text(data.get('petitionerName'))}|{normal_text(data.get('phone'))}"
+    return hashlib.sha256(normal_text(identity).encode()).hexdigest()
 
 
 def matter_key(data: Mapping[str, Any]) -> str:
-    matter = f"{_normal(data.get('involvedUnit'))}|{_normal(data.get('subject'))}"
+    matter = f"{normal_text(data.get('involvedUnit'))}|{normal_text(data.get('subject'))}"
     return hashlib.sha256(matter.encode()).hexdigest()
 
 

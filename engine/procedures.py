@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from .calendar import StatutoryCalendar
 from .db import Database
-from .errors import Conflict, InvalidInput, InvalidState
+from .errors import Conflict, InvalidInput, InvalidState, ValidationFailed
 from .models import Deadline, Petition
+from .petitions import normal_text
 from .ports import InstanceCommands, Now
 
 if TYPE_CHECKING:
@@ -186,3 +187,21 @@ class PetitionActs:
         return self.commands.cancel(
             petition.instance_id, actor=actor, reason=f"信访人撤回：{text}", outcome=WITHDRAWN
         )
+
+
+def refuse_repeated_opinion(rule: str | None, clean: Mapping[str, Any], earlier: Mapping[str, Any]) -> None:
+    """A redo (责令重新办理) may not repeat the opinion it redoes. ``rule`` is a user task's ``differsFrom``
+    property, ``field:variable,variable,...``: the submitted ``field`` may equal none of the earlier opinions
+    held in those variables, compared without case, width, spaces or punctuation."""
+    if not rule:
+        return
+    field, _, sources = rule.partition(":")
+    new = normal_text(clean.get(field.strip()))
+    if not new:
+        return
+    for name in sources.split(","):
+        if name.strip() and normal_text(str(earlier.get(name.strip()) or "")) == new:
+            raise ValidationFailed(
+                "重新办理意见与原处理意见相同：责令重新办理的，不得作出相同的处理意见",
+                {"fields": {field.strip(): ["不得与原处理意见相同"]}},
+            )

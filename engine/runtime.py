@@ -35,6 +35,7 @@ from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
 from .models import AuditEvent, Instance, ProcessDefinition, Task
+from .procedures import refuse_repeated_opinion
 from .scripting import FunctionRegistry
 from .unit_of_work import (
     ACTIVE,
@@ -286,7 +287,9 @@ class Engine:
             assert work.workflow is not None
             spiff_task = work.workflow.get_task_from_id(uuid.UUID(task_id))
             clean = self.validate_submission(work.session, task, variables)
-            extends = (spiff_task.task_spec.extensions.get("properties") or {}).get("extendsDeadline")
+            properties = spiff_task.task_spec.extensions.get("properties") or {}
+            refuse_repeated_opinion(properties.get("differsFrom"), clean, spiff_task.data)
+            extends = properties.get("extendsDeadline")
             if extends and clean.get("extensionApproved", True) and clean.get("extensionDays"):
                 self.deadlines.extend(work, extends, int(clean["extensionDays"]), actor)
             spiff_task.data.update(clean)

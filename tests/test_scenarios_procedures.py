@@ -15,7 +15,7 @@ import pytest
 from engine import services
 from engine.accounts import Principal
 from engine.clock import FrozenClock
-from engine.errors import Conflict, Forbidden, InvalidInput, InvalidState
+from engine.errors import Conflict, Forbidden, InvalidInput, InvalidState, ValidationFailed
 from engine.runtime import Engine
 from engine.testing import FORM_DATA, Walk
 
@@ -202,3 +202,57 @@ def test_a_withdrawal_needs_a_reason(petition) -> None:
         services.withdraw(walk.engine, REGISTRAR, number, "")
     assert "reason" in refused.value.details["fields"]
     assert walk.state == "active"
+
+
+def reviewed_with_redo(walk: Walk, number: str) -> Walk:
+    replied(walk)
+    ask(walk, number)
+    walk.do("review_eligibility", **ELIGIBLE)
+    walk.do("review_decide", reviewOutcome="redo", reviewDecidedAt=walk.day())
+    return walk
+
+
+def test_a_review_redo_is_rehandled_by_the_original_organ_in_a_new_sixty_day_period(petition) -> None:
+    number, walk = petition
+    reviewed_with_redo(walk, number)
+    assert walk.task("rehandle").candidate_groups == ["handling_unit"]
+    period = walk.deadline("rehandling")
+    assert (period.anchor.isoformat(), period.length, period.unit) == (walk.day(), 60, "calendar")
+    assert walk.deadline("handling").outcome == "on_time"  # the first period closed with the first reply
+    walk.lapse(days=60)
+    assert "supervise_rehandle" not in walk.open()
+    walk.lapse(days=1)
+    assert {"rehandle", "supervise_rehandle"} <= set(walk.open())  # supervised, not interrupted
+    walk.do("supervise_rehandle")
+    walk.do("rehandle", rehandleOpinion="经重新调查，责令施工单位限期整改并赔偿损失。")
+    assert "serve_review" in walk.open()
+
+
+def test_a_redo_repeating_the_original_opinion_is_refused_naming_the_field(petition) -> None:
+    number, walk = petition
+    reviewed_with_redo(walk, number)
+    original = FORM_DATA["handling_opinion"]["opinionReasons"]
+    task = walk.task("rehandle")
+    same = walk.values("rehandle", rehandleOpinion=f" {original}。")
+    walk.engine.claim(task.id, "alice")
+    with pytest.raises(ValidationFailed) as refused:
+        walk.engine.complete(task.id, same, actor="alice")
+    assert set(refused.value.details["fields"]) == {"rehandleOpinion"}
+    assert "rehandle" in walk.open()
+
+
+def test_a_recheck_redo_is_rehandled_before_the_recheck_opinion_is_served(petition) -> None:
+    number, walk = petition
+    replied(walk)
+    ask(walk, number)
+    walk.do("review_eligibility", **ELIGIBLE).do("review_decide", reviewOutcome="uphold")
+    walk.do("serve_review", reviewServedAt=walk.day())
+    ask(walk, number, kind="recheck", request="请求复核")
+    walk.do("recheck_eligibility", **ELIGIBLE, proposeHearing=False)
+    walk.do("recheck_decide", recheckOutcome="redo", recheckDecidedAt=walk.day())
+    assert "rehandle_after_recheck" in walk.open() and "serve_recheck" not in walk.open()
+    assert walk.deadline("recheck_rehandling").length == 60
+    walk.do("rehandle_after_recheck", rehandleOpinion="重新核实后，支持信访人关于停止夜间施工的请求。")
+    walk.do("serve_recheck", recheckServedAt=walk.day())
+    finish(walk)
+    assert walk.engine.petitions.get(number).status == "terminated"
