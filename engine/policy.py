@@ -147,6 +147,21 @@ def check_instance(principal: Principal, instance_id: str, tasks: Iterable[Task]
         )
 
 
+HANDLING_UNIT = "handling_unit"
+
+
+def check_handles_petition(principal: Principal, tasks: Iterable[Task]) -> None:
+    """Acting as the petition's handling organ (asking for an extension) is for a handler of the handling
+    units, or one offered a task of the petition; admin always may. (While a hearing runs, its tasks are the
+    hearing officers', yet the handling unit may still ask.)"""
+    if "admin" in principal.roles:
+        return
+    if not principal.has("handler") or (
+        HANDLING_UNIT not in principal.groups and not any(is_offered(principal, t) for t in tasks)
+    ):
+        raise Forbidden("only the unit handling this petition may do this", {"roles": ["handler"]})
+
+
 def check_petition(principal: Principal, tasks: Iterable[Task]) -> None:
     if not principal.has(*PETITION_READERS) and not sees_any(principal, tasks):
         raise Forbidden("you may see a petition only while it has a task of yours")

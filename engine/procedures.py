@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 OPEN_STATUSES = ("registered", "in_progress")
 WITHDRAWN = "withdrawn"
 REQUEST_MAX, TEXT_MAX, REASON_MAX = 2000, 5000, 2000
+HANDLING, EXTENSION_MESSAGE = "handling", "extension_requested"
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,50 @@ class PetitionActs:
             raise InvalidState(
                 f"该信访事项当前不在等待{spec.title}请求的阶段",
                 {"petition": number, "kind": kind, "reason": "not_waiting", **error.details},
+            ) from error
+
+    def request_extension(
+        self, number: str, fields: Mapping[str, Any], *, actor: str | None
+    ) -> CommandResult:
+        """Ask for the one extension of the handling period (Art. 34): within the period, at most 30 days."""
+        if not isinstance(fields, Mapping):
+            raise InvalidInput("请求内容应为字段与值的对象", {"fields": {}})
+        reason = _text(fields, "reason", REASON_MAX, required=True)
+        days = fields.get("days")
+        rule = self.deadlines.rule(HANDLING)
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= rule.max_extension_days:
+            raise InvalidInput(
+                f"延长天数应为 1 至 {rule.max_extension_days} 的整数",
+                {"fields": {"days": [f"1 至 {rule.max_extension_days} 日"]}},
+            )
+        petition = self.registry.get(number)
+        period = self._window(number, HANDLING)
+        if petition.instance_id is None or period is None:
+            raise InvalidState(
+                "该信访事项尚未进入普通程序办理，不能申请延期", {"petition": number, "reason": "not_handling"}
+            )
+        if period.extension_days or period.outcome == "on_time":
+            raise Conflict(
+                "办理期限只能延长一次，本事项已经延长或已办结",
+                {"petition": number, "reason": "already_extended" if period.extension_days else "handled"},
+            )
+        if period.outcome == "overdue" or self.now() >= self.deadlines.effective_due(period):
+            raise InvalidState(
+                "办理期限已届满，延期应在期限内申请（《信访工作条例》第34条）",
+                {"petition": number, "reason": "period_lapsed"},
+            )
+        payload = {
+            "extensionReason": reason,
+            "requestedDays": days,
+            "extensionRequestedAt": self.today().isoformat(),
+        }
+        try:
+            return self.commands.deliver_message(
+                EXTENSION_MESSAGE, instance_id=petition.instance_id, payload=payload, actor=actor
+            )
+        except (Conflict, InvalidState) as error:
+            raise Conflict(
+                "本事项已有延期申请在审批中", {"petition": number, "reason": "pending", **error.details}
             ) from error
 
     def withdraw(self, number: str, reason: Any, *, actor: str | None) -> CommandResult:

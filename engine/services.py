@@ -179,6 +179,16 @@ def withdraw(engine: Engine, principal: Principal, number: str, reason: str) -> 
     return engine.acts.withdraw(number, reason, actor=_actor(principal))
 
 
+def request_extension(
+    engine: Engine, principal: Principal, number: str, fields: dict[str, Any]
+) -> CommandResult:
+    """The handling unit asks, within the 60 days, for the one extension of at most 30 days (Art. 34); the
+    head of the organ approves it while the investigation (and any hearing) goes on."""
+    with engine.db.reading() as session:
+        policy.check_handles_petition(principal, queries.petition_tasks(session, number))
+    return engine.acts.request_extension(number, fields, actor=_actor(principal))
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:

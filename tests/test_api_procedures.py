@@ -9,7 +9,7 @@ from engine.runtime import Engine
 from engine.testing import Walk
 from tests.api_helpers import Api, assert_error
 from tests.test_api_errors import run_cli
-from tests.test_scenarios_procedures import simply_answered
+from tests.test_scenarios_procedures import accepted_complaint, simply_answered
 
 pytest_plugins = ("tests.api_helpers",)
 
@@ -83,3 +83,20 @@ def test_the_command_line_records_a_withdrawal_and_refuses_a_late_request(
         == 0
     )
     assert deployed.petitions.get(number).status == "withdrawn"
+
+
+def test_the_handling_unit_asks_for_an_extension_through_the_api(
+    api: Api, deployed: Engine, clock: FrozenClock
+) -> None:
+    number = api.register()["number"]
+    walk = accepted_complaint(
+        Walk.of(deployed, clock, api.as_("registrar").ok("GET", f"/api/petitions/{number}")["instanceId"])
+    )
+    walk.do("check_simple_eligibility", simpleEligible=False)
+    walk.do("office_decide").do("unit_receipt").do("unit_respond").do("receive_assignment")
+    path = f"/api/petitions/{number}/extension-requests"
+    assert_error(api.as_("handler").post(path, json={"reason": "复杂", "days": 31}), 422)
+    assert_error(api.as_("registrar").post(path, json={"reason": "复杂", "days": 10}), 403)
+    api.as_("handler").ok("POST", path, json={"reason": "涉及多个部门", "days": 10})
+    assert "approve_extension" in walk.open()
+    assert_error(api.as_("handler").post(path, json={"reason": "再次", "days": 10}), 409)

@@ -258,7 +258,6 @@ def test_supported_request_is_implemented_evaluated_and_closed(handling) -> None
         "merge_hearing",
         "draft_opinion",
         "handle_matter",
-        "merge_opinion",
         "serve_reply",
         "split_after_reply",
     )
@@ -354,81 +353,70 @@ def lapsed_handling(start) -> Walk:
     return walk
 
 
-def test_first_lapse_interrupts_handling_and_asks_for_an_extension(handling) -> None:
+def test_the_lapse_of_the_sixty_days_is_supervised_and_the_investigation_goes_on(handling) -> None:
     walk = lapsed_handling(handling)
-    assert walk.open() == ["request_extension"]
+    assert walk.open() == ["investigate", "supervise_overdue_handling"]
     assert walk.deadline("handling").outcome == "overdue"
-    assert ("task.cancelled", "investigate") in [(e.kind, e.element_id) for e in walk.events()]
-    assert in_order(walk.passed(), "receive_assignment", "gw_extension_used")
+    assert "task.cancelled" not in [e.kind for e in walk.events()]
+    walk.do("supervise_overdue_handling")
+    assert walk.open() == ["investigate"]
+    walk.do("investigate").do("draft_opinion")
+    assert walk.open() == ["serve_reply"]
+    assert in_order(walk.passed(), "supervise_overdue_handling", "end_handling_supervised", "draft_opinion")
 
 
-def test_extension_granted_returns_to_handling_with_the_extended_deadline(handling) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
-    approval = walk.task("approve_extension")
-    assert approval.candidate_groups == ["petition_office"]
+def extension_requested(walk: Walk, days: int = 30) -> Walk:
+    walk.message("extension_requested", extensionReason="涉及多个部门，情况复杂", requestedDays=days)
+    return walk
+
+
+def test_an_extension_asked_within_the_period_is_approved_while_the_investigation_goes_on(handling) -> None:
+    walk = handling()
+    walk.do("receive_assignment")
+    walk.lapse(days=20)
+    extension_requested(walk)
+    assert walk.open() == ["approve_extension", "investigate"]
+    assert walk.task("approve_extension").candidate_groups == ["petition_office"]
     walk.do("approve_extension", extensionApproved=True, extensionDays=5)
     record = walk.deadline("handling")
     assert record.extension_days == 5
     assert record.due_at == beijing_midnight("2026-12-25")
-    assert walk.open() == ["notify_extension"]
     walk.do("notify_extension")
     assert walk.open() == ["investigate"]
-    walk.do("investigate")
-    walk.do("draft_opinion")
+    walk.lapse(days=28)  # 2026-12-20: past the 60th day, within the extension
+    assert walk.fired() == []
+    walk.do("investigate").do("draft_opinion")
     assert walk.open() == ["serve_reply"]
-    assert in_order(
-        walk.passed(),
-        "approve_extension",
-        "gw_extension_approved",
-        "notify_extension",
-        "merge_handling",
-        "investigate",
-        "draft_opinion",
-        "handle_matter",
-        "merge_opinion",
-    )
+    assert walk.deadline("handling").outcome == "on_time"
+    assert in_order(walk.passed(), "approve_extension", "gw_extension_approved", "notify_extension")
+    assert "end_extension_notified" in walk.passed()
 
 
-def test_second_lapse_after_the_extension_goes_to_supervision(handling) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
-    walk.do("approve_extension", extensionApproved=True, extensionDays=5)
-    walk.do("notify_extension")
-    walk.lapse(days=5)  # 2026-12-25 09:00 Beijing: extended deadline passed
-    assert walk.fired() == ["handling_deadline", "handling_deadline"]
-    assert walk.open() == ["supervise_overdue_handling"]
-    assert walk.passed().count("request_extension") == 1
-    walk.do("supervise_overdue_handling")
-    walk.do("draft_opinion_after_supervision")
-    assert walk.open() == ["serve_reply"]
-    assert in_order(
-        walk.passed(),
-        "gw_extension_used",
-        "merge_supervision",
-        "supervise_overdue_handling",
-        "draft_opinion_after_supervision",
-        "merge_opinion",
-    )
+def test_the_extended_deadline_lapsing_is_supervised_without_interrupting(handling) -> None:
+    walk = handling()
+    walk.do("receive_assignment")
+    extension_requested(walk)
+    walk.do("approve_extension", extensionApproved=True, extensionDays=5).do("notify_extension")
+    walk.lapse(days=53)  # 2026-12-25 09:00 Beijing: the extended deadline passed
+    assert walk.fired() == ["handling_deadline"]
+    assert walk.open() == ["investigate", "supervise_overdue_handling"]
 
 
-def test_extension_refused_goes_to_supervision(handling) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
+def test_a_refused_extension_leaves_the_period_as_it_was(handling) -> None:
+    walk = handling()
+    walk.do("receive_assignment")
+    extension_requested(walk)
     walk.do("approve_extension", extensionApproved=False)
     assert walk.deadline("handling").extension_days == 0
-    assert walk.open() == ["supervise_overdue_handling"]
-    walk.do("supervise_overdue_handling")
-    assert walk.open() == ["draft_opinion_after_supervision"]
-    walk.do("draft_opinion_after_supervision", decision="explain")
-    assert walk.open() == ["serve_reply"]
-    assert "notify_extension" not in walk.passed()
+    assert walk.open() == ["investigate"]
+    assert "notify_extension" not in walk.passed() and "end_extension_refused" in walk.passed()
 
 
 @pytest.mark.parametrize("days", [0, 31])
 def test_extension_is_one_to_thirty_days(handling, days: int) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
+    walk = handling()
+    walk.do("receive_assignment")
+    extension_requested(walk)
     task = walk.task("approve_extension")
     with pytest.raises(ValidationFailed) as raised:
         walk.engine.complete(task.id, walk.form_data(task, {"extensionDays": days}))

@@ -256,3 +256,63 @@ def test_a_recheck_redo_is_rehandled_before_the_recheck_opinion_is_served(petiti
     walk.do("serve_recheck", recheckServedAt=walk.day())
     finish(walk)
     assert walk.engine.petitions.get(number).status == "terminated"
+
+
+def hearing_under_way(walk: Walk) -> Walk:
+    """Ordinary handling with a hearing proposed at the investigation; the hearing is being organised."""
+    accepted_complaint(walk).do("check_simple_eligibility", simpleEligible=False)
+    walk.do("office_decide").do("unit_receipt").do("unit_respond").do("receive_assignment")
+    walk.lapse(days=25)
+    walk.do("investigate", proposeHearing=True)
+    walk.do("offer_hearing", hearingInitiator="organ_proposal", hearingOfferedAt=walk.day())
+    walk.do("register_application", petitionerAnswer="consent", hearingAppliedAt=walk.day())
+    walk.do("exclusion_check").do("decide_hearing", hearingDecision="hold", hearingDecidedAt=walk.day())
+    return walk
+
+
+def test_an_extension_approved_on_day_forty_while_a_hearing_runs_and_the_reply_within_ninety_days(
+    petition,
+) -> None:
+    number, walk = petition  # accepted 2026-11-02: day 60 is 2027-01-01, day 90 is 2027-01-31
+    hearing_under_way(walk)
+    walk.lapse(days=13)  # 2026-12-10, the 38th day after acceptance
+    walk.do("notify_hearing", noticeSentAt=walk.day(), hearingDate=walk.day(14))
+    walk.lapse(days=2)  # day 40
+    with pytest.raises(InvalidInput) as too_long:
+        services.request_extension(walk.engine, HANDLER, number, {"reason": "情况复杂", "days": 31})
+    assert "days" in too_long.value.details["fields"]
+    services.request_extension(
+        walk.engine, HANDLER, number, {"reason": "涉及多个部门，需听证后研究", "days": 30}
+    )
+    assert "approve_extension" in walk.open() and "set_participants" in walk.open()
+    with pytest.raises(Conflict):  # one request at a time, one extension at most
+        services.request_extension(walk.engine, HANDLER, number, {"reason": "再次申请", "days": 10})
+    walk.do("approve_extension", extensionApproved=True, extensionDays=30, approvedBy="区住建委主任")
+    walk.do("notify_extension")
+    assert walk.deadline("handling").extension_days == 30
+    walk.do("set_participants")
+    walk.lapse(days=14)  # day 54: the hearing is held
+    walk.do("hold_hearing", heldAt=walk.day())
+    walk.lapse(days=8)  # day 62: past the 60 days, the hearing was never interrupted
+    assert "supervise_overdue_handling" not in walk.open()
+    assert "task.cancelled" not in [e.kind for e in walk.events()]
+    walk.do("deliberate", hearingConclusion="support")
+    walk.lapse(days=10)  # day 72
+    walk.do("draft_opinion").do("serve_reply")
+    assert walk.deadline("handling").outcome == "on_time"
+    with pytest.raises(Conflict):
+        services.request_extension(walk.engine, HANDLER, number, {"reason": "已办结", "days": 5})
+
+
+def test_an_extension_is_asked_within_the_period_only(petition) -> None:
+    number, walk = petition
+    accepted_complaint(walk).do("check_simple_eligibility", simpleEligible=False)
+    walk.do("office_decide").do("unit_receipt").do("unit_respond").do("receive_assignment")
+    with pytest.raises(Forbidden):
+        services.request_extension(walk.engine, REGISTRAR, number, {"reason": "情况复杂", "days": 10})
+    walk.lapse(days=61)
+    assert "supervise_overdue_handling" in walk.open()
+    with pytest.raises(InvalidState) as late:
+        services.request_extension(walk.engine, HANDLER, number, {"reason": "情况复杂", "days": 10})
+    assert late.value.details["reason"] == "period_lapsed"
+    assert "approve_extension" not in walk.open()

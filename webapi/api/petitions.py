@@ -200,3 +200,19 @@ def request_review(args: dict[str, Any], number: str) -> Any:
 def withdraw(args: dict[str, Any], number: str) -> Any:
     """Record that the petitioner withdrew the petition (撤回): its procedure ends, its status is withdrawn."""
     return services.withdraw(engine(), current(), number, args["reason"])
+
+
+class ExtensionRequestArgs(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=30))
+
+
+@blp.route("/<number>/extension-requests", methods=["POST"])
+@require("handler", "admin")
+@blp.arguments(ExtensionRequestArgs)
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def request_extension(args: dict[str, Any], number: str) -> Any:
+    """The handling unit asks, within the 60 days, for the one extension of at most 30 days (Art. 34); the
+    organ's head approves it while the work goes on. 409 after the period, or when one was asked already."""
+    return services.request_extension(engine(), current(), number, dict(args))
