@@ -14,7 +14,7 @@ from tests.helpers import instance, only_task
 REGISTRATION = {
     "petitionerName": "张三",
     "idType": "resident_id",
-    "idNumber": "50010719900101123X",
+    "idNumber": "500107199001011238",
     "phone": "13800138000",
     "address": "重庆市九龙坡区杨家坪正街1号",
     "channel": "visit",

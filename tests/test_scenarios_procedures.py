@@ -316,3 +316,24 @@ def test_an_extension_is_asked_within_the_period_only(petition) -> None:
         services.request_extension(walk.engine, HANDLER, number, {"reason": "情况复杂", "days": 10})
     assert late.value.details["reason"] == "period_lapsed"
     assert "approve_extension" not in walk.open()
+
+
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("500107199013011236", "出生日期 1990-13-01 不存在"),  # month 13
+        ("500107199002301234", "出生日期 1990-02-30 不存在"),
+        ("500107199001011234", "校验位不符"),  # the check character of these 17 digits is 8
+    ],
+)
+def test_an_identity_number_needs_a_real_birth_date_and_its_check_character(
+    deployed: Engine, number: str, says: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        deployed.petitions.register({**FORM_DATA["intake_registration"], "idNumber": number})
+    assert set(refused.value.details["fields"]) == {"idNumber"}
+    assert says in " ".join(refused.value.details["fields"]["idNumber"])
+    petition, _ = deployed.petitions.register(
+        {**FORM_DATA["intake_registration"], "idNumber": "11010119900307109x"}
+    )
+    assert petition.id_number == "11010119900307109x"
