@@ -189,6 +189,14 @@ def request_extension(
     return engine.acts.request_extension(number, fields, actor=_actor(principal))
 
 
+def link_petition(
+    engine: Engine, principal: Principal, number: str, other: str, reason: str, *, linked: bool = True
+) -> Petition:
+    """Link a petition to an earlier one as the same matter (or undo it), with the reason, in the audit."""
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+    return engine.petitions.link(number, other, reason, linked=linked, actor=_actor(principal))
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:

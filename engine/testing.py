@@ -55,6 +55,8 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "isMajor": False,
         "isUrgent": False,
         "hasAgent": False,
+        "identityUnclear": False,
+        "skipLevel": False,
     },
     "intake_acceptance": {
         "acceptanceDecision": "accept",

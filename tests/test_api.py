@@ -611,6 +611,7 @@ PROTECTED = [
     ("POST", "/api/petitions/{number}/review-requests"),
     ("POST", "/api/petitions/{number}/withdrawal"),
     ("POST", "/api/petitions/{number}/extension-requests"),
+    ("POST", "/api/petitions/{number}/links"),
     ("GET", "/api/tasks"),
     ("GET", "/api/tasks/{task_id}"),
     ("POST", "/api/tasks/{task_id}/claim"),

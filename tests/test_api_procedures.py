@@ -9,6 +9,7 @@ from engine.runtime import Engine
 from engine.testing import Walk
 from tests.api_helpers import Api, assert_error
 from tests.test_api_errors import run_cli
+from tests.test_petitions import REGISTRATION
 from tests.test_scenarios_procedures import accepted_complaint, simply_answered
 
 pytest_plugins = ("tests.api_helpers",)
@@ -100,3 +101,28 @@ def test_the_handling_unit_asks_for_an_extension_through_the_api(
     api.as_("handler").ok("POST", path, json={"reason": "涉及多个部门", "days": 10})
     assert "approve_extension" in walk.open()
     assert_error(api.as_("handler").post(path, json={"reason": "再次", "days": 10}), 409)
+
+
+def test_a_registrar_links_and_unlinks_petitions_through_the_api_and_sees_proposals(api: Api) -> None:
+    registrar = api.as_("registrar")
+    first = api.register()["number"]
+    check = registrar.ok("POST", "/api/petitions/check", json=REGISTRATION)
+    assert check["isRepeat"] and check["proposals"][0]["number"] == first
+    second = api.register(subject="物业费收费标准不合理", request="请求降低物业费", facts="物业费上涨")[
+        "number"
+    ]
+    assert_error(registrar.post(f"/api/petitions/{second}/links", json={"other": first}), 422)
+    assert_error(
+        api.as_("handler").post(f"/api/petitions/{second}/links", json={"other": first, "reason": "x"}), 403
+    )
+    linked = registrar.ok(
+        "POST", f"/api/petitions/{second}/links", json={"other": first, "reason": "同一小区问题"}
+    )
+    assert (linked["isRepeat"], linked["previousNumber"]) == (True, first)
+    body = {"other": first, "reason": "不同事项", "linked": False}
+    assert registrar.ok("POST", f"/api/petitions/{second}/links", json=body)["isRepeat"] is False
+    timeline = registrar.ok("GET", f"/api/petitions/{second}")["timeline"]
+    assert [e["data"]["reason"] for e in timeline if e["kind"].startswith("petition.")][-2:] == [
+        "同一小区问题",
+        "不同事项",
+    ]

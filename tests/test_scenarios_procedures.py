@@ -37,9 +37,10 @@ def register(engine: Engine, clock: FrozenClock, **overrides: Any) -> tuple[str,
     return petition.number, Walk.of(engine, clock, result.instance_id)
 
 
-def accepted_complaint(walk: Walk) -> Walk:
-    """Registration checked, accepted as a complaint, classified under Art. 31 item (6)."""
-    walk.do("register_check")
+def accepted_complaint(walk: Walk, **registration: Any) -> Walk:
+    """Registration checked (``registration``: what the registrar corrects), accepted as a complaint,
+    classified under Art. 31 item (6)."""
+    walk.do("register_check", **registration)
     walk.do("acceptance_review", acceptanceDecision="accept", category="complaint")
     walk.do("notice_acceptance")
     walk.do("classify_complaint", statutoryRoute="other")
@@ -337,3 +338,50 @@ def test_an_identity_number_needs_a_real_birth_date_and_its_check_character(
         {**FORM_DATA["intake_registration"], "idNumber": "11010119900307109x"}
     )
     assert petition.id_number == "11010119900307109x"
+
+
+def test_an_anonymous_letter_is_registered_and_handled_without_a_notice(
+    deployed: Engine, clock: FrozenClock
+) -> None:
+    letter = {
+        k: v
+        for k, v in FORM_DATA["intake_registration"].items()
+        if k not in ("petitionerName", "idType", "idNumber", "phone", "address")
+    }
+    number, walk = register(deployed, clock, **{**letter, "channel": "letter", "identityUnclear": True})
+    walk.do("register_check", **{**letter, "channel": "letter", "identityUnclear": True})
+    walk.do("acceptance_review", acceptanceDecision="accept", category="suggestion")
+    notice = walk.task("notice_acceptance")
+    assert walk.engine.variables(walk.instance_id, notice.id)["noticeWaived"] is True
+    walk.do("notice_acceptance", noticeWaived=True)
+    submitted = walk.submitted("notice_acceptance")  # no number, method or date of service owed
+    assert submitted["noticeWaived"] is True and not {"noticeNumber", "noticeServedAt"} & set(submitted)
+    walk.do("study_suggestion")
+    assert walk.state == "completed"
+    stored = deployed.petitions.get(number)
+    assert (stored.petitioner_name, stored.status) == ("匿名", "closed")
+
+
+def test_a_third_petition_on_the_same_matter_is_a_repeat_for_the_joint_conference(
+    deployed: Engine, clock: FrozenClock
+) -> None:
+    wages = {
+        "subject": "讨要工资",
+        "request": "请求责令某建筑公司支付拖欠的三个月工资",
+        "facts": "在某建筑公司工地务工，六月至八月工资未发放",
+    }
+    first, _ = register(deployed, clock, **wages)
+    services.withdraw(deployed, REGISTRAR, first, "已与公司协商")
+    second, _ = register(deployed, clock, **{**wages, "subject": "拖欠工资"})
+    services.withdraw(deployed, REGISTRAR, second, "公司承诺支付")
+    clock.advance(days=20)
+    third, walk = register(
+        deployed, clock, **{**wages, "subject": "公司一直拖欠工资", "receivedAt": "2026-11-22"}
+    )
+    stored = deployed.petitions.get(third)
+    assert (stored.is_repeat, stored.first_turned_repeat, stored.previous_number) == (True, True, second)
+    assert stored.same_matter_pending is False
+    accepted_complaint(walk, **wages, receivedAt="2026-11-22").do(
+        "check_simple_eligibility", simpleEligible=False
+    )
+    assert walk.open() == ["conference_decide"]  # 初转重: the joint conference, not the first tier

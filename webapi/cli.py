@@ -207,6 +207,16 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_link(args: argparse.Namespace) -> int:
+    petition = services.link_petition(
+        _engine(), policy.operator(args.user), args.number, args.other, args.reason, linked=not args.unlink
+    )
+    print(
+        f"{petition.number} repeat={str(petition.is_repeat).lower()} previous={petition.previous_number or '-'}"
+    )
+    return 0
+
+
 def cmd_instances(args: argparse.Namespace) -> int:
     engine = _engine()
     f = InstanceFilter(
@@ -397,6 +407,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True)
     p.add_argument("--user", help="the registrar recording it")
     p.set_defaults(func=cmd_withdraw)
+
+    p = sub.add_parser(
+        "link",
+        help="link a petition to an earlier one as the same matter (--unlink: take it out), with a reason",
+    )
+    p.add_argument("number")
+    p.add_argument("other", help="the earlier petition's item number")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--unlink", action="store_true")
+    p.add_argument("--user", help="the registrar recording it")
+    p.set_defaults(func=cmd_link)
 
     p = sub.add_parser("instances", help="list process instances")
     p.add_argument("--key")

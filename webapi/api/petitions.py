@@ -94,6 +94,8 @@ class CheckResultSchema(Schema):
     matterTerminated = fields.Boolean()
     previousNumber = fields.String(allow_none=True)
     warning = fields.String(allow_none=True)
+    # Earlier petitions of the same person on a similar matter, best first: the registrar links or unlinks them.
+    proposals = fields.List(fields.Dict())
 
 
 @blp.route("")
@@ -147,6 +149,7 @@ def check(data: dict[str, Any]) -> dict[str, Any]:
         "matterTerminated": seen.terminated,
         "previousNumber": seen.previous.number if seen.previous else None,
         "warning": warning,
+        "proposals": [{"number": number, "similarity": score} for number, score in seen.proposals],
     }
 
 
@@ -216,3 +219,22 @@ def request_extension(args: dict[str, Any], number: str) -> Any:
     """The handling unit asks, within the 60 days, for the one extension of at most 30 days (Art. 34); the
     organ's head approves it while the work goes on. 409 after the period, or when one was asked already."""
     return services.request_extension(engine(), current(), number, dict(args))
+
+
+class LinkArgs(Schema):
+    other = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    linked = fields.Boolean(load_default=True)
+
+
+@blp.route("/<number>/links", methods=["POST"])
+@require(*policy.PETITIONER_PROXIES)
+@blp.arguments(LinkArgs)
+@blp.response(200, PetitionSchema)
+@with_errors(blp, 400, 401, 403, 404, 422)
+def link(args: dict[str, Any], number: str) -> Any:
+    """The registrar links the petition to an earlier one as the same matter (linked true) or takes it out of
+    that matter (linked false), with the reason; the repeat flags follow and the audit keeps the decision."""
+    return services.link_petition(
+        engine(), current(), number, args["other"], args["reason"], linked=args["linked"]
+    )
