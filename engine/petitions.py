@@ -330,6 +330,10 @@ class PetitionRegistry:
                 "refluxThreshold": self.reflux_threshold,
                 # Art. 23 ¶2: no notice is owed when the petitioner's name or address is unclear.
                 "noticeWaived": identity_unclear(clean),
+                # The handling opinion states the request, facts and reasons (Art. 32): it opens with them.
+                "opinionRequest": clean.get("request"),
+                "opinionFacts": clean.get("facts"),
+                "opinionReasons": clean.get("reasons"),
             }
             result = self.commands.start_in(
                 session, INTAKE_PROCESS, business_key=number, variables=variables, actor=actor
@@ -452,6 +456,8 @@ class PetitionRegistry:
         facts: dict[str, Any] = {}
         if data.get("rating") in RATINGS:
             facts["rating"] = data["rating"]
+        if data.get("category") in CATEGORIES:  # classified at the acceptance review: no longer 待定
+            facts["category"] = data["category"]
         if form.startswith(PACKAGE_FORM_PREFIX):
             facts["packaged"] = True
             if form == PACKAGE_RESOLUTION_FORM and "resolved" in data:
@@ -528,6 +534,9 @@ REGISTRY_VARIABLES = frozenset(
         "previousNumber",
         "refluxThreshold",
         "noticeWaived",
+        "opinionRequest",
+        "opinionFacts",
+        "opinionReasons",
     }
 )
 

@@ -385,3 +385,19 @@ def test_a_third_petition_on_the_same_matter_is_a_repeat_for_the_joint_conferenc
         "check_simple_eligibility", simpleEligible=False
     )
     assert walk.open() == ["conference_decide"]  # 初转重: the joint conference, not the first tier
+
+
+def test_the_category_and_the_request_are_carried_forward(petition) -> None:
+    number, walk = petition
+    assert walk.engine.petitions.get(number).category is None
+    accepted_complaint(walk)
+    assert walk.engine.petitions.get(number).category == "complaint"  # classified, no longer 待定
+    walk.do("check_simple_eligibility", simpleEligible=False)
+    walk.do("office_decide").do("unit_receipt").do("unit_respond").do("receive_assignment").do("investigate")
+    shown = walk.engine.variables(walk.instance_id, walk.task("draft_opinion").id)
+    registration = FORM_DATA["intake_registration"]
+    assert (shown["opinionRequest"], shown["opinionFacts"], shown["opinionReasons"]) == (
+        registration["request"],
+        registration["facts"],
+        registration["reasons"],
+    )
