@@ -501,8 +501,15 @@ def petition_status(
     if data.get("terminated"):
         return "terminated", "terminated"
     decision = data.get("acceptanceDecision")
+    # 导入: an item for another statutory channel (Art. 31 (1)-(5), arbitration, reconsideration, ...) goes
+    # there; it was not refused, so it does not count as 不予受理.
+    if decision == "other_channel":
+        return "channelled", "other_channel"
     if decision and decision != "accept":
         return "not_accepted", str(decision)
+    route = data.get("statutoryRoute")
+    if route and route != "other":
+        return "channelled", str(route)
     if data.get("resolved") and data.get("caseClosed"):
         return "closed", "resolved"
     return "closed", data.get("handlingDecision") or data.get("outcome")

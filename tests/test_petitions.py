@@ -92,6 +92,12 @@ def test_cancelling_the_procedure_cancels_the_petition(deployed: Engine) -> None
         ),
         ("completed", {"acceptanceDecision": "accept", "handlingDecision": "support"}, ("closed", "support")),
         ("cancelled", {"terminated": True}, ("cancelled", None)),
+        ("completed", {"acceptanceDecision": "other_channel"}, ("channelled", "other_channel")),
+        (
+            "completed",
+            {"acceptanceDecision": "accept", "statutoryRoute": "arbitration"},
+            ("channelled", "arbitration"),
+        ),
     ],
 )
 def test_status_follows_how_the_procedure_ended(state, data, expected) -> None:

@@ -401,3 +401,18 @@ def test_the_category_and_the_request_are_carried_forward(petition) -> None:
         registration["facts"],
         registration["reasons"],
     )
+
+
+def test_an_item_for_another_statutory_channel_ends_channelled_not_refused(deployed: Engine, clock) -> None:
+    number, walk = register(deployed, clock)
+    walk.do("register_check").do("acceptance_review", acceptanceDecision="other_channel")
+    walk.do("notice_other_channel")
+    assert (deployed.petitions.get(number).status, deployed.petitions.get(number).outcome) == (
+        "channelled",
+        "other_channel",
+    )
+    second, walk = register(deployed, clock, subject="劳动合同解除补偿", request="请求支付经济补偿")
+    walk.do("register_check").do("acceptance_review", acceptanceDecision="accept", category="complaint")
+    walk.do("notice_acceptance").do("classify_complaint", statutoryRoute="arbitration")
+    walk.do("notice_statutory_route")
+    assert deployed.petitions.get(second).status == "channelled"

@@ -18,7 +18,17 @@ from .instances import InstanceSchema
 from .tasks import CompleteResultSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
-STATUSES = ("registered", "in_progress", "closed", "not_accepted", "terminated", "cancelled", "withdrawn")
+STATUSES = (
+    "registered",
+    "in_progress",
+    "closed",
+    "not_accepted",
+    "terminated",
+    "cancelled",
+    "withdrawn",
+    "channelled",
+    "merged",
+)
 
 
 class PetitionSchema(Schema):
