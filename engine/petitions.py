@@ -378,6 +378,47 @@ class PetitionRegistry:
             )
         )
 
+    def record(self, number: str, kind: str, actor: str | None, data: dict[str, Any]) -> None:
+        """An act on a petition outside its procedure (merged, split), kept in its audit."""
+        with self.db.transaction() as session:
+            petition = session.scalars(select(Petition).where(Petition.number == number)).one()
+            self._audit(session, petition, kind, actor, data)
+
+    def registration_of(self, petition: Petition) -> dict[str, Any]:
+        """The registration a stored petition was made from, as the registration form has it."""
+        unclear = petition.petitioner_name == ANONYMOUS_NAME and not petition.phone and not petition.address
+        data: dict[str, Any] = {
+            "identityUnclear": unclear,
+            "channel": petition.channel,
+            "receivedAt": petition.received_at.isoformat(),
+            "subject": petition.subject,
+            "involvedUnit": petition.involved_unit,
+            "place": petition.place,
+            "peopleCount": petition.people_count,
+            "skipLevel": petition.skip_level,
+            "isMajor": petition.major_urgent,
+        }
+        for line in petition.content.splitlines():
+            label, _, text = line.partition("：")
+            key = {"请求": "request", "事实": "facts", "理由": "reasons"}.get(label)
+            if key:
+                data[key] = text
+        if not unclear:
+            id_type = petition.id_type or "none"
+            data.update(
+                petitionerName=petition.petitioner_name,
+                idType=id_type,
+                phone=petition.phone,
+                address=petition.address,
+            )
+            if id_type == "resident_id":
+                data["idNumber"] = petition.id_number
+            elif id_type != "none":
+                data["otherIdNumber"] = petition.id_number
+        if petition.representatives:
+            data["representatives"] = "、".join(map(str, petition.representatives))
+        return {k: v for k, v in data.items() if v is not None}
+
     def link(self, number: str, other: str, reason: str, *, linked: bool, actor: str | None) -> Petition:
         """Link a petition to an earlier one as the same matter (``linked``), or take it out of that matter;
         the repeat flags follow, and the decision with its reason goes into the audit."""

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .unit_of_work import CommandResult
 
 OPEN_STATUSES = ("registered", "in_progress")
-WITHDRAWN = "withdrawn"
+WITHDRAWN, MERGED = "withdrawn", "merged"
 REQUEST_MAX, TEXT_MAX, REASON_MAX = 2000, 5000, 2000
 HANDLING, EXTENSION_MESSAGE = "handling", "extension_requested"
 
@@ -219,6 +219,52 @@ class PetitionActs:
             raise Conflict(
                 "本事项已有延期申请在审批中", {"petition": number, "reason": "pending", **error.details}
             ) from error
+
+    def merge(self, number: str, into: str, reason: Any, *, actor: str | None) -> CommandResult:
+        """合并办理: a related petition is handled together with one received no later; its own procedure ends
+        (status 已合并办理) and the surviving petition's deadlines, which run from the earlier receipt, bind
+        the answer to both. The decision and its reason are in both petitions' audit."""
+        text = _text({"reason": reason}, "reason", REASON_MAX, required=True)
+        petition, target = self.registry.get(number), self.registry.get(into)
+        for item in (petition, target):
+            if item.status not in OPEN_STATUSES or item.instance_id is None:
+                raise InvalidState(
+                    f"{item.number} 已办结、终结或撤回，不能合并办理",
+                    {"petition": item.number, "status": item.status},
+                )
+        if number == into or target.received_at > petition.received_at:
+            raise InvalidInput(
+                "合并办理应并入另一件先收到（或同日收到）的信访事项，以便按较早的期限办理",
+                {"fields": {"into": [f"应为收到日期不晚于 {petition.received_at.isoformat()} 的另一事项"]}},
+            )
+        assert petition.instance_id is not None
+        result = self.commands.cancel(
+            petition.instance_id, actor=actor, reason=f"并入 {into} 合并办理：{text}", outcome=MERGED
+        )
+        self.registry.record(target.number, "petition.merged", actor, {"merged": number, "reason": text})
+        self.registry.record(number, "petition.merged", actor, {"into": into, "reason": text})
+        return result
+
+    def split(self, number: str, fields: Mapping[str, Any], *, actor: str | None) -> Petition:
+        """拆分办理: one matter of a petition that raised several is registered on its own, with the original
+        receipt date, so its acceptance and handling periods run from when the petitioner raised it."""
+        if not isinstance(fields, Mapping):
+            raise InvalidInput("请求内容应为字段与值的对象", {"fields": {}})
+        reason = _text(fields, "reason", REASON_MAX, required=True)
+        original = self.registry.get(number)
+        if original.status not in OPEN_STATUSES:
+            raise InvalidState("该信访事项已办结、终结或撤回，不能拆分", {"petition": number})
+        matter = {k: fields.get(k) for k in ("subject", "request", "facts", "reasons") if fields.get(k)}
+        data = {
+            **self.registry.registration_of(original),
+            **matter,
+            "unlinkedNumbers": [number],
+            "linkReason": f"自 {number} 拆分办理：{reason}",
+        }
+        part, _ = self.registry.register(data, actor=actor)
+        self.registry.record(number, "petition.split", actor, {"part": part.number, "reason": reason})
+        self.registry.record(part.number, "petition.split", actor, {"from": number, "reason": reason})
+        return part
 
     def withdraw(self, number: str, reason: Any, *, actor: str | None) -> CommandResult:
         """The petitioner withdraws the petition (撤回): its procedure ends where it stands, status 已撤回."""

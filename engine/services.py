@@ -197,6 +197,18 @@ def link_petition(
     return engine.petitions.link(number, other, reason, linked=linked, actor=_actor(principal))
 
 
+def merge(engine: Engine, principal: Principal, number: str, into: str, reason: str) -> CommandResult:
+    """合并办理: the petition is handled together with ``into`` (received no later); its procedure ends."""
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+    return engine.acts.merge(number, into, reason, actor=_actor(principal))
+
+
+def split(engine: Engine, principal: Principal, number: str, fields: dict[str, Any]) -> Petition:
+    """拆分办理: one matter of the petition registered on its own with the original receipt date."""
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+    return engine.acts.split(number, fields, actor=_actor(principal))
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:

@@ -612,6 +612,8 @@ PROTECTED = [
     ("POST", "/api/petitions/{number}/withdrawal"),
     ("POST", "/api/petitions/{number}/extension-requests"),
     ("POST", "/api/petitions/{number}/links"),
+    ("POST", "/api/petitions/{number}/merge"),
+    ("POST", "/api/petitions/{number}/split"),
     ("GET", "/api/tasks"),
     ("GET", "/api/tasks/{task_id}"),
     ("POST", "/api/tasks/{task_id}/claim"),

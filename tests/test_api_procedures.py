@@ -126,3 +126,21 @@ def test_a_registrar_links_and_unlinks_petitions_through_the_api_and_sees_propos
         "同一小区问题",
         "不同事项",
     ]
+
+
+def test_merge_and_split_through_the_api(api: Api, monkeypatch: pytest.MonkeyPatch, deployed: Engine) -> None:
+    registrar = api.as_("registrar")
+    first = api.register()["number"]
+    second = api.register(subject="工地扬尘", request="请求治理扬尘")["number"]
+    assert_error(registrar.post(f"/api/petitions/{second}/merge", json={"into": first}), 422)
+    registrar.ok("POST", f"/api/petitions/{second}/merge", json={"into": first, "reason": "同一工地"})
+    assert registrar.ok("GET", f"/api/petitions/{second}")["status"] == "merged"
+    body = {"subject": "小区绿地被占用", "request": "请求恢复绿地", "reason": "一信多事"}
+    part = registrar.ok("POST", f"/api/petitions/{first}/split", 201, json=body)
+    assert (part["receivedAt"], part["subject"]) == ("2026-11-02", "小区绿地被占用")
+    third = api.register(subject="噪声", request="请求停工")["number"]
+    assert (
+        run_cli(deployed, monkeypatch, "merge", third, first, "--reason", "同一工地", "--user", "registrar")
+        == 0
+    )
+    assert deployed.petitions.get(third).status == "merged"

@@ -18,6 +18,7 @@ from engine.clock import FrozenClock
 from engine.errors import Conflict, Forbidden, InvalidInput, InvalidState, ValidationFailed
 from engine.runtime import Engine
 from engine.testing import FORM_DATA, Walk
+from tests.test_scenarios_intake import BEIJING
 
 REGISTRAR = Principal("registrar", "登记员", frozenset({"registrar"}), ("registrar",))
 HANDLER = Principal("handler", "承办人", frozenset({"handler"}), ("handling_unit",))
@@ -416,3 +417,48 @@ def test_an_item_for_another_statutory_channel_ends_channelled_not_refused(deplo
     walk.do("notice_acceptance").do("classify_complaint", statutoryRoute="arbitration")
     walk.do("notice_statutory_route")
     assert deployed.petitions.get(second).status == "channelled"
+
+
+def test_two_related_items_merged_are_answered_within_the_earlier_deadlines(deployed: Engine, clock) -> None:
+    first, walk = register(deployed, clock)  # received 2026-11-02: accepted by 2026-11-17
+    clock.advance(days=3)
+    second, other = register(
+        deployed, clock, receivedAt="2026-11-05", petitionerName="李四", idNumber="11010119900307109x"
+    )
+    with pytest.raises(InvalidInput) as later:
+        services.merge(deployed, REGISTRAR, first, second, "同一工地噪声")  # into the later one: refused
+    assert "into" in later.value.details["fields"]
+    services.merge(deployed, REGISTRAR, second, first, "同一工地夜间施工噪声，合并办理")
+    assert other.state == "cancelled"
+    merged = deployed.petitions.get(second)
+    assert (merged.status, merged.outcome) == ("merged", "merged")
+    walk.do("register_check")
+    assert walk.deadline("acceptance").due_at.astimezone(BEIJING).date().isoformat() == "2026-11-18"
+    timeline = [(e.kind, e.data) for e in walk.events() if e.kind == "petition.merged"]
+    assert timeline == [("petition.merged", {"merged": second, "reason": "同一工地夜间施工噪声，合并办理"})]
+    with pytest.raises(InvalidState):
+        services.merge(deployed, REGISTRAR, second, first, "再次合并")
+
+
+def test_a_matter_split_off_keeps_the_original_receipt_date_and_its_deadlines(
+    deployed: Engine, clock
+) -> None:
+    number, walk = register(deployed, clock)
+    clock.advance(days=5)
+    part = services.split(
+        deployed,
+        REGISTRAR,
+        number,
+        {"subject": "小区绿地被占用", "request": "请求恢复小区绿地", "reason": "一信多事，分别办理"},
+    )
+    assert (part.received_at.isoformat(), part.subject, part.is_repeat) == (
+        "2026-11-02",
+        "小区绿地被占用",
+        False,
+    )
+    assert part.petitioner_name == deployed.petitions.get(number).petitioner_name
+    split_walk = Walk.of(deployed, clock, part.instance_id)
+    split_walk.do("register_check", subject="小区绿地被占用", request="请求恢复小区绿地")
+    # Accepted within 15 days of the original receipt, not of the split.
+    assert split_walk.deadline("acceptance").due_at.astimezone(BEIJING).date().isoformat() == "2026-11-18"
+    assert [e.data["part"] for e in walk.events() if e.kind == "petition.split"] == [part.number]

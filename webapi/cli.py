@@ -207,6 +207,12 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    result = services.merge(_engine(), policy.operator(args.user), args.number, args.into, args.reason)
+    print(f"instance {result.instance_id} {result.state}")
+    return 0
+
+
 def cmd_link(args: argparse.Namespace) -> int:
     petition = services.link_petition(
         _engine(), policy.operator(args.user), args.number, args.other, args.reason, linked=not args.unlink
@@ -407,6 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True)
     p.add_argument("--user", help="the registrar recording it")
     p.set_defaults(func=cmd_withdraw)
+
+    p = sub.add_parser(
+        "merge", help="handle a petition together with an earlier-received one (合并办理); its procedure ends"
+    )
+    p.add_argument("number")
+    p.add_argument("into", help="the item number of the petition received no later")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--user", help="the registrar recording it")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser(
         "link",

@@ -248,3 +248,38 @@ def link(args: dict[str, Any], number: str) -> Any:
     return services.link_petition(
         engine(), current(), number, args["other"], args["reason"], linked=args["linked"]
     )
+
+
+class MergeArgs(Schema):
+    into = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class SplitArgs(Schema):
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    request = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    facts = fields.String(load_default=None, validate=validate.Length(max=5000))
+    reasons = fields.String(load_default=None, validate=validate.Length(max=5000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@blp.route("/<number>/merge", methods=["POST"])
+@require(*policy.PETITIONER_PROXIES)
+@blp.arguments(MergeArgs)
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def merge(args: dict[str, Any], number: str) -> Any:
+    """合并办理: handle the petition together with ``into`` (received no later, whose deadlines then bind
+    both); the petition's own procedure ends with the status merged, the reason in both audits."""
+    return services.merge(engine(), current(), number, args["into"], args["reason"])
+
+
+@blp.route("/<number>/split", methods=["POST"])
+@require(*policy.PETITIONER_PROXIES)
+@blp.arguments(SplitArgs)
+@blp.response(201, PetitionSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def split(args: dict[str, Any], number: str) -> Any:
+    """拆分办理: register one matter of the petition on its own, with the original receipt date (its
+    acceptance and handling periods run from it); answers the new petition."""
+    return services.split(engine(), current(), number, {k: v for k, v in args.items() if v is not None})

@@ -40,6 +40,16 @@ function actions(p) {
     if (OPEN.includes(p.status)) {
       forms.push(actionForm('撤回信访事项', [field('撤回理由', area('reason'))], '登记撤回', (d) => post(url('withdrawal'), d)));
     }
+    if (OPEN.includes(p.status)) {
+      forms.push(actionForm('合并办理', [
+        field('并入的事项编号（收到日期不晚于本事项）', h('input', { name: 'into', required: true, maxlength: 30 })),
+        field('理由', area('reason')),
+      ], '合并办理', (d) => post(url('merge'), d)));
+      forms.push(actionForm('拆分办理', [
+        field('拆出事项的标题', h('input', { name: 'subject', required: true, maxlength: 100 })),
+        field('请求', area('request')), field('事实', area('facts', false)), field('拆分理由', area('reason')),
+      ], '拆分登记', (d) => post(url('split'), Object.fromEntries(Object.entries(d).filter(([, v]) => v !== '')))));
+    }
     forms.push(actionForm('关联同一事项', [
       field('更早登记的事项编号', h('input', { name: 'other', required: true, maxlength: 30 })),
       field('理由', area('reason')),
