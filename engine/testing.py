@@ -175,10 +175,16 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "objectionReasons": "该事项涉及规划审批，属区规划自然资源局职权范围，不属本单位职责。",
         "suggestedUnit": "区规划自然资源局",
     },
+    "transfer_competence_decision": {
+        "responsibleUnit": "区规划自然资源局",
+        "competenceReason": "该事项涉及规划审批，属区规划自然资源局职权",
+        "competenceDecidedAt": TODAY,
+    },
     "transfer_objection_review": {
         "objectionDecision": "approve",
         "objectionReviewOpinion": "经审核，异议理由成立，改由有权单位办理",
         "objectionReviewedAt": TODAY,
+        "hasCommonSuperior": True,
     },
     "transfer_supervision": {
         "feedbackStatus": "fed_back",

@@ -462,3 +462,27 @@ def test_a_matter_split_off_keeps_the_original_receipt_date_and_its_deadlines(
     # Accepted within 15 days of the original receipt, not of the split.
     assert split_walk.deadline("acceptance").due_at.astimezone(BEIJING).date().isoformat() == "2026-11-18"
     assert [e.data["part"] for e in walk.events() if e.kind == "petition.split"] == [part.number]
+
+
+@pytest.mark.parametrize(
+    ("common_superior", "decides", "group"),
+    [
+        (True, "superior_decide_competence", "county_committee"),
+        (False, "conference_decide_competence", "joint_conference"),
+    ],
+)
+def test_a_competence_dispute_is_decided_by_the_common_superior_else_the_joint_conference(
+    petition, common_superior: bool, decides: str, group: str
+) -> None:
+    _, walk = petition
+    accepted_complaint(walk).do("check_simple_eligibility", simpleEligible=False)
+    walk.do("office_decide").do("unit_receipt").do("unit_respond", unitResponse="object")
+    walk.do("objection_review", objectionDecision="dispute", hasCommonSuperior=common_superior)
+    assert walk.open() == [decides]
+    assert walk.task(decides).candidate_groups == [group]
+    walk.do(decides, responsibleUnit="区规划自然资源局")
+    assert walk.open() == ["unit_receipt"]  # the organ decided on signs for it and handles it
+    assert (
+        walk.engine.variables(walk.instance_id, walk.task("unit_receipt").id)["responsibleUnit"]
+        == "区规划自然资源局"
+    )
