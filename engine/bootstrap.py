@@ -112,22 +112,17 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
     # The petition's status and metrics facts follow its procedure in the command's own transaction.
     core.executor.environment.end_hooks.append(petitions.on_instance_end)
     core.complete_hooks.append(petitions.on_task_completed)
-    escalations = EscalationLadder(
-        db=core.db,
-        now=now,
-        calendar=core.calendar,
-        deadlines=core.deadlines,
-        commands=commands,
-        settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
-    )
-    acts = PetitionActs(
-        db=core.db,
-        now=now,
-        calendar=core.calendar,
-        deadlines=core.deadlines,
-        commands=commands,
-        registry=petitions,
-    )
+    # The ladder and the petitioner's acts see the same clock, calendar, deadlines and commands.
+    clocked = {
+        "db": core.db,
+        "now": now,
+        "calendar": core.calendar,
+        "deadlines": core.deadlines,
+        "commands": commands,
+    }
+    settings = LadderSettings.load(core.settings.instance_path / "escalation.json")
+    escalations = EscalationLadder(**clocked, settings=settings)
+    acts = PetitionActs(**clocked, registry=petitions)
     return Services(petitions, escalations, Accounts(core.db, now), acts)
 
 

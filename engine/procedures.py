@@ -19,14 +19,13 @@ from sqlalchemy import select
 
 from .calendar import StatutoryCalendar
 from .db import Database
+from .deadlines import DeadlineKeeper
 from .errors import Conflict, InvalidInput, InvalidState, ValidationFailed
 from .models import Deadline, Petition
-from .petitions import normal_text
+from .petitions import PetitionRegistry, normal_text
 from .ports import InstanceCommands, Now
 
 if TYPE_CHECKING:
-    from .deadlines import DeadlineKeeper
-    from .petitions import PetitionRegistry
     from .unit_of_work import CommandResult
 
 OPEN_STATUSES = ("registered", "in_progress")
@@ -68,25 +67,17 @@ def _text(fields: Mapping[str, Any], key: str, limit: int, *, required: bool) ->
     return value.strip()
 
 
+@dataclass(kw_only=True)
 class PetitionActs:
-    """Review and recheck requests and withdrawals, each checked against the petition's state first."""
+    """Review and recheck requests, extensions, withdrawals, merges and splits, each checked against the
+    petition's state first; built by the composition root with what it needs."""
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        now: Now,
-        calendar: StatutoryCalendar,
-        deadlines: DeadlineKeeper,
-        commands: InstanceCommands,
-        registry: PetitionRegistry,
-    ) -> None:
-        self.db = db
-        self.now = now
-        self.calendar = calendar
-        self.deadlines = deadlines
-        self.commands = commands
-        self.registry = registry
+    db: Database
+    now: Now
+    calendar: StatutoryCalendar
+    deadlines: DeadlineKeeper
+    commands: InstanceCommands
+    registry: PetitionRegistry
 
     def today(self) -> date:
         return self.now().astimezone(self.calendar.tz).date()

@@ -19,16 +19,10 @@ from engine.errors import Conflict, Forbidden, InvalidInput, InvalidState, Valid
 from engine.runtime import Engine
 from engine.testing import FORM_DATA, Walk
 from tests.test_scenarios_intake import BEIJING
+from tests.test_scenarios_review import ELIGIBLE
 
 REGISTRAR = Principal("registrar", "登记员", frozenset({"registrar"}), ("registrar",))
 HANDLER = Principal("handler", "承办人", frozenset({"handler"}), ("handling_unit",))
-ELIGIBLE = {
-    "ordinaryHandlingMatter": True,
-    "hasConcreteRequest": True,
-    "withinOriginalScope": True,
-    "notAlreadyAccepted": True,
-    "filedInTime": True,
-}
 
 
 def register(engine: Engine, clock: FrozenClock, **overrides: Any) -> tuple[str, Walk]:
