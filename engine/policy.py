@@ -23,6 +23,8 @@ STARTERS = DEPLOYERS
 INSTANCE_MANAGERS = ("supervisor", "admin")
 # Who starts a supervision (督办) of an important item by hand (S003 #11).
 SUPERVISORS = ("supervisor", "admin")
+# Who records a petitioner's own acts (a request for 复查/复核, a withdrawal) on the petitioner's behalf.
+PETITIONER_PROXIES = ("registrar", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 
@@ -290,3 +292,16 @@ def check_assign(principal: Principal, task: Task, user: str | None, unit_staff:
         raise Forbidden("only a supervisor or the head of the task's unit may reassign it", {"task": task.id})
     if user is not None and user not in set(unit_staff):
         raise Forbidden("a unit head may reassign a task only within the unit", {"user": user})
+
+
+def check_handles_petition(principal: Principal, responsible_unit: str | None, tasks: Iterable[Task]) -> None:
+    """Acting as the petition's handling organ (asking for an extension) is for a handler of its responsible
+    unit, or a handler offered one of its open tasks; admin always may. (While a hearing runs, its tasks are the
+    hearing officers', yet the handling unit may still ask.) The caller has checked the case lies within the
+    principal's jurisdiction (``check_case``)."""
+    if "admin" in principal.roles:
+        return
+    own_unit = responsible_unit is not None and (responsible_unit, "handler") in principal.positions
+    offered = principal.has("handler") and any(is_offered(principal, t) for t in tasks)
+    if not (own_unit or offered):
+        raise Forbidden("only the unit handling this petition may do this", {"roles": ["handler"]})
