@@ -180,7 +180,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "suggestedUnit": "county.ghzy",
     },
     "transfer_competence_decision": {
-        "responsibleUnit": "区规划自然资源局",
+        "responsibleUnit": "county.ghzy",
         "competenceReason": "该事项涉及规划审批，属区规划自然资源局职权",
         "competenceDecidedAt": TODAY,
     },

@@ -8,6 +8,7 @@ and every request goes through engine/services.py as a registrar would send it f
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -15,14 +16,29 @@ import pytest
 from engine import services
 from engine.accounts import Principal
 from engine.clock import FrozenClock
-from engine.errors import Conflict, Forbidden, InvalidInput, InvalidState, ValidationFailed
+from engine.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, ValidationFailed
 from engine.runtime import Engine
 from engine.testing import FORM_DATA, Walk
 from tests.test_scenarios_intake import BEIJING
 from tests.test_scenarios_review import ELIGIBLE
 
 REGISTRAR = Principal("registrar", "登记员", frozenset({"registrar"}), ("registrar",))
-HANDLER = Principal("handler", "承办人", frozenset({"handler"}), ("handling_unit",))
+
+
+def member(login: str, roles: set[str], unit: str, position: str) -> Principal:
+    """A principal holding one position in one unit (engine/testing.py's FIXTURE_ORG), as signing in gives."""
+    return Principal(
+        login,
+        login,
+        frozenset(roles),
+        (f"unit:{unit}:{position}",),
+        units=frozenset({unit}),
+        positions=frozenset({(unit, position)}),
+    )
+
+
+# The handler of the unit the petitions below are transferred to (office_decide: county.zjw).
+HANDLER = member("handler", {"handler"}, "county.zjw", "handler")
 
 
 def register(engine: Engine, clock: FrozenClock, **overrides: Any) -> tuple[str, Walk]:
@@ -135,6 +151,32 @@ def test_only_a_registrar_records_requests_for_the_petitioner(petition) -> None:
         services.withdraw(walk.engine, HANDLER, number, "已与对方和解")
 
 
+def test_acts_on_a_petition_outside_ones_jurisdiction_answer_as_an_unknown_petition(petition) -> None:
+    number, walk = petition
+    replied(walk)
+    # A registrar of a township sees only the township's petitions; this one is the county department's.
+    township = member("binjiang_registrar", {"registrar"}, "county.binjiang", "petition_officer")
+    acts = [
+        lambda: services.request_review(walk.engine, township, number, "review", {"request": "请求复查"}),
+        lambda: services.withdraw(walk.engine, township, number, "已与对方和解"),
+        lambda: services.link_petition(walk.engine, township, number, number, "同一事项"),
+        lambda: services.merge(walk.engine, township, number, number, "同一事项"),
+        lambda: services.split(walk.engine, township, number, {"subject": "另一事项"}),
+    ]
+    for act in acts:
+        with pytest.raises(NotFound):
+            act()
+    # The handler of another organ does not see it either; the head of the handling organ sees it but
+    # the extension is its handlers' to ask for.
+    other = member("ghzy_handler", {"handler"}, "county.ghzy", "handler")
+    with pytest.raises(NotFound):
+        services.request_extension(walk.engine, other, number, {"reason": "情况复杂", "days": 10})
+    head = member("zjw_head", {"leader"}, "county.zjw", "head")
+    with pytest.raises(Forbidden):
+        services.request_extension(walk.engine, head, number, {"reason": "情况复杂", "days": 10})
+    assert walk.state == "active" and "review_eligibility" not in walk.open()
+
+
 def test_review_then_recheck_then_termination_and_the_same_matter_is_not_accepted_again(
     deployed: Engine, clock: FrozenClock
 ) -> None:
@@ -211,11 +253,17 @@ def reviewed_with_redo(walk: Walk, number: str) -> Walk:
 def test_a_review_redo_is_rehandled_by_the_original_organ_in_a_new_sixty_day_period(petition) -> None:
     number, walk = petition
     reviewed_with_redo(walk, number)
-    assert walk.task("rehandle").candidate_groups == ["handling_unit"]
+    # The original organ's handlers re-handle it.
+    rehandle = walk.task("rehandle")
+    assert (rehandle.candidate_groups, rehandle.unit_code) == (["unit:county.zjw:handler"], "county.zjw")
     period = walk.deadline("rehandling")
     assert (period.anchor.isoformat(), period.length, period.unit) == (walk.day(), 60, "calendar")
     assert walk.deadline("handling").outcome == "on_time"  # the first period closed with the first reply
-    walk.lapse(days=60)
+    # Sixty calendar days from the order; a period whose last day is a statutory holiday runs on to the next
+    # working day (the calendar's rule), as this one, ending in the 2027 Spring Festival, does.
+    last_day = period.due_at.astimezone(BEIJING).date() - timedelta(days=1)
+    assert last_day > date.fromisoformat(walk.day(60))
+    walk.lapse(days=(last_day - walk.today).days)
     assert "supervise_rehandle" not in walk.open()
     walk.lapse(days=1)
     assert {"rehandle", "supervise_rehandle"} <= set(walk.open())  # supervised, not interrupted
@@ -306,7 +354,9 @@ def test_an_extension_is_asked_within_the_period_only(petition) -> None:
     walk.do("office_decide").do("unit_receipt").do("unit_respond").do("receive_assignment")
     with pytest.raises(Forbidden):
         services.request_extension(walk.engine, REGISTRAR, number, {"reason": "情况复杂", "days": 10})
-    walk.lapse(days=61)
+    # Past the period's last day (the 60th, 2027-01-01, is New Year's Day: it runs on to the next working day).
+    last_day = walk.deadline("handling").due_at.astimezone(BEIJING).date() - timedelta(days=1)
+    walk.lapse(days=(last_day - walk.today).days + 1)
     assert "supervise_overdue_handling" in walk.open()
     with pytest.raises(InvalidState) as late:
         services.request_extension(walk.engine, HANDLER, number, {"reason": "情况复杂", "days": 10})
@@ -461,8 +511,8 @@ def test_a_matter_split_off_keeps_the_original_receipt_date_and_its_deadlines(
 @pytest.mark.parametrize(
     ("common_superior", "decides", "group"),
     [
-        (True, "superior_decide_competence", "county_committee"),
-        (False, "conference_decide_competence", "joint_conference"),
+        (True, "superior_decide_competence", "unit:county.committee:handler"),
+        (False, "conference_decide_competence", "unit:county.lxhy:handler"),
     ],
 )
 def test_a_competence_dispute_is_decided_by_the_common_superior_else_the_joint_conference(
@@ -474,9 +524,9 @@ def test_a_competence_dispute_is_decided_by_the_common_superior_else_the_joint_c
     walk.do("objection_review", objectionDecision="dispute", hasCommonSuperior=common_superior)
     assert walk.open() == [decides]
     assert walk.task(decides).candidate_groups == [group]
-    walk.do(decides, responsibleUnit="区规划自然资源局")
+    walk.do(decides, responsibleUnit="county.ghzy")
     assert walk.open() == ["unit_receipt"]  # the organ decided on signs for it and handles it
     assert (
         walk.engine.variables(walk.instance_id, walk.task("unit_receipt").id)["responsibleUnit"]
-        == "区规划自然资源局"
+        == "county.ghzy"
     )
