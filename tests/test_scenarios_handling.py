@@ -397,6 +397,7 @@ def test_an_extension_asked_within_the_period_is_approved_while_the_investigatio
     assert walk.fired() == []
     walk.do("investigate").do("draft_opinion")
     assert walk.open() == ["serve_reply"]
+    walk.do("serve_reply")  # the period closes with its last step, the reply served
     assert walk.deadline("handling").outcome == "on_time"
     assert in_order(walk.passed(), "approve_extension", "gw_extension_approved", "notify_extension")
     assert "end_extension_notified" in walk.passed()
