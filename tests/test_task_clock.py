@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.clock import FrozenClock
 from engine.demo import load_demo
-from engine.models import Escalation, Instance
+from engine.models import Escalation, Instance, Petition
 from engine.runtime import Engine
 from engine.stages import STAGE_DEADLINES, stage_deadline
 from engine.testing import Walk
@@ -68,7 +68,14 @@ def simple(deployed: Engine, clock: FrozenClock) -> Any:
 
 @pytest.fixture
 def review(deployed: Engine, clock: FrozenClock) -> Walk:
-    return Walk(deployed, clock, "review_recheck", petitionNumber="XF2026-0001", replyServedAt="2026-11-02")
+    return Walk(
+        deployed,
+        clock,
+        "review_recheck",
+        petitionNumber="XF2026-0001",
+        replyServedAt="2026-11-02",
+        responsibleUnit="county.zjw",
+    )
 
 
 def keys(rows: list[dict[str, Any]], field: str) -> set[str]:
@@ -215,7 +222,8 @@ def test_supervision_ladder_reply_then_sanction_then_accountability(
     walk.do("decide_sanction", sanctionKind="listing")
     rectify = walk.task("unit_rectify")
     assert rectify.deadline_name == "rectification" and rectify.due_at > deployed.now()
-    walk.lapse(days=31)
+    # Past the rectification period's end (which runs on past the New Year holiday).
+    walk.lapse(days=(rectify.due_at - deployed.now()).total_seconds() / 86400 + 0.1)
     assert walk.open() == ["recommend_accountability", "unit_rectify", "unit_reply"]
     assert deployed.escalations.run()["accountability"] == 1
     walk.do("recommend_accountability")
@@ -264,13 +272,20 @@ def test_listing_counts_skip_level_trips_group_visits_and_repeats_by_responsible
     deployed: Engine,
 ) -> None:
     for n in range(3):
-        deployed.petitions.register(
-            {**REGISTRATION, "involvedUnit": "区信访办", "subject": f"越级事项{n}", "skipLevel": True}
+        petition, _ = deployed.petitions.register(
+            {**REGISTRATION, "involvedUnit": "区住房城乡建委", "subject": f"越级事项{n}", "skipLevel": True}
         )
+        # The unit answering for it, as the transfer decision naming responsibleUnit records it.
+        with deployed.db.transaction() as session:
+            session.execute(
+                update(Petition)
+                .where(Petition.number == petition.number)
+                .values(responsible_unit="county.zjw")
+            )
     assert deployed.escalations.run()["listing"] == 1
     with deployed.db.reading() as session:
         listing = session.scalars(select(Escalation).where(Escalation.kind == "listing")).one()
-    assert listing.unit == "区信访办" and listing.details["skipLevel"] == 3
+    assert listing.unit == "county.zjw" and listing.details["skipLevel"] == 3
     assert "越级走访 3 件" in listing.reason
 
 
