@@ -287,6 +287,8 @@ def test_admins_create_and_update_users(api: Api) -> None:
         {"login": "wang", "unit": "county.zjw", "position": "handler", "rank": None}
     ]
     assert_error(admin.put("/api/users/wang", json={"roles": ["boss"]}), 422)
+    assert_error(admin.put("/api/users/wang"), 422)  # no body: nothing to change
+    assert_error(admin.put("/api/users/wang", json={}), 422)
     admin.ok("PUT", "/api/users/wang", json={"active": True, "password": "another-long-password"})
     assert api.as_("wang").get("/api/me", headers=basic("wang", "another-long-password")).status_code == 200
     assert_error(admin.put("/api/users/wang", json={"password": "short"}), 400, "invalid_input")
