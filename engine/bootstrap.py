@@ -28,6 +28,7 @@ from .orgadmin import OrgAdmin, UserAdmin
 from .organisation import Organisation, Routing
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
+from .procedures import PetitionActs
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
 from .serialization import WorkflowCodec
 from .unit_of_work import UnitOfWork, WorkEnvironment
@@ -77,6 +78,7 @@ class Services:
     orgadmin: OrgAdmin
     users: UserAdmin
     documents: Documents
+    acts: PetitionActs
 
 
 def build_core(
@@ -136,14 +138,16 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
     # The petition's status and metrics facts follow its procedure in the command's own transaction.
     core.executor.environment.end_hooks.append(petitions.on_instance_end)
     core.complete_hooks.append(petitions.on_task_completed)
-    escalations = EscalationLadder(
-        db=core.db,
-        now=now,
-        calendar=core.calendar,
-        deadlines=core.deadlines,
-        commands=commands,
-        settings=core.ladder,
-    )
+    # The ladder and the petitioner's acts see the same clock, calendar, deadlines and commands.
+    clocked = {
+        "db": core.db,
+        "now": now,
+        "calendar": core.calendar,
+        "deadlines": core.deadlines,
+        "commands": commands,
+    }
+    escalations = EscalationLadder(**clocked, settings=core.ladder)
+    acts = PetitionActs(**clocked, registry=petitions)
     accounts, orgadmin = Accounts(core.db, now), OrgAdmin(core.db, now)
     documents = Documents(
         db=core.db, now=now, settings=core.settings, calendar=core.calendar, rules=core.deadlines.rules
@@ -156,6 +160,7 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         orgadmin,
         UserAdmin(core.db, accounts, orgadmin),
         documents,
+        acts,
     )
 
 

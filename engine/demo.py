@@ -281,9 +281,6 @@ class _Case:
             data["handler"] = org.worker(f"unit:{task.unit_code}:handler")
         complete_at(self.engine, self.instance_id, element, data, user=org.worker_of(task))
 
-    def message(self, name: str, **payload: Any) -> None:
-        self.engine.deliver_message(name, instance_id=self.instance_id, payload=payload, actor="petitioner")
-
 
 # -- shared stretches of the way ------------------------------------------------------------------------------
 
@@ -421,7 +418,9 @@ def review_requested(c: _Case) -> Iterator[float]:
     yield c.pause(1, 2)
     c.do("return_visit", visitFeedback="信访人仍不满意，表示将申请复查", matterSettled=False)
     yield c.pause(1, 4)
-    c.message("review_requested", reviewRequestedAt=c.today, request=f"请求复查：{c.matter.request}")
+    c.engine.acts.request_review(
+        c.number, "review", {"request": f"请求复查：{c.matter.request}"}, actor="registrar"
+    )
 
 
 ELIGIBLE = {
@@ -447,7 +446,7 @@ def reviewed(c: _Case) -> Iterator[float]:
 def recheck_requested(c: _Case) -> Iterator[float]:
     yield from reviewed(c)
     yield c.pause(2, 5)
-    c.message("recheck_requested", recheckRequestedAt=c.today, request="请求复核")
+    c.engine.acts.request_review(c.number, "recheck", {"request": "请求复核"}, actor="registrar")
     yield c.pause(1, 2)
     c.do("recheck_eligibility", **ELIGIBLE, proposeHearing=False)
 
@@ -657,6 +656,14 @@ def s_unit_respond(c: _Case) -> Iterator[float]:
     yield from decided(c)
 
 
+def s_objection_lapsed(c: _Case) -> Iterator[float]:
+    """The unit signed for the matter and let the five working days pass without a word: it is deemed to
+    have accepted it (receive_assignment is open), and the missed step goes to supervision."""
+    yield from to_tier(c)
+    yield from decided(c)
+    yield from c.wait_for("receive_assignment")
+
+
 def s_objection(c: _Case) -> Iterator[float]:
     yield from to_tier(c)
     yield from decided(c)
@@ -697,15 +704,18 @@ def s_investigate(c: _Case) -> Iterator[float]:
 
 
 def s_handling_lapsed(c: _Case) -> Iterator[float]:
-    """The 60 days ran out during the investigation: the unit must ask for an extension."""
+    """The 60 days ran out during the investigation: supervision is open, the investigation goes on."""
     yield from s_investigate(c)
-    yield from c.wait_for("request_extension")
+    yield from c.wait_for("supervise_overdue_handling")
 
 
 def s_extension_requested(c: _Case) -> Iterator[float]:
-    yield from s_handling_lapsed(c)
-    yield c.pause(0.2, 1)
-    c.do("request_extension", extensionReason="涉及多个部门会商，需延长办理期限", requestedDays=30)
+    """Within the 60 days the unit asks for the one extension (Art. 34): the head's approval is open."""
+    yield from s_investigate(c)
+    yield c.pause(15, 25)
+    c.engine.acts.request_extension(
+        c.number, {"reason": "涉及多个部门会商，需延长办理期限", "days": 30}, actor="handler"
+    )
 
 
 def s_extended(c: _Case) -> Iterator[float]:
@@ -868,8 +878,8 @@ def _scenarios() -> tuple[Scenario, ...]:
     }
     return (
         S("register_check", "待登记核对", (0.2, 1.5), s_register_check),
-        S("handling_lapsed", "办理超期，待申请延期", (76, 80), s_handling_lapsed, "wages"),
-        S("simple_answer", "简易办理，待出具处理意见", (4, 6), s_simple_answer),
+        S("handling_lapsed", "办理超期，督办中，调查继续", (76, 80), s_handling_lapsed, "wages"),
+        S("objection_lapsed", "异议期满视为接收，待确定承办人", (22, 28), s_objection_lapsed, "fund"),
         S("office_decide", "信访办待转送交办", (6.5, 9), s_tier(False)),
         S("hearing_held", "听证待举行", (40, 44), s_hearing_held, "relocation"),
         S("recheck_decide", "复核待决定", (84, 87), s_recheck_decide, "hospital"),
@@ -886,7 +896,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         S("accusation_open", "检举控告，待纪检监察结果", (15, 30), s_accusation_open, "cadre"),
         S("handling_closed", "普通程序办结（未请求复查）", (86, 89), s_handling_closed, "pension"),
         S("simple_closed", "简易办理办结", (20, 50), s_simple_closed, "clinic"),
-        S("extension_requested", "延期待审批", (76, 80), s_extension_requested, "wages"),
+        S("extension_requested", "延期待审批", (50, 56), s_extension_requested, "wages"),
         S("recheck_final", "复核终结", (87, 89), s_recheck_final, "elevator"),
         S("evaluate", "待满意度评价", (22, 30), s_evaluate, "school"),
         S("simple_decision_overdue", "简易办理决定超期，督办中", (9, 13), s_simple_decision_overdue),
@@ -988,6 +998,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         S("draft_opinion", "待出具处理意见", (18, 26), s_draft_opinion),
         S("implemented", "处理意见已落实并回访", (40, 55), s_implemented, "wages"),
         S("simple_decide", "待简易办理决定", (3.2, 3.9), s_simple_decide),
+        S("simple_answer", "简易办理，待出具处理意见", (4, 6), s_simple_answer),
         S("notice_acceptance", "待出具受理告知书", (3.5, 5), s_notice_acceptance),
         S("classify", "待依法分类", (5, 8), s_classify),
         S("simple_eligibility", "待简易办理适用审查", (6, 8), s_simple_eligibility),

@@ -25,6 +25,8 @@ INSTANCE_MANAGERS = ("supervisor", "admin")
 SUPERVISORS = ("supervisor", "admin")
 # Who may correlate messages from outside (Camunda's POST /message): integrations run as these roles.
 MESSAGE_SENDERS = ("designer", "supervisor", "admin")
+# Who records a petitioner's own acts (a request for 复查/复核, a withdrawal) on the petitioner's behalf.
+PETITIONER_PROXIES = ("registrar", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 
@@ -305,3 +307,16 @@ def check_case_filer(principal: Principal, tasks: Iterable[Task]) -> None:
     """Attaching a file or recording a notice's service: a registrar, or someone a task of the case is offered to."""
     if not principal.has(*CASE_FILERS) and not any(is_offered(principal, t) for t in tasks):
         raise Forbidden("you may add to a petition's file only while one of its tasks is yours")
+
+
+def check_handles_petition(principal: Principal, responsible_unit: str | None, tasks: Iterable[Task]) -> None:
+    """Acting as the petition's handling organ (asking for an extension) is for a handler of its responsible
+    unit, or a handler offered one of its open tasks; admin always may. (While a hearing runs, its tasks are the
+    hearing officers', yet the handling unit may still ask.) The caller has checked the case lies within the
+    principal's jurisdiction (``check_case``)."""
+    if "admin" in principal.roles:
+        return
+    own_unit = responsible_unit is not None and (responsible_unit, "handler") in principal.positions
+    offered = principal.has("handler") and any(is_offered(principal, t) for t in tasks)
+    if not (own_unit or offered):
+        raise Forbidden("only the unit handling this petition may do this", {"roles": ["handler"]})

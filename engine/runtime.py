@@ -39,6 +39,7 @@ from .forms import FormDefinition, FormValidationError
 from .formstore import DeployedForm, bound_version
 from .models import AuditEvent, Deadline, Instance, ProcessDefinition, Task
 from .organisation import named_problems
+from .procedures import refuse_repeated_opinion
 from .queries import latest_versions
 from .scripting import FunctionRegistry
 from .unit_of_work import (
@@ -137,6 +138,7 @@ class Engine:
         self.orgadmin = services.orgadmin
         self.users = services.users
         self.documents = services.documents
+        self.acts = services.acts
         self.forms = core.forms
         self.calendar_years = core.calendar_years
 
@@ -362,7 +364,9 @@ class Engine:
             spiff_task = work.workflow.get_task_from_id(uuid.UUID(task_id))
             clean = self.validate_submission(work.session, task, variables)
             self.deadlines.check_start_dates(work, spiff_task.data, clean, actor)
-            extends = (spiff_task.task_spec.extensions.get("properties") or {}).get("extendsDeadline")
+            properties = spiff_task.task_spec.extensions.get("properties") or {}
+            refuse_repeated_opinion(properties.get("differsFrom"), clean, spiff_task.data)
+            extends = properties.get("extendsDeadline")
             if extends and clean.get("extensionApproved", True) and clean.get("extensionDays"):
                 self.deadlines.extend(work, extends, int(clean["extensionDays"]), actor)
             spiff_task.data.update(clean)
@@ -775,15 +779,23 @@ class Engine:
         return self._execute(Command("resume", apply, instance_id=instance_id))
 
     def cancel(
-        self, instance_id: str, *, actor: str | None = None, reason: str | None = None
+        self,
+        instance_id: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        outcome: str | None = None,
     ) -> CommandResult:
+        """End the instance where it stands; ``outcome`` says why for the petition (withdrawn, merged)."""
+
         def apply(work: UnitOfWork) -> None:
             if work.row.state in (COMPLETED, CANCELLED):
                 raise InvalidState(f"instance is already {work.row.state}")
             assert work.workflow is not None
             work.workflow.cancel()
             work.row.state = CANCELLED
-            work.audit("instance.cancelled", actor=actor, data={"reason": reason} if reason else None)
+            data = {k: v for k, v in (("reason", reason), ("outcome", outcome)) if v}
+            work.audit("instance.cancelled", actor=actor, data=data or None)
 
         return self._execute(Command("cancel", apply, instance_id=instance_id))
 

@@ -356,6 +356,68 @@ def readable_case(engine: Engine, principal: Principal, number: str) -> Petition
     return petition
 
 
+def _petition_within(engine: Engine, principal: Principal, number: str) -> tuple[Petition, list[Task]]:
+    """The petition and its open tasks if it lies within the principal's jurisdiction; otherwise it is unknown
+    (404), as readable_petition answers."""
+    petition = engine.petitions.get(number)
+    visible, tasks = _case(engine, principal, petition.instance_id or "", number)
+    if not visible:
+        raise queries.unknown_case("petition", number)
+    return petition, tasks
+
+
+def _proxy_acts_on(engine: Engine, principal: Principal, *numbers: str) -> None:
+    """A registrar records a petitioner's act on petitions within their jurisdiction (404 outside)."""
+    for number in numbers:
+        _petition_within(engine, principal, number)
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+
+
+def request_review(
+    engine: Engine, principal: Principal, number: str, kind: str, fields: dict[str, Any]
+) -> CommandResult:
+    """Record the petitioner's request for 复查 (``kind="review"``) or 复核 (``"recheck"``) and deliver it to
+    the petition's procedure; refused with the reason when the window is closed or nothing was served."""
+    _proxy_acts_on(engine, principal, number)
+    return engine.acts.request_review(number, kind, fields, actor=_actor(principal))
+
+
+def withdraw(engine: Engine, principal: Principal, number: str, reason: str) -> CommandResult:
+    """Record the petitioner's withdrawal (撤回): the procedure ends, the petition is 已撤回."""
+    _proxy_acts_on(engine, principal, number)
+    return engine.acts.withdraw(number, reason, actor=_actor(principal))
+
+
+def request_extension(
+    engine: Engine, principal: Principal, number: str, fields: dict[str, Any]
+) -> CommandResult:
+    """The handling unit asks, within the 60 days, for the one extension of at most 30 days (Art. 34); the
+    head of the organ approves it while the investigation (and any hearing) goes on."""
+    petition, tasks = _petition_within(engine, principal, number)
+    policy.check_handles_petition(principal, petition.responsible_unit, tasks)
+    return engine.acts.request_extension(number, fields, actor=_actor(principal))
+
+
+def link_petition(
+    engine: Engine, principal: Principal, number: str, other: str, reason: str, *, linked: bool = True
+) -> Petition:
+    """Link a petition to an earlier one as the same matter (or undo it), with the reason, in the audit."""
+    _proxy_acts_on(engine, principal, number, other)
+    return engine.petitions.link(number, other, reason, linked=linked, actor=_actor(principal))
+
+
+def merge(engine: Engine, principal: Principal, number: str, into: str, reason: str) -> CommandResult:
+    """合并办理: the petition is handled together with ``into`` (received no later); its procedure ends."""
+    _proxy_acts_on(engine, principal, number, into)
+    return engine.acts.merge(number, into, reason, actor=_actor(principal))
+
+
+def split(engine: Engine, principal: Principal, number: str, fields: dict[str, Any]) -> Petition:
+    """拆分办理: one matter of the petition registered on its own with the original receipt date."""
+    _proxy_acts_on(engine, principal, number)
+    return engine.acts.split(number, fields, actor=_actor(principal))
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:

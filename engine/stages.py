@@ -52,6 +52,9 @@ STAGE_DEADLINES: dict[tuple[str, str], str] = {
     ("three_tier_transfer", "conference_decide"): "transfer_decision",
     ("three_tier_transfer", "office_decide"): "transfer_decision",
     ("three_tier_transfer", "objection_review"): "transfer_decision",
+    # A competence dispute (Art. 24) is decided as a tier disposes, within the same 15 days.
+    ("three_tier_transfer", "superior_decide_competence"): "transfer_decision",
+    ("three_tier_transfer", "conference_decide_competence"): "transfer_decision",
     ("three_tier_transfer", "unit_receipt"): "receipt_notice",
     ("three_tier_transfer", "unit_respond"): "transfer_objection",
     ("three_tier_transfer", "supervise_assignment"): "supervision",
@@ -65,10 +68,8 @@ STAGE_DEADLINES: dict[tuple[str, str], str] = {
             "receive_assignment",
             "investigate",
             "draft_opinion",
-            "request_extension",
             "approve_extension",
             "notify_extension",
-            "draft_opinion_after_supervision",
             "serve_reply",
         )
     },
@@ -89,7 +90,11 @@ STAGE_DEADLINES: dict[tuple[str, str], str] = {
     # Review and recheck (Art. 35, 36): the ineligible notice within 15 days, the decision within 30.
     ("review_recheck", "review_eligibility"): "review_acceptance",
     ("review_recheck", "review_decide"): "review",
-    ("review_recheck", "rehandle"): "review",
+    # A redo order starts a new 60-day period for the original organ (Art. 34, 35, 36).
+    ("review_recheck", "rehandle"): "rehandling",
+    ("review_recheck", "supervise_rehandle"): "supervision",
+    ("review_recheck", "rehandle_after_recheck"): "recheck_rehandling",
+    ("review_recheck", "supervise_recheck_rehandle"): "supervision",
     ("review_recheck", "serve_review"): "review",
     ("review_recheck", "supervise_review"): "supervision",
     ("review_recheck", "supervise_review_acceptance"): "supervision",

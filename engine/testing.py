@@ -42,7 +42,7 @@ FORM_DATA: dict[str, dict[str, Any]] = {
     "intake_registration": {
         "petitionerName": "张三",
         "idType": "resident_id",
-        "idNumber": "50010719900101123X",
+        "idNumber": "500107199001011238",
         "phone": "13800138000",
         "address": "重庆市九龙坡区杨家坪正街1号",
         "channel": "visit",
@@ -57,6 +57,8 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "isMajor": False,
         "isUrgent": False,
         "hasAgent": False,
+        "identityUnclear": False,
+        "skipLevel": False,
     },
     "intake_acceptance": {
         "acceptanceDecision": "accept",
@@ -177,10 +179,16 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "objectionReasons": "该事项涉及规划审批，属区规划自然资源局职权范围，不属本单位职责。",
         "suggestedUnit": "county.ghzy",
     },
+    "transfer_competence_decision": {
+        "responsibleUnit": "county.ghzy",
+        "competenceReason": "该事项涉及规划审批，属区规划自然资源局职权",
+        "competenceDecidedAt": TODAY,
+    },
     "transfer_objection_review": {
         "objectionDecision": "approve",
         "objectionReviewOpinion": "经审核，异议理由成立，改由有权单位办理",
         "objectionReviewedAt": TODAY,
+        "hasCommonSuperior": True,
     },
     "transfer_supervision": {
         "feedbackStatus": "fed_back",
@@ -633,6 +641,13 @@ class Walk:
         self.instance_id = engine.start(
             process, business_key=key, variables=variables, actor="registry"
         ).instance_id
+
+    @classmethod
+    def of(cls, engine: Engine, clock: FrozenClock, instance_id: str) -> Walk:
+        """A walk over an instance started elsewhere (a petition the registry registered)."""
+        walk = cls.__new__(cls)
+        walk.engine, walk.clock, walk.instance_id = engine, clock, instance_id
+        return walk
 
     # -- looking ----------------------------------------------------------------------------------------------
     def open_tasks(self) -> list[Task]:

@@ -25,7 +25,7 @@ pytest_plugins = ("tests.api_helpers",)
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 FULL_ID, FULL_PHONE = REGISTRATION["idNumber"], REGISTRATION["phone"]
-MASKED_ID, MASKED_PHONE = "500***********123X", "138****8000"
+MASKED_ID, MASKED_PHONE = "500***********1238", "138****8000"
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_registration_check_warns_of_a_repeat_before_saving(api: Api) -> None:
 
 def test_petition_search_filters_and_pages(api: Api) -> None:
     api.register()
-    api.register(petitionerName="李四", idNumber="110101199003074513", subject="物业费收费标准不合理")
+    api.register(petitionerName="李四", idNumber="110101199003074514", subject="物业费收费标准不合理")
     leader = api.as_("leader")
     assert [p["petitionerName"] for p in leader.ok("GET", "/api/petitions?petitioner=李")] == ["李四"]
     assert len(leader.ok("GET", "/api/petitions?status=in_progress")) == 2
@@ -630,6 +630,12 @@ PROTECTED = [
     ("POST", "/api/petitions"),
     ("POST", "/api/petitions/check"),
     ("GET", "/api/petitions/{number}"),
+    ("POST", "/api/petitions/{number}/review-requests"),
+    ("POST", "/api/petitions/{number}/withdrawal"),
+    ("POST", "/api/petitions/{number}/extension-requests"),
+    ("POST", "/api/petitions/{number}/links"),
+    ("POST", "/api/petitions/{number}/merge"),
+    ("POST", "/api/petitions/{number}/split"),
     ("GET", "/api/tasks"),
     ("GET", "/api/tasks/{task_id}"),
     ("POST", "/api/tasks/{task_id}/claim"),

@@ -70,14 +70,14 @@ def test_a_petition_not_accepted_ends_with_its_notice(api: Api) -> None:
     number = api.register()["number"]
     api.as_("registrar").do(number, "register_check")
     office = api.as_("office")
-    office.do(number, "acceptance_review", acceptanceDecision="other_channel")
-    office.do(number, "notice_other_channel")
+    office.do(number, "acceptance_review", acceptanceDecision="other_authority")
+    office.do(number, "notice_other_authority")
     petition = api.as_("supervisor").ok("GET", f"/api/petitions/{number}")
-    assert (petition["status"], petition["outcome"]) == ("not_accepted", "other_channel")
+    assert (petition["status"], petition["outcome"]) == ("not_accepted", "other_authority")
     assert completions(petition["timeline"]) == [
         ("register_check", "registrar"),
         ("acceptance_review", "office"),
-        ("notice_other_channel", "office"),
+        ("notice_other_authority", "office"),
     ]
 
 

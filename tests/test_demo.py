@@ -77,7 +77,7 @@ def test_demo_spreads_petitions_over_every_procedure_with_history_and_escalation
     states = " ".join(p.state for p in report.petitions)
     for element in (
         "register_check",
-        "request_extension",
+        "supervise_overdue_handling",
         "approve_extension",
         "hold_hearing",
         "objection_review",
@@ -273,7 +273,7 @@ def test_a_scenario_that_misses_its_state_does_not_stop_the_service_start(
         install(Clock())
     err = capsys.readouterr().err
     assert "2 件信访事项未走到预定状态，其余 1 件已载入" in err
-    assert "办理超期，待申请延期（场景 handling_lapsed）" in err and "（场景 simple_answer）" in err
+    assert "办理超期，督办中，调查继续（场景 handling_lapsed）" in err and "（场景 objection_lapsed）" in err
     assert "register_check" not in err
     engine = Engine(Settings.from_env())
     try:

@@ -21,10 +21,14 @@ def steps(engine: Engine, kind: str) -> list[Escalation]:
         )
 
 
+MATTERS = ("夜间施工噪声扰民", "物业费收费标准不合理", "小区道路破损未修")
+
+
 def register_to_acceptance(engine: Engine, unit: str, n: int, responsible: str | None = None) -> str:
     """A registered petition about ``unit`` waiting at the acceptance review, whose 15-day clock runs from
     2026-11-02; ``responsible``: the unit answering for it, as a form naming responsibleUnit records it."""
-    data = {**REGISTRATION, "involvedUnit": unit, "subject": f"{unit}事项{n}"}
+    # Distinct matters of the one petitioner: not repeats (engine/petitions.py, matter_similarity).
+    data = {**REGISTRATION, "involvedUnit": unit, "subject": MATTERS[n]}
     petition, result = engine.petitions.register(data)
     check = only_task(engine, result.instance_id, "register_check")
     engine.complete(check.id, {**data, "isMajor": False, "isUrgent": False, "hasAgent": False})

@@ -296,6 +296,7 @@ def test_admins_create_and_update_users(api: Api) -> None:
     )
     assert api.as_("wang").get("/api/me", headers=basic("wang", "another-long-pw")).status_code == 200
     assert_error(admin.put("/api/users/wang", json={"displayName": "王五", "password": "short"}), 422)
+    assert_error(admin.put("/api/users/wang"), 422)  # no body: nothing to change
     assert_error(admin.put("/api/users/wang", json={}), 422)
     lost = {**looped_unit(), "parent": "county.nowhere"}
     assert_error(admin.put("/api/units/county.zjw", json=lost), 404, "not_found")

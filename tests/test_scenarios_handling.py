@@ -75,6 +75,13 @@ def answered(walk: Walk, **evaluation: Any) -> Walk:
     return walk
 
 
+def without_review(walk: Walk) -> Walk:
+    """The answer is open to 复查 for 30 days after service; nobody asks, the matter is terminated."""
+    walk.lapse(days=31)
+    walk.do("terminate_no_review")
+    return walk
+
+
 def test_simple_decision_opens_for_the_handling_unit(simple) -> None:
     walk = simple()
     task = walk.task("simple_decide")
@@ -113,6 +120,9 @@ def test_answer_within_ten_working_days_then_served_and_evaluated(simple) -> Non
     walk.do("simple_decide")
     assert walk.open() == ["simple_answer"]
     answered(walk)
+    assert walk.state == "active"
+    assert "call_simple_review" in walk.active()
+    without_review(walk)
     assert walk.state == "completed"
     assert in_order(
         walk.passed(),
@@ -123,9 +133,10 @@ def test_answer_within_ten_working_days_then_served_and_evaluated(simple) -> Non
         "simple_evaluate",
         "gw_rating",
         "merge_closed",
+        "terminate_no_review",
         "end_simple_closed",
     )
-    assert walk.fired() == []
+    assert "simple_answer_overdue" not in walk.fired()
     assert walk.deadline("simple_answer").outcome == "on_time"
 
 
@@ -153,7 +164,7 @@ def test_answer_lapse_after_ten_working_days_is_supervised_without_interrupting(
     assert walk.open() == ["simple_answer", "supervise_simple_answer"]
     assert walk.deadline("simple_answer").outcome == "overdue"
     walk.do("supervise_simple_answer")
-    answered(walk)
+    without_review(answered(walk))
     assert walk.state == "completed"
     assert "end_answer_supervised" in walk.passed()
 
@@ -162,7 +173,7 @@ def test_answer_lapse_after_ten_working_days_is_supervised_without_interrupting(
 def test_satisfied_evaluation_closes_the_simple_procedure(simple, rating: str) -> None:
     walk = simple()
     walk.do("simple_decide")
-    answered(walk, rating=rating)
+    without_review(answered(walk, rating=rating))
     assert walk.state == "completed"
     assert "supervise_simple_dissatisfied" not in walk.passed()
 
@@ -173,8 +184,9 @@ def test_dissatisfied_evaluation_is_supervised(simple) -> None:
     answered(walk, rating="dissatisfied")
     assert walk.open() == ["supervise_simple_dissatisfied"]
     walk.do("supervise_simple_dissatisfied")
+    without_review(walk)
     assert walk.state == "completed"
-    assert walk.passed()[-3:] == ["supervise_simple_dissatisfied", "merge_closed", "end_simple_closed"]
+    assert in_order(walk.passed(), "supervise_simple_dissatisfied", "merge_closed", "end_simple_closed")
 
 
 def test_evaluation_window_lapsing_closes_without_a_rating(simple) -> None:
@@ -185,9 +197,10 @@ def test_evaluation_window_lapsing_closes_without_a_rating(simple) -> None:
     assert walk.fired() == []
     walk.lapse(days=1)
     assert walk.fired() == ["simple_evaluation_lapsed"]
-    assert walk.state == "completed"
     assert "simple_evaluate" not in walk.passed()
-    assert walk.passed()[-2:] == ["merge_closed", "end_simple_closed"]
+    assert walk.passed()[-1:] == ["merge_closed"]
+    without_review(walk)
+    assert walk.state == "completed"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,7 +266,6 @@ def test_supported_request_is_implemented_evaluated_and_closed(handling) -> None
         "merge_hearing",
         "draft_opinion",
         "handle_matter",
-        "merge_opinion",
         "serve_reply",
         "split_after_reply",
     )
@@ -349,17 +361,29 @@ def lapsed_handling(start) -> Walk:
     return walk
 
 
-def test_first_lapse_interrupts_handling_and_asks_for_an_extension(handling) -> None:
+def test_the_lapse_of_the_sixty_days_is_supervised_and_the_investigation_goes_on(handling) -> None:
     walk = lapsed_handling(handling)
-    assert walk.open() == ["request_extension"]
+    assert walk.open() == ["investigate", "supervise_overdue_handling"]
     assert walk.deadline("handling").outcome == "overdue"
-    assert ("task.cancelled", "investigate") in [(e.kind, e.element_id) for e in walk.events()]
-    assert in_order(walk.passed(), "receive_assignment", "gw_extension_used")
+    assert "task.cancelled" not in [e.kind for e in walk.events()]
+    walk.do("supervise_overdue_handling")
+    assert walk.open() == ["investigate"]
+    walk.do("investigate").do("draft_opinion")
+    assert walk.open() == ["serve_reply"]
+    assert in_order(walk.passed(), "supervise_overdue_handling", "end_handling_supervised", "draft_opinion")
 
 
-def test_extension_granted_returns_to_handling_with_the_extended_deadline(handling) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
+def extension_requested(walk: Walk, days: int = 30) -> Walk:
+    walk.message("extension_requested", extensionReason="涉及多个部门，情况复杂", requestedDays=days)
+    return walk
+
+
+def test_an_extension_asked_within_the_period_is_approved_while_the_investigation_goes_on(handling) -> None:
+    walk = handling()
+    walk.do("receive_assignment")
+    walk.lapse(days=20)
+    extension_requested(walk)
+    assert walk.open() == ["approve_extension", "investigate"]
     approval = walk.task("approve_extension")
     # The head of the handling organ approves the extension (第三十四条).
     assert (approval.candidate_groups, approval.unit_code) == (["unit:county.zjw:head"], "county.zjw")
@@ -367,64 +391,43 @@ def test_extension_granted_returns_to_handling_with_the_extended_deadline(handli
     record = walk.deadline("handling")
     assert record.extension_days == 5
     assert record.due_at == beijing_midnight("2026-12-25")
-    assert walk.open() == ["notify_extension"]
     walk.do("notify_extension")
     assert walk.open() == ["investigate"]
-    walk.do("investigate")
-    walk.do("draft_opinion")
+    walk.lapse(days=28)  # 2026-12-20: past the 60th day, within the extension
+    assert walk.fired() == []
+    walk.do("investigate").do("draft_opinion")
     assert walk.open() == ["serve_reply"]
-    assert in_order(
-        walk.passed(),
-        "approve_extension",
-        "gw_extension_approved",
-        "notify_extension",
-        "merge_handling",
-        "investigate",
-        "draft_opinion",
-        "handle_matter",
-        "merge_opinion",
-    )
+    walk.do("serve_reply")  # the period closes with its last step, the reply served
+    assert walk.deadline("handling").outcome == "on_time"
+    assert in_order(walk.passed(), "approve_extension", "gw_extension_approved", "notify_extension")
+    assert "end_extension_notified" in walk.passed()
 
 
-def test_second_lapse_after_the_extension_goes_to_supervision(handling) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
-    walk.do("approve_extension", extensionApproved=True, extensionDays=5)
-    walk.do("notify_extension")
-    walk.lapse(days=5)  # 2026-12-25 09:00 Beijing: extended deadline passed
-    assert walk.fired() == ["handling_deadline", "handling_deadline"]
-    assert walk.open() == ["supervise_overdue_handling"]
-    assert walk.passed().count("request_extension") == 1
-    walk.do("supervise_overdue_handling")
-    walk.do("draft_opinion_after_supervision")
-    assert walk.open() == ["serve_reply"]
-    assert in_order(
-        walk.passed(),
-        "gw_extension_used",
-        "merge_supervision",
-        "supervise_overdue_handling",
-        "draft_opinion_after_supervision",
-        "merge_opinion",
-    )
+def test_the_extended_deadline_lapsing_is_supervised_without_interrupting(handling) -> None:
+    walk = handling()
+    walk.do("receive_assignment")
+    extension_requested(walk)
+    walk.do("approve_extension", extensionApproved=True, extensionDays=5).do("notify_extension")
+    walk.lapse(days=53)  # 2026-12-25 09:00 Beijing: the extended deadline passed
+    assert walk.fired() == ["handling_deadline"]
+    assert walk.open() == ["investigate", "supervise_overdue_handling"]
 
 
-def test_extension_refused_goes_to_supervision(handling) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
+def test_a_refused_extension_leaves_the_period_as_it_was(handling) -> None:
+    walk = handling()
+    walk.do("receive_assignment")
+    extension_requested(walk)
     walk.do("approve_extension", extensionApproved=False)
     assert walk.deadline("handling").extension_days == 0
-    assert walk.open() == ["supervise_overdue_handling"]
-    walk.do("supervise_overdue_handling")
-    assert walk.open() == ["draft_opinion_after_supervision"]
-    walk.do("draft_opinion_after_supervision", decision="explain")
-    assert walk.open() == ["serve_reply"]
-    assert "notify_extension" not in walk.passed()
+    assert walk.open() == ["investigate"]
+    assert "notify_extension" not in walk.passed() and "end_extension_refused" in walk.passed()
 
 
 @pytest.mark.parametrize("days", [0, 31])
 def test_extension_is_one_to_thirty_days(handling, days: int) -> None:
-    walk = lapsed_handling(handling)
-    walk.do("request_extension")
+    walk = handling()
+    walk.do("receive_assignment")
+    extension_requested(walk)
     task = walk.task("approve_extension")
     with pytest.raises(ValidationFailed) as raised:
         walk.engine.complete(task.id, walk.form_data(task, {"extensionDays": days}))

@@ -314,7 +314,7 @@ def test_every_page_is_served_from_the_service_itself(
         {
             **REGISTRATION,
             "petitionerName": "李四",
-            "idNumber": "500107199001011234",
+            "idNumber": "500107199001011246",
             "subject": "物业费收费标准不合理",
             "involvedUnit": "区发展改革委",
         },

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from engine import policy, services
 from engine.accounts import ROLES, AuthPolicy
@@ -94,6 +94,12 @@ class UserUpdateSchema(Schema):
         validate=PASSWORD,
         metadata={"description": "a new password; the user's sessions and tokens end"},
     )
+
+    @validates_schema
+    def changes_something(self, data: dict[str, Any], **_: Any) -> None:
+        """A request with no body (or an empty one) changes nothing: refused, naming what it may set."""
+        if not data:
+            raise ValidationError(f"name at least one of {', '.join(self.fields)}", "_schema")
 
 
 def _spec(code: str, args: dict[str, Any]) -> UnitSpec:

@@ -8,16 +8,27 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
 
-from engine import exports, services
+from engine import exports, policy, services
 from engine.policy import contact_fields
 from engine.queries import PetitionFilter
 
 from ..auth import current, engine, require
 from .common import AuditEventSchema, ExportArgs, PageArgs, export_doc, export_response, source, with_errors
 from .instances import InstanceSchema
+from .tasks import CompleteResultSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
-STATUSES = ("registered", "in_progress", "closed", "not_accepted", "terminated", "cancelled")
+STATUSES = (
+    "registered",
+    "in_progress",
+    "closed",
+    "not_accepted",
+    "terminated",
+    "cancelled",
+    "withdrawn",
+    "channelled",
+    "merged",
+)
 
 
 class PetitionSchema(Schema):
@@ -122,6 +133,8 @@ class CheckResultSchema(Schema):
     matterTerminated = fields.Boolean()
     previousNumber = fields.String(allow_none=True)
     warning = fields.String(allow_none=True)
+    # Earlier petitions of the same person on a similar matter, best first: the registrar links or unlinks them.
+    proposals = fields.List(fields.Dict())
 
 
 @blp.route("")
@@ -181,6 +194,7 @@ def check(data: dict[str, Any]) -> dict[str, Any]:
         "matterTerminated": seen.terminated,
         "previousNumber": seen.previous.number if seen.previous else None,
         "warning": warning,
+        "proposals": [{"number": number, "similarity": score} for number, score in seen.proposals],
     }
 
 
@@ -198,3 +212,117 @@ class PetitionItem(MethodView):
             "deadlines": deadlines,
             "timeline": events,
         }
+
+
+def _reason() -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+def act(
+    path: str,
+    schema: type[Schema],
+    response: Any = CompleteResultSchema,
+    *,
+    roles: Any = None,
+    status: int = 200,
+) -> Any:
+    """A POST on one petition that records an act (``/api/petitions/<number>/<path>``): its guard, body
+    schema, answer and error responses, one list for every such route."""
+    guard = roles or policy.PETITIONER_PROXIES
+
+    def decorate(view: Any) -> Any:
+        view = with_errors(blp, 400, 401, 403, 404, 409, 422)(view)
+        view = blp.response(status, response)(view)
+        view = blp.arguments(schema)(view)
+        view = require(*guard)(view)
+        return blp.route(f"/<number>/{path}", methods=["POST"])(view)
+
+    return decorate
+
+
+class ReviewRequestArgs(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(("review", "recheck")))
+    request = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    facts = fields.String(load_default=None, validate=validate.Length(max=5000))
+    reasons = fields.String(load_default=None, validate=validate.Length(max=5000))
+    requestedAt = fields.Date(load_default=None)
+
+
+class WithdrawalArgs(Schema):
+    reason = _reason()
+
+
+class ExtensionRequestArgs(Schema):
+    reason = _reason()
+    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=30))
+
+
+class LinkArgs(Schema):
+    other = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    reason = _reason()
+    linked = fields.Boolean(load_default=True)
+
+
+class MergeArgs(Schema):
+    into = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    reason = _reason()
+
+
+class SplitArgs(Schema):
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    request = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    facts = fields.String(load_default=None, validate=validate.Length(max=5000))
+    reasons = fields.String(load_default=None, validate=validate.Length(max=5000))
+    reason = _reason()
+
+
+def _given(args: dict[str, Any], *leave: str) -> dict[str, Any]:
+    """The body's fields that were given, dates as ISO text, without ``leave``."""
+    return {
+        k: v.isoformat() if hasattr(v, "isoformat") else v
+        for k, v in args.items()
+        if v is not None and k not in leave
+    }
+
+
+@act("review-requests", ReviewRequestArgs)
+def request_review(args: dict[str, Any], number: str) -> Any:
+    """Record the petitioner's request for 复查 (kind review) or 复核 (kind recheck) and deliver it to the
+    petition's procedure; 409 when nothing was served yet, the 30-day window has passed or it was asked."""
+    return services.request_review(engine(), current(), number, args["kind"], _given(args, "kind"))
+
+
+@act("withdrawal", WithdrawalArgs)
+def withdraw(args: dict[str, Any], number: str) -> Any:
+    """Record that the petitioner withdrew the petition (撤回): its procedure ends, its status is withdrawn."""
+    return services.withdraw(engine(), current(), number, args["reason"])
+
+
+@act("extension-requests", ExtensionRequestArgs, roles=("handler", "admin"))
+def request_extension(args: dict[str, Any], number: str) -> Any:
+    """The handling unit asks, within the 60 days, for the one extension of at most 30 days (Art. 34); the
+    organ's head approves it while the work goes on. 409 after the period, or when one was asked already."""
+    return services.request_extension(engine(), current(), number, dict(args))
+
+
+@act("links", LinkArgs, PetitionSchema)
+def link(args: dict[str, Any], number: str) -> Any:
+    """The registrar links the petition to an earlier one as the same matter (linked true) or takes it out of
+    that matter (linked false), with the reason; the repeat flags follow and the audit keeps the decision."""
+    return services.link_petition(
+        engine(), current(), number, args["other"], args["reason"], linked=args["linked"]
+    )
+
+
+@act("merge", MergeArgs)
+def merge(args: dict[str, Any], number: str) -> Any:
+    """合并办理: handle the petition together with ``into`` (received no later, whose deadlines then bind
+    both); the petition's own procedure ends with the status merged, the reason in both audits."""
+    return services.merge(engine(), current(), number, args["into"], args["reason"])
+
+
+@act("split", SplitArgs, PetitionSchema, status=201)
+def split(args: dict[str, Any], number: str) -> Any:
+    """拆分办理: register one matter of the petition on its own, with the original receipt date (its
+    acceptance and handling periods run from it); answers the new petition (201)."""
+    return services.split(engine(), current(), number, _given(args))

@@ -10,7 +10,7 @@ export const TZ = 'Asia/Shanghai';
 export const INSTANCE_STATES = { active: '办理中', suspended: '已挂起', completed: '已办结', cancelled: '已撤销' };
 export const PETITION_STATUS = {
   registered: '已登记', in_progress: '办理中', closed: '已办结', not_accepted: '不予受理',
-  terminated: '已终结', cancelled: '已撤销',
+  terminated: '已终结', cancelled: '已撤销', withdrawn: '已撤回', channelled: '已导入法定途径', merged: '已合并办理',
 };
 export const CHANNELS = { letter: '书信', visit: '走访', web: '网上信访', phone: '电话' };
 export const CATEGORIES = { suggestion: '建议意见类', accusation: '检举控告类', complaint: '申诉求决类' };
@@ -25,6 +25,8 @@ export const EVENT_KINDS = {
   'deadline.paused': '期限中止', 'deadline.resumed': '期限恢复', 'deadline.extended': '期限延长',
   'deadline.lapsed': '期限届满', 'deadline.closed': '期限结束',
   'attachment.added': '上传附件', 'document.issued': '出具文书', 'document.served': '登记送达', 'file.downloaded': '下载材料',
+  'petition.matter': '重复信访核对', 'petition.linked': '关联同一事项', 'petition.unlinked': '取消关联',
+  'petition.merged': '合并办理', 'petition.split': '拆分办理',
 };
 
 export function label(map, key, fallback = '—') {
@@ -458,7 +460,7 @@ export function petitionFlags(p) {
 
 export function petitionStatusBadge(status) {
   const tone = { registered: 'blue', in_progress: 'blue', closed: 'green', not_accepted: 'grey',
-    terminated: 'grey', cancelled: 'grey' }[status] || 'grey';
+    terminated: 'grey', cancelled: 'grey', withdrawn: 'grey', channelled: 'green', merged: 'grey' }[status] || 'grey';
   return badge(label(PETITION_STATUS, status, status), tone);
 }
 
