@@ -22,8 +22,11 @@ from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
 from .models import Task
+from .notifier import Outbox, load_notifier
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
+from .public import PublicDesk, PublicLimits
+from .ratelimit import RateLimiter
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
 from .serialization import WorkflowCodec
 from .unit_of_work import UnitOfWork, WorkEnvironment
@@ -66,6 +69,8 @@ class Services:
     petitions: PetitionRegistry
     escalations: EscalationLadder
     accounts: Accounts
+    public: PublicDesk
+    outbox: Outbox
 
 
 def build_core(
@@ -118,7 +123,20 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         commands=commands,
         settings=LadderSettings.load(core.settings.instance_path / "escalation.json"),
     )
-    return Services(petitions, escalations, Accounts(core.db, now))
+    public = PublicDesk(
+        db=core.db,
+        now=now,
+        calendar=core.calendar,
+        registry=petitions,
+        deadlines=core.deadlines,
+        forms=core.forms,
+        notifier=load_notifier(core.settings.notifier, core.db, now),
+        limiter=RateLimiter(core.db, now),
+        limits=PublicLimits.from_env(),
+    )
+    # The evaluation opens when the reply is served and closes with the rating, in the command's transaction.
+    core.complete_hooks.append(public.on_task_completed)
+    return Services(petitions, escalations, Accounts(core.db, now), public, Outbox(core.db, now))
 
 
 def build_timers(host: TimerHost) -> TimerService:

@@ -29,6 +29,8 @@ class Settings:
     workflows_path: Path = Path("workflows")
     # 提级包案: a resolved packaged case that returns more often than this goes to a higher-ranked leader (GK).
     reflux_threshold: int = 2
+    # The notifier for messages to petitioners (engine/notifier.py): module:factory, or the outbox when empty.
+    notifier: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -44,6 +46,7 @@ class Settings:
             forms_path=Path(os.environ.get("PETITIONFLOW_FORMS", "forms")),
             workflows_path=Path(os.environ.get("PETITIONFLOW_WORKFLOWS", "workflows")),
             reflux_threshold=int(os.environ.get("PETITIONFLOW_REFLUX_THRESHOLD", "2")),
+            notifier=os.environ.get("PETITIONFLOW_NOTIFIER", "").strip(),
         )
 
     @property

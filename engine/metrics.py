@@ -5,6 +5,10 @@
   extension counts, as Art. 34 allows it).
 - 及时受理率 timely acceptance: acceptance deadlines met ÷ acceptance deadlines closed.
 - 群众满意率 satisfaction: (satisfied + basically satisfied) ÷ evaluations received.
+- 参评率 participation: evaluations received ÷ items eligible for evaluation (the written reply served).
+The two evaluation rates count the unit evaluated (the one that first handled the item, MYD14 Arts. 4-5) in
+the month its reply was served; the others the unit the petition named, in the month of registration or of
+the deadline's close.
 Denominators marked GK in domain.md are standard practice; each figure comes with its numerator and
 denominator so a reader can check it.
 """
@@ -19,7 +23,7 @@ from typing import Any
 from sqlalchemy import Date, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from .models import Deadline, Petition
+from .models import Deadline, Evaluation, Petition
 
 UNKNOWN_UNIT = "(未指定)"
 
@@ -48,14 +52,14 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
     rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
     unit_col = func.coalesce(Petition.involved_unit, UNKNOWN_UNIT)
 
-    def window(column: Any) -> list[Any]:
+    def window(column: Any, unit: Any = Petition.involved_unit) -> list[Any]:
         conditions = []
         if q.since:
             conditions.append(cast(column, Date) >= q.since)
         if q.until:
             conditions.append(cast(column, Date) <= q.until)
         if q.unit:
-            conditions.append(Petition.involved_unit == q.unit)
+            conditions.append(unit == q.unit)
         return conditions
 
     def group(query: Any, month: Any) -> Any:
@@ -68,21 +72,28 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
         reg_month.label("month") if q.by_month else func.min(reg_month).label("month"),
         func.sum(case((Petition.packaged, 1), else_=0)),
         func.sum(case((and_(Petition.packaged, Petition.resolved), 1), else_=0)),
-        func.sum(case((Petition.rating.is_not(None), 1), else_=0)),
-        func.sum(case((Petition.rating.in_(("satisfied", "basically_satisfied")), 1), else_=0)),
         func.count(),
     ).where(*window(Petition.registered_at))
-    for unit, month, packaged, resolved, rated, satisfied, registered in session.execute(
-        group(petition_query, reg_month)
-    ):
+    for unit, month, packaged, resolved, registered in session.execute(group(petition_query, reg_month)):
         row = rows[(unit if q.by_unit else "all", month if q.by_month else "all")]
-        row.update(
-            packaged=packaged or 0,
-            resolved=resolved or 0,
-            rated=rated or 0,
-            satisfied=satisfied or 0,
-            registered=registered,
-        )
+        row.update(packaged=packaged or 0, resolved=resolved or 0, registered=registered)
+
+    served_month = _month(session, Evaluation.eligible_at)
+    evaluation_query = select(
+        Evaluation.unit if q.by_unit else func.min(Evaluation.unit),
+        served_month if q.by_month else func.min(served_month),
+        func.count(),
+        func.sum(case((Evaluation.rating.is_not(None), 1), else_=0)),
+        func.sum(case((Evaluation.rating.in_(("satisfied", "basically_satisfied")), 1), else_=0)),
+    ).where(*window(Evaluation.eligible_at, Evaluation.unit))
+    evaluation_groups = ([Evaluation.unit] if q.by_unit else []) + ([served_month] if q.by_month else [])
+    if evaluation_groups:
+        evaluation_query = evaluation_query.group_by(*evaluation_groups)
+    for unit, month, eligible, rated, satisfied in session.execute(evaluation_query):
+        if not eligible:
+            continue
+        row = rows[(unit if q.by_unit else "all", month if q.by_month else "all")]
+        row.update(eligible=eligible, rated=rated or 0, satisfied=satisfied or 0)
 
     closed_month = _month(session, Deadline.closed_at)
     deadline_query = (
@@ -125,6 +136,8 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
                 "satisfactionRate": _ratio(r["satisfied"], r["rated"]),
                 "satisfied": r["satisfied"],
                 "evaluations": r["rated"],
+                "evaluationRate": _ratio(r["rated"], r["eligible"]),
+                "eligible": r["eligible"],
             }
         )
     return result

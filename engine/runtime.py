@@ -109,6 +109,8 @@ class Engine:
         self.petitions = services.petitions
         self.escalations = services.escalations
         self.accounts = services.accounts
+        self.public = services.public
+        self.outbox = services.outbox
         self.forms = core.forms
 
     def now(self) -> datetime:

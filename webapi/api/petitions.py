@@ -15,6 +15,7 @@ from engine.queries import PetitionFilter
 from ..auth import current, engine, require
 from .common import AuditEventSchema, PageArgs, source, with_errors
 from .instances import InstanceSchema
+from .public import RATINGS, DeliverySchema, PublicViewSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
 STATUSES = ("registered", "in_progress", "closed", "not_accepted", "terminated", "cancelled")
@@ -84,6 +85,13 @@ class PetitionQuery(PageArgs):
 
 class RegisterResultSchema(PetitionSchema):
     firstTasks = fields.List(fields.String())
+    queryCode = fields.String(metadata={"description": "the petitioner's query code, shown once"})
+    delivery = fields.Nested(DeliverySchema)
+
+
+class CounterEvaluationSchema(Schema):
+    rating = fields.String(required=True, validate=validate.OneOf(RATINGS))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 class CheckResultSchema(Schema):
@@ -120,8 +128,13 @@ class Petitions(MethodView):
     @with_errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a petition (the fields of forms/intake_registration.form); starts its intake procedure."""
-        petition, result = services.register(engine(), current(), data)
-        return {**source(PetitionSchema(), petition), "firstTasks": result.created_tasks}
+        petition, result, issued = services.register(engine(), current(), data)
+        return {
+            **source(PetitionSchema(), petition),
+            "firstTasks": result.created_tasks,
+            "queryCode": issued.shown,
+            "delivery": {"sent": issued.delivery.sent, "note": issued.delivery.note},
+        }
 
 
 @blp.route("/check", methods=["POST"])
@@ -163,3 +176,13 @@ class PetitionItem(MethodView):
             "deadlines": deadlines,
             "timeline": events,
         }
+
+
+@blp.route("/<number>/evaluation", methods=["POST"])
+@require("registrar", "admin")
+@blp.arguments(CounterEvaluationSchema, location="json")
+@blp.response(200, PublicViewSchema)
+@with_errors(blp, 401, 403, 404, 409, 422)
+def evaluate_for(args: dict[str, Any], number: str) -> dict[str, Any]:
+    """Record the petitioner's evaluation given at the counter or by letter (the same rules as online)."""
+    return services.evaluate_for(engine(), current(), number, args["rating"], args.get("reason"))

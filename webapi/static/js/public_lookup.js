@@ -1,0 +1,129 @@
+// 查询办理进度: an item by its number and query code. The two stay in this page's memory for the acts that
+// follow (evaluation, review request, withdrawal) and travel in request bodies only, never in the address.
+import { $, ApiError, api, h, replace } from './common.js';
+
+const access = { number: '', code: '' };
+
+function said(error) {
+  if (!(error instanceof ApiError)) return '网络异常，请稍后重试';
+  if (error.status === 429) {
+    const minutes = Math.max(1, Math.ceil((error.details.retryAfter || 60) / 60));
+    return `尝试次数过多，请 ${minutes} 分钟后再试`;
+  }
+  if (error.status === 404) return '事项编号或查询码不正确';
+  if (error.status === 403) return '请从本网站的页面操作';
+  if (error.status === 409) {
+    return error.details.reason === 'evaluation_closed'
+      ? '当前不能评价：答复尚未送达、已评价过或评价期限已过' : '事项状态已变化，请重新查询';
+  }
+  if (error.status === 422 && error.details.fields) {
+    return Object.values(error.details.fields).flat().join('；');
+  }
+  return '操作失败，请稍后重试';
+}
+
+function alertBox(target, text, tone = 'error') {
+  replace($(target), text ? h('div', { class: `alert alert-${tone}`, role: 'alert' }, text) : null);
+}
+
+async function lookup(event) {
+  event.preventDefault();
+  alertBox('#lookup-error', '');
+  access.number = $('#lookup-number').value.trim();
+  access.code = $('#lookup-code').value.trim();
+  const button = $('#lookup-submit');
+  button.disabled = true;
+  try {
+    render(await api('POST', '/api/public/lookup', access));
+  } catch (error) {
+    alertBox('#lookup-error', said(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function card(title, testid, ...children) {
+  return h('section', { class: 'card public-card', 'data-testid': testid }, h('h2', {}, title), ...children);
+}
+
+function timelineCard(item) {
+  return card('办理过程', 'public-timeline',
+    h('ol', { class: 'public-timeline' }, item.timeline.map((fact) => h('li', {},
+      h('div', { class: 'when' }, fact.at),
+      h('div', { class: 'what' }, fact.title),
+      fact.lines.map((line) => h('div', { class: 'detail' }, line))))));
+}
+
+function deadlinesCard(item) {
+  if (!item.deadlines.length) return null;
+  return card('办理期限', 'public-deadlines',
+    h('ul', { class: 'public-deadlines' }, item.deadlines.map((d) => h('li', {},
+      h('div', { class: 'what' }, `${d.title}：${d.length}，至 ${d.due}`),
+      h('div', { class: 'detail' }, `依据：${d.basis}`),
+      d.extensionDays ? h('div', { class: 'detail' }, `已延长 ${d.extensionDays} 日`) : null,
+      h('div', { class: 'detail' }, d.state)))));
+}
+
+function replyCard(item) {
+  const r = item.reply;
+  if (!r) return null;
+  const rows = [
+    ['文号', r.number], ['处理结果', r.decision], ['信访请求', r.request], ['认定事实', r.facts],
+    ['理由', r.reasons], ['依据', r.legalBasis], ['处理意见', r.opinion], ['送达日期', r.servedAt],
+  ].filter(([, value]) => value);
+  return card('书面答复', 'public-reply',
+    h('dl', { class: 'public-dl' }, rows.flatMap(([key, value]) => [h('dt', {}, key), h('dd', {}, value)])),
+    h('p', { class: 'muted small' }, '对处理意见不服的，可以自收到书面答复之日起30日内请求复查。'));
+}
+
+function evaluationCard(item) {
+  const e = item.evaluation;
+  if (e.rating) return card('满意度评价', 'public-evaluation', h('p', {}, `您已评价：${e.ratingLabel}`));
+  if (!e.open) return null;
+  const choices = [['satisfied', '满意'], ['basically_satisfied', '基本满意'], ['dissatisfied', '不满意']];
+  const reason = h('textarea', { id: 'evaluation-reason', rows: 3, maxlength: 1000, placeholder: '评价不满意的，请写明理由' });
+  const box = h('div', { id: 'evaluation-error' });
+  const button = h('button', { type: 'button', class: 'btn btn-primary btn-block', id: 'evaluation-submit' }, '提交评价');
+  button.addEventListener('click', async () => {
+    const picked = document.querySelector('input[name="rating"]:checked');
+    if (!picked) return alertBox('#evaluation-error', '请选择评价结果');
+    if (picked.value === 'dissatisfied' && !reason.value.trim()) return alertBox('#evaluation-error', '评价不满意的，请写明理由');
+    button.disabled = true;
+    try {
+      render(await api('POST', '/api/public/evaluation', { ...access, rating: picked.value, reason: reason.value.trim() || null }));
+    } catch (error) {
+      alertBox('#evaluation-error', said(error));
+      button.disabled = false;
+    }
+  });
+  return card('满意度评价', 'public-evaluation',
+    h('p', {}, `请对${e.unit ? `“${e.unit}”` : '首次办理单位'}的办理情况作出评价（每件只能评价一次）。`),
+    h('div', { class: 'choice-row', role: 'radiogroup' }, choices.map(([value, text]) => h('label', { class: 'choice' },
+      h('input', { type: 'radio', name: 'rating', value }), h('span', {}, text)))),
+    reason, box, button);
+}
+
+export function render(item) {
+  $('#lookup-card').classList.add('hidden');
+  const target = $('#item');
+  target.classList.remove('hidden');
+  replace(target,
+    h('section', { class: 'card public-card' },
+      h('div', { class: 'muted small' }, '事项编号'),
+      h('div', { class: 'item-number', 'data-testid': 'public-number' }, item.number),
+      h('div', {}, item.subject),
+      h('div', { class: 'status-line' }, '当前状态：', h('strong', { 'data-testid': 'public-status' }, item.statusLabel))),
+    timelineCard(item), deadlinesCard(item), replyCard(item), evaluationCard(item),
+    h('button', { type: 'button', class: 'btn btn-block', id: 'lookup-again' }, '刷新'));
+  $('#lookup-again').addEventListener('click', async () => {
+    try {
+      render(await api('POST', '/api/public/lookup', access));
+    } catch (error) {
+      alertBox('#lookup-error', said(error));
+      $('#lookup-card').classList.remove('hidden');
+      target.classList.add('hidden');
+    }
+  });
+}
+
+$('#lookup-form').addEventListener('submit', lookup);
