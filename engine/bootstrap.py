@@ -25,6 +25,7 @@ from .models import Task
 from .notifier import Outbox, load_notifier
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
+from .procedures import PetitionActs
 from .public import PublicDesk, PublicLimits
 from .ratelimit import RateLimiter
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
@@ -71,6 +72,7 @@ class Services:
     accounts: Accounts
     public: PublicDesk
     outbox: Outbox
+    acts: PetitionActs
 
 
 def build_core(
@@ -136,7 +138,15 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
     )
     # The evaluation opens when the reply is served and closes with the rating, in the command's transaction.
     core.complete_hooks.append(public.on_task_completed)
-    return Services(petitions, escalations, Accounts(core.db, now), public, Outbox(core.db, now))
+    acts = PetitionActs(
+        db=core.db,
+        now=now,
+        calendar=core.calendar,
+        deadlines=core.deadlines,
+        commands=commands,
+        registry=petitions,
+    )
+    return Services(petitions, escalations, Accounts(core.db, now), public, Outbox(core.db, now), acts)
 
 
 def build_timers(host: TimerHost) -> TimerService:

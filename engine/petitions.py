@@ -300,15 +300,26 @@ class PetitionRegistry:
         if petition is None:
             return
         data = work.workflow.last_task.data if work.workflow and work.workflow.last_task else {}
-        petition.status, petition.outcome = petition_status(row.state, data)
+        cancelled_as = next(
+            (
+                (event["data"] or {}).get("outcome")
+                for event in work.pending_audit
+                if event["kind"] == "instance.cancelled"
+            ),
+            None,
+        )
+        petition.status, petition.outcome = petition_status(row.state, data, cancelled_as)
         petition.category = data.get("category") or petition.category
         petition.closed_at = work.now
 
 
-def petition_status(state: str, data: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(status, outcome) of a petition whose procedure ended in ``state`` with final variables ``data``."""
+def petition_status(
+    state: str, data: Mapping[str, Any], cancelled_as: str | None = None
+) -> tuple[str, str | None]:
+    """(status, outcome) of a petition whose procedure ended in ``state`` with final variables ``data``;
+    ``cancelled_as``: why a cancelled one was ended (withdrawn by the petitioner, merged into another)."""
     if state == "cancelled":
-        return "cancelled", None
+        return (cancelled_as, cancelled_as) if cancelled_as else ("cancelled", None)
     if data.get("terminated"):
         return "terminated", "terminated"
     decision = data.get("acceptanceDecision")

@@ -16,12 +16,12 @@ READ_ALL = ("supervisor", "admin")
 # as Camunda Modeler's "Start instance" does: petitions start through registration, which numbers them first).
 DEPLOYERS = ("designer", "admin")
 STARTERS = DEPLOYERS
-# Who records a petitioner's own acts (evaluation, review request, withdrawal) given at the counter or by letter.
-COUNTER = ("registrar",)
 # Who reads the message outbox (query codes waiting for the SMS gateway) and marks what the gateway sent.
 OUTBOX_READERS = ("admin",)
 # Who suspends, resumes and cancels a running instance.
 INSTANCE_MANAGERS = ("supervisor", "admin")
+# Who records a petitioner's own acts (an evaluation, a request for 复查/复核, a withdrawal) on their behalf.
+PETITIONER_PROXIES = ("registrar", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")
 

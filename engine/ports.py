@@ -43,6 +43,10 @@ class InstanceCommands(Protocol):
         self, name: str, *, instance_id: str | None, payload: Mapping[str, Any] | None, actor: str | None
     ) -> CommandResult: ...
 
+    def cancel(
+        self, instance_id: str, *, actor: str | None, reason: str | None, outcome: str | None
+    ) -> CommandResult: ...
+
     def notify(self, result: CommandResult) -> None: ...
 
 

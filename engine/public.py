@@ -36,7 +36,7 @@ from .db import Database
 from .deadlines import DeadlineKeeper
 from .errors import NotFound, ValidationFailed
 from .formstore import FormStore
-from .models import AuditEvent, Deadline, Escalation, Evaluation, Instance, Petition, QueryCode, Task
+from .models import AuditEvent, Deadline, Escalation, Evaluation, Petition, QueryCode, Task
 from .notifier import Delivery, Message, Notifier
 from .petitions import RATINGS, REGISTRATION_FORM, PetitionRegistry
 from .ratelimit import Limit, RateLimiter
@@ -157,6 +157,12 @@ EVALUATION_TASKS = ("evaluate_satisfaction", "simple_evaluate")
 OPINION_TASKS = ("draft_opinion", "draft_opinion_after_supervision")
 SIMPLE_ANSWERS = ("simple_decide", "simple_answer")
 UNKNOWN_UNIT = "(未指定)"
+# The audit events a public fact is read from (each fact names the fields it shows).
+PUBLIC_EVENTS = ("task.completed", "message.delivered", "instance.cancelled")
+REQUESTS = {"review_requested": "已请求复查", "recheck_requested": "已请求复核"}
+# The petitioner's windows for asking 复查 / 复核 (deadline records the procedure starts when it waits).
+REQUEST_WINDOWS = {"review": "review_request", "recheck": "recheck_request"}
+OPEN_STATUSES = ("registered", "in_progress")
 # Limits between organs (the receiving unit's objection, an assignment's feedback), not owed to the petitioner.
 ORGANS_DEADLINES = frozenset({"transfer_objection", "assignment_feedback"})
 RATING_LABELS = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
@@ -167,7 +173,8 @@ STATUS_LABELS = {
     "closed": "已办结",
     "not_accepted": "不予受理",
     "terminated": "已终结",
-    "cancelled": "已撤回或撤销",
+    "cancelled": "已撤销",
+    "withdrawn": "已撤回",
 }
 
 
@@ -338,7 +345,7 @@ class PublicDesk:
             events = list(
                 session.scalars(
                     select(AuditEvent)
-                    .where(AuditEvent.business_key == number, AuditEvent.kind == "task.completed")
+                    .where(AuditEvent.business_key == number, AuditEvent.kind.in_(PUBLIC_EVENTS))
                     .order_by(AuditEvent.id)
                 )
             )
@@ -351,15 +358,6 @@ class PublicDesk:
             )
             evaluation = session.scalars(select(Evaluation).where(Evaluation.business_key == number)).first()
             open_elements = set(session.scalars(select(Task.element_id).where(Task.business_key == number)))
-            waiting = [
-                e
-                for row in session.scalars(
-                    select(Instance.active_elements).where(
-                        Instance.business_key == number, Instance.state == "active"
-                    )
-                )
-                for e in row or ()
-            ]
         facts = [
             Fact(
                 petition.received_at,
@@ -372,14 +370,6 @@ class PublicDesk:
         ]
         facts += self._facts(events)
         reply = self._reply(events)
-        if evaluation and evaluation.rating:
-            facts.append(
-                Fact(
-                    evaluation.rated_at or evaluation.eligible_at,
-                    "满意度评价",
-                    [f"评价结果：{RATING_LABELS.get(evaluation.rating, evaluation.rating)}"],
-                )
-            )
         facts.sort(key=lambda f: f.at if isinstance(f.at, datetime) else self._start_of(f.at))
         return {
             "number": number,
@@ -400,8 +390,19 @@ class PublicDesk:
                 "rating": evaluation.rating if evaluation else None,
                 "ratingLabel": RATING_LABELS.get(evaluation.rating or "") if evaluation else None,
             },
-            "waiting": sorted(set(waiting)),
+            "requests": {kind: self._window(deadlines, name) for kind, name in REQUEST_WINDOWS.items()},
+            "canWithdraw": petition.status in OPEN_STATUSES,
         }
+
+    def _window(self, deadlines: list[Deadline], name: str) -> dict[str, Any]:
+        """Whether the petitioner may ask for 复查/复核 now, and until which day."""
+        found = [d for d in deadlines if d.name == name]
+        if not found:
+            return {"open": False, "lastDay": None}
+        window = found[-1]
+        public = self._deadline(window)
+        still = window.outcome is None and self.deadlines.effective_due(window) > self.now()
+        return {"open": still, "lastDay": public["due"]}
 
     def _start_of(self, day: date) -> datetime:
         return datetime(day.year, day.month, day.day, tzinfo=self.calendar.tz)
@@ -422,7 +423,14 @@ class PublicDesk:
             data = event.data if isinstance(event.data, dict) else {}
             element = event.element_id or ""
             fact: Fact | None = None
-            if element == "acceptance_review":
+            if event.kind == "message.delivered" and data.get("message") in REQUESTS:
+                fact = Fact(event.at, REQUESTS[data["message"]], [])
+            elif event.kind == "instance.cancelled":
+                if data.get("outcome") == "withdrawn":
+                    fact = Fact(event.at, "信访人已撤回", [])
+            elif event.kind != "task.completed":
+                pass
+            elif element == "acceptance_review":
                 decision = data.get("acceptanceDecision")
                 label = self._label("intake_acceptance", "acceptanceDecision", decision)
                 fact = Fact(
@@ -459,6 +467,9 @@ class PublicDesk:
                         f"延期理由：{extension.get('reason') or ''}",
                     ],
                 )
+            elif element in EVALUATION_TASKS:
+                rating = RATING_LABELS.get(str(data.get("rating")), "")
+                fact = Fact(event.at, "满意度评价", [f"评价结果：{rating}"])
             elif element in ("serve_reply", "simple_serve_reply"):
                 fact = Fact(event.at, "书面答复已送达", [])
             elif element == "study_suggestion":

@@ -111,6 +111,7 @@ class Engine:
         self.accounts = services.accounts
         self.public = services.public
         self.outbox = services.outbox
+        self.acts = services.acts
         self.forms = core.forms
 
     def now(self) -> datetime:
@@ -407,15 +408,23 @@ class Engine:
         return self._execute(Command("resume", apply, instance_id=instance_id))
 
     def cancel(
-        self, instance_id: str, *, actor: str | None = None, reason: str | None = None
+        self,
+        instance_id: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        outcome: str | None = None,
     ) -> CommandResult:
+        """End the instance where it stands; ``outcome`` says why for the petition (withdrawn, merged)."""
+
         def apply(work: UnitOfWork) -> None:
             if work.row.state in (COMPLETED, CANCELLED):
                 raise InvalidState(f"instance is already {work.row.state}")
             assert work.workflow is not None
             work.workflow.cancel()
             work.row.state = CANCELLED
-            work.audit("instance.cancelled", actor=actor, data={"reason": reason} if reason else None)
+            data = {k: v for k, v in (("reason", reason), ("outcome", outcome)) if v}
+            work.audit("instance.cancelled", actor=actor, data=data or None)
 
         return self._execute(Command("cancel", apply, instance_id=instance_id))
 

@@ -168,6 +168,21 @@ def register(
     return engine.public.register(data, actor=principal.username)
 
 
+def request_review(
+    engine: Engine, principal: Principal, number: str, kind: str, fields: dict[str, Any]
+) -> CommandResult:
+    """Record the petitioner's request for 复查 (``kind="review"``) or 复核 (``"recheck"``) and deliver it to
+    the petition's procedure; refused with the reason when the window is closed or nothing was served."""
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+    return engine.acts.request_review(number, kind, fields, actor=_actor(principal))
+
+
+def withdraw(engine: Engine, principal: Principal, number: str, reason: str) -> CommandResult:
+    """Record the petitioner's withdrawal (撤回): the procedure ends, the petition is 已撤回."""
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
+    return engine.acts.withdraw(number, reason, actor=_actor(principal))
+
+
 def readable_petition(
     engine: Engine, principal: Principal, number: str
 ) -> tuple[Petition, list[Instance], list[Any], list[Deadline]]:
@@ -268,7 +283,7 @@ def evaluate_for(
     engine: Engine, principal: Principal, number: str, rating: Any, reason: Any
 ) -> dict[str, Any]:
     """The registrar records a petitioner's evaluation given at the counter or by letter."""
-    policy.check_role(principal, policy.COUNTER)
+    policy.check_role(principal, policy.PETITIONER_PROXIES)
     petition = engine.petitions.get(number)
     _evaluate(engine, petition, rating, reason, principal.username)
     return engine.public.view(petition)
@@ -284,3 +299,21 @@ def outbox(
 def mark_outbox(engine: Engine, principal: Principal, message_id: int, status: str) -> OutboxMessage:
     policy.check_role(principal, policy.OUTBOX_READERS)
     return engine.outbox.mark(message_id, status)
+
+
+def public_request_review(
+    engine: Engine, number: str, code: str, address: str | None, kind: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """The petitioner's own request for 复查/复核: the same use case the registrar records it with."""
+    petition = engine.public.authenticate(number, code, address)
+    engine.acts.request_review(petition.number, kind, fields, actor=None)
+    return engine.public.view(engine.petitions.get(petition.number))
+
+
+def public_withdraw(
+    engine: Engine, number: str, code: str, address: str | None, reason: str
+) -> dict[str, Any]:
+    """The petitioner withdraws the item themselves (the registrar's withdrawal, without the account)."""
+    petition = engine.public.authenticate(number, code, address)
+    engine.acts.withdraw(petition.number, reason, actor=None)
+    return engine.public.view(engine.petitions.get(petition.number))

@@ -536,6 +536,13 @@ class Walk:
             process, business_key=key, variables=variables, actor="registry"
         ).instance_id
 
+    @classmethod
+    def of(cls, engine: Engine, clock: FrozenClock, instance_id: str) -> Walk:
+        """A walk over an instance started elsewhere (a petition the registry registered)."""
+        walk = cls.__new__(cls)
+        walk.engine, walk.clock, walk.instance_id = engine, clock, instance_id
+        return walk
+
     # -- looking ----------------------------------------------------------------------------------------------
     def open_tasks(self) -> list[Task]:
         return open_tasks(self.engine, self.instance_id)

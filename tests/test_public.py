@@ -167,12 +167,32 @@ def test_the_petitioner_follows_the_item_rates_it_dissatisfied_and_supervision_o
 
     rows = api.as_("supervisor").ok("GET", "/api/metrics", query_string={"byMonth": "true"})
     [row] = [r for r in rows if r["unit"] == UNIT]
-    assert (row["evaluationRate"], row["satisfactionRate"], row["eligible"], row["evaluations"]) == (
-        1.0,
-        0.0,
-        1,
-        1,
-    )
+    rates = (row["evaluationRate"], row["satisfactionRate"], row["eligible"], row["evaluations"])
+    assert rates == (1.0, 0.0, 1, 1)
+
+    # Within the 30-day window the petitioner asks for 复查; the reviewing organ's task opens.
+    assert rated["requests"]["review"] == {"open": True, "lastDay": "2026-12-02"}
+    request = {"number": number, "code": code, "kind": "review", "request": "请求撤销原处理意见"}
+    missing = api.anonymous.post("/api/public/review-requests", json=request, headers=ORIGIN)
+    assert set(assert_error(missing, 422)["details"]["fields"]) == {"facts", "reasons"}
+    request |= {"facts": "夜间施工仍在继续", "reasons": "原处理意见认定事实不清"}
+    asked = api.anonymous.ok("POST", "/api/public/review-requests", json=request, headers=ORIGIN)
+    assert asked["timeline"][-1]["title"] == "已请求复查"
+    assert asked["requests"]["review"]["open"] is False
+    assert api.as_("reviewer").task_at(number, "review_eligibility")["candidateGroups"] == ["reviewer"]
+    twice = api.anonymous.post("/api/public/review-requests", json=request, headers=ORIGIN)
+    assert assert_error(twice, 409)["details"]["reason"] == "already_requested"
+
+
+def test_the_petitioner_withdraws_an_item(api: Api, deployed: Engine) -> None:
+    done = submit(api)
+    body = {"number": done["number"], "code": done["queryCode"], "reason": "问题已自行协商解决"}
+    view = api.anonymous.ok("POST", "/api/public/withdrawal", json=body, headers=ORIGIN)
+    assert (view["status"], view["statusLabel"], view["canWithdraw"]) == ("withdrawn", "已撤回", False)
+    assert view["timeline"][-1]["title"] == "信访人已撤回"
+    assert api.as_("registrar").tasks(businessKey=done["number"]) == []
+    again = api.anonymous.post("/api/public/withdrawal", json=body, headers=ORIGIN)
+    assert_error(again, 409, "invalid_state")
 
 
 def test_the_registrar_records_an_evaluation_given_at_the_counter(api: Api, deployed: Engine) -> None:

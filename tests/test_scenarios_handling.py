@@ -73,6 +73,13 @@ def answered(walk: Walk, **evaluation: Any) -> Walk:
     return walk
 
 
+def without_review(walk: Walk) -> Walk:
+    """The answer is open to 复查 for 30 days after service; nobody asks, the matter is terminated."""
+    walk.lapse(days=31)
+    walk.do("terminate_no_review")
+    return walk
+
+
 def test_simple_decision_opens_for_the_handling_unit(simple) -> None:
     walk = simple()
     task = walk.task("simple_decide")
@@ -111,6 +118,9 @@ def test_answer_within_ten_working_days_then_served_and_evaluated(simple) -> Non
     walk.do("simple_decide")
     assert walk.open() == ["simple_answer"]
     answered(walk)
+    assert walk.state == "active"
+    assert "call_simple_review" in walk.active()
+    without_review(walk)
     assert walk.state == "completed"
     assert in_order(
         walk.passed(),
@@ -121,9 +131,10 @@ def test_answer_within_ten_working_days_then_served_and_evaluated(simple) -> Non
         "simple_evaluate",
         "gw_rating",
         "merge_closed",
+        "terminate_no_review",
         "end_simple_closed",
     )
-    assert walk.fired() == []
+    assert "simple_answer_overdue" not in walk.fired()
     assert walk.deadline("simple_answer").outcome == "on_time"
 
 
@@ -151,7 +162,7 @@ def test_answer_lapse_after_ten_working_days_is_supervised_without_interrupting(
     assert walk.open() == ["simple_answer", "supervise_simple_answer"]
     assert walk.deadline("simple_answer").outcome == "overdue"
     walk.do("supervise_simple_answer")
-    answered(walk)
+    without_review(answered(walk))
     assert walk.state == "completed"
     assert "end_answer_supervised" in walk.passed()
 
@@ -160,7 +171,7 @@ def test_answer_lapse_after_ten_working_days_is_supervised_without_interrupting(
 def test_satisfied_evaluation_closes_the_simple_procedure(simple, rating: str) -> None:
     walk = simple()
     walk.do("simple_decide")
-    answered(walk, rating=rating)
+    without_review(answered(walk, rating=rating))
     assert walk.state == "completed"
     assert "supervise_simple_dissatisfied" not in walk.passed()
 
@@ -171,8 +182,9 @@ def test_dissatisfied_evaluation_is_supervised(simple) -> None:
     answered(walk, rating="dissatisfied")
     assert walk.open() == ["supervise_simple_dissatisfied"]
     walk.do("supervise_simple_dissatisfied")
+    without_review(walk)
     assert walk.state == "completed"
-    assert walk.passed()[-3:] == ["supervise_simple_dissatisfied", "merge_closed", "end_simple_closed"]
+    assert in_order(walk.passed(), "supervise_simple_dissatisfied", "merge_closed", "end_simple_closed")
 
 
 def test_evaluation_window_lapsing_closes_without_a_rating(simple) -> None:
@@ -183,9 +195,10 @@ def test_evaluation_window_lapsing_closes_without_a_rating(simple) -> None:
     assert walk.fired() == []
     walk.lapse(days=1)
     assert walk.fired() == ["simple_evaluation_lapsed"]
-    assert walk.state == "completed"
     assert "simple_evaluate" not in walk.passed()
-    assert walk.passed()[-2:] == ["merge_closed", "end_simple_closed"]
+    assert walk.passed()[-1:] == ["merge_closed"]
+    without_review(walk)
+    assert walk.state == "completed"
 
 
 # ---------------------------------------------------------------------------------------------------------------

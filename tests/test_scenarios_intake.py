@@ -348,6 +348,8 @@ def test_simple_procedure_answered_at_once_ends_the_petition(intake) -> None:
     walk.do("simple_decide", immediateAnswer=True)
     walk.do("simple_serve_reply")
     walk.do("simple_evaluate", rating="basically_satisfied")
+    assert walk.state == "active"  # the answer is open to 复查 for 30 days (Art. 35)
+    without_review_request(walk)
     assert walk.state == "completed"
     path = walk.passed()
     assert in_order(path, "simple_decide", "gw_immediate", "simple_serve_reply", "end_simple_closed")
@@ -375,6 +377,7 @@ def test_simple_outcome_returns_to_intake_when_a_supervision_branch_ends_last(in
     walk.do("simple_decide", immediateAnswer=True)
     walk.do("simple_serve_reply")
     walk.do("simple_evaluate")
+    without_review_request(walk)
     assert walk.open() == ["supervise_simple_decision"]
     walk.do("supervise_simple_decision")
     assert walk.state == "completed"

@@ -189,6 +189,24 @@ def cmd_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_request_review(args: argparse.Namespace) -> int:
+    """A 复查 or 复核 request the petitioner made, recorded as the registrar ``--user`` would on the page."""
+    fields = {"request": args.request, "facts": args.facts, "reasons": args.reasons, "requestedAt": args.date}
+    result = services.request_review(
+        _engine(), policy.operator(args.user), args.number, args.kind, {k: v for k, v in fields.items() if v}
+    )
+    print(f"instance {result.instance_id} {result.state}")
+    for task_id in result.created_tasks:
+        print(f"task {task_id}")
+    return 0
+
+
+def cmd_withdraw(args: argparse.Namespace) -> int:
+    result = services.withdraw(_engine(), policy.operator(args.user), args.number, args.reason)
+    print(f"instance {result.instance_id} {result.state}")
+    return 0
+
+
 def cmd_instances(args: argparse.Namespace) -> int:
     engine = _engine()
     f = InstanceFilter(
@@ -358,6 +376,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", type=parse_var, action="append", default=[], metavar="NAME=VALUE", help=VAR_HELP)
     p.add_argument("--user")
     p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser(
+        "request-review",
+        help="record a petitioner's request for review (复查) or recheck (复核) of a petition",
+        description="Deliver the request to the petition's procedure; refused when no reply (or review "
+        "opinion) was served or the 30-day window has passed.",
+    )
+    p.add_argument("number", help="the petition's item number, e.g. XF2026-000001")
+    p.add_argument("--kind", choices=("review", "recheck"), default="review")
+    p.add_argument("--request", required=True, help="what the petitioner asks for")
+    p.add_argument("--facts")
+    p.add_argument("--reasons")
+    p.add_argument("--date", help="the day the request was received (default today), YYYY-MM-DD")
+    p.add_argument("--user", help="the registrar recording it")
+    p.set_defaults(func=cmd_request_review)
+
+    p = sub.add_parser("withdraw", help="record that the petitioner withdrew a petition (撤回)")
+    p.add_argument("number")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--user", help="the registrar recording it")
+    p.set_defaults(func=cmd_withdraw)
 
     p = sub.add_parser("instances", help="list process instances")
     p.add_argument("--key")

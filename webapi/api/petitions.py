@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
 
-from engine import queries, services
+from engine import policy, queries, services
 from engine.policy import contact_fields
 from engine.queries import PetitionFilter
 
@@ -16,9 +16,10 @@ from ..auth import current, engine, require
 from .common import AuditEventSchema, PageArgs, source, with_errors
 from .instances import InstanceSchema
 from .public import RATINGS, DeliverySchema, PublicViewSchema
+from .tasks import CompleteResultSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
-STATUSES = ("registered", "in_progress", "closed", "not_accepted", "terminated", "cancelled")
+STATUSES = ("registered", "in_progress", "closed", "not_accepted", "terminated", "cancelled", "withdrawn")
 
 
 class PetitionSchema(Schema):
@@ -179,10 +180,46 @@ class PetitionItem(MethodView):
 
 
 @blp.route("/<number>/evaluation", methods=["POST"])
-@require("registrar", "admin")
+@require(*policy.PETITIONER_PROXIES)
 @blp.arguments(CounterEvaluationSchema, location="json")
 @blp.response(200, PublicViewSchema)
 @with_errors(blp, 401, 403, 404, 409, 422)
 def evaluate_for(args: dict[str, Any], number: str) -> dict[str, Any]:
     """Record the petitioner's evaluation given at the counter or by letter (the same rules as online)."""
     return services.evaluate_for(engine(), current(), number, args["rating"], args.get("reason"))
+
+
+class ReviewRequestArgs(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(("review", "recheck")))
+    request = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    facts = fields.String(load_default=None, validate=validate.Length(max=5000))
+    reasons = fields.String(load_default=None, validate=validate.Length(max=5000))
+    requestedAt = fields.Date(load_default=None)
+
+
+class WithdrawalArgs(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@blp.route("/<number>/review-requests", methods=["POST"])
+@require(*policy.PETITIONER_PROXIES)
+@blp.arguments(ReviewRequestArgs)
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def request_review(args: dict[str, Any], number: str) -> Any:
+    """Record the petitioner's request for 复查 (kind review) or 复核 (kind recheck) and deliver it to the
+    petition's procedure; 409 when nothing was served yet, the 30-day window has passed or it was asked."""
+    fields_ = {k: v for k, v in args.items() if k != "kind" and v is not None}
+    if "requestedAt" in fields_:
+        fields_["requestedAt"] = fields_["requestedAt"].isoformat()
+    return services.request_review(engine(), current(), number, args["kind"], fields_)
+
+
+@blp.route("/<number>/withdrawal", methods=["POST"])
+@require(*policy.PETITIONER_PROXIES)
+@blp.arguments(WithdrawalArgs)
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def withdraw(args: dict[str, Any], number: str) -> Any:
+    """Record that the petitioner withdrew the petition (撤回): its procedure ends, its status is withdrawn."""
+    return services.withdraw(engine(), current(), number, args["reason"])

@@ -110,6 +110,11 @@ class EvaluationStateSchema(Schema):
     ratingLabel = fields.String(allow_none=True)
 
 
+class WindowSchema(Schema):
+    open = fields.Boolean()
+    lastDay = fields.String(allow_none=True)
+
+
 class PublicViewSchema(Schema):
     number = fields.String()
     subject = fields.String()
@@ -120,7 +125,10 @@ class PublicViewSchema(Schema):
     deadlines = fields.List(fields.Nested(PublicDeadlineSchema))
     reply = fields.Nested(ReplySchema, allow_none=True)
     evaluation = fields.Nested(EvaluationStateSchema)
-    waiting = fields.List(fields.String())
+    requests = fields.Dict(
+        keys=fields.String(), values=fields.Nested(WindowSchema), metadata={"description": "review, recheck"}
+    )
+    canWithdraw = fields.Boolean()
 
 
 @blp.route("/form", methods=["GET"])
@@ -169,6 +177,47 @@ def evaluate(args: dict[str, Any]) -> dict[str, Any]:
         _address(),
         args["rating"],
         args.get("reason"),
+    )
+
+
+class ReviewSchema(AccessSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(("review", "recheck")))
+    request = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    facts = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    reasons = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class WithdrawalSchema(AccessSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+@blp.route("/review-requests", methods=["POST"])
+@blp.arguments(ReviewSchema, location="json")
+@blp.response(200, PublicViewSchema)
+@with_errors(blp, 400, 403, 404, 409, 422, 429)
+def request_review(args: dict[str, Any]) -> dict[str, Any]:
+    """Ask for 复查 (kind review) or 复核 (kind recheck) within the 30-day window, with the request, its facts
+    and reasons (domain.md §9); delivered to the running procedure, whose reviewing organ then decides."""
+    fields_ = {k: args[k] for k in ("request", "facts", "reasons")}
+    return _limited(
+        services.public_request_review,
+        engine(),
+        args["number"],
+        args["code"],
+        _address(),
+        args["kind"],
+        fields_,
+    )
+
+
+@blp.route("/withdrawal", methods=["POST"])
+@blp.arguments(WithdrawalSchema, location="json")
+@blp.response(200, PublicViewSchema)
+@with_errors(blp, 400, 403, 404, 409, 422, 429)
+def withdraw(args: dict[str, Any]) -> dict[str, Any]:
+    """Withdraw the item (撤回): its procedure ends where it stands."""
+    return _limited(
+        services.public_withdraw, engine(), args["number"], args["code"], _address(), args["reason"]
     )
 
 
