@@ -41,12 +41,13 @@ def _same_origin() -> None:
 
 
 def _limited(call: Any, *args: Any) -> Any:
-    """Run a limited use case; a refusal carries Retry-After (webapi/auth.py sets the header)."""
+    """Run a limited use case. A refusal's body is one and the same for every caller and item (the wait is in
+    the Retry-After header alone, which webapi/auth.py sets), so no answer differs by what was asked."""
     try:
         return call(*args)
     except TooManyAttempts as error:
         g.retry_after = error.details["retryAfter"]
-        raise
+        raise TooManyAttempts(error.message) from None
 
 
 class DeliverySchema(Schema):

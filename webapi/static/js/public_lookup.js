@@ -6,10 +6,7 @@ const access = { number: '', code: '' };
 
 function said(error) {
   if (!(error instanceof ApiError)) return '网络异常，请稍后重试';
-  if (error.status === 429) {
-    const minutes = Math.max(1, Math.ceil((error.details.retryAfter || 60) / 60));
-    return `尝试次数过多，请 ${minutes} 分钟后再试`;
-  }
+  if (error.status === 429) return '尝试次数过多，请稍后再试（最长1小时）';
   if (error.status === 404) return '事项编号或查询码不正确';
   if (error.status === 403) return '请从本网站的页面操作';
   if (error.status === 409) {
