@@ -8,6 +8,7 @@ const DETAILS = {
   period: ['期间', (v) => String(v).replace(/^(\d{4})H([12])$/, (m, y, h2) => `${y}年${h2 === '1' ? '上' : '下'}半年`)],
   supervised: ['超期督办', (v) => `${v} 件`],
   day: ['巡查日', String],
+  rating: ['群众评价', (v) => ({ dissatisfied: '不满意' }[v] || v)],
 };
 
 function card(e) {

@@ -100,6 +100,53 @@ function evaluationCard(item) {
     reason, box, button);
 }
 
+const KINDS = { review: '复查', recheck: '复核' };
+
+// An act on the item (review request, withdrawal): its answer is the item as it now stands.
+async function act(url, body, button, errorBox) {
+  button.disabled = true;
+  try {
+    render(await api('POST', url, { ...access, ...body }));
+  } catch (error) {
+    alertBox(errorBox, said(error));
+    button.disabled = false;
+  }
+}
+
+function requestCard(item) {
+  const kind = Object.keys(KINDS).find((k) => item.requests[k] && item.requests[k].open);
+  if (!kind) return null;
+  const name = KINDS[kind];
+  const area = (id, placeholder) => h('textarea', { id, rows: 3, maxlength: 5000, placeholder });
+  const request = area('request-text', `请求事项：请写明请求${name}的具体请求`);
+  const facts = area('request-facts', '事实：请写明所依据的事实');
+  const reasons = area('request-reasons', '理由：请写明不服的理由');
+  const button = h('button', { type: 'button', class: 'btn btn-primary btn-block', id: 'request-submit' }, `提交${name}请求`);
+  button.addEventListener('click', () => {
+    if (![request, facts, reasons].every((a) => a.value.trim())) return alertBox('#request-error', '请求、事实和理由都需要填写');
+    return act('/api/public/review-requests', {
+      kind, request: request.value.trim(), facts: facts.value.trim(), reasons: reasons.value.trim(),
+    }, button, '#request-error');
+  });
+  return card(`请求${name}`, 'public-request',
+    h('p', {}, `不服${kind === 'review' ? '书面答复意见' : '复查意见'}的，可以在 ${item.requests[kind].lastDay} 前请求${name}`
+      + `（《信访工作条例》第${kind === 'review' ? '三十五' : '三十六'}条）。请求应当针对原信访请求，写明具体请求、事实和理由。`),
+    request, facts, reasons, h('div', { id: 'request-error' }), button);
+}
+
+function withdrawCard(item) {
+  if (!item.canWithdraw) return null;
+  const reason = h('textarea', { id: 'withdraw-reason', rows: 2, maxlength: 2000, placeholder: '撤回原因' });
+  const button = h('button', { type: 'button', class: 'btn btn-block', id: 'withdraw-submit' }, '撤回信访事项');
+  button.addEventListener('click', () => {
+    if (!reason.value.trim()) return alertBox('#withdraw-error', '请写明撤回原因');
+    if (!window.confirm('撤回后该事项即终止办理，确定撤回吗？')) return null;
+    return act('/api/public/withdrawal', { reason: reason.value.trim() }, button, '#withdraw-error');
+  });
+  return h('details', { class: 'card public-card' }, h('summary', {}, '撤回信访事项'),
+    h('p', { class: 'muted small' }, '撤回后，该事项终止办理。'), reason, h('div', { id: 'withdraw-error' }), button);
+}
+
 export function render(item) {
   $('#lookup-card').classList.add('hidden');
   const target = $('#item');
@@ -110,7 +157,8 @@ export function render(item) {
       h('div', { class: 'item-number', 'data-testid': 'public-number' }, item.number),
       h('div', {}, item.subject),
       h('div', { class: 'status-line' }, '当前状态：', h('strong', { 'data-testid': 'public-status' }, item.statusLabel))),
-    timelineCard(item), deadlinesCard(item), replyCard(item), evaluationCard(item),
+    timelineCard(item), deadlinesCard(item), replyCard(item), evaluationCard(item), requestCard(item),
+    withdrawCard(item),
     h('button', { type: 'button', class: 'btn btn-block', id: 'lookup-again' }, '刷新'));
   $('#lookup-again').addEventListener('click', async () => {
     try {
