@@ -56,6 +56,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("预警督办", "pages.escalations", ("supervisor", "leader")),
     ("统计分析", "pages.metrics", ("supervisor", "leader")),
     ("流程设计", "pages.designer", ("designer",)),
+    ("短信发件箱", "pages.outbox", ("admin",)),
 )
 # Where each role starts after signing in, first match wins.
 LANDING = (
@@ -204,6 +205,12 @@ def escalations() -> Any:
 @bp.get("/cockpit/metrics")
 def metrics() -> Any:
     return _page("pages/metrics.html", "metrics", "supervisor", "leader")
+
+
+@bp.get("/admin/outbox")
+def outbox() -> Any:
+    """Messages to petitioners waiting for (or sent by) the operator's SMS gateway."""
+    return _page("pages/outbox.html", "outbox", "admin")
 
 
 @bp.get("/instances/<instance_id>")

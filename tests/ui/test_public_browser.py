@@ -73,7 +73,15 @@ def test_a_petitioner_follows_an_online_petition_from_submission_to_review(
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
     office = Api(create_app(live_server.engine))
-    assert code_from_outbox(office, number) == shown
+    assert code_from_outbox(office, number) == shown  # as the SMS gateway reads it
+    board = context.new_page()
+    board.set_viewport_size({"width": width, "height": height})
+    login(board, live_server, "admin")
+    board.goto(f"{live_server.url}/admin/outbox")
+    row = board.locator("#outbox-table tbody tr", has_text=number)
+    expect(row).to_contain_text(shown)
+    expect(row).to_contain_text("待发送")
+    logout(board)
 
     page.goto(f"{live_server.url}/public/lookup")
     page.fill("#lookup-number", number)
@@ -105,8 +113,6 @@ def test_a_petitioner_follows_an_online_petition_from_submission_to_review(
     page.click("#evaluation-submit")
     expect(page.get_by_test_id("public-evaluation")).to_contain_text("您已评价：不满意")
 
-    board = context.new_page()
-    board.set_viewport_size({"width": width, "height": height})
     login(board, live_server, "supervisor")
     board.goto(f"{live_server.url}/cockpit/escalations")
     column = board.locator(".column-supervision")

@@ -10,7 +10,7 @@ export const TZ = 'Asia/Shanghai';
 export const INSTANCE_STATES = { active: '办理中', suspended: '已挂起', completed: '已办结', cancelled: '已撤销' };
 export const PETITION_STATUS = {
   registered: '已登记', in_progress: '办理中', closed: '已办结', not_accepted: '不予受理',
-  terminated: '已终结', cancelled: '已撤销',
+  terminated: '已终结', cancelled: '已撤销', withdrawn: '已撤回',
 };
 export const CHANNELS = { letter: '书信', visit: '走访', web: '网上信访', phone: '电话' };
 export const CATEGORIES = { suggestion: '建议意见类', accusation: '检举控告类', complaint: '申诉求决类' };
