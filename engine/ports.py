@@ -52,7 +52,8 @@ class InstanceCommands(Protocol):
 
 class TimerHost(Protocol):
     """What the timer service needs of the engine: where the data and the lock live, the office's time zone,
-    the after-commit listeners it joins, the ladder it runs each morning and the two timer commands."""
+    the after-commit listeners it joins, the ladder it runs each morning (with the purge of ended attempt
+    windows) and the two timer commands."""
 
     settings: Settings
     db: Database
@@ -63,6 +64,8 @@ class TimerHost(Protocol):
     def fire_timers(self, instance_id: str) -> CommandResult | None: ...
 
     def record_failure(self, instance_id: str, kind: str, error: Exception) -> None: ...
+
+    def purge_attempts(self) -> int: ...
 
 
 class Ladder(Protocol):

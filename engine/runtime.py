@@ -117,6 +117,10 @@ class Engine:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def purge_attempts(self) -> int:
+        """Forget attempt windows that have ended (the scheduler's morning pass)."""
+        return self.public.limiter.purge()
+
     @property
     def definitions(self) -> DefinitionStore:
         # Built on demand: functions registered after start-up (the clock's) must be allowed at deploy.
