@@ -15,7 +15,7 @@ from engine.queries import PetitionFilter
 from ..auth import current, engine, require
 from .common import AuditEventSchema, PageArgs, source, with_errors
 from .instances import InstanceSchema
-from .public import RATINGS, DeliverySchema, PublicViewSchema
+from .public import DeliverySchema, PublicViewSchema, RatingSchema
 from .tasks import CompleteResultSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
@@ -88,11 +88,6 @@ class RegisterResultSchema(PetitionSchema):
     firstTasks = fields.List(fields.String())
     queryCode = fields.String(metadata={"description": "the petitioner's query code, shown once"})
     delivery = fields.Nested(DeliverySchema)
-
-
-class CounterEvaluationSchema(Schema):
-    rating = fields.String(required=True, validate=validate.OneOf(RATINGS))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 class CheckResultSchema(Schema):
@@ -181,7 +176,7 @@ class PetitionItem(MethodView):
 
 @blp.route("/<number>/evaluation", methods=["POST"])
 @require(*policy.PETITIONER_PROXIES)
-@blp.arguments(CounterEvaluationSchema, location="json")
+@blp.arguments(RatingSchema, location="json")
 @blp.response(200, PublicViewSchema)
 @with_errors(blp, 401, 403, 404, 409, 422)
 def evaluate_for(args: dict[str, Any], number: str) -> dict[str, Any]:

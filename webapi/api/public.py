@@ -73,9 +73,15 @@ class AccessSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
 
-class EvaluationSchema(AccessSchema):
+class RatingSchema(Schema):
+    """An evaluation: 满意 / 基本满意 / 不满意, with the reason (required for 不满意, checked by the use case)."""
+
     rating = fields.String(required=True, validate=validate.OneOf(RATINGS))
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class EvaluationSchema(AccessSchema, RatingSchema):
+    pass
 
 
 class FactSchema(Schema):
