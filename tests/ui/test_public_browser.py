@@ -140,3 +140,20 @@ def test_a_petitioner_follows_an_online_petition_from_submission_to_review(
     for personal in PERSONAL:
         assert personal not in log, personal
     assert shown not in log and shown.replace("-", "") not in log
+
+
+def test_the_registrar_records_a_withdrawal_given_at_the_counter(page: Any, live_server: LiveServer) -> None:
+    petition, _, issued = live_server.engine.public.register(
+        {**ONLINE, "channel": "visit", "receivedAt": "2026-11-02"}, actor="registrar"
+    )
+    assert issued.delivery.sent is False
+    login(page, live_server, "registrar")
+    page.goto(f"{live_server.url}/petitions/{petition.number}")
+    card = page.get_by_test_id("counter-card")
+    page.click("#counter-withdraw")
+    expect(card).to_contain_text("未通过校验")  # no reason given: nothing recorded
+    page.fill("#counter-withdraw-reason", "信访人来信表示问题已协商解决")
+    page.click("#counter-withdraw")
+    expect(page.locator("#petition-body")).to_contain_text("已撤回")
+    expect(page.get_by_test_id("counter-card")).to_have_count(0)
+    assert live_server.engine.petitions.get(petition.number).status == "withdrawn"
