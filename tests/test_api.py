@@ -608,6 +608,9 @@ PROTECTED = [
     ("POST", "/api/petitions"),
     ("POST", "/api/petitions/check"),
     ("GET", "/api/petitions/{number}"),
+    ("POST", "/api/petitions/{number}/evaluation"),
+    ("POST", "/api/petitions/{number}/review-requests"),
+    ("POST", "/api/petitions/{number}/withdrawal"),
     ("GET", "/api/tasks"),
     ("GET", "/api/tasks/{task_id}"),
     ("POST", "/api/tasks/{task_id}/claim"),
@@ -631,6 +634,8 @@ PROTECTED = [
     ("GET", "/api/calendar/years/{year}"),
     ("PUT", "/api/calendar/years/{year}"),
     ("GET", "/api/vocabulary"),
+    ("GET", "/api/admin/outbox"),
+    ("POST", "/api/admin/outbox/{message_id}"),
 ]
 
 
@@ -651,6 +656,7 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "definition_id": definition,
         "year": "2026",
         "token_handle": "0123456789abcdef",
+        "message_id": "1",
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})

@@ -139,6 +139,7 @@ class PublicViewSchema(Schema):
 
 
 @blp.route("/form", methods=["GET"])
+@blp.doc(security=[])
 @blp.response(200, PublicFormSchema)
 @with_errors(blp, 404)
 def public_form() -> dict[str, Any]:
@@ -147,6 +148,7 @@ def public_form() -> dict[str, Any]:
 
 
 @blp.route("/petitions", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(Schema.from_dict({}, name="OnlinePetition")(unknown="include"), location="json")
 @blp.response(201, SubmittedSchema)
 @with_errors(blp, 400, 403, 404, 422, 429)
@@ -162,6 +164,7 @@ def submit(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/lookup", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(AccessSchema, location="json")
 @blp.response(200, PublicViewSchema)
 @with_errors(blp, 403, 404, 422, 429)
@@ -171,6 +174,7 @@ def lookup(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/evaluation", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(EvaluationSchema, location="json")
 @blp.response(200, PublicViewSchema)
 @with_errors(blp, 403, 404, 409, 422, 429)
@@ -199,6 +203,7 @@ class WithdrawalSchema(AccessSchema):
 
 
 @blp.route("/review-requests", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(ReviewSchema, location="json")
 @blp.response(200, PublicViewSchema)
 @with_errors(blp, 400, 403, 404, 409, 422, 429)
@@ -218,6 +223,7 @@ def request_review(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/withdrawal", methods=["POST"])
+@blp.doc(security=[])
 @blp.arguments(WithdrawalSchema, location="json")
 @blp.response(200, PublicViewSchema)
 @with_errors(blp, 400, 403, 404, 409, 422, 429)
@@ -261,7 +267,7 @@ def outbox(args: dict[str, Any]) -> list[Any]:
     return services.outbox(engine(), current(), args.get("status"), args["limit"], args["offset"])
 
 
-@admin.route("/<int:message_id>", methods=["POST"])
+@admin.route("/<int(max=2147483647):message_id>", methods=["POST"])
 @require("admin")
 @admin.arguments(MarkSchema, location="json")
 @admin.response(200, OutboxSchema)
