@@ -302,7 +302,9 @@ class PublicDesk:
         if data.get("consent") is not True:
             problems["consent"] = ["请阅读并同意个人信息使用说明"]
         suggestion = data.get("suggestion") is True
-        fields = {k: v for k, v in data.items() if k not in OFFICE_FIELDS | {"consent", "suggestion"}}
+        # Only the petitioner's fields of the form: nothing the office decides (channel, flags) comes from here.
+        own = self.registry.registration_form().keys - OFFICE_FIELDS
+        fields = {k: v for k, v in data.items() if k in own}
         if suggestion and not str(fields.get("petitionerName") or "").strip():
             fields["petitionerName"] = UNNAMED
         registration = {

@@ -208,3 +208,22 @@ def test_the_registrar_records_an_evaluation_given_at_the_counter(api: Api, depl
     rows = api.as_("supervisor").ok("GET", "/api/metrics")
     [row] = [r for r in rows if r["unit"] == UNIT]
     assert (row["evaluationRate"], row["satisfactionRate"]) == (1.0, 1.0)
+
+
+def test_the_evaluation_closes_with_its_configured_window(api: Api, deployed: Engine, clock) -> None:
+    done = submit(api)
+    number, code = done["number"], done["queryCode"]
+    check_registration(api, number)
+    office_acts(api, number, TO_TRANSFER + TO_REPLY)
+    window = {d["title"]: d for d in lookup(api, number, code)["deadlines"]}["满意度评价期限"]
+    assert (window["length"], window["due"]) == ("7日", "2026-11-09")
+    clock.advance(days=8)
+    deployed.fire_timers(deployed.petitions.get(number).instance_id)
+    view = lookup(api, number, code)
+    assert view["evaluation"]["open"] is False
+    late = {"number": number, "code": code, "rating": "satisfied"}
+    response = api.anonymous.post("/api/public/evaluation", json=late, headers=ORIGIN)
+    assert assert_error(response, 409)["details"]["reason"] == "evaluation_closed"
+    rows = api.as_("supervisor").ok("GET", "/api/metrics")
+    [row] = [r for r in rows if r["unit"] == UNIT]
+    assert (row["eligible"], row["evaluations"], row["evaluationRate"]) == (1, 0, 0.0)
