@@ -24,11 +24,14 @@ from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
 from .models import Task
+from .notifier import Outbox, load_notifier
 from .orgadmin import OrgAdmin, UserAdmin
 from .organisation import Organisation, Routing
 from .petitions import PetitionRegistry
 from .ports import InstanceCommands, TimerHost
 from .procedures import PetitionActs
+from .public import PublicDesk, PublicLimits
+from .ratelimit import RateLimiter
 from .scripting import FunctionRegistry, SafeScriptEngine, default_functions
 from .serialization import WorkflowCodec
 from .unit_of_work import UnitOfWork, WorkEnvironment
@@ -78,6 +81,8 @@ class Services:
     orgadmin: OrgAdmin
     users: UserAdmin
     documents: Documents
+    public: PublicDesk
+    outbox: Outbox
     acts: PetitionActs
 
 
@@ -152,6 +157,19 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
     documents = Documents(
         db=core.db, now=now, settings=core.settings, calendar=core.calendar, rules=core.deadlines.rules
     )
+    public = PublicDesk(
+        db=core.db,
+        now=now,
+        calendar=core.calendar,
+        registry=petitions,
+        deadlines=core.deadlines,
+        forms=core.forms,
+        notifier=load_notifier(core.settings.notifier, core.db, now),
+        limiter=RateLimiter(core.db, now),
+        limits=PublicLimits.from_env(),
+    )
+    # The evaluation opens when the reply is served and closes with the rating, in the command's transaction.
+    core.complete_hooks.append(public.on_task_completed)
     return Services(
         petitions,
         escalations,
@@ -160,6 +178,8 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         orgadmin,
         UserAdmin(core.db, accounts, orgadmin),
         documents,
+        public,
+        Outbox(core.db, now),
         acts,
     )
 

@@ -34,6 +34,8 @@ class Settings:
     upload_types: tuple[str, ...] = ("png", "jpg", "pdf", "tif", "docx")
     # The organ whose name heads a written notice and numbers it, when the issuing user belongs to no unit.
     organ: str = "信访工作机构"
+    # The notifier for messages to petitioners (engine/notifier.py): module:factory, or the outbox when empty.
+    notifier: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -56,6 +58,7 @@ class Settings:
                 if t.strip()
             ),
             organ=os.environ.get("PETITIONFLOW_ORGAN", "").strip() or "信访工作机构",
+            notifier=os.environ.get("PETITIONFLOW_NOTIFIER", "").strip(),
         )
 
     @property

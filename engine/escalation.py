@@ -316,7 +316,11 @@ class EscalationLadder:
         supervised = session.execute(
             select(Escalation.unit, func.count())
             .where(
-                Escalation.kind == "supervision", Escalation.unit.is_not(None), Escalation.created_at >= start
+                Escalation.kind == "supervision",
+                # Overdue work only: a supervision opened by a 不满意 evaluation is not a lapsed deadline.
+                Escalation.deadline_name.is_not(None),
+                Escalation.unit.is_not(None),
+                Escalation.created_at >= start,
             )
             .group_by(Escalation.unit)
         )

@@ -6,7 +6,11 @@ dimension) and month, from the registry and deadline records.
   extension counts, as Art. 34 allows it).
 - 及时受理率 timely acceptance: acceptance deadlines met ÷ acceptance deadlines closed.
 - 群众满意率 satisfaction: (satisfied + basically satisfied) ÷ evaluations received.
+- 参评率 participation: evaluations received ÷ items eligible for evaluation (the written reply served).
 - overdue now: petitions with an open step past its due time (engine/urgency.py), by registration month.
+The two evaluation rates count, as the responsible unit, the unit evaluated (the one that first handled the
+item, MYD14 Arts. 4-5) in the month its reply was served; the others the petition's responsible unit, in the
+month of registration or of the deadline's close.
 Denominators marked GK in domain.md are standard practice; each figure comes with its numerator and
 denominator so a reader can check it.
 """
@@ -21,7 +25,7 @@ from typing import Any
 from sqlalchemy import Date, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from .models import Deadline, Petition, Task
+from .models import Deadline, Evaluation, Petition, Task
 from .urgency import has_overdue_step
 
 UNKNOWN_UNIT = "(未指定)"
@@ -64,18 +68,19 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
         (q.by_involved, func.coalesce(Petition.involved_unit, UNKNOWN_UNIT)),
     )
 
-    def window(column: Any) -> list[Any]:
+    def window(column: Any, unit: Any = Petition.responsible_unit) -> list[Any]:
+        """The period, the unit asked for and the jurisdiction; ``unit``: the column answering for the item."""
         conditions = []
         if q.since:
             conditions.append(cast(column, Date) >= q.since)
         if q.until:
             conditions.append(cast(column, Date) <= q.until)
         if q.unit:
-            conditions.append(Petition.responsible_unit == q.unit)
+            conditions.append(unit == q.unit)
         if q.involved_unit:
             conditions.append(Petition.involved_unit == q.involved_unit)
         if q.units is not None:
-            conditions.append(Petition.responsible_unit.in_(sorted(q.units)))
+            conditions.append(unit.in_(sorted(q.units)))
         return conditions
 
     def columns(month: Any) -> list[Any]:
@@ -90,8 +95,6 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
         *columns(reg_month),
         func.sum(case((Petition.packaged, 1), else_=0)),
         func.sum(case((and_(Petition.packaged, Petition.resolved), 1), else_=0)),
-        func.sum(case((Petition.rating.is_not(None), 1), else_=0)),
-        func.sum(case((Petition.rating.in_(("satisfied", "basically_satisfied")), 1), else_=0)),
         func.count(),
         func.sum(
             case(
@@ -100,17 +103,35 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
             )
         ),
     ).where(*window(Petition.registered_at))
-    for unit, involved, month, packaged, resolved, rated, satisfied, registered, late in session.execute(
+    for unit, involved, month, packaged, resolved, registered, late in session.execute(
         petition_query.group_by(*grouping(reg_month))
     ):
         rows[(unit, involved, month)].update(
-            packaged=packaged or 0,
-            resolved=resolved or 0,
-            rated=rated or 0,
-            satisfied=satisfied or 0,
-            registered=registered,
-            overdue=late or 0,
+            packaged=packaged or 0, resolved=resolved or 0, registered=registered, overdue=late or 0
         )
+
+    # The evaluations: the unit evaluated stands in the responsible unit's column, the month is the reply's.
+    served_month = _month(session, Evaluation.eligible_at)
+    evaluated = (
+        (q.by_unit, Evaluation.unit),
+        (q.by_involved, func.coalesce(Petition.involved_unit, UNKNOWN_UNIT)),
+        (q.by_month, served_month),
+    )
+    evaluation_query = (
+        select(
+            *[column if wanted else literal("all") for wanted, column in evaluated],
+            func.count(),
+            func.sum(case((Evaluation.rating.is_not(None), 1), else_=0)),
+            func.sum(case((Evaluation.rating.in_(("satisfied", "basically_satisfied")), 1), else_=0)),
+        )
+        .join(Petition, Petition.number == Evaluation.business_key)
+        .where(*window(Evaluation.eligible_at, Evaluation.unit))
+        .group_by(*[column for wanted, column in evaluated if wanted])
+    )
+    for unit, involved, month, eligible, rated, satisfied in session.execute(evaluation_query):
+        if not eligible:
+            continue
+        rows[(unit, involved, month)].update(eligible=eligible, rated=rated or 0, satisfied=satisfied or 0)
 
     closed_month = _month(session, Deadline.closed_at)
     deadline_query = (
@@ -155,6 +176,8 @@ def compute(session: Session, q: MetricQuery) -> list[dict[str, Any]]:
                 "satisfactionRate": _ratio(r["satisfied"], r["rated"]),
                 "satisfied": r["satisfied"],
                 "evaluations": r["rated"],
+                "evaluationRate": _ratio(r["rated"], r["eligible"]),
+                "eligible": r["eligible"],
             }
         )
     return result

@@ -516,3 +516,60 @@ class Document(Base):
     receipt_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
     service_recorded_by: Mapped[str | None] = mapped_column(String(100))
     service_recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class QueryCode(Base):
+    """The petitioner's query code (查询码) of one item: only a salted, slow hash of it is kept, so neither a
+    database copy nor an official can read it back; the petitioner sees it once and gets it by message."""
+
+    __tablename__ = "query_code"
+
+    number: Mapped[str] = mapped_column(String(30), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OutboxMessage(Base):
+    """A message to a petitioner waiting for the operator's gateway (SMS): written in the transaction that
+    produced it, so nothing is announced that was not stored, and nothing stored is forgotten."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(10))  # sms
+    recipient: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(30))
+    business_key: Mapped[str | None] = mapped_column(String(30), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RateLimit(Base):
+    """Attempts counted per key (a hashed client address or item number) in a fixed window, in the database
+    so every worker and host shares one count."""
+
+    __tablename__ = "rate_limit"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Evaluation(Base):
+    """满意度评价 of one item: opened when the written reply is served (the item becomes eligible, which 参评率
+    counts), rated once by the petitioner online or recorded by the office on their behalf."""
+
+    __tablename__ = "evaluation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    business_key: Mapped[str] = mapped_column(String(30), unique=True)
+    # The unit that first handled the item: the one evaluated (谁初次办理、谁接受评价, MYD14 Arts. 4-5).
+    unit: Mapped[str] = mapped_column(String(100), index=True)
+    eligible_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    rating: Mapped[str | None] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(10))  # web | office
+    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -14,12 +14,13 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from .calendar import StatutoryCalendar
 from .counters import next_value
@@ -271,9 +272,14 @@ class PetitionRegistry:
         return f"XF{received.year}-{value:06d}"
 
     def register(
-        self, data: Mapping[str, Any], *, actor: str | None = None
+        self,
+        data: Mapping[str, Any],
+        *,
+        actor: str | None = None,
+        within: Callable[[Session, Petition], None] | None = None,
     ) -> tuple[Petition, CommandResult]:
-        """Validate, number and store the petition and start its intake procedure, all or nothing."""
+        """Validate, number and store the petition and start its intake procedure, all or nothing;
+        ``within`` runs in the same transaction once the petition has its number (the query code)."""
         clean = self.validate(data)
         with self.db.transaction() as session:
             seen = self.history(session, clean)
@@ -311,6 +317,8 @@ class PetitionRegistry:
             )
             session.add(petition)
             session.flush()
+            if within is not None:
+                within(session, petition)
             variables = {
                 **clean,
                 **start_variables(petition),

@@ -19,13 +19,15 @@ READ_ALL = ("supervisor", "admin")
 # as Camunda Modeler's "Start instance" does: petitions start through registration, which numbers them first).
 DEPLOYERS = ("designer", "admin")
 STARTERS = DEPLOYERS
+# Who reads the message outbox (query codes waiting for the SMS gateway) and marks what the gateway sent.
+OUTBOX_READERS = ("admin",)
 # Who suspends, resumes and cancels a running instance.
 INSTANCE_MANAGERS = ("supervisor", "admin")
 # Who starts a supervision (督办) of an important item by hand (S003 #11).
 SUPERVISORS = ("supervisor", "admin")
 # Who may correlate messages from outside (Camunda's POST /message): integrations run as these roles.
 MESSAGE_SENDERS = ("designer", "supervisor", "admin")
-# Who records a petitioner's own acts (a request for 复查/复核, a withdrawal) on the petitioner's behalf.
+# Who records a petitioner's own acts (an evaluation, a request for 复查/复核, a withdrawal) on their behalf.
 PETITIONER_PROXIES = ("registrar", "admin")
 # Roles that work with the petitioner directly and so see identity numbers and phone numbers in full.
 SEES_CONTACT = ("registrar", "handler", "leader", "admin")

@@ -56,8 +56,8 @@ class CalendarAlerts(Protocol):
 
 class TimerHost(Protocol):
     """What the timer service needs of the engine: where the data and the lock live, the office's time zone,
-    the after-commit listeners it joins, the ladder it runs each morning, the timer commands and the calendar it
-    follows."""
+    the after-commit listeners it joins, the ladder it runs each morning (with the purge of ended attempt
+    windows), the timer commands and the calendar it follows."""
 
     settings: Settings
     db: Database
@@ -73,6 +73,8 @@ class TimerHost(Protocol):
     def follow_calendar(self) -> int: ...
 
     def record_failure(self, instance_id: str, kind: str, error: Exception) -> None: ...
+
+    def purge_attempts(self) -> int: ...
 
 
 class Ladder(Protocol):

@@ -138,12 +138,18 @@ class Engine:
         self.orgadmin = services.orgadmin
         self.users = services.users
         self.documents = services.documents
+        self.public = services.public
+        self.outbox = services.outbox
         self.acts = services.acts
         self.forms = core.forms
         self.calendar_years = core.calendar_years
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def purge_attempts(self) -> int:
+        """Forget attempt windows that have ended (the scheduler's morning pass)."""
+        return self.public.limiter.purge()
 
     @property
     def definitions(self) -> DefinitionStore:

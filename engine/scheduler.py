@@ -366,6 +366,10 @@ class TimerService:
             log.info("patrol: %d findings", self.engine.escalations.patrol())
         except Exception:
             log.exception("the daily patrol failed")
+        try:
+            log.info("attempt limits: %d ended windows forgotten", self.engine.purge_attempts())
+        except Exception:
+            log.exception("forgetting ended attempt windows failed")
 
     def _due_instants(self, until: datetime | None) -> set[datetime]:
         query = (

@@ -14,12 +14,13 @@ from . import policy, queries
 from .accounts import Principal
 from .definitions import UNSUPPORTED_FILE, DeployFile, DeploymentResult
 from .documents import ServiceRecord, Upload
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, ValidationFailed
 from .forms import FormDefinition
 from .metrics import MetricQuery, compute
-from .models import Attachment, Deadline, Document, Instance, Petition, Task
+from .models import Attachment, Deadline, Document, Instance, OutboxMessage, Petition, Task
 from .orgadmin import LoadReport, UnitSpec, UserInfo, parse_document
 from .organisation import Membership, Unit
+from .public import RATING_LABELS, Issued, evaluation_task
 
 if TYPE_CHECKING:
     from .runtime import CommandResult, Engine
@@ -333,9 +334,12 @@ def cancel(
     return engine.cancel(instance_id, actor=_actor(principal), reason=reason)
 
 
-def register(engine: Engine, principal: Principal, data: dict[str, Any]) -> tuple[Petition, CommandResult]:
-    """Register a petition and start its intake procedure; the adapter's route guard checks the role."""
-    return engine.petitions.register(data, actor=principal.username)
+def register(
+    engine: Engine, principal: Principal, data: dict[str, Any]
+) -> tuple[Petition, CommandResult, Issued]:
+    """Register a petition, start its intake procedure and issue its query code (sent to the petitioner's
+    phone through the notifier); the adapter's route guard checks the role."""
+    return engine.public.register(data, actor=principal.username)
 
 
 def supervise(
@@ -767,3 +771,115 @@ def county_wide(engine: Engine, principal: Principal, why: str) -> None:
     """Refuse whoever's jurisdiction is narrower than the county (a unit's head or inspector)."""
     if scope(engine, principal) is not None:
         raise Forbidden(f"this needs a county-wide jurisdiction: {why}")
+
+
+# -- the petitioner's side (engine/public.py) ------------------------------------------------------------------
+def submit_online(
+    engine: Engine, data: dict[str, Any], address: str | None
+) -> tuple[Petition, CommandResult, Issued]:
+    """An online petition (no account): validated by the registration form's rules, limited per address."""
+    return engine.public.submit(data, address=address)
+
+
+def public_lookup(engine: Engine, number: str, code: str, address: str | None) -> dict[str, Any]:
+    """The public facts of the item whose query code this is (limited per address and per number)."""
+    return public_view(engine, engine.public.authenticate(number, code, address))
+
+
+def public_view(engine: Engine, petition: Petition) -> dict[str, Any]:
+    """What the petitioner reads of the item (engine/public.py) with the written notices served on them."""
+    view = engine.public.view(petition)
+    view["notices"] = [
+        {"id": d.id, "title": d.title, "number": d.doc_number, "servedOn": d.served_on.isoformat()}
+        for d in served_notices(engine, petition.number)
+        if d.served_on is not None
+    ]
+    return view
+
+
+def public_notice_file(
+    engine: Engine, number: str, code: str, address: str | None, document_id: int
+) -> tuple[Document, bytes]:
+    """A notice served on the petitioner, its PDF as issued, to whoever holds the item's number and code."""
+    petition = engine.public.authenticate(number, code, address)
+    return served_notice_file(engine, petition.number, document_id)
+
+
+def _evaluate(engine: Engine, petition: Petition, rating: Any, reason: Any, actor: str | None) -> None:
+    problems: dict[str, list[str]] = {}
+    if rating not in RATING_LABELS:
+        problems["rating"] = ["请选择满意、基本满意或不满意"]
+    reason = str(reason or "").strip()
+    if rating == "dissatisfied" and not reason:
+        problems["reason"] = ["评价不满意的，请写明理由"]
+    if len(reason) > 1000:
+        problems["reason"] = ["理由不超过1000字"]
+    if problems:
+        raise ValidationFailed(f"{len(problems)} field(s) are invalid", {"fields": problems})
+    task = evaluation_task(read(engine, queries.petition_tasks, petition.number))
+    if task is None:
+        raise InvalidState(
+            "the evaluation is not open: the reply is not served yet, it was evaluated, or the window ended",
+            {"reason": "evaluation_closed"},
+        )
+    if task.assignee is not None:
+        # The petitioner's own word wins over a colleague who was about to record it.
+        engine.unclaim(task.id, actor=actor)
+    values: dict[str, Any] = {
+        "rating": rating,
+        "evaluatedAt": engine.now().astimezone(engine.calendar.tz).date().isoformat(),
+        "evaluationComment": reason or None,
+    }
+    if task.form_ref == "handling_evaluation":
+        values["returnVisit"] = False
+    engine.complete(task.id, {k: v for k, v in values.items() if v is not None}, actor=actor)
+
+
+def public_evaluate(
+    engine: Engine, number: str, code: str, address: str | None, rating: Any, reason: Any
+) -> dict[str, Any]:
+    """The petitioner rates the unit that first handled the item, once, while the evaluation is open."""
+    petition = engine.public.authenticate(number, code, address)
+    _evaluate(engine, petition, rating, reason, None)
+    engine.public.mark_online(petition.number)
+    return public_view(engine, petition)
+
+
+def evaluate_for(
+    engine: Engine, principal: Principal, number: str, rating: Any, reason: Any
+) -> dict[str, Any]:
+    """The registrar records a petitioner's evaluation given at the counter or by letter."""
+    _proxy_acts_on(engine, principal, number)
+    petition = engine.petitions.get(number)
+    _evaluate(engine, petition, rating, reason, principal.username)
+    return public_view(engine, petition)
+
+
+def outbox(
+    engine: Engine, principal: Principal, status: str | None, limit: int, offset: int
+) -> list[OutboxMessage]:
+    policy.check_role(principal, policy.OUTBOX_READERS)
+    return engine.outbox.list(status, limit, offset)
+
+
+def mark_outbox(engine: Engine, principal: Principal, message_id: int, status: str) -> OutboxMessage:
+    policy.check_role(principal, policy.OUTBOX_READERS)
+    return engine.outbox.mark(message_id, status)
+
+
+def public_request_review(
+    engine: Engine, number: str, code: str, address: str | None, kind: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """The petitioner's own request for 复查/复核: the same use case the registrar records it with."""
+    petition = engine.public.authenticate(number, code, address)
+    engine.acts.request_review(petition.number, kind, fields, actor=None)
+    return public_view(engine, engine.petitions.get(petition.number))
+
+
+def public_withdraw(
+    engine: Engine, number: str, code: str, address: str | None, reason: str
+) -> dict[str, Any]:
+    """The petitioner withdraws the item themselves (the registrar's withdrawal, without the account)."""
+    petition = engine.public.authenticate(number, code, address)
+    engine.acts.withdraw(petition.number, reason, actor=None)
+    return public_view(engine, engine.petitions.get(petition.number))

@@ -630,6 +630,7 @@ PROTECTED = [
     ("POST", "/api/petitions"),
     ("POST", "/api/petitions/check"),
     ("GET", "/api/petitions/{number}"),
+    ("POST", "/api/petitions/{number}/evaluation"),
     ("POST", "/api/petitions/{number}/review-requests"),
     ("POST", "/api/petitions/{number}/withdrawal"),
     ("POST", "/api/petitions/{number}/extension-requests"),
@@ -686,6 +687,8 @@ PROTECTED = [
     ("GET", "/api/tasks/export"),
     ("POST", "/api/tasks/{task_id}/complete-with-files"),
     ("GET", "/api/metrics/export"),
+    ("GET", "/api/admin/outbox"),
+    ("POST", "/api/admin/outbox/{message_id}"),
 ]
 
 
@@ -711,6 +714,7 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "position": "handler",
         "attachment_id": 1,
         "document_id": 1,
+        "message_id": "1",
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})

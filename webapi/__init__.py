@@ -17,6 +17,7 @@ from .api import init_api
 from .auth import init_auth
 from .errors import register_error_handlers
 from .pages import bp as pages_blueprint
+from .public_pages import bp as public_blueprint
 from .security import install_security_headers
 
 
@@ -58,6 +59,7 @@ def create_app(engine: Engine | None = None) -> Flask:
     init_api(app)
     app.register_blueprint(camunda.blp)
     app.register_blueprint(pages_blueprint)
+    app.register_blueprint(public_blueprint)
 
     @app.before_request
     def follow_calendar() -> None:

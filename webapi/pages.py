@@ -57,6 +57,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("统计分析", "pages.metrics", ("supervisor", "leader")),
     ("流程设计", "pages.designer", ("designer",)),
     ("组织机构", "pages.organisation", ("admin",)),
+    ("短信发件箱", "pages.outbox", ("admin",)),
 )
 # Where each role starts after signing in, first match wins.
 LANDING = (
@@ -211,6 +212,12 @@ def metrics() -> Any:
 @bp.get("/admin/organisation")
 def organisation() -> Any:
     return _page("pages/organisation.html", "organisation", "admin")
+
+
+@bp.get("/admin/outbox")
+def outbox() -> Any:
+    """Messages to petitioners waiting for (or sent by) the operator's SMS gateway."""
+    return _page("pages/outbox.html", "outbox", "admin")
 
 
 @bp.get("/instances/<instance_id>")

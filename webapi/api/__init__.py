@@ -21,6 +21,7 @@ from . import (
     metrics,
     organisation,
     petitions,
+    public,
     session,
     tasks,
     vocabulary,
@@ -38,9 +39,12 @@ BLUEPRINTS = (
     calendar,
     vocabulary,
     organisation,
+    public,
 )
-# The operations anyone may call (signing in and out); every other one answers 401 to strangers first.
+# The operations anyone may call (signing in and out, the petitioner's side); every other one answers 401 to
+# strangers first.
 PUBLIC = ("/api/session",)
+PUBLIC_PREFIX = "/api/public/"
 
 
 class PetitionflowApi(Api):
@@ -77,7 +81,7 @@ def refuse_nul_characters() -> None:
     bad += [str(name) for name, value in request.form.items(multi=True) if "\x00" in f"{name}{value}"]
     if not (in_path or bad):
         return
-    if identify() is None and request.path not in PUBLIC:
+    if identify() is None and request.path not in PUBLIC and not request.path.startswith(PUBLIC_PREFIX):
         return  # the view answers 401 before it reads anything
     if in_path:
         raise NotFound("nothing here has a NUL character in its name")
@@ -110,4 +114,5 @@ def init_api(app: Flask) -> Api:
     api = PetitionflowApi(app)
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    api.register_blueprint(public.admin)
     return api

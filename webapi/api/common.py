@@ -96,6 +96,11 @@ def disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def binary(*types: str) -> dict[str, Any]:
+    """The OpenAPI answer of an operation that sends a file of one of ``types``."""
+    return {"responses": {"200": {"description": "the file", "content": {t: {} for t in types}}}}
+
+
 def file_response(data: bytes, filename: str, media_type: str, *, inline: bool) -> Response:
     response = Response(data, mimetype=media_type)
     response.headers["Content-Disposition"] = disposition("inline" if inline else "attachment", filename)

@@ -20,7 +20,7 @@ from engine import services
 from engine.documents import NOTICE_KINDS, PREVIEWABLE, SERVICE_METHODS, ServiceRecord, Upload
 
 from ..auth import current, engine, require
-from .common import file_response, multipart, with_errors
+from .common import binary, file_response, multipart, with_errors
 
 blp = Blueprint(
     "documents",
@@ -103,10 +103,6 @@ class ServiceUpload(ServiceForm, ReceiptFile):
 
 def uploads(files: list[Any]) -> list[Upload]:
     return [Upload(f.filename or "", f.read()) for f in files]
-
-
-def binary(*types: str) -> dict[str, Any]:
-    return {"responses": {"200": {"description": "the file", "content": {t: {} for t in types}}}}
 
 
 @blp.route("/<number>/attachments")

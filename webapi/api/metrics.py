@@ -14,7 +14,10 @@ from ..auth import current, engine, require
 from .common import ExportArgs, export_doc, export_response, with_errors
 
 blp = Blueprint(
-    "metrics", __name__, url_prefix="/api/metrics", description="化解率, 按期办结率, 及时受理率, 满意率"
+    "metrics",
+    __name__,
+    url_prefix="/api/metrics",
+    description="化解率, 按期办结率, 及时受理率, 满意率, 参评率",
 )
 
 
@@ -48,6 +51,8 @@ class MetricRowSchema(Schema):
     satisfactionRate = fields.Float(allow_none=True)
     satisfied = fields.Integer()
     evaluations = fields.Integer()
+    evaluationRate = fields.Float(allow_none=True, metadata={"description": "参评率: evaluations ÷ eligible"})
+    eligible = fields.Integer(metadata={"description": "items whose written reply was served"})
 
 
 class MetricExportArgs(MetricArgs, ExportArgs):

@@ -15,6 +15,7 @@ from engine.queries import PetitionFilter
 from ..auth import current, engine, require
 from .common import AuditEventSchema, ExportArgs, PageArgs, export_doc, export_response, source, with_errors
 from .instances import InstanceSchema
+from .public import DeliverySchema, PublicViewSchema, RatingSchema
 from .tasks import CompleteResultSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
@@ -124,6 +125,8 @@ def petition_filter(args: dict[str, Any], limit: int, offset: int = 0) -> Petiti
 
 class RegisterResultSchema(PetitionSchema):
     firstTasks = fields.List(fields.String())
+    queryCode = fields.String(metadata={"description": "the petitioner's query code, shown once"})
+    delivery = fields.Nested(DeliverySchema)
 
 
 class CheckResultSchema(Schema):
@@ -155,8 +158,13 @@ class Petitions(MethodView):
     @with_errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register a petition (the fields of forms/intake_registration.form); starts its intake procedure."""
-        petition, result = services.register(engine(), current(), data)
-        return {**source(PetitionSchema(), petition), "firstTasks": result.created_tasks}
+        petition, result, issued = services.register(engine(), current(), data)
+        return {
+            **source(PetitionSchema(), petition),
+            "firstTasks": result.created_tasks,
+            "queryCode": issued.shown,
+            "delivery": {"sent": issued.delivery.sent, "note": issued.delivery.note},
+        }
 
 
 @blp.route("/export", methods=["GET"])
@@ -290,6 +298,12 @@ def request_review(args: dict[str, Any], number: str) -> Any:
     """Record the petitioner's request for 复查 (kind review) or 复核 (kind recheck) and deliver it to the
     petition's procedure; 409 when nothing was served yet, the 30-day window has passed or it was asked."""
     return services.request_review(engine(), current(), number, args["kind"], _given(args, "kind"))
+
+
+@act("evaluation", RatingSchema, PublicViewSchema)
+def evaluate_for(args: dict[str, Any], number: str) -> dict[str, Any]:
+    """Record the petitioner's evaluation given at the counter or by letter (the same rules as online)."""
+    return services.evaluate_for(engine(), current(), number, args["rating"], args.get("reason"))
 
 
 @act("withdrawal", WithdrawalArgs)

@@ -14,7 +14,7 @@ export const PETITION_STATUS = {
 };
 export const CHANNELS = { letter: '书信', visit: '走访', web: '网上信访', phone: '电话' };
 export const CATEGORIES = { suggestion: '建议意见类', accusation: '检举控告类', complaint: '申诉求决类' };
-export const ESCALATION_KINDS = { warning: '临期预警', supervision: '超期督办', listing: '挂牌督办', patrol: '网上巡查' };
+export const ESCALATION_KINDS = { warning: '临期预警', supervision: '督查督办', listing: '挂牌督办', patrol: '网上巡查' };
 export const DEADLINE_UNITS = { calendar: '日', working: '个工作日' };
 export const EVENT_KINDS = {
   'instance.started': '流程启动', 'instance.completed': '流程结束', 'instance.suspended': '流程挂起',

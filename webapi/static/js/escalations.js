@@ -17,6 +17,7 @@ const DETAILS = {
   reason: ['督办事由', (v) => label(SUPERVISION_REASONS, v)],
   by: ['督办人', String],
   day: ['巡查日', String],
+  rating: ['群众评价', (v) => ({ dissatisfied: '不满意' }[v] || v)],
 };
 
 function card(e) {

@@ -27,11 +27,18 @@ function actionForm(title, fields, button, send) {
 const field = (text, control) => h('label', {}, text, control);
 const area = (name, required = true) => h('textarea', { name, rows: 2, required, maxlength: 2000 });
 
-/** What a registrar records for the petitioner (复查、复核、撤回、关联), and the unit's extension request. */
+/** What a registrar records for the petitioner (满意度评价、复查、复核、撤回、关联), and the unit's extension
+ * request. The evaluation follows the public pages' rules: once, while open, a reason for 不满意. */
 function actions(p) {
   const url = (path) => `/api/petitions/${encodeURIComponent(p.number)}/${path}`;
   const forms = [];
   if (has('registrar', 'admin')) {
+    forms.push(actionForm('满意度评价', [
+      field('评价结果', h('select', { name: 'rating', required: true }, h('option', { value: '' }, '请选择'),
+        h('option', { value: 'satisfied' }, '满意'), h('option', { value: 'basically_satisfied' }, '基本满意'),
+        h('option', { value: 'dissatisfied' }, '不满意'))),
+      field('理由（不满意的必填）', area('reason', false)),
+    ], '代为登记评价', (d) => post(url('evaluation'), { rating: d.rating, reason: d.reason || null })));
     forms.push(actionForm('请求复查或复核', [
       field('种类', h('select', { name: 'kind' }, h('option', { value: 'review' }, '复查'), h('option', { value: 'recheck' }, '复核'))),
       field('请求', area('request')), field('事实', area('facts', false)), field('理由', area('reasons', false)),

@@ -92,6 +92,10 @@ function done(p) {
     h('div', { class: 'card-head' }, h('h2', {}, '登记成功'), petitionStatusBadge(p.status)),
     h('div', { class: 'done-number', 'data-testid': 'petition-number' }, p.number),
     h('div', { class: 'flags' }, petitionFlags(p)),
+    p.queryCode ? h('div', { class: 'alert alert-warning', 'data-testid': 'query-code-box' },
+      h('div', {}, '查询码（只显示这一次，请交给信访人抄存）：',
+        h('strong', { class: 'query-code', 'data-testid': 'query-code' }, p.queryCode)),
+      h('div', { class: 'small' }, p.delivery.note)) : null,
     definitionList([
       ['信访人', p.petitionerName], ['渠道', label(CHANNELS, p.channel)], ['收到日期', p.receivedAt],
       ['标题', p.subject], ['涉及单位', p.involvedUnit],
