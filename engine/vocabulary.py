@@ -39,6 +39,8 @@ STATUS_LABELS = {
     "terminated": "已终结",
     "cancelled": "已撤销",
     "withdrawn": "已撤回",
+    "channelled": "已导入法定途径",
+    "merged": "已合并办理",
 }
 CHANNEL_LABELS = {"letter": "书信", "visit": "走访", "web": "网上信访", "phone": "电话"}
 CATEGORY_LABELS = {"suggestion": "建议意见类", "accusation": "检举控告类", "complaint": "申诉求决类"}

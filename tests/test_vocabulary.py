@@ -17,9 +17,10 @@ from engine.deadlines import DEFAULT_RULES
 from engine.organisation import KINDS, POSITIONS
 from engine.runtime import Engine
 from engine.testing import load_fixture_org
-from engine.vocabulary import GROUP_LABELS
+from engine.vocabulary import GROUP_LABELS, STATUS_LABELS
 from tests.api_helpers import Api
 from webapi import create_app
+from webapi.api.petitions import STATUSES
 
 
 @pytest.fixture
@@ -85,3 +86,7 @@ def test_the_vocabulary_names_units_and_positions(operated: Api, settings: Setti
     assert words["units"]["county.zjw"] == "区住房城乡建委"
     assert words["positions"]["head"] == "负责人"
     office.db.dispose()
+
+
+def test_every_petition_status_has_its_chinese_word_for_papers_exports_and_the_public_pages() -> None:
+    assert set(STATUSES) <= set(STATUS_LABELS), set(STATUSES) - set(STATUS_LABELS)
