@@ -274,6 +274,8 @@ CONTENT_CHECKED = (
     "/api/petitions/{number}/attachments",
     "/api/petitions/{number}/documents/{document_id}/service",
     "/api/tasks/{task_id}/complete-with-files",
+    # A reason is required only with the rating 不满意: a rule across two fields the document does not state.
+    "/api/petitions/{number}/evaluation",
     # A token's longest lifetime is the operator's PETITIONFLOW_TOKEN_MAX_DAYS, which the document cannot state
     # (the operations added above moved the derandomized cases so that one now asks for 39,916,799 days).
     "/api/tokens",
