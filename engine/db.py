@@ -89,7 +89,12 @@ class Database:
                 _create_private(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # JIT compilation is off: the planner's cost estimates for the metrics' aggregations over every
+            # petition cross jit_above_cost, and compiling them took 0.8 s of a 1.2 s request at 100,000
+            # petitions (bench/RESULTS.md, section 7), while no query of ours runs long enough to repay it.
+            kwargs.update(
+                pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"options": "-c jit=off"}
+            )
         self.engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
