@@ -27,39 +27,51 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Take transaction control away from the driver so "begin" below decides how each one starts.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # FULL: an acknowledged commit survives power loss too, not only a process crash.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # An in-memory database has no WAL (and no other connection to wait for).
+        record.info["wal"] = str(mode).lower() == "wal"
+        record.info["busy_timeout"] = SQLITE_BUSY_TIMEOUT_MS
+
+    def busy_timeout(conn: Any, milliseconds: int) -> None:
+        """Set the connection's busy timeout when it is not already that: a setting of the driver's connection,
+        made on it directly, not a statement of the transaction (and, between two commands, not made again)."""
+        info = conn.connection.info
+        if info.get("busy_timeout") != milliseconds:
+            conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+            info["busy_timeout"] = milliseconds
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode != "IMMEDIATE":
+        if mode != "IMMEDIATE" or not conn.connection.info.get("wal"):
+            busy_timeout(conn, SQLITE_BUSY_TIMEOUT_MS)
             conn.exec_driver_sql(f"BEGIN {mode}")
             return
         # SQLite's own busy handler sleeps up to 100 ms between tries, so a writer that waits behind a busy
         # one (the scheduler draining a burst of timers) can miss every free moment for seconds. Asking again
-        # every millisecond, it gets the lock within about one of its being free.
+        # every millisecond, it gets the lock within about one of its being free. The timeout stays off for
+        # the whole write transaction: in WAL mode a connection holding the write lock never waits for another
+        # (its reads see its snapshot, its commit appends to the log, the checkpoint after it is passive), and
+        # the next read transaction on the connection sets it back.
+        busy_timeout(conn, 0)
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
-        try:
-            while True:
-                try:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    return
-                except OperationalError as error:
-                    if "locked" not in str(error.orig) or time.monotonic() > deadline:
-                        raise
-                time.sleep(0.001)
-        finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as error:
+                if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.001)
 
 
 def _create_private(path: Path) -> None:
