@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A PostgreSQL connection idle in the pool this long is checked before it is used again.
+PING_AFTER_IDLE_S = 2.0
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -74,6 +76,28 @@ def _configure_sqlite(engine: Engine) -> None:
             time.sleep(0.001)
 
 
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use when it has lain idle (a server restart or an idle
+    timeout may have closed it meanwhile), not on every checkout: a connection given back moments ago is
+    alive, and asking costs a round trip per transaction. A dead one is replaced before anyone uses it."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # new, or back in the pool a moment ago
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as error:
+            # The pool drops this connection and hands out a fresh one.
+            raise DisconnectionError(f"a pooled connection was closed while idle: {error}") from error
+
+
 def _create_private(path: Path) -> None:
     """The database holds petitioners' names, ID and phone numbers: its folder and file are the owner's alone.
 
@@ -101,8 +125,10 @@ class Database:
                 _create_private(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=20)
         self.engine = create_engine(url, **kwargs)
+        if not self.is_sqlite:
+            _ping_when_idle(self.engine)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
