@@ -17,49 +17,85 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A PostgreSQL connection idle in the pool this long is checked before it is used again.
+PING_AFTER_IDLE_S = 2.0
 
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Take transaction control away from the driver so "begin" below decides how each one starts.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # FULL: an acknowledged commit survives power loss too, not only a process crash.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # An in-memory database has no WAL (and no other connection to wait for).
+        record.info["wal"] = str(mode).lower() == "wal"
+        record.info["busy_timeout"] = SQLITE_BUSY_TIMEOUT_MS
+
+    def busy_timeout(conn: Any, milliseconds: int) -> None:
+        """Set the connection's busy timeout when it is not already that: a setting of the driver's connection,
+        made on it directly, not a statement of the transaction (and, between two commands, not made again)."""
+        info = conn.connection.info
+        if info.get("busy_timeout") != milliseconds:
+            conn.connection.driver_connection.execute(f"PRAGMA busy_timeout={milliseconds}")
+            info["busy_timeout"] = milliseconds
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode != "IMMEDIATE":
+        if mode != "IMMEDIATE" or not conn.connection.info.get("wal"):
+            busy_timeout(conn, SQLITE_BUSY_TIMEOUT_MS)
             conn.exec_driver_sql(f"BEGIN {mode}")
             return
         # SQLite's own busy handler sleeps up to 100 ms between tries, so a writer that waits behind a busy
         # one (the scheduler draining a burst of timers) can miss every free moment for seconds. Asking again
-        # every millisecond, it gets the lock within about one of its being free.
+        # every millisecond, it gets the lock within about one of its being free. The timeout stays off for
+        # the whole write transaction: in WAL mode a connection holding the write lock never waits for another
+        # (its reads see its snapshot, its commit appends to the log, the checkpoint after it is passive), and
+        # the next read transaction on the connection sets it back.
+        busy_timeout(conn, 0)
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as error:
+                if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.001)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use when it has lain idle (a server restart or an idle
+    timeout may have closed it meanwhile), not on every checkout: a connection given back moments ago is
+    alive, and asking costs a round trip per transaction. A dead one is replaced before anyone uses it."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # new, or back in the pool a moment ago
         try:
-            while True:
-                try:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    return
-                except OperationalError as error:
-                    if "locked" not in str(error.orig) or time.monotonic() > deadline:
-                        raise
-                time.sleep(0.001)
-        finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as error:
+            # The pool drops this connection and hands out a fresh one.
+            raise DisconnectionError(f"a pooled connection was closed while idle: {error}") from error
 
 
 def _create_private(path: Path) -> None:
@@ -92,10 +128,10 @@ class Database:
             # JIT compilation is off: the planner's cost estimates for the metrics' aggregations over every
             # petition cross jit_above_cost, and compiling them took 0.8 s of a 1.2 s request at 100,000
             # petitions (bench/RESULTS.md, section 7), while no query of ours runs long enough to repay it.
-            kwargs.update(
-                pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args={"options": "-c jit=off"}
-            )
+            kwargs.update(pool_size=10, max_overflow=20, connect_args={"options": "-c jit=off"})
         self.engine = create_engine(url, **kwargs)
+        if not self.is_sqlite:
+            _ping_when_idle(self.engine)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")

@@ -11,7 +11,7 @@ its workflow, apply the change, save the state and its projections, commit, and 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,9 @@ from .models import Instance, ProcessDefinition, Task
 from .queries import task_not_open
 from .scripting import SafeScriptEngine
 from .unit_of_work import CommandResult, Listener, UnitOfWork, WorkEnvironment
+
+# Session.info key: instance rows locked by lock_all and not yet taken by a command.
+LOCKED = "petitionflow.locked_instances"
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,18 @@ class CommandExecutor:
             listener(result)
 
     # -- locking and loading -----------------------------------------------------------------------------------
+    def lock_all(self, session: Session, instance_ids: Sequence[str]) -> None:
+        """Lock several instances with one statement (in id order, as any two batches lock them), for commands
+        run one after another in this transaction: each command's :meth:`lock` takes its row from here."""
+        query = select(Instance).where(Instance.id.in_(list(instance_ids))).order_by(Instance.id)
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        session.info[LOCKED] = {row.id: row for row in session.scalars(query)}
+
     def lock(self, session: Session, instance_id: str) -> Instance:
+        held = session.info.get(LOCKED)
+        if held is not None and instance_id in held:
+            return held.pop(instance_id)
         query = select(Instance).where(Instance.id == instance_id)
         if not self.db.is_sqlite:
             query = query.with_for_update()

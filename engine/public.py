@@ -576,7 +576,8 @@ class PublicDesk:
     def on_task_completed(self, work: UnitOfWork, task: Task, data: Mapping[str, Any]) -> None:
         """The reply served opens the evaluation; a rating closes it (once); 不满意 goes on the board."""
         number = work.row.business_key
-        if not number:
+        # Only the reply and evaluation forms concern the evaluation: every other completion reads nothing.
+        if not number or task.form_ref not in (*REPLY_FORMS, *EVALUATION_FORMS):
             return
         session = work.session
         row = session.scalars(select(Evaluation).where(Evaluation.business_key == number)).first()

@@ -705,13 +705,35 @@ class Engine:
     def fire_due(self, instance_ids: Sequence[str]) -> tuple[list[CommandResult], dict[str, Exception]]:
         """Fire the due timers of several instances in one transaction: a burst's commits shrink by the batch.
 
-        Each instance is the same command as ``fire_timers`` under its own lock and in its own savepoint, so an
-        instance whose fire fails is rolled back alone and returned with its error, and the others commit
-        together; exactly once holds as for one instance. Listeners hear of each fire after the commit.
+        Each instance is the same command as ``fire_timers`` under its own lock (the batch's rows are locked by
+        one statement), so exactly once holds as for one instance. The batch is first fired as a whole; if
+        any instance fails, that transaction is rolled back and the batch fired again with a savepoint per
+        instance, so that the failing one is rolled back alone and returned with its error, and the others
+        commit together. Listeners hear of each fire after the commit.
         """
+        try:
+            with self.db.transaction() as session:
+                self.executor.lock_all(session, instance_ids)
+                results = [
+                    result
+                    for instance_id in instance_ids
+                    if (result := self.executor.execute_in(session, self._fire_command(instance_id)))
+                    is not None
+                ]
+            failures: dict[str, Exception] = {}
+        except Exception:
+            results, failures = self._fire_each_in_savepoint(instance_ids)
+        for result in results:
+            self.executor.notify(result)
+        return results, failures
+
+    def _fire_each_in_savepoint(
+        self, instance_ids: Sequence[str]
+    ) -> tuple[list[CommandResult], dict[str, Exception]]:
         results: list[CommandResult] = []
         failures: dict[str, Exception] = {}
         with self.db.transaction() as session:
+            self.executor.lock_all(session, instance_ids)
             for instance_id in instance_ids:
                 try:
                     with session.begin_nested():
@@ -721,8 +743,6 @@ class Engine:
                     continue
                 if result is not None:
                     results.append(result)
-        for result in results:
-            self.executor.notify(result)
         return results, failures
 
     def recompute_deadlines(self, instance_id: str, generation: int) -> CommandResult | None:

@@ -5,8 +5,8 @@ the timer itself). APScheduler keeps one job per distinct due *instant*, not per
 all end at 24:00, so ten thousand timers may come due at once, and ten thousand jobs would be handed out and
 deleted one by one by APScheduler's single main loop. The job of an instant drains: it claims the instances
 that are due, in chunks ordered by due time, and fires them in batches of a few instances per transaction
-(``Engine.fire_due``: one commit per batch, a savepoint per instance) on a pool of workers (one on SQLite,
-which admits one writer at a time). Each instance is locked and fires only what is due under the lock, so
+(``Engine.fire_due``: one statement locks the batch, one commit ends it) on a pool of workers (one on
+SQLite, which admits one writer at a time). Each instance is locked and fires only what is due under the lock, so
 firing twice fires nothing more. The jobs live in the application database, so they survive restarts.
 
 One scheduler is active at a time: on PostgreSQL the holder of an advisory lock, on SQLite the holder of a
@@ -43,8 +43,12 @@ ADVISORY_LOCK_KEY = 0x7065_7469_7469_6F6E  # "petition"
 FIRING_MARGIN = timedelta(milliseconds=2)
 SYNC_HORIZON = timedelta(seconds=5)
 RETRY_LIMIT = timedelta(minutes=5)
-CHUNK = 200  # due instances claimed per query while draining
-BATCH = 8  # instances fired in one transaction: fewer commits, yet a short hold of SQLite's write lock
+CHUNK = 200  # due instances claimed per query while draining (at least; see TimerService.chunk)
+# Instances fired in one transaction. SQLite: fewer commits, yet a short hold of its one write lock, which a
+# handler's command waits for. PostgreSQL: row locks let batches and handlers run side by side, so a larger
+# batch only saves commits (and the round trips around them).
+SQLITE_BATCH = 8
+PG_BATCH = 32
 YIELD = 0.003  # seconds SQLite's write lock is left free between two batches
 
 # The active service of this process. Jobs name only their instant, so they stay valid across restarts.
@@ -117,6 +121,9 @@ class TimerService:
         # SQLite lets one writer in at a time: more firing threads would only queue for the lock and crowd out
         # the handlers' own commands.
         self.workers = 1 if engine.db.is_sqlite else workers
+        self.batch = SQLITE_BATCH if engine.db.is_sqlite else PG_BATCH
+        # Enough for several batches per worker, so that few of them idle while a chunk's last batches run.
+        self.chunk = max(CHUNK, self.workers * self.batch * 4)
         self._pool: FirePool | None = None
         self.scheduler = BackgroundScheduler(
             jobstores={
@@ -248,7 +255,7 @@ class TimerService:
         )
 
     def _claim(self, idle: set[str]) -> list[str]:
-        """Up to CHUNK due instances, the longest due first, that no drain holds, that are not waiting for a
+        """Up to ``chunk`` due instances, the longest due first, that no drain holds, that are not waiting for a
         retry and whose fire in this drain did not find them idle (``idle``: due by their row, yet nothing to
         fire, so not tried again in a loop); they are held until fired."""
         now = datetime.now(UTC)
@@ -262,8 +269,8 @@ class TimerService:
                 self._in_flight | idle | {i for i, (_, retry_at) in self._failing.items() if retry_at > now}
             )
             with self.engine.db.reading() as session:
-                rows = session.scalars(query.limit(CHUNK + len(skip))).all()
-            claimed = [i for i in rows if i not in skip][:CHUNK]
+                rows = session.scalars(query.limit(self.chunk + len(skip))).all()
+            claimed = [i for i in rows if i not in skip][: self.chunk]
             self._in_flight.update(claimed)
         return claimed
 
@@ -275,7 +282,7 @@ class TimerService:
             claimed = self._claim(idle)
             if not claimed:
                 return
-            batches = [claimed[i : i + BATCH] for i in range(0, len(claimed), BATCH)]
+            batches = [claimed[i : i + self.batch] for i in range(0, len(claimed), self.batch)]
             try:
                 for fired_nothing in pool.map(self._fire_and_yield, batches):
                     idle.update(fired_nothing)

@@ -3,13 +3,17 @@ engine command arrive there, with the events it wrote."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.orm import Session
 
 from engine.executor import Command
 from engine.runtime import Engine
 from engine.unit_of_work import CommandResult
-from tests.helpers import deploy_data, instance, only_task
+from tests.helpers import deploy_data, events, instance, only_task, with_text
+from tests.test_scheduler import BROKEN_AFTER_TIMER
+from tests.test_unit_of_work import statements
 
 VALID = {"name": "张三", "accepted": True, "handler": "bob", "wait": "P2D"}
 
@@ -76,3 +80,37 @@ def test_every_command_passes_through_the_executor(engine: Engine, clock, seen) 
     assert "timer.fired" in written[6]
     assert "instance.cancelled" in written[8]
     assert "message.delivered" in written[11]
+
+
+def fires(engine: Engine, instance_id: str) -> int:
+    return sum(1 for e in events(engine, instance_id) if e.kind == "timer.fired")
+
+
+def test_a_batch_of_due_timers_fires_each_once_and_a_failing_fire_is_rolled_back_alone(
+    engine: Engine, clock
+) -> None:
+    """The scheduler's batch: one statement locks every instance of it and one commit ends it; when one fire
+    fails the batch is fired again with a savepoint each, so the others still fire, exactly once."""
+    deploy_data(engine, "simple.bpmn", "simple_register.form")
+    engine.deploy([with_text("broken_after_timer.bpmn", BROKEN_AFTER_TIMER)])
+    good = []
+    for number in range(3):
+        instance_id = engine.start("simple", business_key=f"XF-{number}").instance_id
+        engine.complete(only_task(engine, instance_id, "register").id, VALID)
+        good.append(instance_id)
+    broken = engine.start(
+        "broken_after_timer", variables={"due": (clock.now() + timedelta(days=1)).isoformat()}
+    ).instance_id
+    clock.advance(days=2, seconds=1)
+
+    sent = statements(engine, lambda: engine.fire_due(good[:2]))
+    locks = [s for s in sent if s.startswith("SELECT instance.id")]
+    assert len(locks) == 1 and not [s for s in sent if "SAVEPOINT" in s], sent
+    assert [fires(engine, i) for i in good[:2]] == [1, 1]
+
+    results, failures = engine.fire_due([good[0], broken, good[2]])
+    assert [r.instance_id for r in results] == [good[2]]  # good[0] had nothing left to fire
+    assert set(failures) == {broken}
+    assert [fires(engine, i) for i in good] == [1, 1, 1]
+    row = instance(engine, broken)
+    assert row.state == "active" and row.next_timer_at is not None and fires(engine, broken) == 0

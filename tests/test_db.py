@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
+from engine import db as db_module
 from engine.config import Settings
-from engine.db import Database
+from engine.db import SQLITE_BUSY_TIMEOUT_MS, Database
+from tests.conftest import PG_AVAILABLE, PG_URL
 
 
 @pytest.fixture
@@ -69,3 +74,60 @@ def test_an_in_memory_database_leaves_no_file_behind(
     finally:
         db.dispose()
     assert list(tmp_path.iterdir()) == []
+
+
+def busy_timeout(session: Session) -> int:
+    return int(session.execute(text("PRAGMA busy_timeout")).scalar_one())
+
+
+def test_a_sqlite_writer_waits_by_asking_and_readers_keep_their_busy_timeout(tmp_path: Path) -> None:
+    """A command's transaction asks for the write lock every millisecond (busy timeout off, set once on the
+    connection, not around every BEGIN); a read transaction on the same connection has the timeout back."""
+    db = Database(f"sqlite:///{tmp_path / 'pf.db'}")
+    other = Database(f"sqlite:///{tmp_path / 'pf.db'}")
+    try:
+        with db.transaction() as session:
+            session.execute(text("CREATE TABLE note (body TEXT)"))
+            assert busy_timeout(session) == 0
+        with db.reading() as session:
+            assert busy_timeout(session) == SQLITE_BUSY_TIMEOUT_MS
+        holding = threading.Event()
+
+        def hold_the_lock() -> None:
+            with other.transaction() as session:
+                session.execute(text("INSERT INTO note VALUES ('first')"))
+                holding.set()
+                time.sleep(0.3)
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        assert holding.wait(10)
+        # Busy timeout off, yet no "database is locked": the writer asks until the holder commits.
+        with db.transaction() as session:
+            session.execute(text("INSERT INTO note VALUES ('second')"))
+        holder.join()
+        with db.reading() as session:
+            assert session.scalars(text("SELECT body FROM note ORDER BY rowid")).all() == ["first", "second"]
+    finally:
+        db.dispose()
+        other.dispose()
+
+
+@pytest.mark.skipif(not PG_AVAILABLE, reason="PostgreSQL is not reachable")
+def test_a_pooled_postgresql_connection_closed_while_idle_is_replaced_before_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
+    db = Database(PG_URL)
+    admin = create_engine(PG_URL)
+    try:
+        with db.reading() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.begin() as connection:  # what a server restart does to the pooled connection
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(0.1)
+        with db.reading() as session:
+            assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    finally:
+        db.dispose()
+        admin.dispose()
