@@ -3,8 +3,6 @@ modification route, through the whole app on SQLite and PostgreSQL: permissions,
 
 from __future__ import annotations
 
-import pytest
-
 from engine.runtime import Engine
 from engine.scheduler import TimerService
 from tests.api_helpers import Api, assert_error, basic
@@ -50,7 +48,9 @@ def test_incidents_are_listed_and_retried_within_the_jurisdiction(api: Api, depl
     [move] = dry["instances"]
     assert move["canMigrate"] and not move["migrated"]
     assert [(a["sourceActivityId"], a["targetActivityId"]) for a in move["activities"]] == [("Wait", "Wait")]
-    done = supervisor.ok("POST", "/api/migrations", json={**plan, "dryRun": False, "reason": "网关补默认出口"})
+    done = supervisor.ok(
+        "POST", "/api/migrations", json={**plan, "dryRun": False, "reason": "网关补默认出口"}
+    )
     assert done["instances"][0]["migrated"] and done["batches"] == 1
     [result] = supervisor.ok("POST", "/api/incidents/retry", json={"ids": [incident["id"]]})
     assert result["resolved"] is True
@@ -93,7 +93,10 @@ def test_move_back_and_modification_need_a_reason_and_the_role(api: Api, deploye
 
     # The Camunda 7 route: annotation is the reason; 204.
     rest = f"/engine-rest/process-instance/{instance_id}/modification"
-    again = [{"type": "cancel", "activityId": "Reply"}, {"type": "startBeforeActivity", "activityId": "Review"}]
+    again = [
+        {"type": "cancel", "activityId": "Reply"},
+        {"type": "startBeforeActivity", "activityId": "Review"},
+    ]
     response = api.client.post(rest, json={"instructions": again}, headers=basic("supervisor"))
     assert response.status_code == 400
     response = api.client.post(
@@ -103,7 +106,9 @@ def test_move_back_and_modification_need_a_reason_and_the_role(api: Api, deploye
     assert only_task(deployed, instance_id, "Review")
 
 
-def test_a_migration_needs_its_reason_a_county_supervisor_and_a_valid_mapping(api: Api, deployed: Engine) -> None:
+def test_a_migration_needs_its_reason_a_county_supervisor_and_a_valid_mapping(
+    api: Api, deployed: Engine
+) -> None:
     source = deploy_case(deployed)
     instance_id = deployed.start("repair_case", business_key="XF-R8").instance_id
     deployed.complete(only_task(deployed, instance_id, "Register").id, {}, actor="registrar")
@@ -118,10 +123,18 @@ def test_a_migration_needs_its_reason_a_county_supervisor_and_a_valid_mapping(ap
     body = assert_error(supervisor.post("/api/migrations", json={**plan, "dryRun": False}), 400)
     assert "原因" in body["message"]
     assert_error(api.as_("a_inspector").post("/api/migrations", json=plan), 403, "forbidden")
-    wrong = assert_error(supervisor.post("/api/migrations", json={**plan, "mapping": {"Reply": "Nowhere"}}), 400)
+    wrong = assert_error(
+        supervisor.post("/api/migrations", json={**plan, "mapping": {"Reply": "Nowhere"}}), 400
+    )
     assert "mapping.Reply" in wrong["details"]["fields"]
 
-    mapped = {**plan, "mapping": {"Reply": "WrittenReply"}, "dryRun": False, "reason": "答复环节改名", "batchSize": 1}
+    mapped = {
+        **plan,
+        "mapping": {"Reply": "WrittenReply"},
+        "dryRun": False,
+        "reason": "答复环节改名",
+        "batchSize": 1,
+    }
     [done] = supervisor.ok("POST", "/api/migrations", json=mapped)["instances"]
     assert done["migrated"] and done["activities"][0]["targetActivityName"] == "书面答复（新）"
     assert only_task(deployed, instance_id, "WrittenReply")
