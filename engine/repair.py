@@ -382,6 +382,8 @@ class InstanceMove:
     business_key: str | None
     activities: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # The active steps the target version has no element for (the plan may map them).
+    unmapped: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def movable(self) -> bool:
@@ -465,6 +467,7 @@ class _Rebinding:
                 # Elements are matched by id; SpiffWorkflow's guess from the flows around them is not a plan.
                 aligned = None
             if aligned is None:
+                move.unmapped.append({"id": source.bpmn_id, "name": source.bpmn_name})
                 move.problems.append(
                     f"环节「{_element_name(source)}」在新版本中不存在，且迁移计划没有为它指定对应环节"
                 )

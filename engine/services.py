@@ -436,7 +436,9 @@ def migrate(
                     item["error"] = error.message
                 else:
                     item["migrated"] = True
-    return {"dry_run": dry_run, "batches": batches, "instances": report}
+    names = engine.element_names(plan.target_id)
+    targets = [{"id": k, "name": v} for k, v in names.items() if v]
+    return {"dry_run": dry_run, "batches": batches, "instances": report, "target_activities": targets}
 
 
 def register(

@@ -101,6 +101,9 @@ class InstanceMigrationSchema(Schema):
     canMigrate = fields.Boolean(attribute="move.movable")
     activities = fields.List(fields.Nested(ActivityMoveSchema), attribute="move.activities")
     problems = fields.List(fields.String(), attribute="move.problems")
+    unmappedActivities = fields.List(
+        fields.Dict(), attribute="move.unmapped", metadata={"description": "active steps ({id, name}) to map"}
+    )
     migrated = fields.Boolean()
     error = fields.String(allow_none=True)
 
@@ -109,6 +112,11 @@ class MigrationReportSchema(Schema):
     dryRun = fields.Boolean(attribute="dry_run")
     batches = fields.Integer()
     instances = fields.List(fields.Nested(InstanceMigrationSchema))
+    targetActivities = fields.List(
+        fields.Dict(),
+        attribute="target_activities",
+        metadata={"description": "the named elements of the target version ({id, name}), to map onto"},
+    )
 
 
 @blp.route("/incidents")
