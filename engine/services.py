@@ -370,10 +370,11 @@ def retry_incidents(engine: Engine, principal: Principal, ids: Sequence[int]) ->
     for incident in found:
         try:
             engine.retry_incident(incident.id, actor=_actor(principal))
-        except ProcessError as error:
+        except (ProcessError, InvalidState, Conflict) as error:
+            # Failed again (one attempt more), or not now (a suspended case fires once resumed): the rest go on.
             again = read(engine, queries.get_incident, incident.id)
             results.append(
-                {"id": incident.id, "resolved": False, "message": str(error), "attempts": again.attempts}
+                {"id": incident.id, "resolved": False, "message": error.message, "attempts": again.attempts}
             )
         else:
             results.append(

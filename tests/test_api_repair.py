@@ -58,6 +58,14 @@ def test_incidents_are_listed_and_retried_within_the_jurisdiction(api: Api, depl
     assert only_task(deployed, instance_id, "FollowUp")
 
 
+def test_a_suspended_case_is_not_retried_and_says_why(api: Api, deployed: Engine, clock) -> None:
+    instance_id = failed_timer(deployed, clock)
+    deployed.suspend(instance_id)
+    [incident] = api.as_("supervisor").ok("GET", "/api/incidents")
+    [paused] = api.as_("supervisor").ok("POST", "/api/incidents/retry", json={"ids": [incident["id"]]})
+    assert paused["resolved"] is False and "挂起" in paused["message"] and paused["attempts"] == 1
+
+
 def test_move_back_and_modification_need_a_reason_and_the_role(api: Api, deployed: Engine) -> None:
     deploy_case(deployed)
     instance_id = deployed.start("repair_case", business_key="XF-R9").instance_id
@@ -69,6 +77,9 @@ def test_move_back_and_modification_need_a_reason_and_the_role(api: Api, deploye
     assert "原因" in body["message"] and body["details"]["fields"]["reason"] == ["必填项"]
     assert_error(api.as_("handler").post(f"{url}/move-back", json={"reason": "x"}), 403, "forbidden")
     assert_error(supervisor.post("/api/instances/nope/move-back", json={"reason": "x"}), 404, "not_found")
+    build_county(deployed)
+    # A township's supervisor does not know a case outside the township.
+    assert_error(api.as_("a_inspector").post(f"{url}/move-back", json={"reason": "x"}), 404, "not_found")
     supervisor.ok("POST", f"{url}/move-back", json={"reason": "登记信息有误"})
     assert only_task(deployed, instance_id, "Register")
     history = supervisor.ok("GET", url)["history"]
