@@ -257,7 +257,8 @@ def _end_idle_subprocesses(workflow: BpmnWorkflow) -> None:
         changed = False
         for sp_id, sp in list(workflow.subprocesses.items()):
             caller = workflow.get_task_from_id(sp_id)
-            if caller is None or not caller.has_state(ACTIVE_STATES) or sp.completed:
+            # (A procedure whose steps were all cancelled counts as completed, yet never reached its end.)
+            if caller is None or not caller.has_state(ACTIVE_STATES):
                 continue
             if not any(t.has_state(ACTIVE_STATES | TaskState.FUTURE) for t in sp.tasks.values()):
                 _cancel_task(workflow, caller)

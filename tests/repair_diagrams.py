@@ -91,3 +91,40 @@ def deploy_timer(engine: Engine, *, corrected: bool = False) -> str:
     return (
         engine.deploy([with_text("repair_timer.bpmn", TIMER_V2 if corrected else TIMER_V1)]).definitions[0].id
     )
+
+
+# 受理 -> a called procedure (调查核实) -> 答复: steps on both sides of a call activity.
+CALLER = (
+    HEAD.format(key="repair_caller")
+    + """  <bpmn:process id="repair_caller" name="调用测试流程" isExecutable="true">
+    <bpmn:startEvent id="Begin"/>
+    <bpmn:sequenceFlow id="F1" sourceRef="Begin" targetRef="Intake"/>
+    <bpmn:userTask id="Intake" name="受理" camunda:candidateGroups="petition_office"/>
+    <bpmn:sequenceFlow id="F2" sourceRef="Intake" targetRef="CallInvestigation"/>
+    <bpmn:callActivity id="CallInvestigation" name="调查核实程序" calledElement="repair_called"/>
+    <bpmn:sequenceFlow id="F3" sourceRef="CallInvestigation" targetRef="Answer"/>
+    <bpmn:userTask id="Answer" name="答复" camunda:candidateGroups="petition_office"/>
+    <bpmn:sequenceFlow id="F4" sourceRef="Answer" targetRef="Done"/>
+    <bpmn:endEvent id="Done"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+)
+CALLED = (
+    HEAD.format(key="repair_called")
+    + """  <bpmn:process id="repair_called" name="调查核实程序" isExecutable="true">
+    <bpmn:startEvent id="InnerBegin"/>
+    <bpmn:sequenceFlow id="G1" sourceRef="InnerBegin" targetRef="Investigate"/>
+    <bpmn:userTask id="Investigate" name="调查核实" camunda:candidateGroups="petition_office"/>
+    <bpmn:sequenceFlow id="G2" sourceRef="Investigate" targetRef="InnerDone"/>
+    <bpmn:endEvent id="InnerDone"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def deploy_caller(engine: Engine) -> str:
+    """Deploy the caller and its called procedure; returns the caller's definition id."""
+    result = engine.deploy([with_text("repair_caller.bpmn", CALLER), with_text("repair_called.bpmn", CALLED)])
+    return next(d.id for d in result.definitions if d.key == "repair_caller")

@@ -14,7 +14,7 @@ from engine.repair import Instruction, MigrationPlan, parse_instructions, requir
 from engine.runtime import Engine
 from engine.scheduler import TimerService
 from tests.helpers import events, instance, kinds, only_task, open_tasks
-from tests.repair_diagrams import deploy_case, deploy_timer
+from tests.repair_diagrams import deploy_caller, deploy_case, deploy_timer
 
 
 def start_case(engine: Engine) -> str:
@@ -249,3 +249,31 @@ def test_an_instance_that_cannot_move_is_refused_and_unchanged(engine: Engine) -
     engine.complete(task.id, {}, actor="office")
     assert instance(engine, instance_id).state == "completed"
     assert open_tasks(engine, instance_id) == []
+
+
+def test_move_back_and_skip_across_a_call_activity(engine: Engine) -> None:
+    deploy_caller(engine)
+    instance_id = engine.start("repair_caller").instance_id
+    engine.complete(only_task(engine, instance_id, "Intake").id, {"accepted": True})
+    # Inside the called procedure, back to the caller's step before it.
+    engine.move_back(instance_id, reason="受理意见需补充", actor="supervisor")
+    engine.complete(only_task(engine, instance_id, "Intake").id, {"accepted": True})
+    engine.complete(only_task(engine, instance_id, "Investigate").id, {"found": "属实"})
+    # From the caller's step after the call, back into the finished called procedure's last step.
+    engine.move_back(instance_id, reason="调查不充分", actor="supervisor")
+    investigate = only_task(engine, instance_id, "Investigate")
+    assert engine.variables(instance_id, investigate.id)["found"] == "属实"
+    # Skipping the called procedure: its only step is cancelled, so the call goes too, and the case waits at 答复.
+    engine.modify(
+        instance_id,
+        [
+            Instruction("cancel", activity_instance_id=investigate.id),
+            Instruction("startBeforeActivity", "Answer"),
+        ],
+        reason="已另案调查",
+        actor="supervisor",
+    )
+    answer = only_task(engine, instance_id, "Answer")
+    assert instance(engine, instance_id).active_elements == ["Answer"]
+    engine.complete(answer.id, {})
+    assert instance(engine, instance_id).state == "completed"
