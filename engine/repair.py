@@ -539,7 +539,7 @@ def migrate(
     work.write(update(tasks).where(tasks.c.instance_id == row.id).values(definition_id=target_definition.id))
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
         spec = task.task_spec
-        if str(task.id) in work.open_before and work.open_before[str(task.id)] != spec.bpmn_id:
+        if str(task.id) in work.open_before:  # an open step keeps its row (and claim), under its new name
             work.write(
                 update(tasks)
                 .where(tasks.c.id == str(task.id))

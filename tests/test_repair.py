@@ -13,8 +13,8 @@ from engine.models import Incident, Timer
 from engine.repair import Instruction, MigrationPlan, parse_instructions, require_reason
 from engine.runtime import Engine
 from engine.scheduler import TimerService
-from tests.helpers import events, instance, kinds, only_task, open_tasks
-from tests.repair_diagrams import deploy_caller, deploy_case, deploy_timer
+from tests.helpers import events, instance, kinds, only_task, open_tasks, with_text
+from tests.repair_diagrams import CALLED, CALLER, deploy_caller, deploy_case, deploy_timer
 
 
 def start_case(engine: Engine) -> str:
@@ -277,3 +277,24 @@ def test_move_back_and_skip_across_a_call_activity(engine: Engine) -> None:
     assert instance(engine, instance_id).active_elements == ["Answer"]
     engine.complete(answer.id, {})
     assert instance(engine, instance_id).state == "completed"
+
+
+def test_an_instance_inside_a_called_procedure_migrates_with_it(engine: Engine) -> None:
+    source = deploy_caller(engine)
+    instance_id = engine.start("repair_caller").instance_id
+    engine.complete(only_task(engine, instance_id, "Intake").id, {})
+    files = [
+        with_text("repair_caller.bpmn", CALLER.replace('name="答复"', 'name="书面答复"')),
+        with_text("repair_called.bpmn", CALLED.replace('name="调查核实"', 'name="调查核实（新）"')),
+    ]
+    target = next(d.id for d in engine.deploy(files).definitions if d.key == "repair_caller")
+    [move] = engine.dry_run_migration(MigrationPlan(source, target))
+    assert [(a["from"], a["toName"]) for a in move.activities] == [
+        ("CallInvestigation", "调查核实程序"),
+        ("Investigate", "调查核实（新）"),
+    ]
+    engine.migrate_instance(MigrationPlan(source, target), instance_id, reason="调查环节改名")
+    investigate = only_task(engine, instance_id, "Investigate")
+    assert investigate.name == "调查核实（新）"
+    engine.complete(investigate.id, {})
+    assert only_task(engine, instance_id, "Answer").name == "书面答复"
