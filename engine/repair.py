@@ -123,6 +123,9 @@ def parse_instructions(raw: Any) -> list[Instruction]:
         kind = item.get("type")
         activity = item.get("activityId")
         instance = item.get("activityInstanceId")
+        if any(v is not None and not isinstance(v, str) for v in (activity, instance)):
+            problems[where] = ["activityId 和 activityInstanceId 须为文本"]
+            continue
         if kind not in INSTRUCTION_TYPES:
             problems[f"{where}.type"] = ["指令类型只能是 cancel、startBeforeActivity 或 startAfterActivity"]
             continue
@@ -281,7 +284,8 @@ def modify(work: UnitOfWork, instructions: Sequence[Instruction], reason: str, a
                 _start(workflow, instruction)
         _forget_removed_events(workflow)
 
-    work.run(apply)
+    work.run(apply)  # due timers fire with it: when they went through, an incident of theirs is over
+    resolve_incident(work)
     if not _active(workflow):
         raise InvalidInput(
             "修改后案件将没有任何进行中的环节；如需终止案件，请使用「撤销」", {"instance": work.row.id}
@@ -350,6 +354,7 @@ def move_back(work: UnitOfWork, task_id: str | None, reason: str, actor: str | N
         previous.data.update(data)
 
     work.run(reset)
+    resolve_incident(work)
     work.audit(
         "instance.moved_back",
         actor=actor,

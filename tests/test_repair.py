@@ -100,11 +100,19 @@ def test_a_reason_is_required_in_chinese() -> None:
 
 def test_instructions_are_checked_each_by_position() -> None:
     with pytest.raises(InvalidInput) as caught:
-        parse_instructions([{"type": "jump"}, {"type": "cancel"}, {"type": "startBeforeActivity"}])
+        parse_instructions(
+            [
+                {"type": "jump"},
+                {"type": "cancel"},
+                {"type": "startBeforeActivity"},
+                {"type": "cancel", "activityId": ["Review"]},
+            ]
+        )
     assert set(caught.value.details["fields"]) == {
         "instructions.0.type",
         "instructions.1",
         "instructions.2.activityId",
+        "instructions.3",
     }
     with pytest.raises(InvalidInput):
         parse_instructions([])
@@ -298,3 +306,20 @@ def test_an_instance_inside_a_called_procedure_migrates_with_it(engine: Engine) 
     assert investigate.name == "调查核实（新）"
     engine.complete(investigate.id, {})
     assert only_task(engine, instance_id, "Answer").name == "书面答复"
+
+
+def test_skipping_a_failing_timer_ends_its_incident(engine: Engine, clock) -> None:
+    instance_id, service = failing_timer(engine, clock)
+    service.fire([instance_id])
+    assert len(incidents(engine)) == 1
+    # While the failing timer is due, a modification that keeps it fails as the fire does, and changes nothing.
+    with pytest.raises(ProcessError):
+        engine.modify(instance_id, [Instruction("startBeforeActivity", "FollowUp")], reason="并行跟踪")
+    engine.modify(
+        instance_id,
+        [Instruction("cancel", "Wait"), Instruction("startBeforeActivity", "FollowUp")],
+        reason="不再等待，直接回访",
+        actor="supervisor",
+    )
+    assert incidents(engine) == []
+    assert only_task(engine, instance_id, "FollowUp") and timers(engine, instance_id) == []
