@@ -220,6 +220,24 @@ class AuditEvent(Base):
     data: Mapped[dict | None] = mapped_column(JSON)
 
 
+class Incident(Base):
+    """A fire of an instance's timers that failed (a diagram error) and has not succeeded since: what
+    supervisors retry from the incident list (Camunda's failedJob incident). The row goes when a fire of the
+    instance succeeds; the history keeps the first failure (timer.failed) and each retry."""
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instance.id"), unique=True)
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))  # failedTimer
+    element_id: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class Deadline(Base):
     """A statutory deadline of one instance, with its legal basis, pauses, extension and outcome."""
 

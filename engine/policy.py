@@ -23,6 +23,11 @@ STARTERS = DEPLOYERS
 OUTBOX_READERS = ("admin",)
 # Who suspends, resumes and cancels a running instance.
 INSTANCE_MANAGERS = ("supervisor", "admin")
+# Who repairs running cases: retries failed timer fires (incidents), cancels or starts steps, moves a case back a
+# step (Camunda 7's process instance modification), each with a reason in the case's history; within their
+# jurisdiction. Migrating running cases to another version of a diagram reaches every case of that version, so
+# it is for those whose jurisdiction is the whole county (the petition bureau's supervisors, admins).
+REPAIRERS = ("supervisor", "admin")
 # Who starts a supervision (督办) of an important item by hand (S003 #11).
 SUPERVISORS = ("supervisor", "admin")
 # Who may correlate messages from outside (Camunda's POST /message): integrations run as these roles.
@@ -47,6 +52,15 @@ def operator(username: str | None) -> Principal:
     """The person at the server's shell (the command line): whoever can run it reaches the database itself,
     so no rule here holds them back; ``username`` is whom they act as (empty: nobody in particular)."""
     return Principal(username or "", "命令行", frozenset({"admin", OPERATOR}), ())
+
+
+def check_migrator(principal: Principal, scope: Scope) -> None:
+    """Migrating running cases to another version of their diagram: a repairer whose jurisdiction is the county."""
+    check_role(principal, REPAIRERS)
+    if scope is not None:
+        raise Forbidden(
+            "迁移流程版本涉及全县的案件，只有信访局督查人员和管理员可以执行", {"roles": list(REPAIRERS)}
+        )
 
 
 def claim_required(principal: Principal) -> bool:

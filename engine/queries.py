@@ -19,6 +19,7 @@ from .models import (
     Deployment,
     Escalation,
     FormVersion,
+    Incident,
     Instance,
     OrgUnit,
     Petition,
@@ -318,6 +319,37 @@ def get_instance(session: Session, instance_id: str) -> Instance:
     if row is None:
         raise unknown_case("instance", instance_id)
     return row
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    within: Jurisdiction | None = None
+    instance_id: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_incidents(session: Session, f: IncidentFilter) -> list[tuple[Incident, str, str]]:
+    """The incidents of running cases within the jurisdiction, the latest failure first, each with its
+    instance's definition id and key."""
+    query = (
+        select(Incident, Instance.definition_id, Instance.definition_key)
+        .join(Instance, Instance.id == Incident.instance_id)
+        .where(Instance.state.in_(RUNNING))
+    )
+    if f.instance_id is not None:
+        query = query.where(Incident.instance_id == f.instance_id)
+    if f.within is not None:
+        query = query.where(case_within(f.within, Incident.business_key, Incident.instance_id))
+    query = query.order_by(Incident.failed_at.desc(), Incident.id.desc()).limit(f.limit).offset(f.offset)
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
+def get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident '{incident_id}'", {"incident": incident_id})
+    return incident
 
 
 def history(session: Session, instance_id: str) -> list[AuditEvent]:

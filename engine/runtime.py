@@ -26,18 +26,19 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from . import repair
 from .bootstrap import build_core, build_services
 from .calendar import StatutoryCalendar
 from .clock import Clock
 from .config import Settings
 from .db import Database
 from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_definition, undeploy
-from .errors import Conflict, InvalidInput, InvalidState, NotFound, ValidationFailed
+from .errors import Conflict, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
 from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
 from .formstore import DeployedForm, bound_version
-from .models import AuditEvent, Deadline, Instance, ProcessDefinition, Task
+from .models import AuditEvent, Deadline, Incident, Instance, ProcessDefinition, Task
 from .organisation import named_problems
 from .procedures import refuse_repeated_opinion
 from .queries import latest_versions
@@ -296,12 +297,18 @@ class Engine:
     def notify(self, result: CommandResult) -> None:
         self.executor.notify(result)
 
-    def record_failure(self, instance_id: str, kind: str, error: Exception) -> None:
-        """Put a failure that changed nothing (a timer's fire hit a diagram error) in the instance's history,
-        where supervisors look, in a transaction of its own."""
+    def record_failure(self, instance_id: str, kind: str, error: Exception, *, audit: bool = True) -> None:
+        """Keep a failure that changed nothing (a timer's fire hit a diagram error) as the instance's incident,
+        one attempt more each time, and (``audit``) in its history, where supervisors look; in a transaction
+        of its own."""
         details = getattr(error, "details", None) or {}
         with self.db.transaction() as session:
             business_key = session.scalar(select(Instance.business_key).where(Instance.id == instance_id))
+            if business_key is None and session.get(Instance, instance_id) is None:
+                return
+            repair.record_incident(session, instance_id, business_key, error, self.now())
+            if not audit:
+                return
             session.execute(
                 insert(AuditEvent),
                 [
@@ -691,6 +698,7 @@ class Engine:
         def apply(work: UnitOfWork) -> None:
             work.run(lambda: None)
             work.note_fired_timers()
+            repair.resolve_incident(work)
 
         return Command("fire_timers", apply, instance_id=instance_id, wanted=due)
 
@@ -824,6 +832,125 @@ class Engine:
             work.audit("instance.cancelled", actor=actor, data=data or None)
 
         return self._execute(Command("cancel", apply, instance_id=instance_id))
+
+    # -- repair (engine/repair.py) -------------------------------------------------------------------------------
+    def retry_incident(self, incident_id: int, *, actor: str | None = None) -> CommandResult:
+        """Fire the timers of an incident's instance now. Success ends the incident; a failure leaves the
+        instance as it was and the incident with one attempt more and the new message (ProcessError raised)."""
+        with self.db.reading() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound(f"no incident '{incident_id}'", {"incident": incident_id})
+            instance_id, element, attempts = incident.instance_id, incident.element_id, incident.attempts
+
+        def apply(work: UnitOfWork) -> None:
+            if work.row.state == SUSPENDED:
+                raise InvalidState(
+                    "案件已挂起：恢复办理后定时器会自动触发", {"instance": instance_id, "state": SUSPENDED}
+                )
+            work.run(lambda: None)
+            work.note_fired_timers()
+            repair.resolve_incident(work)
+            work.audit("incident.retried", actor=actor, element=element, data={"attempts": attempts})
+
+        try:
+            return self._execute(Command("retry_incident", apply, instance_id=instance_id))
+        except ProcessError as error:
+            self.record_failure(instance_id, "timer.failed", error, audit=False)
+            raise
+
+    def modify(
+        self,
+        instance_id: str,
+        instructions: Sequence[repair.Instruction],
+        *,
+        reason: str,
+        actor: str | None = None,
+    ) -> CommandResult:
+        """Camunda's process instance modification: cancel steps, start before or after steps (engine/repair)."""
+        return self._execute(
+            Command(
+                "modify",
+                lambda work: repair.modify(work, instructions, reason, actor),
+                instance_id=instance_id,
+            )
+        )
+
+    def move_back(
+        self, instance_id: str, *, reason: str, actor: str | None = None, task_id: str | None = None
+    ) -> CommandResult:
+        """退回上一环节: the case waits again at the human step before its current one (engine/repair)."""
+        return self._execute(
+            Command(
+                "move_back",
+                lambda work: repair.move_back(work, task_id, reason, actor),
+                instance_id=instance_id,
+            )
+        )
+
+    def migration_instances(
+        self, plan: repair.MigrationPlan, instance_ids: Sequence[str] | None
+    ) -> list[str]:
+        """The running instances of the plan's source version (those named, when ``instance_ids`` is given)."""
+        with self.db.reading() as session:
+            query = select(Instance.id).where(
+                Instance.definition_id == plan.source_id, Instance.state.in_((ACTIVE, SUSPENDED))
+            )
+            if instance_ids is not None:
+                query = query.where(Instance.id.in_(list(instance_ids)))
+            return list(session.scalars(query.order_by(Instance.started_at, Instance.id)))
+
+    def _migration_target(
+        self, plan: repair.MigrationPlan
+    ) -> tuple[ProcessDefinition, tuple[Any, dict[str, Any]]]:
+        with self.db.reading() as session:
+            source = session.get(ProcessDefinition, plan.source_id)
+            target = session.get(ProcessDefinition, plan.target_id)
+            if source is None or target is None:
+                missing = plan.source_id if source is None else plan.target_id
+                raise NotFound(f"没有流程定义「{missing}」", {"definition": missing})
+            if source.key != target.key:
+                raise InvalidInput(
+                    "只能迁移到同一流程的另一版本", {"source": source.key, "target": target.key}
+                )
+            if source.id == target.id:
+                raise InvalidInput("原版本与目标版本相同", {"definition": source.id})
+            specs = self.executor.specs(session, target.id)
+            repair.check_mapping(plan, self.executor.specs(session, source.id), specs)
+            session.expunge(target)
+        return target, specs
+
+    def dry_run_migration(
+        self, plan: repair.MigrationPlan, instance_ids: Sequence[str] | None = None
+    ) -> list[repair.InstanceMove]:
+        """What each running instance of the source version would become, and which cannot move and why; reads
+        only."""
+        _, target = self._migration_target(plan)
+        moves = []
+        for instance_id in self.migration_instances(plan, instance_ids):
+            with self.db.reading() as session:
+                row = session.get(Instance, instance_id)
+                assert row is not None
+                workflow = self.executor.load(session, row)
+                move = repair.InstanceMove(row.id, row.business_key)
+            repair.plan_move(self.codec.registry, workflow, target, plan.mapping, move)
+            moves.append(move)
+        return moves
+
+    def migrate_instance(
+        self, plan: repair.MigrationPlan, instance_id: str, *, reason: str | None, actor: str | None = None
+    ) -> CommandResult:
+        """Move one instance to the plan's target version in a transaction of its own (engine/repair)."""
+        definition, target = self._migration_target(plan)
+        return self._execute(
+            Command(
+                "migrate",
+                lambda work: repair.migrate(
+                    work, self.codec.registry, definition, target, plan, reason, actor
+                ),
+                instance_id=instance_id,
+            )
+        )
 
     # -- reading state -----------------------------------------------------------------------------------------
     def variables(self, instance_id: str, task_id: str | None = None) -> dict[str, Any]:

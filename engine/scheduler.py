@@ -347,11 +347,12 @@ class TimerService:
             exc_info=error,
         )
         self.schedule(retry_at)
-        if failures == 1:
-            try:
-                self.engine.record_failure(instance_id, "timer.failed", error)
-            except Exception:
-                log.exception("recording the failed fire of instance %s failed", instance_id)
+        # Every failure updates the instance's incident (attempts, message) that supervisors retry; the history
+        # has the first one.
+        try:
+            self.engine.record_failure(instance_id, "timer.failed", error, audit=failures == 1)
+        except Exception:
+            log.exception("recording the failed fire of instance %s failed", instance_id)
 
     def _escalate(self) -> None:
         try:

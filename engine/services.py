@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
 
-from . import policy, queries
+from . import policy, queries, repair
 from .accounts import Principal
 from .definitions import UNSUPPORTED_FILE, DeployFile, DeploymentResult
 from .documents import ServiceRecord, Upload
-from .errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, ValidationFailed
+from .errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
 from .forms import FormDefinition
 from .metrics import MetricQuery, compute
 from .models import Attachment, Deadline, Document, Instance, OutboxMessage, Petition, Task
@@ -332,6 +332,114 @@ def cancel(
 ) -> CommandResult:
     policy.check_role(principal, policy.INSTANCE_MANAGERS)
     return engine.cancel(instance_id, actor=_actor(principal), reason=reason)
+
+
+# -- repair: incidents, modification, migration (engine/repair.py) ----------------------------------------------
+def incidents(
+    engine: Engine, principal: Principal, *, instance_id: str | None = None, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """The incidents within the principal's jurisdiction, each with its element's name and its process."""
+    policy.check_role(principal, policy.REPAIRERS)
+    f = queries.IncidentFilter(within(engine, principal), instance_id, limit, offset)
+    rows = read(engine, queries.list_incidents, f)
+    names: dict[str, dict[str, str | None]] = {}
+    found = []
+    for incident, definition_id, definition_key in rows:
+        if definition_id not in names:
+            names[definition_id] = engine.element_names(definition_id)
+        found.append(
+            {
+                "incident": incident,
+                "element_name": names[definition_id].get(incident.element_id or ""),
+                "definition_id": definition_id,
+                "definition_key": definition_key,
+            }
+        )
+    return found
+
+
+def retry_incidents(engine: Engine, principal: Principal, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Retry each incident (one transaction each): resolved, or failed again with the new message; an incident
+    outside the jurisdiction is unknown (404, nothing retried)."""
+    policy.check_role(principal, policy.REPAIRERS)
+    found = [read(engine, queries.get_incident, i) for i in dict.fromkeys(ids)]
+    for incident in found:
+        if not case_readable(engine, principal, incident.instance_id, incident.business_key):
+            raise NotFound(f"no incident '{incident.id}'", {"incident": incident.id})
+    results = []
+    for incident in found:
+        try:
+            engine.retry_incident(incident.id, actor=_actor(principal))
+        except (ProcessError, InvalidState, Conflict) as error:
+            # Failed again (one attempt more), or not now (a suspended case fires once resumed): the rest go on.
+            again = read(engine, queries.get_incident, incident.id)
+            results.append(
+                {"id": incident.id, "resolved": False, "message": error.message, "attempts": again.attempts}
+            )
+        else:
+            results.append(
+                {"id": incident.id, "resolved": True, "message": None, "attempts": incident.attempts}
+            )
+    return results
+
+
+def _repairable(engine: Engine, principal: Principal, instance_id: str) -> None:
+    policy.check_role(principal, policy.REPAIRERS)
+    readable_instance(engine, principal, instance_id)
+
+
+def modify(
+    engine: Engine, principal: Principal, instance_id: str, instructions: Any, reason: Any
+) -> CommandResult:
+    """Camunda's process instance modification of a case within the jurisdiction, with its reason."""
+    why = repair.require_reason(reason)
+    steps = repair.parse_instructions(instructions)
+    _repairable(engine, principal, instance_id)
+    return engine.modify(instance_id, steps, reason=why, actor=_actor(principal))
+
+
+def move_back(
+    engine: Engine, principal: Principal, instance_id: str, reason: Any, task_id: str | None = None
+) -> CommandResult:
+    """退回上一环节 of a case within the jurisdiction, with its reason."""
+    why = repair.require_reason(reason)
+    _repairable(engine, principal, instance_id)
+    return engine.move_back(instance_id, reason=why, actor=_actor(principal), task_id=task_id)
+
+
+def migrate(
+    engine: Engine,
+    principal: Principal,
+    plan: repair.MigrationPlan,
+    *,
+    instance_ids: Sequence[str] | None = None,
+    dry_run: bool = True,
+    batch_size: int = 50,
+    reason: Any = None,
+) -> dict[str, Any]:
+    """A dry run (what each running instance of the source version would become, which cannot move and why), or
+    the migration of those that can, ``batch_size`` at a time, each instance in a transaction of its own."""
+    policy.check_migrator(principal, scope(engine, principal))
+    why = None if dry_run else repair.require_reason(reason)
+    moves = engine.dry_run_migration(plan, instance_ids)
+    report = [{"move": m, "migrated": False, "error": None} for m in moves]
+    batches = 0
+    if not dry_run:
+        movable = [r for r in report if r["move"].movable]
+        for start in range(0, len(movable), batch_size):
+            batches += 1
+            for item in movable[start : start + batch_size]:
+                try:
+                    engine.migrate_instance(
+                        plan, item["move"].instance_id, reason=why, actor=_actor(principal)
+                    )
+                except (InvalidState, Conflict, ProcessError) as error:
+                    item["error"] = error.message
+                else:
+                    item["migrated"] = True
+    names = engine.element_names(plan.target_id)
+    targets = [{"id": k, "name": v} for k, v in names.items() if v]
+    return {"dry_run": dry_run, "batches": batches, "instances": report, "target_activities": targets}
 
 
 def register(

@@ -54,6 +54,8 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("监控中心", "pages.cockpit", ("supervisor",)),
     ("流程监控", "pages.processes", ("supervisor", "designer")),
     ("预警督办", "pages.escalations", ("supervisor", "leader")),
+    ("异常处理", "pages.incidents", ("supervisor",)),
+    ("流程迁移", "pages.migrations", ("supervisor",)),
     ("统计分析", "pages.metrics", ("supervisor", "leader")),
     ("流程设计", "pages.designer", ("designer",)),
     ("组织机构", "pages.organisation", ("admin",)),
@@ -202,6 +204,18 @@ def processes() -> Any:
 @bp.get("/cockpit/escalations")
 def escalations() -> Any:
     return _page("pages/escalations.html", "escalations", "supervisor", "leader")
+
+
+@bp.get("/cockpit/incidents")
+def incidents() -> Any:
+    """Failed timer fires, retried one or several at a time."""
+    return _page("pages/incidents.html", "incidents", "supervisor")
+
+
+@bp.get("/cockpit/migrations")
+def migrations() -> Any:
+    """Running cases moved to another version of their diagram, after a dry run."""
+    return _page("pages/migrations.html", "migrations", "supervisor")
 
 
 @bp.get("/cockpit/metrics")

@@ -22,6 +22,7 @@ from . import (
     organisation,
     petitions,
     public,
+    repair,
     session,
     tasks,
     vocabulary,
@@ -40,6 +41,7 @@ BLUEPRINTS = (
     vocabulary,
     organisation,
     public,
+    repair,
 )
 # The operations anyone may call (signing in and out, the petitioner's side); every other one answers 401 to
 # strangers first.

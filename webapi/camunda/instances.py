@@ -9,7 +9,7 @@ from flask import url_for
 
 from engine import queries, services
 from engine.errors import NotFound
-from engine.policy import INSTANCE_READERS
+from engine.policy import INSTANCE_READERS, REPAIRERS
 from engine.queries import Criteria
 
 from ..auth import current, engine
@@ -197,3 +197,13 @@ def activity_instances(instance_id: str) -> dict[str, Any]:
         "incidents": [],
         "name": row.definition_key,
     }
+
+
+@blp.post("/process-instance/<instance_id>/modification")
+@authenticated(*REPAIRERS)
+def process_instance_modification(instance_id: str) -> Any:
+    """Camunda 7's modification (cancel, startBeforeActivity, startAfterActivity); its ``annotation`` is the
+    reason kept in the case's history, and required here. 204 once applied."""
+    body = json_body()
+    services.modify(engine(), current(), instance_id, body.get("instructions"), body.get("annotation"))
+    return "", 204

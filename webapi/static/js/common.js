@@ -27,6 +27,8 @@ export const EVENT_KINDS = {
   'attachment.added': '上传附件', 'document.issued': '出具文书', 'document.served': '登记送达', 'file.downloaded': '下载材料',
   'petition.matter': '重复信访核对', 'petition.linked': '关联同一事项', 'petition.unlinked': '取消关联',
   'petition.merged': '合并办理', 'petition.split': '拆分办理',
+  'instance.moved_back': '退回上一环节', 'instance.modified': '调整办理环节', 'instance.migrated': '迁移到新版流程',
+  'incident.retried': '异常重试',
 };
 
 export function label(map, key, fallback = '—') {
@@ -375,6 +377,8 @@ export function describeEvent(event, elementNames = {}) {
   if (data.days) extra.push(`${data.days} 日`);
   if (data.assignee) extra.push(`→ ${data.assignee}`);
   if (data.text) extra.push(`“${data.text}”`);
+  if (data.fromName) extra.push(`自「${data.fromName}」`);
+  if (event.kind === 'instance.migrated' && data.version) extra.push(`第 ${data.version} 版`);
   if (data.reason) extra.push(`原因：${data.reason}`);
   if (data.message) extra.push(`消息 ${data.message}`);
   if (data.file) extra.push(data.file);

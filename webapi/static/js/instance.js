@@ -5,12 +5,15 @@ import {
   explain, flash, fmtDateTime, fmtDue, get, h, label, me, namesFromEvents, post, processNames, replace, showDiagram,
   timeline,
 } from './common.js';
+import { repairButtons } from './repair.js';
 
 const instanceId = ctx.instanceId;
 const url = `/api/instances/${encodeURIComponent(instanceId)}`;
 const DONE_KINDS = new Set(['activity.completed', 'task.completed']);
 let instance = null;
 let names = {};
+// [id, name] of the steps of the instance's diagram, for 从某环节开始 (known once the diagram is drawn).
+let repairTargets = [];
 
 function mark(viewer) {
   const canvas = viewer.get('canvas');
@@ -123,6 +126,14 @@ function actions() {
   }, text);
   if (supervisor && instance.state === 'active') buttons.push(command('suspend', '挂起', '挂起后期限和定时器暂停，确定挂起？'));
   if (supervisor && instance.state === 'suspended') buttons.push(command('resume', '恢复', '确定恢复办理？'));
+  if (supervisor && instance.state === 'active') {
+    const active = [...new Set([...instance.tasks.map((t) => t.elementId), ...(instance.activeElements || [])])];
+    buttons.push(...repairButtons(instance, {
+      active: active.map((id) => [id, names[id] || id]),
+      targets: () => repairTargets,
+      reload: load,
+    }));
+  }
   if (supervisor && ['active', 'suspended'].includes(instance.state)) buttons.push(command('cancel', '撤销', '撤销后流程终止且不可恢复，确定撤销？'));
   replace(box, buttons);
 }
@@ -154,6 +165,10 @@ async function load() {
     const xml = await get(`/api/definitions/${encodeURIComponent(instance.definitionId)}/xml`);
     const viewer = await showDiagram(container, xml);
     names = { ...names, ...elementNames(viewer) };
+    repairTargets = viewer.get('elementRegistry')
+      .filter((e) => /Task$|CallActivity|IntermediateCatchEvent$/.test(e.type) && e.businessObject.name)
+      .map((e) => [e.id, e.businessObject.name.replace(/\s+/g, ' ')]);
+    actions();
     showTimeline();
     mark(viewer);
     const focusIds = instance.tasks.map((t) => t.elementId).concat(instance.activeElements || []);

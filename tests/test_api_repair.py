@@ -1,0 +1,152 @@
+"""/api/incidents, /api/instances/{id}/modification and /move-back, /api/migrations and the Camunda-compatible
+modification route, through the whole app on SQLite and PostgreSQL: permissions, jurisdiction, Chinese errors."""
+
+from __future__ import annotations
+
+from engine.runtime import Engine
+from engine.scheduler import TimerService
+from tests.api_helpers import Api, assert_error, basic
+from tests.helpers import only_task
+from tests.repair_diagrams import deploy_case, deploy_timer
+from tests.test_jurisdiction import build_county
+
+pytest_plugins = ["tests.api_helpers"]
+
+
+def failed_timer(engine: Engine, clock) -> str:
+    """A case whose timer fire failed once (a gateway reads a variable the case never has)."""
+    deploy_timer(engine)
+    instance_id = engine.start("repair_timer", business_key="XF-T1").instance_id
+    clock.advance(days=1, seconds=1)
+    TimerService(engine).fire([instance_id])
+    return instance_id
+
+
+def test_incidents_are_listed_and_retried_within_the_jurisdiction(api: Api, deployed: Engine, clock) -> None:
+    instance_id = failed_timer(deployed, clock)
+    build_county(deployed)
+    supervisor = api.as_("supervisor")
+    [incident] = supervisor.ok("GET", "/api/incidents")
+    assert incident["instanceId"] == instance_id and incident["attempts"] == 1
+    assert (incident["elementId"], incident["elementName"]) == ("Choose", "是否答复")
+    assert incident["type"] == "failedTimer" and "replied" in incident["message"]
+    # A handler may not; a supervisor of one township does not see a case outside it.
+    assert_error(api.as_("handler").get("/api/incidents"), 403, "forbidden")
+    assert api.as_("a_inspector").ok("GET", "/api/incidents") == []
+    assert_error(api.as_("a_inspector").post(f"/api/incidents/{incident['id']}/retry"), 404, "not_found")
+
+    again = supervisor.ok("POST", f"/api/incidents/{incident['id']}/retry")
+    assert again == {"id": incident["id"], "resolved": False, "message": again["message"], "attempts": 2}
+    assert "replied" in again["message"]
+
+    # The corrected diagram: a dry run, then the migration; the retry of many goes through.
+    source = incident["definitionId"]
+    target = deploy_timer(deployed, corrected=True)
+    plan = {"sourceDefinitionId": source, "targetDefinitionId": target}
+    dry = supervisor.ok("POST", "/api/migrations", json={**plan, "dryRun": True})
+    assert dry["dryRun"] is True and dry["batches"] == 0
+    [move] = dry["instances"]
+    assert move["canMigrate"] and not move["migrated"]
+    assert [(a["sourceActivityId"], a["targetActivityId"]) for a in move["activities"]] == [("Wait", "Wait")]
+    done = supervisor.ok(
+        "POST", "/api/migrations", json={**plan, "dryRun": False, "reason": "网关补默认出口"}
+    )
+    assert done["instances"][0]["migrated"] and done["batches"] == 1
+    [result] = supervisor.ok("POST", "/api/incidents/retry", json={"ids": [incident["id"]]})
+    assert result["resolved"] is True
+    assert supervisor.ok("GET", "/api/incidents") == []
+    assert only_task(deployed, instance_id, "FollowUp")
+
+
+def test_a_suspended_case_is_not_retried_and_says_why(api: Api, deployed: Engine, clock) -> None:
+    instance_id = failed_timer(deployed, clock)
+    deployed.suspend(instance_id)
+    [incident] = api.as_("supervisor").ok("GET", "/api/incidents")
+    [paused] = api.as_("supervisor").ok("POST", "/api/incidents/retry", json={"ids": [incident["id"]]})
+    assert paused["resolved"] is False and "挂起" in paused["message"] and paused["attempts"] == 1
+
+
+def test_move_back_and_modification_need_a_reason_and_the_role(api: Api, deployed: Engine) -> None:
+    deploy_case(deployed)
+    instance_id = deployed.start("repair_case", business_key="XF-R9").instance_id
+    deployed.complete(only_task(deployed, instance_id, "Register").id, {}, actor="registrar")
+    supervisor = api.as_("supervisor")
+    url = f"/api/instances/{instance_id}"
+
+    body = assert_error(supervisor.post(f"{url}/move-back", json={}), 400, "invalid_input")
+    assert "原因" in body["message"] and body["details"]["fields"]["reason"] == ["必填项"]
+    assert_error(api.as_("handler").post(f"{url}/move-back", json={"reason": "x"}), 403, "forbidden")
+    assert_error(supervisor.post("/api/instances/nope/move-back", json={"reason": "x"}), 404, "not_found")
+    build_county(deployed)
+    # A township's supervisor does not know a case outside the township.
+    assert_error(api.as_("a_inspector").post(f"{url}/move-back", json={"reason": "x"}), 404, "not_found")
+    supervisor.ok("POST", f"{url}/move-back", json={"reason": "登记信息有误"})
+    assert only_task(deployed, instance_id, "Register")
+    history = supervisor.ok("GET", url)["history"]
+    [moved] = [e for e in history if e["kind"] == "instance.moved_back"]
+    assert moved["data"]["reason"] == "登记信息有误" and moved["actor"] == "supervisor"
+
+    bad = assert_error(
+        supervisor.post(f"{url}/modification", json={"instructions": [{"type": "cancel"}], "reason": "x"}),
+        400,
+        "invalid_input",
+    )
+    assert "instructions.0" in bad["details"]["fields"]
+    assert_error(
+        supervisor.post(f"{url}/modification", json={"instructions": [{"type": "jump"}], "reason": "x"}), 422
+    )
+    instructions = [
+        {"type": "cancel", "activityId": "Register"},
+        {"type": "startBeforeActivity", "activityId": "Reply"},
+    ]
+    supervisor.ok("POST", f"{url}/modification", json={"instructions": instructions, "reason": "跳过审查"})
+    assert only_task(deployed, instance_id, "Reply")
+
+    # The Camunda 7 route: annotation is the reason; 204.
+    rest = f"/engine-rest/process-instance/{instance_id}/modification"
+    again = [
+        {"type": "cancel", "activityId": "Reply"},
+        {"type": "startBeforeActivity", "activityId": "Review"},
+    ]
+    response = api.client.post(rest, json={"instructions": again}, headers=basic("supervisor"))
+    assert response.status_code == 400
+    response = api.client.post(
+        rest, json={"instructions": again, "annotation": "退回审查"}, headers=basic("supervisor")
+    )
+    assert response.status_code == 204, response.get_data(as_text=True)
+    assert only_task(deployed, instance_id, "Review")
+
+
+def test_a_migration_needs_its_reason_a_county_supervisor_and_a_valid_mapping(
+    api: Api, deployed: Engine
+) -> None:
+    source = deploy_case(deployed)
+    instance_id = deployed.start("repair_case", business_key="XF-R8").instance_id
+    deployed.complete(only_task(deployed, instance_id, "Register").id, {}, actor="registrar")
+    deployed.complete(only_task(deployed, instance_id, "Review").id, {}, actor="office")
+    target = deploy_case(deployed, version=2)
+    build_county(deployed)
+    plan = {"sourceDefinitionId": source, "targetDefinitionId": target}
+    supervisor = api.as_("supervisor")
+
+    [move] = supervisor.ok("POST", "/api/migrations", json=plan)["instances"]
+    assert not move["canMigrate"] and "书面答复" in move["problems"][0]
+    body = assert_error(supervisor.post("/api/migrations", json={**plan, "dryRun": False}), 400)
+    assert "原因" in body["message"]
+    assert_error(api.as_("a_inspector").post("/api/migrations", json=plan), 403, "forbidden")
+    wrong = assert_error(
+        supervisor.post("/api/migrations", json={**plan, "mapping": {"Reply": "Nowhere"}}), 400
+    )
+    assert "mapping.Reply" in wrong["details"]["fields"]
+
+    mapped = {
+        **plan,
+        "mapping": {"Reply": "WrittenReply"},
+        "dryRun": False,
+        "reason": "答复环节改名",
+        "batchSize": 1,
+    }
+    [done] = supervisor.ok("POST", "/api/migrations", json=mapped)["instances"]
+    assert done["migrated"] and done["activities"][0]["targetActivityName"] == "书面答复（新）"
+    assert only_task(deployed, instance_id, "WrittenReply")
+    assert supervisor.ok("GET", f"/api/instances/{instance_id}")["definitionId"] == target

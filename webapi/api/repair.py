@@ -1,0 +1,197 @@
+"""Repairing running cases: /api/incidents (failed timer fires, retried one or many), the modification of an
+instance (/api/instances/{id}/modification, Camunda 7's instructions, and /move-back) and /api/migrations
+(a dry run, then the migration in batches). Every change names its reason, kept in the case's history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from engine import services
+from engine.policy import REPAIRERS
+from engine.repair import INSTRUCTION_TYPES, MigrationPlan
+
+from ..auth import current, engine, require
+from .common import PageArgs, with_errors
+from .tasks import CompleteResultSchema
+
+blp = Blueprint("repair", __name__, url_prefix="/api", description="Incidents, modification and migration")
+
+
+class IncidentSchema(Schema):
+    id = fields.Integer(attribute="incident.id")
+    type = fields.String(attribute="incident.kind", metadata={"description": "failedTimer"})
+    message = fields.String(attribute="incident.message")
+    elementId = fields.String(attribute="incident.element_id", allow_none=True)
+    elementName = fields.String(attribute="element_name", allow_none=True)
+    instanceId = fields.String(attribute="incident.instance_id")
+    businessKey = fields.String(attribute="incident.business_key", allow_none=True)
+    definitionId = fields.String(attribute="definition_id")
+    definitionKey = fields.String(attribute="definition_key")
+    attempts = fields.Integer(attribute="incident.attempts")
+    createdAt = fields.DateTime(attribute="incident.created_at")
+    failedAt = fields.DateTime(attribute="incident.failed_at")
+
+
+class IncidentQuery(PageArgs):
+    instanceId = fields.String()
+
+
+class RetryArgs(Schema):
+    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=200))
+
+
+class RetryResultSchema(Schema):
+    id = fields.Integer()
+    resolved = fields.Boolean()
+    message = fields.String(allow_none=True, metadata={"description": "the new error when it failed again"})
+    attempts = fields.Integer()
+
+
+class InstructionSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(INSTRUCTION_TYPES))
+    activityId = fields.String(load_default=None)
+    activityInstanceId = fields.String(load_default=None, metadata={"description": "an open task's id"})
+
+
+class ModificationArgs(Schema):
+    instructions = fields.List(fields.Nested(InstructionSchema), required=True)
+    reason = fields.String(
+        load_default=None, metadata={"description": "required: kept in the case's history"}
+    )
+    annotation = fields.String(load_default=None, metadata={"description": "Camunda's name for the reason"})
+
+
+class MoveBackArgs(Schema):
+    reason = fields.String(
+        load_default=None, metadata={"description": "required: kept in the case's history"}
+    )
+    taskId = fields.String(load_default=None, metadata={"description": "which step, when several are open"})
+
+
+class MigrationArgs(Schema):
+    sourceDefinitionId = fields.String(required=True)
+    targetDefinitionId = fields.String(required=True)
+    mapping = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        load_default=dict,
+        metadata={"description": "source element id -> target element id; elements not named match by id"},
+    )
+    instanceIds = fields.List(fields.String(), load_default=None)
+    dryRun = fields.Boolean(load_default=True)
+    batchSize = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    reason = fields.String(load_default=None, metadata={"description": "required unless dryRun"})
+
+
+class ActivityMoveSchema(Schema):
+    sourceActivityId = fields.String(attribute="from")
+    sourceActivityName = fields.String(attribute="fromName", allow_none=True)
+    targetActivityId = fields.String(attribute="to")
+    targetActivityName = fields.String(attribute="toName", allow_none=True)
+    state = fields.String()
+
+
+class InstanceMigrationSchema(Schema):
+    instanceId = fields.String(attribute="move.instance_id")
+    businessKey = fields.String(attribute="move.business_key", allow_none=True)
+    canMigrate = fields.Boolean(attribute="move.movable")
+    activities = fields.List(fields.Nested(ActivityMoveSchema), attribute="move.activities")
+    problems = fields.List(fields.String(), attribute="move.problems")
+    unmappedActivities = fields.List(
+        fields.Dict(), attribute="move.unmapped", metadata={"description": "active steps ({id, name}) to map"}
+    )
+    migrated = fields.Boolean()
+    error = fields.String(allow_none=True)
+
+
+class MigrationReportSchema(Schema):
+    dryRun = fields.Boolean(attribute="dry_run")
+    batches = fields.Integer()
+    instances = fields.List(fields.Nested(InstanceMigrationSchema))
+    targetActivities = fields.List(
+        fields.Dict(),
+        attribute="target_activities",
+        metadata={"description": "the named elements of the target version ({id, name}), to map onto"},
+    )
+
+
+@blp.route("/incidents")
+class Incidents(MethodView):
+    @require(*REPAIRERS)
+    @blp.arguments(IncidentQuery, location="query")
+    @blp.response(200, IncidentSchema(many=True))
+    @with_errors(blp, 401, 403, 422)
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Failed timer fires of running cases within the jurisdiction, the latest failure first."""
+        return services.incidents(
+            engine(),
+            current(),
+            instance_id=args.get("instanceId"),
+            limit=args["limit"],
+            offset=args["offset"],
+        )
+
+
+@blp.route("/incidents/retry", methods=["POST"])
+@require(*REPAIRERS)
+@blp.arguments(RetryArgs)
+@blp.response(200, RetryResultSchema(many=True))
+@with_errors(blp, 401, 403, 404, 422)
+def retry_many(args: dict[str, Any]) -> Any:
+    """Retry several incidents, each in a transaction of its own; each answers resolved or its new error."""
+    return services.retry_incidents(engine(), current(), args["ids"])
+
+
+@blp.route("/incidents/<int:incident_id>/retry", methods=["POST"])
+@require(*REPAIRERS)
+@blp.response(200, RetryResultSchema)
+@with_errors(blp, 401, 403, 404)
+def retry_one(incident_id: int) -> Any:
+    """Retry one incident: fire its instance's due timers now."""
+    return services.retry_incidents(engine(), current(), [incident_id])[0]
+
+
+@blp.route("/instances/<instance_id>/modification", methods=["POST"])
+@require(*REPAIRERS)
+@blp.arguments(ModificationArgs)
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def modification(args: dict[str, Any], instance_id: str) -> Any:
+    """Camunda 7's process instance modification: cancel, startBeforeActivity, startAfterActivity, in order."""
+    return services.modify(
+        engine(), current(), instance_id, args["instructions"], args.get("reason") or args.get("annotation")
+    )
+
+
+@blp.route("/instances/<instance_id>/move-back", methods=["POST"])
+@require(*REPAIRERS)
+@blp.arguments(MoveBackArgs)
+@blp.response(200, CompleteResultSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def move_back(args: dict[str, Any], instance_id: str) -> Any:
+    """退回上一环节: the case waits again at the human step before its current one."""
+    return services.move_back(engine(), current(), instance_id, args.get("reason"), args.get("taskId"))
+
+
+@blp.route("/migrations", methods=["POST"])
+@require(*REPAIRERS)
+@blp.arguments(MigrationArgs)
+@blp.response(200, MigrationReportSchema)
+@with_errors(blp, 400, 401, 403, 404, 409, 422)
+def migrations(args: dict[str, Any]) -> Any:
+    """Migrate the running instances of one version to another: a dry run lists what each would become and
+    which cannot move; without dryRun those that can are moved in batches, each in a transaction of its own."""
+    plan = MigrationPlan(args["sourceDefinitionId"], args["targetDefinitionId"], dict(args["mapping"]))
+    return services.migrate(
+        engine(),
+        current(),
+        plan,
+        instance_ids=args.get("instanceIds"),
+        dry_run=args["dryRun"],
+        batch_size=args["batchSize"],
+        reason=args.get("reason"),
+    )
