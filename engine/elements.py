@@ -137,13 +137,3 @@ def position(c: Catalogue, active: Iterable[str]) -> Position:
     depth = {level.process: i for i, level in enumerate(levels)}
     steps.sort(key=lambda s: -depth[s.process])
     return Position(levels, steps)
-
-
-def element_names(c: Catalogue) -> dict[str, str]:
-    """Element id -> Chinese name over every process of the catalogue (the first name an id has wins)."""
-    names: dict[str, str] = {}
-    for process in c.processes.values():
-        for element, (_, name) in process.elements.items():
-            if name:
-                names.setdefault(element, name)
-    return names

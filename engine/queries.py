@@ -904,7 +904,7 @@ def definition_specs(session: Session, definition_ids: Iterable[str]) -> dict[st
             ProcessDefinition.id.in_(sorted(set(definition_ids)))
         )
     )
-    return dict(found.tuples().all())
+    return {definition_id: spec_json for definition_id, spec_json in found}
 
 
 def active_elements(session: Session, instance_ids: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
@@ -939,13 +939,37 @@ def file_definitions(session: Session, definition_id: str, files: Iterable[str])
 
 
 def people(session: Session, usernames: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-    """Login -> (display name, the name of their unit) of each account among ``usernames``."""
+    """Login -> (display name, their unit by name: the organisation's name for its code, else as the account
+    records it) of each account among ``usernames``."""
     found = session.execute(
-        select(User.username, User.display_name, OrgUnit.name)
+        select(User.username, User.display_name, func.coalesce(OrgUnit.name, User.unit))
         .outerjoin(OrgUnit, OrgUnit.code == User.unit)
         .where(User.username.in_(sorted(set(usernames))))
     )
     return {login: (name, unit) for login, name, unit in found}
+
+
+def case_overview(
+    session: Session, instances: Sequence[Instance]
+) -> tuple[dict[str, list[Task]], dict[str, dict[str, str | None]]]:
+    """For a page of instances: each one's case's open tasks (by business key; without one, its own), and the
+    involved and responsible units of each business key's petition."""
+    keys = sorted({i.business_key for i in instances if i.business_key})
+    bare = sorted(i.id for i in instances if not i.business_key)
+    found = session.scalars(
+        select(Task).where(or_(Task.business_key.in_(keys), Task.instance_id.in_(bare))).order_by(*TASK_ORDER)
+    )
+    by_case: dict[str, list[Task]] = defaultdict(list)
+    for task in found:
+        by_case[task.business_key or task.instance_id].append(task)
+    tasks = {i.id: by_case.get(i.business_key or i.id, []) for i in instances}
+    units = session.execute(
+        select(Petition.number, Petition.involved_unit, Petition.responsible_unit).where(
+            Petition.number.in_(keys)
+        )
+    )
+    cases = {n: {"involvedUnit": inv, "responsibleUnit": resp} for n, inv, resp in units}
+    return tasks, cases
 
 
 def petitions_by_number(session: Session, numbers: Iterable[str]) -> dict[str, Petition]:

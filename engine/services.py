@@ -89,7 +89,7 @@ def task_cases(engine: Engine, principal: Principal, tasks: Sequence[Task]) -> d
         cases[number] = {
             "petitionerName": policy.HIDDEN if hidden else p.petitioner_name,
             "subject": p.subject,
-            "receivedAt": p.received_at.isoformat(),
+            "receivedAt": p.received_at,
         }
     return cases
 
@@ -966,6 +966,18 @@ def instance_levels(engine: Engine, row: Instance) -> list[dict[str, Any]]:
         }
         for i, lv in enumerate(position.levels)
     ]
+
+
+def element_places(engine: Engine, definition_ids: Sequence[str]) -> dict[tuple[str, str], dict[str, str]]:
+    """(definition, element) -> the element's Chinese name and the procedure it is in, over every process of
+    each definition (an id several processes use: the first process that names it)."""
+    places: dict[tuple[str, str], dict[str, str]] = {}
+    for definition_id, known in catalogues(engine, definition_ids).items():
+        for process in known.processes.values():
+            for element, (_, name) in process.elements.items():
+                if name:
+                    places.setdefault((definition_id, element), {"name": name, "processName": process.name})
+    return places
 
 
 def people(engine: Engine, usernames: Sequence[str | None]) -> dict[str, dict[str, str | None]]:
