@@ -47,7 +47,12 @@ def demo_cases(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> dict
                 UnitMember.unit_code == task.unit_code, UnitMember.position == "handler"
             )
         ).first()
-    return {"number": petition.number, "instance": task.instance_id, "content": petition.content, "handler": handler}
+    return {
+        "number": petition.number,
+        "instance": task.instance_id,
+        "content": petition.content,
+        "handler": handler,
+    }
 
 
 def test_a_supervisor_finds_the_case_in_investigation_from_the_cockpit_in_one_click(
