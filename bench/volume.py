@@ -77,6 +77,7 @@ from engine.queries import (
     InstanceFilter,
     PetitionFilter,
     TaskFilter,
+    count_petitions,
     list_instances,
     list_petitions,
     list_tasks,
@@ -94,6 +95,15 @@ ROOT = Path(_ROOT)
 
 WALK_START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # a Monday morning in Beijing, as in the scenario tests
 TARGET_MS = 100.0
+# What petitioners say happened (the facts of a registration), and a rare matter one in a thousand tells of.
+FACTS = (
+    "居民多次反映问题，相关单位答复后仍未解决",
+    "问题持续两个多月，影响日常生活和出行",
+    "曾向社区和街道反映，至今没有处理结果",
+    "涉及楼栋住户三十余户，群众意见较大",
+    "有关部门现场查看后未告知处理意见",
+)
+RARE_FACT = "，另反映装修公司拖欠装修款未退"
 # (weight, duration in days (min, max), form-data overrides by element) for each path the fixture copies.
 ACCEPT = {"acceptanceDecision": "accept", "category": "complaint", "acceptedAt": TODAY}
 PATHS: dict[str, tuple[float, tuple[float, float], dict[str, dict[str, Any]]]] = {
@@ -428,6 +438,8 @@ class Fixture:
     stats: Counter[str] = field(default_factory=Counter)
     # Who the jurisdiction queries ask as: the handler, the head and the bureau's supervisor.
     asking: dict[str, str] = field(default_factory=dict)
+    # (name, phone) of some petitioners, searched for by the list queries.
+    people: list[tuple[str, str]] = field(default_factory=list)
 
 
 def office_moments(rng: random.Random, n: int, now: datetime, days: int) -> list[datetime]:
@@ -514,6 +526,10 @@ def build(
         fx.numbers.append(number)
         data = load.registration(rng, late=False)
         data["involvedUnit"] = rng.choices(UNITS, UNIT_WEIGHTS)[0]
+        # Facts in the petitioner's words: one petition in a thousand tells of a rare matter (a search target).
+        data["facts"] = f"{data['place']}{rng.choice(FACTS)}" + (RARE_FACT if rng.random() < 0.001 else "")
+        if rng.random() < 0.01:
+            fx.people.append((data["petitionerName"], data["phone"]))
         responsible = rng.choices(org.responsible, org.weights)[0]
         received = (
             registered.astimezone(load.BEIJING) - timedelta(days=rng.choice((0, 0, 0, 1, 2, 5)))
@@ -749,12 +765,23 @@ def _copy(db: Any, name: str, columns: list[str], rows: list[dict[str, Any]]) ->
 
 
 def bulk_load(url: str, fx: Fixture) -> dict[str, float]:
-    """COPY on PostgreSQL, executemany on SQLite; then VACUUM ANALYZE / ANALYZE. Seconds per table."""
+    """COPY on PostgreSQL, executemany on SQLite; then VACUUM ANALYZE / ANALYZE. Seconds per table. Units and
+    memberships the service's set-up already wrote (the fixture organisation) are not written twice."""
     db = create_engine(url)
     seconds: dict[str, float] = {}
+    with db.connect() as conn:
+        present = {
+            "units": {(c,) for (c,) in conn.execute(text("SELECT code FROM units"))},
+            "unit_members": {
+                tuple(r) for r in conn.execute(text("SELECT login, unit_code, position FROM unit_members"))
+            },
+        }
+    keys = {"units": ("code",), "unit_members": ("login", "unit_code", "position")}
     try:
         for name in LOAD_ORDER:
             rows = fx.rows[name]
+            if name in present:
+                rows = [r for r in rows if tuple(r[k] for k in keys[name]) not in present[name]]
             if not rows:
                 continue
             began = time.perf_counter()
@@ -881,6 +908,122 @@ def jurisdiction_queries(fx: Fixture) -> list[Query]:
             None,
             TARGET_MS,
             "cockpit",
+        ),
+    ]
+
+
+def list_queries(fx: Fixture, now: datetime) -> list[Query]:
+    """The list pages a page at a time with their totals (X-Total-Count), and the petition searches."""
+    people = fx.people or [("王芳", "13800000000")]
+
+    def petitions(**f: Any) -> Callable[[Any, random.Random], Any]:
+        def direct(session: Any, rng: random.Random) -> Any:
+            query = PetitionFilter(limit=50, **f)
+            return list_petitions(session, query, now), count_petitions(session, query, now)
+
+        return direct
+
+    def by_person(field: str, index: int) -> Callable[[random.Random], str]:
+        return lambda rng: f"/api/petitions?{field}={quote(rng.choice(people)[index])}"
+
+    def direct_person(field: str, index: int) -> Callable[[Any, random.Random], Any]:
+        def direct(session: Any, rng: random.Random) -> Any:
+            query = PetitionFilter(limit=50, **{field: rng.choice(people)[index]})
+            return list_petitions(session, query, now), count_petitions(session, query, now)
+
+        return direct
+
+    deep = max(0, len(fx.numbers) // 2)
+    return [
+        Query(
+            "lists: GET /api/petitions (page 1 of all, with the total)",
+            "supervisor",
+            lambda rng: "/api/petitions",
+            petitions(),
+            TARGET_MS,
+            "lists",
+        ),
+        Query(
+            f"lists: GET /api/petitions?offset={deep} (a deep page)",
+            "supervisor",
+            lambda rng: f"/api/petitions?offset={deep}",
+            petitions(offset=deep),
+            TARGET_MS,
+            "lists",
+        ),
+        Query(
+            "lists: GET /api/petitions?sort=receivedAt&offset=5000",
+            "supervisor",
+            lambda rng: "/api/petitions?sort=receivedAt&offset=5000",
+            petitions(offset=5000, sort=[("receivedAt", False)]),
+            TARGET_MS,
+            "lists",
+        ),
+        Query(
+            "lists: GET /api/instances?state=active&sort=due (the cockpit's first page)",
+            "supervisor",
+            lambda rng: "/api/instances?state=active&sort=due",
+            lambda s, rng: list_instances(s, InstanceFilter(state="active", sort=[("due", False)], limit=50)),
+            TARGET_MS,
+            "lists",
+        ),
+        Query(
+            "lists: GET /api/instances?state=active&sort=due&offset=2000",
+            "supervisor",
+            lambda rng: "/api/instances?state=active&sort=due&offset=2000",
+            lambda s, rng: list_instances(
+                s, InstanceFilter(state="active", sort=[("due", False)], limit=50, offset=2000)
+            ),
+            TARGET_MS,
+            "lists",
+        ),
+        Query(
+            "lists: GET /api/tasks?offset=2000 as the bureau's supervisor (a deep page of the county)",
+            fx.asking["bureau"],
+            lambda rng: "/api/tasks?offset=2000",
+            as_principal(fx.asking["bureau"], offset=2000),
+            TARGET_MS,
+            "lists",
+        ),
+        Query(
+            "search: GET /api/petitions?text=拖欠工资 (a common content word, 1 in 10)",
+            "supervisor",
+            lambda rng: f"/api/petitions?text={quote('拖欠工资')}",
+            petitions(text="拖欠工资"),
+            TARGET_MS,
+            "search",
+        ),
+        Query(
+            "search: GET /api/petitions?text=装修款 (a rare content word, 1 in 1,000)",
+            "supervisor",
+            lambda rng: f"/api/petitions?text={quote('装修款')}",
+            petitions(text="装修款"),
+            TARGET_MS,
+            "search",
+        ),
+        Query(
+            "search: GET /api/petitions?petitioner=<a name>",
+            "supervisor",
+            by_person("petitioner", 0),
+            direct_person("petitioner", 0),
+            TARGET_MS,
+            "search",
+        ),
+        Query(
+            "search: GET /api/petitions?phone=<a phone> as a registrar",
+            "registrar",
+            by_person("phone", 1),
+            direct_person("phone", 1),
+            TARGET_MS,
+            "search",
+        ),
+        Query(
+            "search: GET /api/tasks?text=装修款 as the bureau's supervisor",
+            fx.asking["bureau"],
+            lambda rng: f"/api/tasks?text={quote('装修款')}",
+            as_principal(fx.asking["bureau"], text="装修款"),
+            TARGET_MS,
+            "search",
         ),
     ]
 
@@ -1182,7 +1325,7 @@ def run(
         f"audit events per petition: {fx.events / max(1, len(fx.numbers)):.1f} on average, "
         f"{len(fx.long_timelines):,} petitions with their whole trail.\n"
     )
-    qs = [*queries(fx, now), *jurisdiction_queries(fx)]
+    qs = [*queries(fx, now), *jurisdiction_queries(fx), *list_queries(fx, now)]
     out.append(
         f"Organisation: {len(fx.rows['units']):,} units, {len(fx.rows['unit_members']):,} people; asked as "
         f"{', '.join(f'{role} {login}' for role, login in fx.asking.items())}.\n"
@@ -1193,7 +1336,7 @@ def run(
         out.append(results_table(qs))
         if not args.no_explain and url.startswith("postgresql"):
             for q in qs:
-                if q.missed or q.group in ("task list", "cockpit", "metrics"):
+                if q.missed or q.group in ("task list", "cockpit", "metrics", "search"):
                     out.append(
                         f"\n#### EXPLAIN (ANALYZE, BUFFERS): {q.label}{' (missed)' if q.missed else ''}\n"
                     )

@@ -312,6 +312,24 @@ class Petition(Base):
     __table_args__ = (
         Index("ix_petition_person_matter", "petitioner_key", "matter_key"),
         Index("ix_petition_status_unit", "status", "involved_unit"),
+        Index("ix_petition_id_number", "id_number"),
+        # Searches on PostgreSQL: words of the subject and content by trigrams (pg_trgm), the beginning of a
+        # name or a phone by pattern B-trees. SQLite scans (the embedded database of one office).
+        *(
+            Index(
+                f"ix_petition_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("subject", "content")
+        ),
+        *(
+            Index(
+                f"ix_petition_{column}_prefix", column, postgresql_ops={column: "varchar_pattern_ops"}
+            ).ddl_if(dialect="postgresql")
+            for column in ("petitioner_name", "phone")
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -591,3 +609,18 @@ class Evaluation(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str | None] = mapped_column(String(10))  # web | office
     rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SavedFilter(Base):
+    """A user's saved filter of a list (Camunda Tasklist's filters): its name and the list's criteria, as the
+    list's own query parameters."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("username", "list_name", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100))
+    list_name: Mapped[str] = mapped_column(String(20))  # tasks | petitions | instances
+    name: Mapped[str] = mapped_column(String(60))
+    criteria: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -237,9 +237,16 @@ def contact_fields(principal: Principal, data: dict[str, Any]) -> dict[str, Any]
     return masked
 
 
+def check_identity_search(principal: Principal, f: queries.PetitionFilter) -> None:
+    """A phone or an identity number is a search key only for those who see them in full."""
+    if (f.phone or f.id_number) and not principal.has(*SEES_CONTACT):
+        field = "phone" if f.phone else "idNumber"
+        raise Forbidden("无权按电话号码或身份证号查询信访人", {"field": field})
+
+
 # Who reads whole lists and any case within their jurisdiction (members of units read their jurisdiction's).
 INSTANCE_READERS = ("supervisor", "admin", "designer")
-PETITION_READERS = ("registrar", "supervisor", "leader", "admin")
+PETITION_READERS = ("registrar", "handler", "supervisor", "leader", "admin")
 # Who reads the statutory metrics.
 METRIC_READERS = ("supervisor", "leader", "admin")
 

@@ -25,9 +25,11 @@ from .models import (
     Petition,
     ProcessDefinition,
     Resource,
+    SavedFilter,
     Task,
     TaskCandidate,
     Timer,
+    User,
 )
 from .urgency import due_soon, has_overdue_step, has_step_due_soon, not_overdue, overdue
 
@@ -175,6 +177,10 @@ class TaskFilter:
     due_soon: bool | None = None
     limit: int = 100
     offset: int = 0
+    # A requested order (TASK_FIELDS names, each descending or not) before the handler's own.
+    sort: Sequence[tuple[str, bool]] = ()
+    # Words of the subject or content of the task's petition.
+    text: str | None = None
 
 
 TASK_FIELDS: dict[str, Any] = {
@@ -193,9 +199,18 @@ TASK_FIELDS: dict[str, Any] = {
     "definitionKey": Task.definition_key,
     "elementId": Task.element_id,
     "suspended": Task.suspended,
+    "businessKey": Task.business_key,
 }
 # Overdue and soonest-due first: what a handler must do next.
 TASK_ORDER = (Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+
+
+def words(text: str) -> ColumnElement[bool]:
+    """A petition whose subject or content holds ``text`` (a substring: Chinese has no spaces between words).
+    On PostgreSQL the trigram indexes of both columns answer it for three characters or more."""
+    return or_(
+        Petition.subject.contains(text, autoescape=True), Petition.content.contains(text, autoescape=True)
+    )
 
 
 def task_select(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]]:
@@ -231,11 +246,18 @@ def task_select(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task
         query = query.where(soon if f.due_soon else ~soon)
     if f.within is not None:
         query = query.where(task_within(f.within))
+    if f.text:
+        query = query.where(Task.business_key.in_(select(Petition.number).where(words(f.text))))
     return query
 
 
 def task_query(f: TaskFilter, now: datetime | None = None) -> Select[tuple[Task]]:
-    return paged(task_select(f, now), Page(f.offset, f.limit), TASK_FIELDS, TASK_ORDER)
+    return paged(task_select(f, now), Page(f.offset, f.limit, f.sort), TASK_FIELDS, TASK_ORDER)
+
+
+def count_tasks(session: Session, f: TaskFilter, now: datetime | None = None) -> int:
+    """How many open tasks ``f`` finds over all its pages."""
+    return count(session, task_select(f, now))
 
 
 def task_page(session: Session, f: TaskFilter, c: Criteria, page: Page) -> list[Task]:
@@ -292,9 +314,30 @@ class InstanceFilter:
     within: Jurisdiction | None = None
     limit: int = 100
     offset: int = 0
+    # The cases of a responsible unit (its code), by the petition registered under their business key.
+    unit: str | None = None
+    sort: Sequence[tuple[str, bool]] = ()
 
 
-def list_instances(session: Session, f: InstanceFilter, now: datetime | None = None) -> list[Instance]:
+def _case_due(business_key: Any, instance_id: Any) -> Any:
+    """The soonest due time of a case's open steps (by business key; an instance without one by its id)."""
+    same = or_(
+        Task.business_key == business_key, and_(business_key.is_(None), Task.instance_id == instance_id)
+    )
+    return select(func.min(Task.due_at)).where(same).correlate_except(Task).scalar_subquery()
+
+
+# The instance list's orders (?sort=): the soonest due step first is the cockpit's own.
+INSTANCE_SORTS: dict[str, Any] = {
+    "due": _case_due(Instance.business_key, Instance.id),
+    "startedAt": Instance.started_at,
+    "businessKey": Instance.business_key,
+    "definitionKey": Instance.definition_key,
+    "state": Instance.state,
+}
+
+
+def instance_select(f: InstanceFilter, now: datetime | None = None) -> Select[tuple[Instance]]:
     # The cockpit lists never need the serialized workflow: leave it in the database.
     query = select(Instance).options(defer(Instance.state_json))
     for column, value in (
@@ -309,9 +352,20 @@ def list_instances(session: Session, f: InstanceFilter, now: datetime | None = N
         query = query.where(exists().where(Task.instance_id == Instance.id, Task.assignee == f.assignee))
     if f.within is not None:
         query = query.where(case_within(f.within, Instance.business_key, Instance.id))
-    return list(
-        session.scalars(paged(query, Page(f.offset, f.limit), {}, (Instance.started_at.desc(), Instance.id)))
-    )
+    if f.unit is not None:
+        answered_for = select(Petition.number).where(Petition.responsible_unit == f.unit)
+        query = query.where(Instance.business_key.in_(answered_for.scalar_subquery()))
+    return query
+
+
+def list_instances(session: Session, f: InstanceFilter, now: datetime | None = None) -> list[Instance]:
+    newest = (Instance.started_at.desc(), Instance.id)
+    page = Page(f.offset, f.limit, f.sort)
+    return list(session.scalars(paged(instance_select(f, now), page, INSTANCE_SORTS, newest)))
+
+
+def count_instances(session: Session, f: InstanceFilter, now: datetime | None = None) -> int:
+    return count(session, instance_select(f, now))
 
 
 def get_instance(session: Session, instance_id: str) -> Instance:
@@ -375,15 +429,42 @@ class PetitionFilter:
     due_soon: bool | None = None
     limit: int = 50
     offset: int = 0
+    # Words of the subject or the content (a Chinese substring; three characters or more use the trigram
+    # index on PostgreSQL), the petitioner's phone (its beginning) and identity number (exactly).
+    text: str | None = None
+    phone: str | None = None
+    id_number: str | None = None
+    sort: Sequence[tuple[str, bool]] = ()
+
+    def by_identity(self) -> bool:
+        """Whether the search asks for a person: their name, phone or identity number."""
+        return bool(self.petitioner or self.phone or self.id_number)
 
 
-def list_petitions(session: Session, f: PetitionFilter, now: datetime | None = None) -> list[Petition]:
+# The petition list's orders (?sort=); the newest registration first is its own.
+PETITION_SORTS: dict[str, Any] = {
+    "number": Petition.number,
+    "receivedAt": Petition.received_at,
+    "registeredAt": Petition.registered_at,
+    "petitionerName": Petition.petitioner_name,
+    "subject": Petition.subject,
+    "status": Petition.status,
+}
+
+
+def petition_select(f: PetitionFilter, now: datetime | None = None) -> Select[tuple[Petition]]:
     now = now or datetime.now(UTC)
     query = select(Petition)
     if f.number:
         query = query.where(Petition.number == f.number)
     if f.petitioner:
         query = query.where(Petition.petitioner_name.startswith(f.petitioner, autoescape=True))
+    if f.phone:
+        query = query.where(Petition.phone.startswith(f.phone, autoescape=True))
+    if f.id_number:
+        query = query.where(Petition.id_number == f.id_number.upper())
+    if f.text:
+        query = query.where(words(f.text))
     if f.status:
         query = query.where(Petition.status == f.status)
     if f.unit:
@@ -392,12 +473,20 @@ def list_petitions(session: Session, f: PetitionFilter, now: datetime | None = N
         query = query.where(Petition.involved_unit == f.involved_unit)
     if f.within is not None:
         query = query.where(case_within(f.within, Petition.number))
-    if f.petitioner and f.accused:
+    if f.by_identity() and f.accused:
         against_them = and_(Petition.category == ACCUSATION, Petition.involved_unit.in_(sorted(f.accused)))
         query = query.where(~against_them)
-    query = _urgent(query, Task.business_key == Petition.number, f.overdue, f.due_soon, now)
+    return _urgent(query, Task.business_key == Petition.number, f.overdue, f.due_soon, now)
+
+
+def list_petitions(session: Session, f: PetitionFilter, now: datetime | None = None) -> list[Petition]:
     newest = (Petition.registered_at.desc(), Petition.id.desc())
-    return list(session.scalars(paged(query, Page(f.offset, f.limit), {}, newest)))
+    page = Page(f.offset, f.limit, f.sort)
+    return list(session.scalars(paged(petition_select(f, now), page, PETITION_SORTS, newest)))
+
+
+def count_petitions(session: Session, f: PetitionFilter, now: datetime | None = None) -> int:
+    return count(session, petition_select(f, now))
 
 
 def _urgent(
@@ -679,9 +768,20 @@ class EscalationFilter:
     # Steps of cases overdue (or due soon) now, by the open steps' due times: the board's 仅看超期.
     overdue: bool | None = None
     due_soon: bool | None = None
+    sort: Sequence[tuple[str, bool]] = ()
 
 
-def list_escalations(session: Session, f: EscalationFilter, now: datetime | None = None) -> list[Escalation]:
+# The escalation board's orders (?sort=); the newest step first is its own.
+ESCALATION_SORTS: dict[str, Any] = {
+    "createdAt": Escalation.created_at,
+    "due": Escalation.due_at,
+    "kind": Escalation.kind,
+    "businessKey": Escalation.business_key,
+    "unit": Escalation.unit,
+}
+
+
+def escalation_select(f: EscalationFilter, now: datetime | None = None) -> Select[tuple[Escalation]]:
     """By responsible unit (``unit``); the involved unit is in each step's details."""
     query = _urgent(
         select(Escalation),
@@ -700,8 +800,17 @@ def list_escalations(session: Session, f: EscalationFilter, now: datetime | None
     ):
         if value:
             query = query.where(column == value)
+    return query
+
+
+def list_escalations(session: Session, f: EscalationFilter, now: datetime | None = None) -> list[Escalation]:
     newest = (Escalation.created_at.desc(), Escalation.id.desc())
-    return list(session.scalars(paged(query, Page(f.offset, f.limit), {}, newest)))
+    page = Page(f.offset, f.limit, f.sort)
+    return list(session.scalars(paged(escalation_select(f, now), page, ESCALATION_SORTS, newest)))
+
+
+def count_escalations(session: Session, f: EscalationFilter, now: datetime | None = None) -> int:
+    return count(session, escalation_select(f, now))
 
 
 def waiting_counts(
@@ -817,3 +926,91 @@ def latest_versions() -> Any:
         .group_by(ProcessDefinition.key)
         .subquery()
     )
+
+
+# -- the instance tree, people and saved filters --------------------------------------------------------------
+def definition_specs(session: Session, definition_ids: Iterable[str]) -> dict[str, str]:
+    """The serialized spec of each definition version."""
+    found = session.execute(
+        select(ProcessDefinition.id, ProcessDefinition.spec_json).where(
+            ProcessDefinition.id.in_(sorted(set(definition_ids)))
+        )
+    )
+    return {definition_id: spec_json for definition_id, spec_json in found}
+
+
+def active_elements(session: Session, instance_ids: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
+    """(definition id, active element ids) of each running instance among ``instance_ids``."""
+    found = session.execute(
+        select(Instance.id, Instance.definition_id, Instance.active_elements).where(
+            Instance.id.in_(sorted(set(instance_ids))), Instance.state.in_(RUNNING)
+        )
+    )
+    return {i: (d, list(elements or ())) for i, d, elements in found}
+
+
+def file_definitions(session: Session, definition_id: str, files: Iterable[str]) -> dict[str, str]:
+    """File name -> the id of a definition deployed from it: one of ``definition_id``'s deployment when it has
+    one, else the newest version. What the instance page draws a called procedure with."""
+    wanted = sorted(set(files))
+    home = select(ProcessDefinition.deployment_id).where(ProcessDefinition.id == definition_id)
+    found = session.execute(
+        select(Resource.name, ProcessDefinition.id)
+        .join(Resource, Resource.id == ProcessDefinition.resource_id)
+        .where(Resource.name.in_(wanted))
+        .order_by(
+            (ProcessDefinition.deployment_id == home.scalar_subquery()).desc(),
+            ProcessDefinition.version.desc(),
+            ProcessDefinition.key,
+        )
+    )
+    chosen: dict[str, str] = {}
+    for name, found_id in found:
+        chosen.setdefault(name, found_id)
+    return chosen
+
+
+def people(session: Session, usernames: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    """Login -> (display name, their unit by name: the organisation's name for its code, else as the account
+    records it) of each account among ``usernames``."""
+    found = session.execute(
+        select(User.username, User.display_name, func.coalesce(OrgUnit.name, User.unit))
+        .outerjoin(OrgUnit, OrgUnit.code == User.unit)
+        .where(User.username.in_(sorted(set(usernames))))
+    )
+    return {login: (name, unit) for login, name, unit in found}
+
+
+def case_overview(
+    session: Session, instances: Sequence[Instance]
+) -> tuple[dict[str, list[Task]], dict[str, dict[str, str | None]]]:
+    """For a page of instances: each one's case's open tasks (by business key; without one, its own), and the
+    involved and responsible units of each business key's petition."""
+    keys = sorted({i.business_key for i in instances if i.business_key})
+    bare = sorted(i.id for i in instances if not i.business_key)
+    found = session.scalars(
+        select(Task).where(or_(Task.business_key.in_(keys), Task.instance_id.in_(bare))).order_by(*TASK_ORDER)
+    )
+    by_case: dict[str, list[Task]] = defaultdict(list)
+    for task in found:
+        by_case[task.business_key or task.instance_id].append(task)
+    tasks = {i.id: by_case.get(i.business_key or i.id, []) for i in instances}
+    units = session.execute(
+        select(Petition.number, Petition.involved_unit, Petition.responsible_unit).where(
+            Petition.number.in_(keys)
+        )
+    )
+    cases = {n: {"involvedUnit": inv, "responsibleUnit": resp} for n, inv, resp in units}
+    return tasks, cases
+
+
+def petitions_by_number(session: Session, numbers: Iterable[str]) -> dict[str, Petition]:
+    found = session.scalars(select(Petition).where(Petition.number.in_(sorted(set(numbers)))))
+    return {p.number: p for p in found}
+
+
+def saved_filters(session: Session, username: str, list_name: str | None = None) -> list[SavedFilter]:
+    query = select(SavedFilter).where(SavedFilter.username == username)
+    if list_name is not None:
+        query = query.where(SavedFilter.list_name == list_name)
+    return list(session.scalars(query.order_by(SavedFilter.list_name, SavedFilter.name)))

@@ -8,16 +8,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import policy, queries, repair
+from . import elements, policy, queries, repair
 from .accounts import Principal
 from .definitions import UNSUPPORTED_FILE, DeployFile, DeploymentResult
 from .documents import ServiceRecord, Upload
 from .errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
 from .forms import FormDefinition
 from .metrics import MetricQuery, compute
-from .models import Attachment, Deadline, Document, Instance, OutboxMessage, Petition, Task
+from .models import Attachment, Deadline, Document, Instance, OutboxMessage, Petition, SavedFilter, Task
 from .orgadmin import LoadReport, UnitSpec, UserInfo, parse_document
 from .organisation import Membership, Unit
 from .public import RATING_LABELS, Issued, evaluation_task
@@ -69,6 +70,28 @@ def task_filter(engine: Engine, principal: Principal, **narrowing: Any) -> queri
 def visible_tasks(engine: Engine, principal: Principal, **narrowing: Any) -> list[Task]:
     """Open tasks the principal may see, overdue and soonest due first."""
     return read(engine, queries.list_tasks, task_filter(engine, principal, **narrowing), engine.now())
+
+
+def task_total(engine: Engine, principal: Principal, **narrowing: Any) -> int:
+    """How many open tasks the principal's list holds over all its pages."""
+    return read(engine, queries.count_tasks, task_filter(engine, principal, **narrowing), engine.now())
+
+
+def task_cases(engine: Engine, principal: Principal, tasks: Sequence[Task]) -> dict[str, dict[str, Any]]:
+    """Business key -> what a task list shows of its petition (petitioner, subject, received date), the
+    accuser's name hidden from whoever may not know it."""
+    found = read(engine, queries.petitions_by_number, [t.business_key for t in tasks if t.business_key])
+    cases = {}
+    for number, p in found.items():
+        hidden = p.category == policy.ACCUSATION and accuser_hidden(
+            engine, principal, number, p.instance_id or ""
+        )
+        cases[number] = {
+            "petitionerName": policy.HIDDEN if hidden else p.petitioner_name,
+            "subject": p.subject,
+            "receivedAt": p.received_at,
+        }
+    return cases
 
 
 def readable_task(engine: Engine, principal: Principal, task_id: str, *, acting: bool = True) -> Task:
@@ -557,23 +580,32 @@ def hide_petitioner(petition: Petition) -> None:
     petition.representatives = [policy.HIDDEN] if petition.representatives else []
 
 
-def petitions(engine: Engine, principal: Principal, f: queries.PetitionFilter) -> list[Petition]:
-    """Search petitions within the principal's jurisdiction; a search by name never finds an accusation
-    against the principal's own units, and accusers stay hidden in the rows from whoever may not know them."""
+def petition_search(
+    engine: Engine, principal: Principal, f: queries.PetitionFilter
+) -> queries.PetitionFilter:
+    """``f`` within the principal's jurisdiction; a search by name, phone or identity number never finds an
+    accusation against the principal's own units, and phones and identity numbers are searched only by those
+    who may see them."""
+    policy.check_identity_search(principal, f)
     with engine.db.reading() as session:
         own = frozenset(principal.units) | queries.unit_names(session, principal.units)
-    found = read(
-        engine,
-        queries.list_petitions,
-        replace(f, within=within(engine, principal), accused=own),
-        engine.now(),
-    )
+    return replace(f, within=within(engine, principal), accused=own)
+
+
+def petitions(engine: Engine, principal: Principal, f: queries.PetitionFilter) -> list[Petition]:
+    """Search petitions (petition_search); accusers stay hidden in the rows from whoever may not know them."""
+    found = read(engine, queries.list_petitions, petition_search(engine, principal, f), engine.now())
     for petition in found:
         if petition.category == policy.ACCUSATION and accuser_hidden(
             engine, principal, petition.number, petition.instance_id or ""
         ):
             hide_petitioner(petition)
     return found
+
+
+def petition_total(engine: Engine, principal: Principal, f: queries.PetitionFilter) -> int:
+    """How many petitions the search finds over all its pages."""
+    return read(engine, queries.count_petitions, petition_search(engine, principal, f), engine.now())
 
 
 def visible_petitions(engine: Engine, principal: Principal, f: queries.PetitionFilter) -> list[Petition]:
@@ -991,3 +1023,110 @@ def public_withdraw(
     petition = engine.public.authenticate(number, code, address)
     engine.acts.withdraw(petition.number, reason, actor=None)
     return public_view(engine, engine.petitions.get(petition.number))
+
+
+# -- the instance tree: where each case stands inside its called procedures --------------------------------
+_catalogues: dict[str, elements.Catalogue] = {}
+
+
+def catalogues(engine: Engine, definition_ids: Sequence[str]) -> dict[str, elements.Catalogue]:
+    """The catalogue of each definition version (immutable once deployed: kept for the process's life)."""
+    missing = sorted({d for d in definition_ids if d not in _catalogues})
+    if missing:
+        for definition_id, spec_json in read(engine, queries.definition_specs, missing).items():
+            _catalogues[definition_id] = elements.catalogue(*engine.codec.specs_for(definition_id, spec_json))
+    return {d: _catalogues[d] for d in definition_ids if d in _catalogues}
+
+
+def positions(engine: Engine, instance_ids: Sequence[str]) -> dict[str, elements.Position]:
+    """Instance id -> its levels and innermost steps, for every running one among ``instance_ids``."""
+    active = read(engine, queries.active_elements, instance_ids)
+    known = catalogues(engine, [d for d, _ in active.values()])
+    return {i: elements.position(known[d], ids) for i, (d, ids) in active.items() if d in known}
+
+
+def step_rows(position: elements.Position | None) -> list[dict[str, Any]]:
+    """A position's innermost steps as the lists show them."""
+    return [
+        {"process": s.process, "processName": s.process_name, "elementId": s.element, "name": s.name}
+        for s in (position.steps if position else [])
+    ]
+
+
+def instance_levels(engine: Engine, row: Instance) -> list[dict[str, Any]]:
+    """The procedures a readable instance is in, outermost first, each with the definition its diagram is
+    drawn from (for a procedure in a called file) and the call activity that entered it."""
+    position = positions(engine, [row.id]).get(row.id)
+    if position is None:
+        known = catalogues(engine, [row.definition_id]).get(row.definition_id)
+        position = elements.position(known, []) if known else elements.Position()
+    drawn = read(
+        engine, queries.file_definitions, row.definition_id, [lv.file for lv in position.levels if lv.file]
+    )
+    return [
+        {
+            "process": lv.process,
+            "name": lv.name,
+            "definitionId": row.definition_id if i == 0 else drawn.get(lv.file or ""),
+            "parent": lv.parent,
+            "via": lv.via,
+            "steps": [s.element for s in position.steps if s.process == lv.process],
+        }
+        for i, lv in enumerate(position.levels)
+    ]
+
+
+def element_places(engine: Engine, definition_ids: Sequence[str]) -> dict[tuple[str, str], dict[str, str]]:
+    """(definition, element) -> the element's Chinese name and the procedure it is in, over every process of
+    each definition (an id several processes use: the first process that names it)."""
+    places: dict[tuple[str, str], dict[str, str]] = {}
+    for definition_id, known in catalogues(engine, definition_ids).items():
+        for process in known.processes.values():
+            for element, (_, name) in process.elements.items():
+                if name:
+                    places.setdefault((definition_id, element), {"name": name, "processName": process.name})
+    return places
+
+
+def people(engine: Engine, usernames: Sequence[str | None]) -> dict[str, dict[str, str | None]]:
+    """Login -> display name and unit name, for histories that show people rather than logins."""
+    found = read(engine, queries.people, [u for u in usernames if u])
+    return {login: {"name": name, "unit": unit} for login, (name, unit) in found.items()}
+
+
+# -- saved filters (Camunda Tasklist's filters): each user's own ----------------------------------------------
+def saved_filters(engine: Engine, principal: Principal, list_name: str | None) -> list[SavedFilter]:
+    return read(engine, queries.saved_filters, principal.username, list_name)
+
+
+def save_filter(
+    engine: Engine, principal: Principal, list_name: str, name: str, criteria: dict[str, Any]
+) -> SavedFilter:
+    """Save (or replace, under the same name) one of the principal's filters of a list."""
+    if not principal.username:
+        raise Forbidden("只有登录用户可以保存筛选条件", {})
+    with engine.db.transaction() as session:
+        row = session.scalars(
+            select(SavedFilter).where(
+                SavedFilter.username == principal.username,
+                SavedFilter.list_name == list_name,
+                SavedFilter.name == name,
+            )
+        ).first()
+        if row is None:
+            row = SavedFilter(username=principal.username, list_name=list_name, name=name)
+            session.add(row)
+        row.criteria = criteria
+        row.created_at = engine.now()
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def delete_filter(engine: Engine, principal: Principal, filter_id: int) -> None:
+    """Delete one of the principal's own filters; another user's is as unknown as none (404)."""
+    with engine.db.transaction() as session:
+        row = session.get(SavedFilter, filter_id)
+        if row is None or row.username != principal.username:
+            raise NotFound(f"没有编号为 {filter_id} 的筛选条件", {"filter": filter_id})
+        session.delete(row)

@@ -307,3 +307,13 @@ def test_a_search_by_name_does_not_find_an_accusation_against_ones_own_unit(
     # The accused unit's head lists the case among its own, the accuser hidden.
     [own] = api.as_("a_head").ok("GET", "/api/petitions")
     assert own["number"] == accusation["number"] and own["petitionerName"] == HIDDEN
+
+
+def test_the_accused_units_task_list_shows_the_case_but_not_its_accuser(
+    api: Api, accusation: dict[str, str]
+) -> None:
+    query = {"businessKey": accusation["number"]}
+    [task] = api.as_("a_handler").ok("GET", "/api/tasks", query_string=query)
+    assert (task["case"]["petitionerName"], task["case"]["subject"]) == (HIDDEN, "镇干部违规收费")
+    listed = api.as_("xfj_sup").ok("GET", "/api/tasks", query_string=query)
+    assert {t["case"]["petitionerName"] for t in listed} == {"王检举"}

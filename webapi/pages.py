@@ -50,7 +50,7 @@ VENDOR: dict[str, tuple[str, frozenset[str]]] = {
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("我的待办", "pages.tasks", ("registrar", "handler", "leader", "supervisor")),
     ("信访登记", "pages.register", ("registrar",)),
-    ("信访事项", "pages.petitions", ("registrar", "supervisor", "leader")),
+    ("信访事项", "pages.petitions", ("registrar", "handler", "supervisor", "leader")),
     ("监控中心", "pages.cockpit", ("supervisor",)),
     ("流程监控", "pages.processes", ("supervisor", "designer")),
     ("预警督办", "pages.escalations", ("supervisor", "leader")),
@@ -181,7 +181,7 @@ def register() -> Any:
 
 @bp.get("/petitions")
 def petitions() -> Any:
-    return _page("pages/petitions.html", "petitions", "registrar", "supervisor", "leader")
+    return _page("pages/petitions.html", "petitions", "registrar", "handler", "supervisor", "leader")
 
 
 @bp.get("/petitions/<number>")
@@ -285,10 +285,12 @@ def waiting() -> dict[str, Any]:
     now = engine().now()
     within = services.within(engine(), current())
     counts = services.read(engine(), queries.waiting_counts, now, definition_id, within)
+    # Each element by its Chinese name and the (called) procedure it is in, never by its id.
+    places = services.element_places(engine(), sorted({definition for definition, _ in counts}))
     return {
         "now": now.isoformat(),
         "elements": [
-            {"definitionId": definition, "elementId": element, **row}
+            {"definitionId": definition, "elementId": element, **places.get((definition, element), {}), **row}
             for (definition, element), row in sorted(counts.items())
         ],
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -56,6 +56,45 @@ class PageArgs(Schema):
     # marshmallow 4 ignores a validator's False: bounds must raise, so they are Range validators.
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+# Every paged list answers how many rows its pages hold in all, for the pages' pagers.
+TOTAL_HEADER = {
+    "X-Total-Count": {
+        "description": "how many rows all pages of the list hold",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def sort_arg(names: Iterable[str]) -> fields.String:
+    """``?sort=`` over a list's whitelist of orders: a name ascending, ``-name`` descending."""
+    allowed = sorted(names)
+    return fields.String(
+        validate=validate.OneOf([*allowed, *(f"-{n}" for n in allowed)]),
+        metadata={"description": "order by one of the names, descending with a leading '-'"},
+    )
+
+
+def sort_order(value: str | None) -> list[tuple[str, bool]]:
+    """``sort_arg``'s value as queries.Page takes it."""
+    if not value:
+        return []
+    return [(value.lstrip("-"), value.startswith("-"))]
+
+
+def with_total(rows: Any, total: int) -> tuple[Any, int, dict[str, str]]:
+    """A list view's answer: its page and, in X-Total-Count, how many rows all its pages hold."""
+    return rows, 200, {"X-Total-Count": str(total)}
+
+
+class StepSchema(Schema):
+    """One innermost active step of a case: in which (called) procedure, named in Chinese."""
+
+    process = fields.String(metadata={"description": "the id of the (called) process the step is in"})
+    processName = fields.String()
+    elementId = fields.String()
+    name = fields.String()
 
 
 class AuditEventSchema(Schema):

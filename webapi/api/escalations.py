@@ -12,7 +12,7 @@ from engine.escalation import MANUAL_REASONS
 from engine.queries import EscalationFilter
 
 from ..auth import current, engine, require
-from .common import PageArgs, with_errors
+from .common import TOTAL_HEADER, PageArgs, sort_arg, sort_order, with_errors, with_total
 
 blp = Blueprint("escalations", __name__, url_prefix="/api/escalations", description="The escalation ladder")
 KINDS = ("warning", "supervision", "sanction", "accountability", "listing", "patrol", "manual")
@@ -41,15 +41,17 @@ class EscalationQuery(PageArgs):
     dueSoon = fields.Boolean(
         metadata={"description": "steps of cases with an open task inside the warning window"}
     )
+    sort = sort_arg(queries.ESCALATION_SORTS)
 
 
 @blp.route("", methods=["GET"])
 @require("supervisor", "leader", "admin")
 @blp.arguments(EscalationQuery, location="query")
-@blp.response(200, EscalationSchema(many=True))
+@blp.response(200, EscalationSchema(many=True), headers=TOTAL_HEADER)
 @with_errors(blp, 401, 403, 422)
-def escalations(args: dict[str, Any]) -> list[Any]:
-    """Newest first, within the caller's jurisdiction; ``unit`` is the responsible unit's code."""
+def escalations(args: dict[str, Any]) -> Any:
+    """Newest first (or in the order asked for), within the caller's jurisdiction; ``unit`` is the responsible
+    unit's code; X-Total-Count over all pages."""
     f = EscalationFilter(
         kind=args.get("kind"),
         unit=args.get("unit"),
@@ -59,8 +61,10 @@ def escalations(args: dict[str, Any]) -> list[Any]:
         offset=args["offset"],
         overdue=args.get("overdue"),
         due_soon=args.get("dueSoon"),
+        sort=sort_order(args.get("sort")),
     )
-    return services.read(engine(), queries.list_escalations, f, engine().now())
+    found = services.read(engine(), queries.list_escalations, f, engine().now())
+    return with_total(found, services.read(engine(), queries.count_escalations, f, engine().now()))
 
 
 class SupervisionArgs(Schema):

@@ -13,7 +13,18 @@ from engine.policy import INSTANCE_READERS
 from engine.queries import InstanceFilter
 
 from ..auth import current, engine, require
-from .common import AuditEventSchema, PageArgs, json_safe, source, with_errors
+from .common import (
+    TOTAL_HEADER,
+    AuditEventSchema,
+    PageArgs,
+    StepSchema,
+    json_safe,
+    sort_arg,
+    sort_order,
+    source,
+    with_errors,
+    with_total,
+)
 from .tasks import CompleteResultSchema, TaskSchema
 
 blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances")
@@ -33,10 +44,49 @@ class InstanceSchema(Schema):
     activeElements = fields.List(fields.String(), attribute="active_elements")
 
 
+class CaseUnitsSchema(Schema):
+    involvedUnit = fields.String(allow_none=True)
+    responsibleUnit = fields.String(allow_none=True, metadata={"description": "the responsible unit's code"})
+
+
+class InstanceListSchema(InstanceSchema):
+    current = fields.List(
+        fields.Nested(StepSchema),
+        metadata={"description": "the innermost active steps, in called procedures too"},
+    )
+    tasks = fields.List(fields.Nested(TaskSchema), metadata={"description": "the case's open tasks"})
+    case = fields.Nested(CaseUnitsSchema, allow_none=True)
+
+
+class LevelSchema(Schema):
+    process = fields.String(
+        metadata={"description": "the id of the process: the instance's own, or a called one"}
+    )
+    name = fields.String()
+    definitionId = fields.String(allow_none=True, metadata={"description": "the definition to draw it from"})
+    parent = fields.String(allow_none=True, metadata={"description": "the process that called it"})
+    via = fields.String(allow_none=True, metadata={"description": "the call activity of the parent"})
+    steps = fields.List(fields.String(), metadata={"description": "its innermost active elements"})
+
+
+class PersonSchema(Schema):
+    name = fields.String()
+    unit = fields.String(allow_none=True)
+
+
 class InstanceDetailSchema(InstanceSchema):
     tasks = fields.List(fields.Nested(TaskSchema))
     variables = fields.Dict()
     history = fields.List(fields.Nested(AuditEventSchema))
+    levels = fields.List(
+        fields.Nested(LevelSchema),
+        metadata={"description": "the procedures the case is in, outermost first (the instance tree)"},
+    )
+    people = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(PersonSchema),
+        metadata={"description": "the display name and unit of every login the history names"},
+    )
 
 
 class InstanceQuery(PageArgs):
@@ -46,6 +96,8 @@ class InstanceQuery(PageArgs):
     overdue = fields.Boolean(metadata={"description": "with an open task whose due time has come"})
     dueSoon = fields.Boolean(metadata={"description": "with an open task inside the warning window"})
     assignee = fields.String()
+    unit = fields.String(metadata={"description": "the responsible unit's code"})
+    sort = sort_arg(queries.INSTANCE_SORTS)
 
 
 class CancelArgs(Schema):
@@ -56,9 +108,11 @@ class CancelArgs(Schema):
 class Instances(MethodView):
     @require(*INSTANCE_READERS)
     @blp.arguments(InstanceQuery, location="query")
-    @blp.response(200, InstanceSchema(many=True))
+    @blp.response(200, InstanceListSchema(many=True), headers=TOTAL_HEADER)
     @with_errors(blp, 401, 403, 422)
-    def get(self, args: dict[str, Any]) -> list[Any]:
+    def get(self, args: dict[str, Any]) -> Any:
+        """Newest first (``sort=due``: the soonest due step first), each with its innermost active steps, its
+        case's open tasks and units; X-Total-Count over all pages."""
         f = InstanceFilter(
             definition_key=args.get("definitionKey"),
             state=args.get("state"),
@@ -69,8 +123,27 @@ class Instances(MethodView):
             within=services.within(engine(), current()),
             limit=args["limit"],
             offset=args["offset"],
+            unit=args.get("unit"),
+            sort=sort_order(args.get("sort")),
         )
-        return services.read(engine(), queries.list_instances, f, engine().now())
+        found = services.read(engine(), queries.list_instances, f, engine().now())
+        total = services.read(engine(), queries.count_instances, f, engine().now())
+        return with_total(instance_rows(found), total)
+
+
+def instance_rows(found: list[Any]) -> list[dict[str, Any]]:
+    """Each listed instance with its innermost active steps, its case's open tasks and its units."""
+    places = services.positions(engine(), [i.id for i in found])
+    tasks, cases = services.read(engine(), queries.case_overview, found)
+    return [
+        {
+            **source(InstanceSchema(), i),
+            "current": services.step_rows(places.get(i.id)),
+            "tasks": tasks.get(i.id, []),
+            "case": cases.get(i.business_key or ""),
+        }
+        for i in found
+    ]
 
 
 @blp.route("/<instance_id>")
@@ -84,7 +157,14 @@ class InstanceItem(MethodView):
         tasks = services.read(engine(), queries.instance_tasks, instance_id)
         events = services.instance_history(engine(), current(), row)
         variables = json_safe(services.instance_variables(engine(), current(), instance_id))
-        return {**source(InstanceSchema(), row), "tasks": tasks, "variables": variables, "history": events}
+        return {
+            **source(InstanceSchema(), row),
+            "tasks": tasks,
+            "variables": variables,
+            "history": events,
+            "levels": services.instance_levels(engine(), row),
+            "people": services.people(engine(), [e.actor for e in events]),
+        }
 
 
 @blp.route("/<instance_id>/suspend", methods=["POST"])

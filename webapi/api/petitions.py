@@ -8,13 +8,26 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
 
-from engine import exports, policy, services
+from engine import exports, policy, queries, services
 from engine.policy import contact_fields
 from engine.queries import PetitionFilter
 
 from ..auth import current, engine, require
-from .common import AuditEventSchema, ExportArgs, PageArgs, export_doc, export_response, source, with_errors
-from .instances import InstanceSchema
+from .common import (
+    TOTAL_HEADER,
+    AuditEventSchema,
+    ExportArgs,
+    PageArgs,
+    StepSchema,
+    export_doc,
+    export_response,
+    sort_arg,
+    sort_order,
+    source,
+    with_errors,
+    with_total,
+)
+from .instances import InstanceSchema, PersonSchema
 from .public import DeliverySchema, PublicViewSchema, RatingSchema
 from .tasks import CompleteResultSchema
 
@@ -85,10 +98,21 @@ class DeadlineSchema(Schema):
     closedAt = fields.DateTime(attribute="closed_at", allow_none=True)
 
 
+class PetitionListSchema(PetitionSchema):
+    current = fields.List(
+        fields.Nested(StepSchema), metadata={"description": "the innermost active steps of its procedure"}
+    )
+
+
 class PetitionDetailSchema(PetitionSchema):
     instances = fields.List(fields.Nested(InstanceSchema))
     deadlines = fields.List(fields.Nested(DeadlineSchema))
     timeline = fields.List(fields.Nested(AuditEventSchema))
+    people = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(PersonSchema),
+        metadata={"description": "the display name and unit of every login the timeline names"},
+    )
 
 
 class PetitionSearch(Schema):
@@ -99,6 +123,19 @@ class PetitionSearch(Schema):
     involvedUnit = fields.String(metadata={"description": "the unit complained about"})
     overdue = fields.Boolean(metadata={"description": "with an open task whose due time has come"})
     dueSoon = fields.Boolean(metadata={"description": "with an open task inside the warning window"})
+    text = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "words of the subject or content (three characters or more use an index)"},
+    )
+    phone = fields.String(
+        validate=validate.Length(min=3, max=30),
+        metadata={"description": "the beginning of the petitioner's phone (for roles that see phones)"},
+    )
+    idNumber = fields.String(
+        validate=validate.Length(min=6, max=40),
+        metadata={"description": "the petitioner's identity number, exactly (for roles that see it)"},
+    )
+    sort = sort_arg(queries.PETITION_SORTS)
 
 
 class PetitionQuery(PetitionSearch, PageArgs):
@@ -120,6 +157,10 @@ def petition_filter(args: dict[str, Any], limit: int, offset: int = 0) -> Petiti
         due_soon=args.get("dueSoon"),
         limit=limit,
         offset=offset,
+        text=args.get("text"),
+        phone=args.get("phone"),
+        id_number=args.get("idNumber"),
+        sort=sort_order(args.get("sort")),
     )
 
 
@@ -142,15 +183,23 @@ class CheckResultSchema(Schema):
 
 @blp.route("")
 class Petitions(MethodView):
-    @require("registrar", "supervisor", "leader", "admin")
+    @require(*policy.PETITION_READERS)
     @blp.arguments(PetitionQuery, location="query")
-    @blp.response(200, PetitionSchema(many=True))
+    @blp.response(200, PetitionListSchema(many=True), headers=TOTAL_HEADER)
     @with_errors(blp, 401, 403, 422)
-    def get(self, args: dict[str, Any]) -> list[Any]:
-        """Search by number, petitioner (name prefix), status, unit, overdue."""
-        return services.visible_petitions(
-            engine(), current(), petition_filter(args, args["limit"], args["offset"])
-        )
+    def get(self, args: dict[str, Any]) -> Any:
+        """Search within the caller's jurisdiction by number, petitioner (name prefix), phone, identity number,
+        words of the subject or content, status, unit, overdue; each with its innermost active steps;
+        X-Total-Count over all pages."""
+        f = petition_filter(args, args["limit"], args["offset"])
+        found = services.visible_petitions(engine(), current(), f)
+        total = services.petition_total(engine(), current(), f)
+        places = services.positions(engine(), [p.instance_id for p in found if p.instance_id])
+        rows = [
+            {**source(PetitionSchema(), p), "current": services.step_rows(places.get(p.instance_id or ""))}
+            for p in found
+        ]
+        return with_total(rows, total)
 
     @require("registrar", "admin")
     @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
@@ -168,7 +217,7 @@ class Petitions(MethodView):
 
 
 @blp.route("/export", methods=["GET"])
-@require("registrar", "supervisor", "leader", "admin")
+@require(*policy.PETITION_READERS)
 @blp.arguments(PetitionExportArgs, location="query")
 @blp.doc(**export_doc())
 @with_errors(blp, 401, 403, 422)
@@ -219,6 +268,7 @@ class PetitionItem(MethodView):
             "instances": instances,
             "deadlines": deadlines,
             "timeline": events,
+            "people": services.people(engine(), [e.actor for e in events]),
         }
 
 

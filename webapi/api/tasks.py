@@ -16,14 +16,19 @@ from engine.errors import InvalidInput
 from ..auth import current, engine, require
 from ..body import BodyRefused, parse_json, refusal_text
 from .common import (
+    TOTAL_HEADER,
     ExportArgs,
     PageArgs,
+    StepSchema,
     export_doc,
     export_response,
     json_safe,
     multipart,
+    sort_arg,
+    sort_order,
     source,
     with_errors,
+    with_total,
 )
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Human tasks: list, claim, complete")
@@ -66,6 +71,21 @@ class TaskSchema(Schema):
     )
 
 
+class CaseSummarySchema(Schema):
+    petitionerName = fields.String(metadata={"description": "hidden from the accused unit (检举控告)"})
+    subject = fields.String()
+    receivedAt = fields.Date()
+
+
+class TaskListSchema(TaskSchema):
+    case = fields.Nested(CaseSummarySchema, allow_none=True, metadata={"description": "the task's petition"})
+    step = fields.Nested(StepSchema, allow_none=True, metadata={"description": "the step in its procedure"})
+
+
+# The task list's orders (?sort=); without one, overdue and soonest due first.
+TASK_SORTS = ("due", "created", "name", "priority", "businessKey", "assignee")
+
+
 class TaskDetailSchema(TaskSchema):
     form = fields.Dict(allow_none=True, metadata={"description": "the Camunda Form (form-js JSON)"})
     variables = fields.Dict()
@@ -82,6 +102,11 @@ class TaskSearch(Schema):
     instanceId = fields.String()
     definitionKey = fields.String()
     elementId = fields.String()
+    text = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "words of the subject or content of the task's petition"},
+    )
+    sort = sort_arg(TASK_SORTS)
 
 
 class TaskQuery(TaskSearch, PageArgs):
@@ -139,6 +164,8 @@ def narrowing(args: dict[str, Any]) -> dict[str, Any]:
         "instance_id": args.get("instanceId"),
         "definition_key": args.get("definitionKey"),
         "element_id": args.get("elementId"),
+        "text": args.get("text"),
+        "sort": sort_order(args.get("sort")),
         "limit": args.get("limit", exports.EXPORT_LIMIT),
         "offset": args.get("offset", 0),
     }
@@ -148,11 +175,29 @@ def narrowing(args: dict[str, Any]) -> dict[str, Any]:
 class Tasks(MethodView):
     @require()
     @blp.arguments(TaskQuery, location="query")
-    @blp.response(200, TaskSchema(many=True))
+    @blp.response(200, TaskListSchema(many=True), headers=TOTAL_HEADER)
     @with_errors(blp, 400, 401, 403, 422)
-    def get(self, args: dict[str, Any]) -> list[Any]:
-        """Open tasks, overdue and soonest due first."""
-        return services.visible_tasks(engine(), current(), **narrowing(args))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Open tasks, overdue and soonest due first (or in the order asked for), each with its petition's
+        petitioner, subject and received date and the procedure it is in; X-Total-Count over all pages."""
+        found = services.visible_tasks(engine(), current(), **narrowing(args))
+        total = services.task_total(engine(), current(), **narrowing(args))
+        cases = services.task_cases(engine(), current(), found)
+        places = services.positions(engine(), [t.instance_id for t in found])
+        rows = [
+            {
+                **source(TaskSchema(), t),
+                "case": cases.get(t.business_key or ""),
+                "step": step_of(places.get(t.instance_id), t.element_id),
+            }
+            for t in found
+        ]
+        return with_total(rows, total)
+
+
+def step_of(position: Any, element_id: str) -> dict[str, Any] | None:
+    """The step of ``position`` at ``element_id``, as the lists show it."""
+    return next((s for s in services.step_rows(position) if s["elementId"] == element_id), None)
 
 
 @blp.route("/export", methods=["GET"])

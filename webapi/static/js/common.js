@@ -105,7 +105,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, url, body, { form = false } = {}) {
+/** ``total``: answer ``{ rows, total }`` with the list's X-Total-Count (how many rows all its pages hold). */
+export async function api(method, url, body, { form = false, total = false } = {}) {
   // X-Requested-With: the server then leaves out the Basic challenge on 401, so no browser password dialog.
   const options = { method, credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' } };
   if (form) options.body = body;
@@ -121,9 +122,10 @@ export async function api(method, url, body, { form = false } = {}) {
   const type = response.headers.get('Content-Type') || '';
   const data = response.status === 204 ? null : type.includes('json') ? await response.json() : await response.text();
   if (!response.ok) throw new ApiError(response.status, typeof data === 'object' ? data : { message: data });
-  return data;
+  return total ? { rows: data, total: Number(response.headers.get('X-Total-Count') ?? data.length) } : data;
 }
 export const get = (url) => api('GET', url);
+export const getPage = (url) => api('GET', url, undefined, { total: true });
 export const post = (url, body) => api('POST', url, body === undefined ? {} : body);
 
 // -- the server's words and settings -----------------------------------------------------------------------
@@ -367,7 +369,7 @@ export async function processNames() {
   return definitionNames;
 }
 
-export function describeEvent(event, elementNames = {}) {
+export function describeEvent(event, elementNames = {}, people = {}) {
   const data = event.data || {};
   const what = label(EVENT_KINDS, event.kind, event.kind);
   const element = event.elementId ? (elementNames[event.elementId] || data.name || event.elementId) : null;
@@ -375,7 +377,7 @@ export function describeEvent(event, elementNames = {}) {
   if (data.deadline) extra.push(label(DEADLINE_NAMES, data.deadline, data.deadline));
   if (data.due) extra.push(`至 ${fmtDue(data.due)}`);
   if (data.days) extra.push(`${data.days} 日`);
-  if (data.assignee) extra.push(`→ ${data.assignee}`);
+  if (data.assignee) extra.push(`→ ${personName(data.assignee, people)}`);
   if (data.text) extra.push(`“${data.text}”`);
   if (data.fromName) extra.push(`自「${data.fromName}」`);
   if (event.kind === 'instance.migrated' && data.version) extra.push(`第 ${data.version} 版`);
@@ -410,21 +412,46 @@ export function namesFromEvents(events) {
   return names;
 }
 
-export function timeline(events, elementNames = {}) {
+// History entries with no meaning for an official: the engine's routing (gateways, start events, unnamed
+// events) and a human step's own completion, which its 办结 already records.
+const TECHNICAL_TYPES = /Gateway|StartEvent|UserTask|ManualTask|BoundaryEventSplit|Join/;
+
+export function isTechnical(event) {
+  if (event.kind !== 'activity.completed') return false;
+  const data = event.data || {};
+  return !data.name || TECHNICAL_TYPES.test(data.type || '');
+}
+
+/** Who acted, as officials know them: display name and unit (``people`` from the API), else the login. */
+export function personName(login, people = {}) {
+  const person = people[login];
+  if (!person) return login;
+  return person.unit ? `${person.name}（${person.unit}）` : person.name;
+}
+
+/** A case's history, newest first; technical steps hidden unless the toggle above it asks for them. */
+export function timeline(events, elementNames = {}, people = {}) {
   if (!events || !events.length) return h('p', { class: 'muted' }, '暂无记录');
   elementNames = { ...namesFromEvents(events), ...elementNames };
-  return h('ol', { class: 'timeline' }, events.map((event) => {
-    const { what, element, extra } = describeEvent(event, elementNames);
+  const newest = [...events].sort((a, b) => (b.id || 0) - (a.id || 0) || String(b.at).localeCompare(String(a.at)));
+  const technical = newest.filter(isTechnical).length;
+  const list = h('ol', { class: 'timeline' }, newest.map((event) => {
+    const { what, element, extra } = describeEvent(event, elementNames, people);
     const tone = event.kind.startsWith('deadline.') ? 'deadline'
       : event.kind === 'task.completed' || event.kind === 'instance.completed' ? 'done'
         : event.kind.startsWith('instance.') ? 'instance' : 'task';
-    return h('li', { class: `tl tl-${tone}`, dataset: { kind: event.kind, element: event.elementId || '' } },
+    return h('li', { class: `tl tl-${tone}${isTechnical(event) ? ' tl-technical' : ''}`, dataset: { kind: event.kind, element: event.elementId || '' } },
       h('div', { class: 'tl-time' }, fmtDateTime(event.at)),
       h('div', { class: 'tl-body' },
         h('strong', {}, what), element ? h('span', { class: 'tl-element' }, element) : null,
-        event.actor ? h('span', { class: 'tl-actor' }, event.actor) : null,
+        event.actor ? h('span', { class: 'tl-actor' }, personName(event.actor, people)) : null,
         extra ? h('div', { class: 'tl-extra' }, extra) : null));
   }));
+  const box = h('div', { class: 'history', 'data-testid': 'history' });
+  const toggle = technical ? h('label', { class: 'check small history-toggle' },
+    h('input', { type: 'checkbox', onchange: (event) => box.classList.toggle('show-technical', event.target.checked) }),
+    ` 显示技术环节（${technical} 条）`) : null;
+  return replace(box, toggle, list);
 }
 
 export function definitionList(pairs) {
@@ -488,7 +515,7 @@ export function petitionPanel(p, { withTimeline = true } = {}) {
       ]),
       p.content ? h('div', { class: 'content-text' }, p.content) : null),
     h('section', { class: 'card' }, h('h2', {}, '法定期限'), deadlineTable(p.deadlines)),
-    withTimeline ? h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(p.timeline)) : null);
+    withTimeline ? h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(p.timeline, {}, p.people)) : null);
 }
 
 // -- bpmn-js -----------------------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ import {
 import { repairButtons } from './repair.js';
 
 const instanceId = ctx.instanceId;
+// The procedure shown (?level=): one the case is in, its own or a called one; the innermost by default.
+const asked = new URLSearchParams(location.search).get('level');
 const url = `/api/instances/${encodeURIComponent(instanceId)}`;
 const DONE_KINDS = new Set(['activity.completed', 'task.completed']);
 let instance = null;
 let names = {};
 // [id, name] of the steps of the instance's diagram, for 从某环节开始 (known once the diagram is drawn).
 let repairTargets = [];
+let level = null;
 
 function mark(viewer) {
   const canvas = viewer.get('canvas');
@@ -41,11 +44,28 @@ function mark(viewer) {
       ? tasks.map((t) => h('span', { class: overdue ? 'ob-overdue' : '' }, t.assignee ? `办理中 ${t.assignee}` : '待认领'))
       : [h('span', { class: /Event$/.test(shape.type) ? 'ob-timer' : 'ob-wait' }, /Event$/.test(shape.type) ? '等待事件' : '等待中')];
     if (overdue) bits.push(h('span', { class: 'ob-overdue' }, overdue.text));
+    const deeper = instance.levels.find((l) => l.parent === level.process && l.via === id);
+    if (deeper) {
+      bits.splice(0, bits.length, h('a', { class: 'ob-wait', href: levelLink(deeper), 'data-testid': `enter-${deeper.process}` }, `进入：${deeper.name} ›`));
+    }
     // Above a task; below an event (a boundary timer sits on its task's edge).
     const position = isTask ? { top: -22, left: 0 } : { top: shape.height + 16, left: -12 };
     overlays.add(id, 'pf-status', { position, scale: { min: 1 }, html: h('div', { class: 'overlay-badge', 'data-testid': `overlay-${id}` }, bits) });
   }
   viewer.on('element.click', (event) => focus(event.element.id));
+}
+
+/** Open the shown procedure's own diagram in its file: another process of the file, or a collapsed sub-process's
+ * plane (bpmn-js drill-down); the file's first diagram otherwise. */
+async function showLevel(viewer) {
+  const definitions = viewer.getDefinitions();
+  const diagram = (definitions.diagrams || []).find((d) => d.plane && d.plane.bpmnElement && d.plane.bpmnElement.id === level.process);
+  if (diagram && diagram !== definitions.diagrams[0]) await viewer.open(diagram);
+  const canvas = viewer.get('canvas');
+  const plane = canvas.findRoot(`${level.process}_plane`);
+  if (plane) canvas.setRootElement(plane);
+  const container = $('#diagram');
+  if (container.clientWidth && container.clientHeight) canvas.zoom('fit-viewport', 'auto');
 }
 
 /** Fit the diagram; when that makes labels unreadably small, show the current step at a readable zoom. */
@@ -68,13 +88,31 @@ function focusOn(viewer, ids) {
 function focus(elementId) {
   const events = instance.history.filter((e) => e.elementId === elementId);
   if (!events.length) return showTimeline();
-  replace($('#timeline'), h('div', { class: 'alert alert-info' }, `环节：${names[elementId] || elementId}（${events.length} 条记录）`), timeline(events, names));
+  replace($('#timeline'), h('div', { class: 'alert alert-info' }, `环节：${names[elementId] || elementId}（${events.length} 条记录）`), timeline(events, names, instance.people));
   $('#timeline-all').classList.remove('hidden');
 }
 
 function showTimeline() {
-  replace($('#timeline'), timeline([...instance.history].reverse(), names));
+  replace($('#timeline'), timeline(instance.history, names, instance.people));
   $('#timeline-all').classList.add('hidden');
+}
+
+function levelLink(l) {
+  return `/instances/${encodeURIComponent(instanceId)}?level=${encodeURIComponent(l.process)}`;
+}
+
+/** 监控中心 / 信访事项登记受理 / 三级转交办 / …: the procedures from the instance's own to the one shown. */
+function breadcrumb(processes) {
+  const chain = [];
+  for (let l = level; l; l = instance.levels.find((p) => p.process === l.parent)) chain.unshift(l);
+  const below = instance.levels.filter((l) => l.parent === level.process);
+  replace($('#instance-breadcrumb'), h('a', { href: '/cockpit' }, '监控中心'),
+    chain.map((l, i) => [' / ', i === chain.length - 1
+      ? h('span', { class: 'level-current', 'data-testid': 'level-current' }, l.name)
+      : h('a', { href: levelLink(l), 'data-testid': `level-${l.process}` }, l.name)]),
+    below.map((l) => [' › ', h('a', { href: levelLink(l), 'data-testid': `level-${l.process}` }, `下级程序：${l.name}`)]));
+  $('#diagram-title').textContent = chain.length > 1 ? `流程图 · ${level.name}` : '流程图';
+  return processes;
 }
 
 function taskTable() {
@@ -147,6 +185,10 @@ async function load() {
   }
   const { names: processes, rows } = await processNames();
   const definition = rows.find((d) => d.id === instance.definitionId);
+  const levels = instance.levels || [];
+  level = levels.find((l) => l.process === asked) || levels[levels.length - 1]
+    || { process: instance.definitionKey, name: processes[instance.definitionKey], definitionId: instance.definitionId, parent: null };
+  breadcrumb(processes);
   const stateTone = { active: 'blue', suspended: 'amber', completed: 'green', cancelled: 'grey' }[instance.state];
   $('#instance-title').textContent = `${instance.businessKey || '流程实例'} · ${processes[instance.definitionKey] || instance.definitionKey}`;
   replace($('#instance-sub'), badge(label(INSTANCE_STATES, instance.state), stateTone),
@@ -162,8 +204,9 @@ async function load() {
   const container = $('#diagram');
   replace(container);
   try {
-    const xml = await get(`/api/definitions/${encodeURIComponent(instance.definitionId)}/xml`);
+    const xml = await get(`/api/definitions/${encodeURIComponent(level.definitionId || instance.definitionId)}/xml`);
     const viewer = await showDiagram(container, xml);
+    await showLevel(viewer);
     names = { ...names, ...elementNames(viewer) };
     repairTargets = viewer.get('elementRegistry')
       .filter((e) => /Task$|CallActivity|IntermediateCatchEvent$/.test(e.type) && e.businessObject.name)

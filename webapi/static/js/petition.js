@@ -97,7 +97,7 @@ async function load() {
   left.append(await papersPanel(p.number, { onChange: load }));
   const extra = actions(p);
   if (extra) left.append(extra);
-  replace(body, left, h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(p.timeline)));
+  replace(body, left, h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(p.timeline, {}, p.people)));
 }
 
 load();

@@ -46,7 +46,8 @@ function tableRows() {
   const body = $('#waiting-table tbody');
   const rows = waiting.filter((r) => r.tasks || r.timers || r.instances);
   replace(body, rows.length ? rows.map((r) => h('tr', { class: r.overdue ? 'row-overdue' : '', style: 'cursor:pointer', onclick: () => showElement(r.elementId) },
-    h('td', {}, names[r.elementId] || r.elementId),
+    h('td', {}, r.name || names[r.elementId] || '未命名环节',
+      r.processName && r.processName !== current.name ? h('div', { class: 'muted small' }, r.processName) : null),
     h('td', { class: 'num' }, r.tasks || '—'),
     h('td', { class: 'num' }, r.overdue ? badge(String(r.overdue), 'red') : '—'),
     h('td', { class: 'num' }, r.unclaimed || '—'),
@@ -56,7 +57,8 @@ function tableRows() {
 }
 
 async function showElement(elementId) {
-  $('#element-title').textContent = `环节待办：${names[elementId] || elementId}`;
+  const place = waiting.find((r) => r.elementId === elementId) || {};
+  $('#element-title').textContent = `环节待办：${place.name || names[elementId] || '未命名环节'}`;
   const box = $('#element-tasks');
   try {
     const tasks = await get(`/api/tasks${query({ definitionKey: current.key, elementId, limit: 200 })}`);

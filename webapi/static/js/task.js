@@ -206,7 +206,7 @@ async function side() {
       h('section', { class: 'card' }, h('h2', {}, '流程实例'), definitionList([
         ['业务编号', inst.businessKey], ['开始时间', fmtDateTime(inst.startedAt)], ['发起人', inst.startedBy],
       ])),
-      h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(inst.history)));
+      h('section', { class: 'card' }, h('h2', {}, '办理过程'), timeline(inst.history, {}, inst.people)));
   } catch (error) {
     replace(aside, h('div', { class: 'alert alert-warning' }, explain(error)));
   }

@@ -1,37 +1,43 @@
-// 我的待办: tasks assigned to me or offered to my groups, overdue first; filter, claim, release.
+// 我的待办: tasks assigned to me or offered to my groups, overdue first, a page at a time from the server;
+// filter (procedure, group, item number, words of the petition), sort, save filters, claim, release.
 import {
-  $, $$, GROUPS, badge, dueState, emptyRow, explain, exportButtons, flash, fmtDue, get, h, label, me, post,
+  $, $$, GROUPS, badge, dueState, explain, exportButtons, flash, fmtDue, getPage, h, label, me, post,
   processNames, query, replace, WARN_BEFORE_DAYS,
 } from './common.js';
+import { pagedList, savedFilters } from './lists.js';
 
-const table = $('#task-table tbody');
 const filters = $('#task-filters');
 filters.append(exportButtons(filters, '/api/tasks/export', { mine: true }));
 let tab = 'all';
-let tasks = [];
 let names = {};
-
-function inTab(task, which) {
-  if (which === 'mine') return task.assignee === me.username;
-  if (which === 'group') return !task.assignee;
-  return true;
-}
+// What each tab asks the server for.
+const TABS = { all: {}, mine: { assignee: me.username }, group: { unassigned: true } };
 
 function stat(labelText, value, tone = '') {
   return h('div', { class: `stat ${tone}` }, h('div', { class: 'stat-label' }, labelText), h('div', { class: 'stat-value' }, value));
 }
 
-function renderStats() {
-  const overdue = tasks.filter((t) => dueState(t.due, t.warnAt).overdue).length;
-  const soon = tasks.filter((t) => dueState(t.due, t.warnAt).tone === 'amber').length;
+/** How many tasks the filter finds with ``more`` (the server counts; one row is fetched). */
+async function total(more) {
+  const params = Object.fromEntries(new FormData(filters).entries());
+  try {
+    return (await getPage(`/api/tasks${query({ ...params, mine: true, ...more, limit: 1 })}`)).total;
+  } catch {
+    return '—';
+  }
+}
+
+async function renderStats() {
+  const [all, overdue, soon, unclaimed, mine] = await Promise.all([
+    total({}), total({ overdue: true }), total({ dueSoon: true }), total(TABS.group), total(TABS.mine),
+  ]);
   replace($('#task-stats'),
-    stat('待办总数', tasks.length),
+    stat('待办总数', all),
     stat('已超期', overdue, overdue ? 'red' : ''),
     stat(`${WARN_BEFORE_DAYS} 日内到期`, soon, soon ? 'amber' : ''),
-    stat('待认领', tasks.filter((t) => !t.assignee).length, 'green'));
-  for (const which of ['all', 'mine', 'group']) {
-    $(`[data-count="${which}"]`).textContent = tasks.filter((t) => inTab(t, which)).length;
-  }
+    stat('待认领', unclaimed, 'green'));
+  const counts = { all, mine, group: unclaimed };
+  for (const which of Object.keys(TABS)) $(`[data-count="${which}"]`).textContent = counts[which];
 }
 
 async function act(task, action) {
@@ -46,7 +52,7 @@ async function act(task, action) {
   } catch (error) {
     flash(error.status === 409 ? '该任务已被他人认领或已办结，列表已刷新' : explain(error), 'error');
   }
-  await load();
+  await reload();
 }
 
 function row(task) {
@@ -63,33 +69,36 @@ function row(task) {
   } else {
     actions.push(h('a', { class: 'btn btn-sm', href: link }, '查看'));
   }
+  const c = task.case || {};
+  const step = task.step;
   return h('tr', { class: due.overdue ? 'row-overdue' : due.tone === 'amber' ? 'row-soon' : '', dataset: { taskId: task.id, element: task.elementId } },
     h('td', {}, badge(due.text, due.tone), task.suspended ? badge('已挂起', 'grey') : null),
     h('td', {}, h('a', { href: link, class: 'task-name' }, task.name || task.elementId),
-      task.description ? h('div', { class: 'muted small' }, task.description.slice(0, 60)) : null),
+      h('div', { class: 'muted small' }, (task.candidateGroups || []).map((g) => label(GROUPS, g)).join('、'))),
     h('td', { class: 'nowrap' }, task.businessKey ? h('a', { href: `/petitions/${encodeURIComponent(task.businessKey)}` }, task.businessKey) : '—'),
-    h('td', { class: 'nowrap' }, names[task.definitionKey] || task.definitionKey),
-    h('td', { class: 'nowrap' }, (task.candidateGroups || []).map((g) => label(GROUPS, g)).join('、') || '—'),
+    h('td', { class: 'nowrap' }, c.petitionerName || '—'),
+    h('td', {}, c.subject || '—'),
+    h('td', { class: 'nowrap' }, c.receivedAt || '—'),
+    h('td', {}, step ? step.processName : names[task.definitionKey] || '—'),
     h('td', {}, task.assignee ? (mine ? badge('本人', 'blue') : task.assignee) : badge('待认领', 'grey')),
     h('td', { class: 'nowrap' }, fmtDue(task.due)),
     h('td', {}, h('div', { class: 'actions' }, actions)));
 }
 
-function render() {
-  const shown = tasks.filter((t) => inTab(t, tab));
-  replace(table, shown.length ? shown.map(row) : emptyRow(8, tab === 'mine' ? '没有已认领的任务' : '暂无待办任务'));
-  renderStats();
-}
+const list = pagedList({
+  path: '/api/tasks',
+  form: filters,
+  table: $('#task-table'),
+  pager: $('#task-pager'),
+  render: row,
+  columns: 10,
+  empty: '暂无待办任务',
+  extra: () => ({ mine: true, ...TABS[tab] }),
+  onLoad: () => renderStats(),
+});
 
-async function load() {
-  const params = Object.fromEntries(new FormData(filters).entries());
-  try {
-    tasks = await get(`/api/tasks${query({ ...params, mine: true, limit: 500 })}`);
-  } catch (error) {
-    tasks = [];
-    flash(explain(error), 'error');
-  }
-  render();
+function reload() {
+  return list.load();
 }
 
 async function init() {
@@ -106,13 +115,12 @@ async function init() {
     button.addEventListener('click', () => {
       tab = button.dataset.tab;
       $$('#task-tabs button').forEach((b) => b.classList.toggle('active', b === button));
-      render();
+      list.load(0);
     });
   }
-  filters.addEventListener('submit', (event) => { event.preventDefault(); load(); });
-  filters.addEventListener('reset', () => setTimeout(load));
-  $('#refresh').addEventListener('click', load);
-  await load();
+  $('#refresh').addEventListener('click', reload);
+  savedFilters($('#saved-filters'), 'tasks', filters, () => list.load(0));
+  await list.load(0);
 }
 
 init();
