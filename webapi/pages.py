@@ -44,6 +44,8 @@ VENDOR: dict[str, tuple[str, frozenset[str]]] = {
         frozenset({"bpmn-navigated-viewer.production.min.js", "assets/diagram-js.css", "assets/bpmn-js.css"}),
     ),
     "form-js": ("@bpmn-io/form-js/dist", frozenset({"form-viewer.umd.js", "assets/form-js.css"})),
+    # The Chinese words of the calendar form-js bundles (flatpickr 4.6.13, its own dependency).
+    "flatpickr": ("flatpickr/dist", frozenset({"l10n/zh.js"})),
 }
 
 # (label, endpoint, roles that see it; admin sees everything)
