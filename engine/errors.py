@@ -43,6 +43,7 @@ THINGS = {
     "username": "用户",
     "user": "用户",
     "message": "短信",
+    "notification": "通知",
 }
 
 

@@ -222,6 +222,12 @@ def outbox() -> Any:
     return _page("pages/outbox.html", "outbox", "admin")
 
 
+@bp.get("/inbox")
+def inbox() -> Any:
+    """The official's inbox: new tasks, warnings and supervisions addressed to them or their groups."""
+    return _page("pages/inbox.html", "inbox")
+
+
 @bp.get("/instances/<instance_id>")
 def instance(instance_id: str) -> Any:
     return _page("pages/instance.html", "instance", instanceId=instance_id)

@@ -19,6 +19,7 @@ from . import (
     escalations,
     instances,
     metrics,
+    notifications,
     organisation,
     petitions,
     public,
@@ -40,6 +41,7 @@ BLUEPRINTS = (
     vocabulary,
     organisation,
     public,
+    notifications,
 )
 # The operations anyone may call (signing in and out, the petitioner's side); every other one answers 401 to
 # strangers first.

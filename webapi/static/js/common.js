@@ -519,7 +519,32 @@ export function diagramLegend(items) {
 }
 
 // -- page frame ----------------------------------------------------------------------------------------------
+/** The unread count on the header's 通知 link (the inbox, engine/inbox.py). */
+export async function refreshInboxCount() {
+  const counter = document.getElementById('inbox-count');
+  if (!counter || !me) return;
+  try {
+    const { unread } = await get('/api/notifications/count');
+    counter.textContent = unread > 99 ? '99+' : String(unread);
+    counter.hidden = unread === 0;
+    document.getElementById('inbox-link').setAttribute('aria-label', unread ? `站内通知，${unread} 条未读` : '站内通知');
+  } catch { /* the header keeps its last count; the page itself reports failures */ }
+}
+
 function frame() {
+  // On a narrow screen the navigation folds behind the 菜单 button.
+  const toggle = document.getElementById('menu-toggle');
+  const nav = document.getElementById('mainnav');
+  if (toggle && nav) {
+    toggle.addEventListener('click', () => {
+      const open = nav.classList.toggle('open');
+      toggle.setAttribute('aria-expanded', String(open));
+    });
+  }
+  if (me) {
+    refreshInboxCount();
+    setInterval(refreshInboxCount, 60_000);
+  }
   const logout = document.getElementById('logout');
   if (logout) {
     logout.addEventListener('click', async () => {
