@@ -23,8 +23,8 @@ from .documents import Documents
 from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
-from .models import Task
 from .inbox import Inbox, Mailer, SmtpSettings
+from .models import Task
 from .notifier import Outbox, load_notifier
 from .orgadmin import OrgAdmin, UserAdmin
 from .organisation import Organisation, Routing

@@ -13,6 +13,7 @@ the inbox is all there is.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -44,6 +45,7 @@ class Principal(Protocol):
 
     @property
     def groups(self) -> tuple[str, ...]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,9 @@ def open_task_addressees(session: Session, instance_id: str) -> list[str]:
     if waiting:
         offered = list(
             session.scalars(
-                select(TaskCandidate.name).where(TaskCandidate.task_id.in_(waiting)).order_by(TaskCandidate.name)
+                select(TaskCandidate.name)
+                .where(TaskCandidate.task_id.in_(waiting))
+                .order_by(TaskCandidate.name)
             )
         )
     return list(dict.fromkeys([*assigned, *offered]))
@@ -177,7 +181,9 @@ class Inbox:
         query = query.order_by(Notification.id.desc()).limit(limit).offset(offset)
         with self.db.reading() as session:
             return [
-                InboxEntry(n.id, n.kind, n.title, n.business_key, n.instance_id, n.task_id, n.created_at, bool(r))
+                InboxEntry(
+                    n.id, n.kind, n.title, n.business_key, n.instance_id, n.task_id, n.created_at, bool(r)
+                )
                 for n, r in session.execute(query)
             ]
 
@@ -216,7 +222,9 @@ class Inbox:
         with self.db.transaction() as session:
             session.execute(delete(NotificationEmail).where(NotificationEmail.login == principal.username))
             if address is not None:
-                session.add(NotificationEmail(login=principal.username, address=address, updated_at=self.now()))
+                session.add(
+                    NotificationEmail(login=principal.username, address=address, updated_at=self.now())
+                )
         return address
 
 
@@ -298,7 +306,9 @@ class Mailer:
             pending = list(
                 session.scalars(
                     select(Notification)
-                    .where(Notification.email_status.in_(("pending", "failed")), Notification.created_at >= since)
+                    .where(
+                        Notification.email_status.in_(("pending", "failed")), Notification.created_at >= since
+                    )
                     .order_by(Notification.id)
                     .limit(limit)
                 )
@@ -323,10 +333,8 @@ class Mailer:
                     connection = None
         finally:
             if connection is not None:
-                try:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
                     connection.quit()
-                except (OSError, smtplib.SMTPException):
-                    pass
         with self.db.transaction() as session:
             for status in counts:
                 ids = [i for i, s in outcome.items() if s == status]

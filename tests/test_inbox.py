@@ -37,12 +37,19 @@ def registered(engine: Engine) -> str:
     return result.instance_id
 
 
-def test_a_new_task_reaches_each_reader_it_is_offered_to_who_reads_it_for_themselves(deployed: Engine) -> None:
+def test_a_new_task_reaches_each_reader_it_is_offered_to_who_reads_it_for_themselves(
+    deployed: Engine,
+) -> None:
     inbox = deployed.inbox
     instance_id = registered(deployed)
     check = only_task(deployed, instance_id, "register_check")
     [entry] = inbox.entries(REGISTRAR)
-    assert (entry.kind, entry.task_id, entry.instance_id, entry.read) == ("task", check.id, instance_id, False)
+    assert (entry.kind, entry.task_id, entry.instance_id, entry.read) == (
+        "task",
+        check.id,
+        instance_id,
+        False,
+    )
     assert entry.title.startswith("新待办：登记核对") and entry.business_key in entry.title
     assert inbox.unread(REGISTRAR) == inbox.unread(OTHER_REGISTRAR) == 1
     assert inbox.entries(OFFICE) == [] and inbox.unread(OFFICE) == 0
@@ -111,7 +118,7 @@ class Sink:
     def __init__(self) -> None:
         self.envelopes: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.envelopes.append(envelope)
         return "250 OK"
 

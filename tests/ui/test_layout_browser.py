@@ -51,7 +51,9 @@ def reach_navigation(page: Any, width: int, link: str) -> Any:
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES)
-def test_the_supervisor_pages_fit_the_screen(page: Any, live_server: LiveServer, width: int, height: int) -> None:
+def test_the_supervisor_pages_fit_the_screen(
+    page: Any, live_server: LiveServer, width: int, height: int
+) -> None:
     _, instance_id = registered_and_checked(live_server.engine)
     page.set_viewport_size({"width": width, "height": height})
     login(page, live_server, "supervisor")
