@@ -18,9 +18,12 @@ from engine.accounts import Principal
 from engine.errors import InvalidInput, NotFound
 from engine.inbox import Mailer, SmtpSettings
 from engine.runtime import Engine
+from tests.api_helpers import Api, assert_error
 from tests.helpers import only_task
 from tests.test_escalation import register_to_acceptance
 from tests.test_petitions import REGISTRATION
+
+pytest_plugins = ("tests.api_helpers",)
 
 
 def reader(username: str, *groups: str) -> Principal:
@@ -173,3 +176,34 @@ def test_an_unreachable_server_keeps_the_entry_for_the_next_run(deployed: Engine
     assert down.deliver() == {"sent": 0, "failed": 1, "none": 0}
     assert down.deliver()["failed"] == 1  # tried again, nothing lost
     assert deployed.inbox.unread(REGISTRAR) == 1  # the inbox has it whatever the mail does
+
+
+def test_the_inbox_over_the_api_is_each_callers_own(api: Api) -> None:
+    registrar, office = api.as_("registrar"), api.as_("office")
+    number = api.register()["number"]
+    page = registrar.ok("GET", "/api/notifications")
+    [entry] = page["items"]
+    assert page["unread"] == 1 and entry["kind"] == "task" and entry["businessKey"] == number
+    assert registrar.ok("GET", "/api/notifications/count") == {"unread": 1}
+    assert office.ok("GET", "/api/notifications") == {"items": [], "unread": 0}
+    # The office cannot mark the registrars' entry: 404 in Chinese, naming it, and nothing changes.
+    refused = assert_error(
+        office.post("/api/notifications/read", json={"ids": [entry["id"]]}), 404, "not_found"
+    )
+    assert refused["message"] == f"没有通知 {entry['id']}"
+    assert registrar.ok("POST", "/api/notifications/read", json={"ids": [entry["id"]]}) == {
+        "marked": 1,
+        "unread": 0,
+    }
+    assert registrar.ok("GET", "/api/notifications", query_string={"unread": "true"})["items"] == []
+    assert registrar.ok("GET", "/api/notifications")["items"][0]["read"] is True
+
+    assert registrar.ok("GET", "/api/notifications/email") == {"email": None, "available": False}
+    bad = assert_error(
+        registrar.put("/api/notifications/email", json={"email": "王敏"}), 400, "invalid_input"
+    )
+    assert bad["details"] == {"fields": {"email": ["电子邮箱地址格式不正确"]}}
+    chosen = registrar.ok("PUT", "/api/notifications/email", json={"email": "wangmin@xf.example.cn"})
+    assert chosen["email"] == "wangmin@xf.example.cn"
+    assert registrar.ok("PUT", "/api/notifications/email", json={"email": None})["email"] is None
+    assert_error(api.anonymous.get("/api/notifications"), 401)
