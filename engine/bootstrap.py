@@ -23,6 +23,7 @@ from .documents import Documents
 from .escalation import EscalationLadder, LadderSettings
 from .executor import CommandExecutor
 from .formstore import FormStore
+from .inbox import Inbox, Mailer, SmtpSettings
 from .models import Task
 from .notifier import Outbox, load_notifier
 from .orgadmin import OrgAdmin, UserAdmin
@@ -84,6 +85,8 @@ class Services:
     public: PublicDesk
     outbox: Outbox
     acts: PetitionActs
+    inbox: Inbox
+    mailer: Mailer | None  # None: the operator configured no SMTP server
 
 
 def build_core(
@@ -181,6 +184,8 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         public,
         Outbox(core.db, now),
         acts,
+        Inbox(core.db, now),
+        Mailer(core.db, now, smtp) if (smtp := SmtpSettings.from_env()) else None,
     )
 
 

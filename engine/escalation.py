@@ -33,6 +33,7 @@ from .calendar import StatutoryCalendar
 from .db import Database
 from .deadlines import DeadlineKeeper
 from .errors import InvalidInput, NotFound
+from .inbox import announce, open_task_addressees
 from .models import Deadline, Escalation, Instance, Petition, Task, TaskCandidate
 from .organisation import unit_group
 from .ports import InstanceCommands, Now
@@ -199,14 +200,25 @@ class EscalationLadder:
                 if record.outcome is None and is_due_soon(due, warn_at, now):
                     key = f"warning:{record.instance_id}:{record.name}"
                     reason = f"{self._title(record.name)}将于 {self._local(due)} 届满（{record.basis}）"
-                    counts["warning"] += self._add(
+                    if self._add(
                         session,
                         dedupe_key=key,
                         kind="warning",
                         reason=reason,
                         details={"involvedUnit": involved},
                         **common,
-                    )
+                    ):
+                        counts["warning"] += 1
+                        # Whoever has the case's open steps hears of it in their inbox.
+                        announce(
+                            session,
+                            "warning",
+                            open_task_addressees(session, record.instance_id),
+                            f"临期预警：{reason}",
+                            now,
+                            business_key=record.business_key,
+                            instance_id=record.instance_id,
+                        )
                 elif is_overdue(due, now) or record.outcome == "overdue":
                     kind = NEXT_STEP.get(record.name, "supervision")
                     key = f"{kind}:{record.instance_id}:{record.name}:{record.period}"
@@ -218,6 +230,15 @@ class EscalationLadder:
                         session, dedupe_key=key, kind=kind, reason=reason, details=details, **common
                     ):
                         counts[kind] += 1
+                        announce(
+                            session,
+                            "supervision",
+                            (details["to"], details["copyTo"]),
+                            f"督办：{reason}",
+                            now,
+                            business_key=record.business_key,
+                            instance_id=record.instance_id,
+                        )
                         # Sanctions and accountability are the supervision procedure's own later steps.
                         if (
                             kind == "supervision"

@@ -624,3 +624,48 @@ class SavedFilter(Base):
     name: Mapped[str] = mapped_column(String(60))
     criteria: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Notification(Base):
+    """An entry of an official's inbox (站内通知): a task offered to them or to a group they belong to, a deadline
+    warning or a supervision (督办) addressed to them. Written in the transaction that produced it (a command
+    that opens tasks writes its rows in one statement), so nothing is announced that was not stored; e-mail,
+    when the operator configures SMTP, is sent from these rows after the commit (``email_status``)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_addressee_id", "addressee", "id"),
+        Index("ix_notification_email_status_id", "email_status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))  # task | warning | supervision
+    addressee: Mapped[str] = mapped_column(String(150))  # a login or a group (unit:<code>:<position>)
+    title: Mapped[str] = mapped_column(String(300))
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    email_status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed | none
+
+
+class NotificationRead(Base):
+    """Who has read which inbox entry: an entry addressed to a group is read by each member for themselves."""
+
+    __tablename__ = "notification_read"
+
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notification.id", ondelete="CASCADE"), primary_key=True
+    )
+    login: Mapped[str] = mapped_column(String(100), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NotificationEmail(Base):
+    """The address an official chose for e-mail copies of their inbox (optional, their own choice)."""
+
+    __tablename__ = "notification_email"
+
+    login: Mapped[str] = mapped_column(String(100), primary_key=True)
+    address: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

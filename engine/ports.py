@@ -78,6 +78,8 @@ class TimerHost(Protocol):
 
     def purge_attempts(self) -> int: ...
 
+    def send_mail(self) -> dict[str, int]: ...
+
 
 class Ladder(Protocol):
     """The escalation ladder's two daily passes, as the timer service runs them."""

@@ -142,6 +142,8 @@ class Engine:
         self.public = services.public
         self.outbox = services.outbox
         self.acts = services.acts
+        self.inbox = services.inbox
+        self.mailer = services.mailer
         self.forms = core.forms
         self.calendar_years = core.calendar_years
 
@@ -151,6 +153,10 @@ class Engine:
     def purge_attempts(self) -> int:
         """Forget attempt windows that have ended (the scheduler's morning pass)."""
         return self.public.limiter.purge()
+
+    def send_mail(self) -> dict[str, int]:
+        """E-mail the inbox entries waiting for it (the scheduler's minute pass); nothing without SMTP."""
+        return self.mailer.deliver() if self.mailer is not None else {}
 
     @property
     def definitions(self) -> DefinitionStore:

@@ -178,6 +178,7 @@ class TimerService:
             (self.sync, "interval", {"seconds": 1}),
             (self.reconcile, "interval", {"seconds": self.reconcile_every.total_seconds()}),
             (self._escalate, "interval", {"minutes": 1}),
+            (self._mail, "interval", {"minutes": 1}),
             # 网巡 runs every morning, office time in Beijing.
             (self._patrol, "cron", {"hour": 8, "minute": 0, "timezone": self.engine.calendar.tz}),
             # A calendar year saved by any process reaches this one within a tick, with the deadlines it moves.
@@ -359,6 +360,15 @@ class TimerService:
             self.engine.escalations.run()
         except Exception:
             log.exception("the escalation ladder failed; it runs again in a minute")
+
+    def _mail(self) -> None:
+        try:
+            sent = self.engine.send_mail()
+        except Exception:
+            log.exception("sending the inbox e-mail failed; it runs again in a minute")
+            return
+        if sent.get("sent") or sent.get("failed"):
+            log.info("inbox e-mail: %d sent, %d failed", sent["sent"], sent["failed"])
 
     def _follow_calendar(self) -> None:
         try:

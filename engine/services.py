@@ -1007,6 +1007,32 @@ def mark_outbox(engine: Engine, principal: Principal, message_id: int, status: s
     return engine.outbox.mark(message_id, status)
 
 
+# -- the officials' inbox: every signed-in official reads only what is addressed to them or their groups ------
+def inbox(
+    engine: Engine, principal: Principal, *, unread_only: bool, limit: int, offset: int
+) -> dict[str, Any]:
+    entries = engine.inbox.entries(principal, unread_only=unread_only, limit=limit, offset=offset)
+    return {"items": entries, "unread": engine.inbox.unread(principal)}
+
+
+def inbox_unread(engine: Engine, principal: Principal) -> int:
+    return engine.inbox.unread(principal)
+
+
+def mark_inbox_read(engine: Engine, principal: Principal, ids: Sequence[int] | None) -> dict[str, int]:
+    marked = engine.inbox.mark_read(principal, ids)
+    return {"marked": marked, "unread": engine.inbox.unread(principal)}
+
+
+def inbox_email(engine: Engine, principal: Principal) -> dict[str, Any]:
+    return {"email": engine.inbox.email(principal), "available": engine.mailer is not None}
+
+
+def set_inbox_email(engine: Engine, principal: Principal, address: str | None) -> dict[str, Any]:
+    engine.inbox.set_email(principal, address)
+    return inbox_email(engine, principal)
+
+
 def public_request_review(
     engine: Engine, number: str, code: str, address: str | None, kind: str, fields: dict[str, Any]
 ) -> dict[str, Any]:

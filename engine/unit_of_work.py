@@ -29,10 +29,12 @@ from .errors import Conflict, InvalidState, ProcessError
 from .events import is_timer, timer_due, timer_fired
 from .expressions import ExpressionError
 from .formstore import bound_version
+from .inbox import task_notices
 from .models import (
     AuditEvent,
     Deadline,
     Instance,
+    Notification,
     Task,
     TaskCandidate,
     Timer,
@@ -365,6 +367,10 @@ class UnitOfWork:
             self._writes.append((insert(table), rows))
             if candidates:
                 self._writes.append((insert(TaskCandidate.__table__), candidates))
+            # The addressees' inbox entries (engine/inbox.py), one statement for all of them.
+            notices = task_notices(rows, self.now)
+            if notices:
+                self._writes.append((insert(Notification.__table__), notices))
         return created
 
     def _new_task(self, spiff_task: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 import engine.accounts
+from engine.errors import HAN
 from engine.runtime import Engine
 from engine.testing import FORM_DATA, TODAY
 from tests.test_petitions import REGISTRATION
@@ -41,6 +42,7 @@ def assert_error(response: TestResponse, status: int, code: str | None = None) -
     body = response.get_json()
     assert isinstance(body, dict) and set(body) == ERROR_KEYS, body
     assert isinstance(body["error"], str) and isinstance(body["message"], str)
+    assert HAN.search(body["message"]), f"officials read this message: {body}"
     assert isinstance(body["details"], dict)
     if code is not None:
         assert body["error"] == code, body

@@ -38,6 +38,42 @@ class CrossSiteRefused(errors.Forbidden):
 STATUS[Unauthorized] = 401
 STATUS[TooManyAttempts] = 429
 
+# Werkzeug's and webargs' refusals (an unknown address, a wrong method, an unreadable body) by the code
+# ``http_error`` derives from their names; the engine's own codes are in engine.errors.CHINESE.
+HTTP_CHINESE: dict[str, str] = {
+    "bad_request": "请求有误，无法读取",
+    "unauthorized": errors.CHINESE["unauthorized"],
+    "forbidden": errors.CHINESE["forbidden"],
+    "not_found": "没有这个地址",
+    "method_not_allowed": "此地址不接受这种请求方式",
+    "not_acceptable": "无法按所要求的格式答复",
+    "request_timeout": "请求超时",
+    "conflict": errors.CHINESE["conflict"],
+    "gone": "该对象已不存在",
+    "length_required": "请求缺少长度",
+    "precondition_failed": "请求的前提条件不成立",
+    "request_entity_too_large": "上传的内容超过大小上限",
+    "request_uri_too_long": "请求地址过长",
+    "unsupported_media_type": "请求内容的类型不受支持",
+    "requested_range_not_satisfiable": "请求的范围无效",
+    "expectation_failed": "无法满足请求的期望",
+    "i'm_a_teapot": "请求有误",
+    "misdirected_request": "请求发错了服务器",
+    "unprocessable_entity": "提交的数据未通过校验",
+    "locked": "对象已被锁定",
+    "failed_dependency": "所依赖的操作未完成",
+    "precondition_required": "请求缺少前提条件",
+    "too_many_requests": "请求过于频繁，请稍后再试",
+    "request_header_fields_too_large": "请求头过大",
+    "unavailable_for_legal_reasons": "依法不能提供",
+    "internal_server_error": "服务器内部错误，操作未完成",
+    "not_implemented": "尚不支持此操作",
+    "bad_gateway": "上游服务出错",
+    "service_unavailable": "服务暂不可用，请稍后再试",
+    "gateway_timeout": "上游服务超时",
+    "http_version_not_supported": "不支持此协议版本",
+}
+
 
 class ApiErrorSchema(Schema):
     error = fields.String(required=True)
@@ -47,6 +83,11 @@ class ApiErrorSchema(Schema):
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": code, "message": message, "details": details or {}}
+
+
+def http_code(error: HTTPException) -> str:
+    """The stable code of a Werkzeug refusal: its name, lower case, words joined by underscores."""
+    return (error.name or "error").lower().replace(" ", "_")
 
 
 def http_error(error: HTTPException) -> ResponseReturnValue:
@@ -61,9 +102,12 @@ def http_error(error: HTTPException) -> ResponseReturnValue:
             if isinstance(value, dict):
                 merged.update(value)
         details["fields"] = merged or messages
-    code = (error.name or "error").lower().replace(" ", "_")
+    code = http_code(error)
     status = error.code or 500
-    response = jsonify(error_body(code, error.description or error.name or "error", details))
+    message = error.description or ""
+    if not errors.HAN.search(message):
+        message = HTTP_CHINESE.get(code, errors.CHINESE["error"])
+    response = jsonify(error_body(code, message, details))
     # Keep the headers the error carries, such as Allow on a 405 (RFC 9110).
     for name, value in error.get_headers():
         if name.lower() != "content-type":

@@ -44,6 +44,8 @@ VENDOR: dict[str, tuple[str, frozenset[str]]] = {
         frozenset({"bpmn-navigated-viewer.production.min.js", "assets/diagram-js.css", "assets/bpmn-js.css"}),
     ),
     "form-js": ("@bpmn-io/form-js/dist", frozenset({"form-viewer.umd.js", "assets/form-js.css"})),
+    # The Chinese words of the calendar form-js bundles (flatpickr 4.6.13, its own dependency).
+    "flatpickr": ("flatpickr/dist", frozenset({"l10n/zh.js"})),
 }
 
 # (label, endpoint, roles that see it; admin sees everything)
@@ -232,6 +234,12 @@ def organisation() -> Any:
 def outbox() -> Any:
     """Messages to petitioners waiting for (or sent by) the operator's SMS gateway."""
     return _page("pages/outbox.html", "outbox", "admin")
+
+
+@bp.get("/inbox")
+def inbox() -> Any:
+    """The official's inbox: new tasks, warnings and supervisions addressed to them or their groups."""
+    return _page("pages/inbox.html", "inbox")
 
 
 @bp.get("/instances/<instance_id>")

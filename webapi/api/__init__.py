@@ -20,6 +20,7 @@ from . import (
     filters,
     instances,
     metrics,
+    notifications,
     organisation,
     petitions,
     public,
@@ -44,6 +45,7 @@ BLUEPRINTS = (
     organisation,
     public,
     repair,
+    notifications,
 )
 # The operations anyone may call (signing in and out, the petitioner's side); every other one answers 401 to
 # strangers first.

@@ -1,6 +1,8 @@
 // Shared helpers for every page: the REST API over fetch, safe DOM building, Chinese labels and formats,
 // form-js field errors, and bpmn-js diagrams. No page builds HTML from strings it did not write itself.
 
+import { installChineseDates, translateForm } from './form_zh.js';
+
 const contextNode = document.getElementById('pf-context');
 export const ctx = contextNode ? JSON.parse(contextNode.textContent) : {};
 export const me = ctx.user || null;
@@ -166,42 +168,22 @@ export function query(params) {
 
 /** A failed call as a sentence for the user. */
 export function explain(error) {
-  if (!(error instanceof ApiError)) return `出错了：${error.message || error}`;
+  const han = /[\u4e00-\u9fff]/;
+  if (!(error instanceof ApiError)) {
+    // The browser's own failures (no network, a script error) speak English.
+    const text = String(error.message || error);
+    return `出错了：${han.test(text) ? text : '无法连接服务器或页面出错，请刷新后重试'}`;
+  }
   const byStatus = {
-    403: '无权执行此操作', 404: '未找到（可能已办结或已删除）', 409: '操作冲突', 422: '提交的数据未通过校验',
-    400: '请求有误',
+    400: '请求有误', 401: '未登录', 403: '无权执行此操作', 404: '未找到（可能已办结或已删除）', 409: '操作冲突',
+    413: '内容过大', 422: '提交的数据未通过校验', 429: '操作过于频繁',
   };
   const head = byStatus[error.status] || `服务器错误（${error.status}）`;
+  // The server says every failure in Chinese, by its code (engine/errors.py); anything else (a proxy's page) is
+  // not for the reader, and the status says enough.
   const message = error.body.message || '';
-  // A message the server already wrote in Chinese is meant for the reader; otherwise the code says what happened.
-  if (/[\u4e00-\u9fff]/.test(message)) return `${head}：${message}`;
-  const said = ERRORS[error.code] ? ERRORS[error.code](error.details) : '';
-  return said ? `${head}：${said}` : head;
+  return han.test(message) ? `${head}：${message}` : head;
 }
-
-// What the pages say for each stable error code of the API; details tell apart what one code covers.
-const ERRORS = {
-  invalid_input: (d) => (d.fields ? `${Object.keys(d.fields).length} 项填写有误` : '请求的格式或选项不正确'),
-  validation_failed: (d) => (d.fields ? `${Object.keys(d.fields).length} 项未通过校验` : '提交的数据未通过校验'),
-  deployment_invalid: (d) => `发现 ${(d.problems || []).length} 个问题，未部署`,
-  conflict: (d) => {
-    if (d.assignee) return `任务已由 ${d.assignee} 认领`;
-    if ('assignee' in d) return '请先认领此任务'; // the task is nobody's yet
-    if (d.instance) return '该案件刚被他人更新，请刷新后重试';
-    if (d.task) return '任务已办结或已撤销';
-    return '与当前状态冲突，请刷新后重试';
-  },
-  invalid_state: (d) => {
-    if (d.definitions) return `已有 ${d.instances} 个案件按此版本启动，不能删除`;
-    return d.state ? `案件${label(INSTANCE_STATES, d.state)}，不能执行此操作` : '案件当前状态下不能执行此操作';
-  },
-  forbidden: (d) => (d.task ? '此任务不属于本人或所在组' : '您的角色不能执行此操作'),
-  cross_site_request: () => '请求不是从本系统页面发出的，已拒绝',
-  file_refused: (d) => (d.reason === 'size' ? '文件超过大小上限' : '文件类型不在允许范围内，已拒收'),
-  process_error: () => '流程运行出错，案件未作任何改变',
-  unauthorized: () => '请先登录',
-  too_many_attempts: () => '密码错误次数过多，请稍后再试',
-};
 
 // -- field messages in Chinese (form-js and marshmallow name no code for a field, only English text) ----------
 const MESSAGES = [
@@ -284,8 +266,10 @@ export function showFieldErrors(form, schema, fields) {
   return unmatched;
 }
 
-/** form-js with its validation messages in Chinese. */
+/** form-js in Chinese: its widgets, its dates (2026年01月31日, a Chinese calendar) and its validation messages. */
 export function createForm(container, { readOnly = false } = {}) {
+  installChineseDates();
+  translateForm(container);
   // debounce: false — every keystroke reaches the form's data at once, so a quick submit never sends stale values.
   const form = new window.FormViewer.Form({ container, properties: { readOnly }, debounce: false });
   const validator = form.get('validator');
@@ -566,7 +550,32 @@ export function diagramLegend(items) {
 }
 
 // -- page frame ----------------------------------------------------------------------------------------------
+/** The unread count on the header's 通知 link (the inbox, engine/inbox.py). */
+export async function refreshInboxCount() {
+  const counter = document.getElementById('inbox-count');
+  if (!counter || !me) return;
+  try {
+    const { unread } = await get('/api/notifications/count');
+    counter.textContent = unread > 99 ? '99+' : String(unread);
+    counter.hidden = unread === 0;
+    document.getElementById('inbox-link').setAttribute('aria-label', unread ? `站内通知，${unread} 条未读` : '站内通知');
+  } catch { /* the header keeps its last count; the page itself reports failures */ }
+}
+
 function frame() {
+  // On a narrow screen the navigation folds behind the 菜单 button.
+  const toggle = document.getElementById('menu-toggle');
+  const nav = document.getElementById('mainnav');
+  if (toggle && nav) {
+    toggle.addEventListener('click', () => {
+      const open = nav.classList.toggle('open');
+      toggle.setAttribute('aria-expanded', String(open));
+    });
+  }
+  if (me) {
+    refreshInboxCount();
+    setInterval(refreshInboxCount, 60_000);
+  }
   const logout = document.getElementById('logout');
   if (logout) {
     logout.addEventListener('click', async () => {

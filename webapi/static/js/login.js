@@ -1,4 +1,4 @@
-import { ApiError, api } from './common.js';
+import { ApiError, api, explain } from './common.js';
 
 const form = document.getElementById('login-form');
 const error = document.getElementById('login-error');
@@ -23,7 +23,7 @@ form.addEventListener('submit', async (event) => {
     await api('POST', '/api/session', { username, password });
     window.location.assign(safeNext(form.dataset.next));
   } catch (e) {
-    error.textContent = e instanceof ApiError && e.status === 401 ? '用户名或密码错误' : `登录失败：${e.message}`;
+    error.textContent = e instanceof ApiError && e.status === 401 ? '用户名或密码错误' : `登录失败：${explain(e)}`;
     error.classList.remove('hidden');
     button.disabled = false;
   }
