@@ -15,7 +15,7 @@ from engine.queries import PetitionFilter
 from ..auth import current, engine, require
 from .common import AuditEventSchema, ExportArgs, PageArgs, export_doc, export_response, source, with_errors
 from .instances import InstanceSchema
-from .public import DeliverySchema, PublicViewSchema, RatingSchema
+from .public import IssuedCodeSchema, PublicViewSchema, RatingSchema, RegistrationSchema, issued_fields
 from .tasks import CompleteResultSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
@@ -123,10 +123,8 @@ def petition_filter(args: dict[str, Any], limit: int, offset: int = 0) -> Petiti
     )
 
 
-class RegisterResultSchema(PetitionSchema):
+class RegisterResultSchema(PetitionSchema, IssuedCodeSchema):
     firstTasks = fields.List(fields.String())
-    queryCode = fields.String(metadata={"description": "the petitioner's query code, shown once"})
-    delivery = fields.Nested(DeliverySchema)
 
 
 class CheckResultSchema(Schema):
@@ -153,7 +151,7 @@ class Petitions(MethodView):
         )
 
     @require("registrar", "admin")
-    @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
+    @blp.arguments(RegistrationSchema, location="json")
     @blp.response(201, RegisterResultSchema)
     @with_errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -162,8 +160,7 @@ class Petitions(MethodView):
         return {
             **source(PetitionSchema(), petition),
             "firstTasks": result.created_tasks,
-            "queryCode": issued.shown,
-            "delivery": {"sent": issued.delivery.sent, "note": issued.delivery.note},
+            **issued_fields(issued),
         }
 
 
@@ -182,7 +179,7 @@ def export(args: dict[str, Any]) -> Any:
 
 @blp.route("/check", methods=["POST"])
 @require("registrar", "admin")
-@blp.arguments(Schema.from_dict({}, name="RegistrationCheck")(unknown="include"), location="json")
+@blp.arguments(RegistrationSchema, location="json")
 @blp.response(200, CheckResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 422)
 def check(data: dict[str, Any]) -> dict[str, Any]:
