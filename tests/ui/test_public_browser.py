@@ -28,7 +28,7 @@ from tests.public_helpers import (
     office_acts,
 )
 from tests.test_documents import pdf_bytes, png_bytes, stored_counts
-from tests.ui.browser import LiveServer, login, logout, screenshot
+from tests.ui.browser import LiveServer, login, logout, open_scan_and_pdf, screenshot
 from tests.ui.test_pages_browser import fill
 from webapi import create_app
 
@@ -182,22 +182,8 @@ def test_a_petitioner_sends_a_scan_and_a_pdf_that_the_registrar_opens(
     desk = context.new_page()
     login(desk, live_server, "registrar")
     desk.goto(f"{live_server.url}/petitions/{number}")
-    items = desk.locator("#attachment-list li")
-    expect(items).to_have_count(2)
-    expect(items.nth(0)).to_contain_text("来信扫描.png")
+    items = open_scan_and_pdf(desk, "来信扫描.png", "现场照片说明.pdf", pdf.read_bytes())
     expect(items.nth(0)).to_contain_text("信访人提交")
-    expect(items.nth(1)).to_contain_text("现场照片说明.pdf")
-    items.nth(0).get_by_role("button", name="预览").click()
-    expect(desk.get_by_test_id("image-preview")).to_be_visible()
-    desk.wait_for_function("() => document.querySelector('[data-testid=image-preview]').naturalWidth === 32")
-    with desk.expect_response(
-        lambda r: "/attachments/" in r.url and r.request.resource_type == "document"
-    ) as seen:
-        items.nth(1).get_by_role("button", name="预览").click()
-    opened = seen.value
-    assert opened.status == 200 and opened.headers["content-type"] == "application/pdf"
-    expect(desk.get_by_test_id("pdf-preview")).to_be_visible()
-    assert desk.request.get(opened.url).body() == pdf.read_bytes()
     screenshot(desk, "public-files-registrar")
 
 
