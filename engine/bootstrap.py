@@ -167,6 +167,7 @@ def build_services(core: Core, commands: InstanceCommands) -> Services:
         registry=petitions,
         deadlines=core.deadlines,
         forms=core.forms,
+        documents=documents,
         notifier=load_notifier(core.settings.notifier, core.db, now),
         limiter=RateLimiter(core.db, now),
         limits=PublicLimits.from_env(),

@@ -6,9 +6,25 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+MB = 1024 * 1024
+
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _types(name: str, default: str) -> tuple[str, ...]:
+    return tuple(t.strip().lower() for t in os.environ.get(name, default).split(",") if t.strip())
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one upload takes: the largest file, the types (as sniffed from the bytes; engine/documents.py) and,
+    where a sender may not send without end, how many files at once."""
+
+    max_bytes: int
+    types: tuple[str, ...]
+    max_files: int | None = None
 
 
 @dataclass(frozen=True)
@@ -30,8 +46,13 @@ class Settings:
     # 提级包案: a resolved packaged case that returns more often than this goes to a higher-ranked leader (GK).
     reflux_threshold: int = 2
     # Uploads: the largest file taken, and the types taken (as sniffed from the bytes; engine/documents.py).
-    upload_max_bytes: int = 20 * 1024 * 1024
+    upload_max_bytes: int = 20 * MB
     upload_types: tuple[str, ...] = ("png", "jpg", "pdf", "tif", "docx")
+    # Uploads with an online petition (no account): fewer, smaller files of fewer types (the bytes a client
+    # address may send a day are counted with the other public limits, engine/public.py).
+    public_upload_max_bytes: int = 10 * MB
+    public_upload_files: int = 5
+    public_upload_types: tuple[str, ...] = ("png", "jpg", "pdf")
     # The organ whose name heads a written notice and numbers it, when the issuing user belongs to no unit.
     organ: str = "信访工作机构"
     # The notifier for messages to petitioners (engine/notifier.py): module:factory, or the outbox when empty.
@@ -51,15 +72,22 @@ class Settings:
             forms_path=Path(os.environ.get("PETITIONFLOW_FORMS", "forms")),
             workflows_path=Path(os.environ.get("PETITIONFLOW_WORKFLOWS", "workflows")),
             reflux_threshold=int(os.environ.get("PETITIONFLOW_REFLUX_THRESHOLD", "2")),
-            upload_max_bytes=int(os.environ.get("PETITIONFLOW_UPLOAD_MAX_MB", "20")) * 1024 * 1024,
-            upload_types=tuple(
-                t.strip().lower()
-                for t in os.environ.get("PETITIONFLOW_UPLOAD_TYPES", "png,jpg,pdf,tif,docx").split(",")
-                if t.strip()
-            ),
+            upload_max_bytes=int(os.environ.get("PETITIONFLOW_UPLOAD_MAX_MB", "20")) * MB,
+            upload_types=_types("PETITIONFLOW_UPLOAD_TYPES", "png,jpg,pdf,tif,docx"),
+            public_upload_max_bytes=int(os.environ.get("PETITIONFLOW_PUBLIC_UPLOAD_MAX_MB", "10")) * MB,
+            public_upload_files=int(os.environ.get("PETITIONFLOW_PUBLIC_UPLOAD_FILES", "5")),
+            public_upload_types=_types("PETITIONFLOW_PUBLIC_UPLOAD_TYPES", "png,jpg,pdf"),
             organ=os.environ.get("PETITIONFLOW_ORGAN", "").strip() or "信访工作机构",
             notifier=os.environ.get("PETITIONFLOW_NOTIFIER", "").strip(),
         )
+
+    def upload_limits(self, *, public: bool = False) -> UploadLimits:
+        """The officials' limits, or (``public``) those of the petitioner's online submission."""
+        if public:
+            return UploadLimits(
+                self.public_upload_max_bytes, self.public_upload_types, self.public_upload_files
+            )
+        return UploadLimits(self.upload_max_bytes, self.upload_types)
 
     @property
     def is_sqlite(self) -> bool:

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .calendar import StatutoryCalendar
-from .config import Settings
+from .config import MB, Settings, UploadLimits
 from .counters import next_value
 from .db import Database
 from .deadlines import DeadlineRule
@@ -108,17 +108,16 @@ def clean_filename(name: str) -> str:
     return name.strip()[:255] or "附件"
 
 
-def sniff(upload: Upload, settings: Settings) -> str:
-    """The media type of the upload's bytes, if the office takes it; FileRefused naming the problem if not."""
+def sniff(upload: Upload, limits: UploadLimits) -> str:
+    """The media type of the upload's bytes, if ``limits`` take it; FileRefused naming the problem if not."""
     name = clean_filename(upload.filename)
     details: dict[str, Any] = {"file": name}
     if not upload.content:
         raise FileRefused(f"文件“{name}”是空文件", {**details, "reason": "empty"})
-    if len(upload.content) > settings.upload_max_bytes:
-        limit = settings.upload_max_bytes // (1024 * 1024)
+    if len(upload.content) > limits.max_bytes:
         raise FileRefused(
-            f"文件“{name}”超过 {limit} MB 的上限",
-            {**details, "reason": "size", "limit": settings.upload_max_bytes},
+            f"文件“{name}”超过 {size_text(limits.max_bytes)} 的上限",
+            {**details, "reason": "size", "limit": limits.max_bytes},
         )
     kind = filetype.guess(upload.content)
     found = kind.extension if kind else None
@@ -130,12 +129,30 @@ def sniff(upload: Upload, settings: Settings) -> str:
             f"文件“{name}”的内容是可执行程序（{found}），与文件名不符，已拒收",
             {**details, "reason": "executable"},
         )
-    allowed = [t for t in settings.upload_types if t in FILE_TYPES]
+    allowed = [t for t in limits.types if t in FILE_TYPES]
     if found not in allowed:
         names = "、".join(FILE_TYPES[t][1] for t in allowed)
         what = f"内容类型为 {found}" if found else "内容类型无法识别"
         raise FileRefused(f"文件“{name}”{what}，只收 {names}", {**details, "reason": "type"})
     return FILE_TYPES[found][0]
+
+
+def sniff_all(uploads: Sequence[Upload], limits: UploadLimits) -> list[str]:
+    """Every upload's media type (as ``sniff``), once their number is within ``limits``: all are checked
+    before any is stored."""
+    if limits.max_files is not None and len(uploads) > limits.max_files:
+        raise FileRefused(
+            f"一次最多上传 {limits.max_files} 个附件，本次选择了 {len(uploads)} 个",
+            {"reason": "count", "limit": limits.max_files, "count": len(uploads)},
+        )
+    return [sniff(u, limits) for u in uploads]
+
+
+def size_text(size: int) -> str:
+    """A size as people read it: 10 MB, 1.5 MB, 800 KB."""
+    if size >= MB:
+        return f"{size / MB:.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, round(size / 1024))} KB"
 
 
 def _is_docx(content: bytes) -> bool:
@@ -230,14 +247,16 @@ class Documents:
         actor: str | None,
         origin: str,
         task: Task | None = None,
+        limits: UploadLimits | None = None,
     ) -> list[Attachment]:
-        """Store and attach ``uploads`` inside the caller's transaction (its command's, when there is one)."""
+        """Store and attach ``uploads`` inside the caller's transaction (its command's, when there is one),
+        within ``limits`` (the officials' by default)."""
         if origin not in ORIGINS:
             raise InvalidInput(f"unknown attachment origin '{origin}'")
-        typed = [(u, sniff(u, self.settings)) for u in uploads]  # every file checked before any is stored
+        typed = sniff_all(uploads, limits or self.settings.upload_limits())
         now = self.now()
         rows = []
-        for upload, media_type in typed:
+        for upload, media_type in zip(uploads, typed, strict=True):
             sha = store_file(session, upload.content, media_type, now, is_sqlite=self.db.is_sqlite)
             row = Attachment(
                 petition_number=petition.number,

@@ -8,6 +8,7 @@ CSV starts with a UTF-8 byte order mark, without which Excel reads UTF-8 Chinese
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -15,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import xlsxwriter
 
@@ -116,23 +117,48 @@ def _text(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def csv_chunks(columns: Sequence[Column], rows: Iterable[Any], tz: tzinfo) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([header for header, _ in columns])
-    yield "\ufeff".encode() + buffer.getvalue().encode()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([_text(_cell(get(row), tz)) for _, get in columns])
-        yield buffer.getvalue().encode()
+class _Sink(Protocol):
+    """Where export() writes: the header, then each row (what can be sent already comes back), then the rest."""
+
+    def header(self, headers: Sequence[str]) -> bytes: ...
+
+    def row(self, index: int, values: Sequence[Any]) -> bytes: ...
+
+    def close(self) -> Iterator[bytes]: ...
 
 
-def xlsx_chunks(columns: Sequence[Column], rows: Iterable[Any], tz: tzinfo, sheet: str) -> Iterator[bytes]:
-    with tempfile.TemporaryDirectory(prefix="petitionflow-export-") as folder:
-        path = Path(folder) / "export.xlsx"
-        workbook = xlsxwriter.Workbook(
-            str(path),
+class _CsvSink:
+    """Rows as CSV lines, each handed on as soon as it is written."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+
+    def header(self, headers: Sequence[str]) -> bytes:
+        self.writer.writerow(headers)
+        return "\ufeff".encode() + self._take()
+
+    def row(self, index: int, values: Sequence[Any]) -> bytes:
+        self.writer.writerow([_text(v) for v in values])
+        return self._take()
+
+    def close(self) -> Iterator[bytes]:
+        return iter(())
+
+    def _take(self) -> bytes:
+        out = self.buffer.getvalue().encode()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return out
+
+
+class _XlsxSink:
+    """Rows into one sheet of a constant-memory workbook in ``folder``, sent in chunks once it is closed."""
+
+    def __init__(self, folder: str, sheet: str) -> None:
+        self.path = Path(folder) / "export.xlsx"
+        self.workbook = xlsxwriter.Workbook(
+            str(self.path),
             {
                 "constant_memory": True,
                 "strings_to_formulas": False,
@@ -141,26 +167,32 @@ def xlsx_chunks(columns: Sequence[Column], rows: Iterable[Any], tz: tzinfo, shee
                 "default_date_format": "yyyy-mm-dd hh:mm",
             },
         )
-        bold = workbook.add_format({"bold": True})
-        day = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        worksheet = workbook.add_worksheet(sheet)
-        worksheet.freeze_panes(1, 0)
-        for col, (header, _) in enumerate(columns):
-            worksheet.write_string(0, col, header, bold)
-            worksheet.set_column(col, col, max(10, len(header) * 2 + 2))
-        for r, row in enumerate(rows, start=1):
-            for col, (_, get) in enumerate(columns):
-                value = _cell(get(row), tz)
-                if value is None:
-                    continue
-                if isinstance(value, datetime):
-                    worksheet.write_datetime(r, col, value)
-                elif isinstance(value, date):
-                    worksheet.write_datetime(r, col, datetime(value.year, value.month, value.day), day)
-                else:
-                    worksheet.write(r, col, value)
-        workbook.close()
-        with path.open("rb") as handle:
+        self.day = self.workbook.add_format({"num_format": "yyyy-mm-dd"})
+        self.sheet = self.workbook.add_worksheet(sheet)
+        self.sheet.freeze_panes(1, 0)
+
+    def header(self, headers: Sequence[str]) -> bytes:
+        bold = self.workbook.add_format({"bold": True})
+        for col, header in enumerate(headers):
+            self.sheet.write_string(0, col, header, bold)
+            self.sheet.set_column(col, col, max(10, len(header) * 2 + 2))
+        return b""
+
+    def row(self, index: int, values: Sequence[Any]) -> bytes:
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                self.sheet.write_datetime(index, col, value)
+            elif isinstance(value, date):
+                self.sheet.write_datetime(index, col, datetime(value.year, value.month, value.day), self.day)
+            else:
+                self.sheet.write(index, col, value)
+        return b""
+
+    def close(self) -> Iterator[bytes]:
+        self.workbook.close()
+        with self.path.open("rb") as handle:
             while chunk := handle.read(CHUNK):
                 yield chunk
 
@@ -168,10 +200,21 @@ def xlsx_chunks(columns: Sequence[Column], rows: Iterable[Any], tz: tzinfo, shee
 def export(
     fmt: str, columns: Sequence[Column], rows: Iterable[Any], tz: tzinfo, sheet: str
 ) -> Iterator[bytes]:
-    """The rows as ``fmt`` (xlsx or csv), chunk by chunk."""
-    if fmt == "csv":
-        return csv_chunks(columns, rows, tz)
-    return xlsx_chunks(columns, rows, tz, sheet)
+    """The rows as ``fmt`` (xlsx or csv), chunk by chunk: one pass over the rows, into the format's sink."""
+    with contextlib.ExitStack() as stack:
+        sink: _Sink = (
+            _CsvSink()
+            if fmt == "csv"
+            else _XlsxSink(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="petitionflow-export-")), sheet
+            )
+        )
+        if head := sink.header([header for header, _ in columns]):
+            yield head
+        for index, row in enumerate(rows, start=1):
+            if line := sink.row(index, [_cell(get(row), tz) for _, get in columns]):
+                yield line
+        yield from sink.close()
 
 
 def petitions(fmt: str, rows: Iterable[Petition], tz: tzinfo) -> Iterator[bytes]:

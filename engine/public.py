@@ -20,10 +20,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .calendar import StatutoryCalendar
+from .config import UploadLimits
 from .db import Database
 from .deadlines import DeadlineKeeper
+from .documents import FILE_TYPES, Documents, Upload, sniff_all
 from .errors import NotFound, ValidationFailed
 from .formstore import FormStore
 from .models import AuditEvent, Deadline, Escalation, Evaluation, OrgUnit, Petition, QueryCode, Task
@@ -98,20 +101,34 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class PublicLimits:
-    """Attempts per window; the operator sets them in the environment (docs/security.md)."""
+    """Attempts per window; the operator sets them in the environment (docs/security.md). ``upload_kib``
+    counts the kibibytes of the files sent with online petitions, per address and day."""
 
     per_address: Limit
     per_item: Limit
     submissions: Limit
+    upload_kib: Limit
 
     @classmethod
     def from_env(cls) -> PublicLimits:
+        daily_mb = _env_int("PETITIONFLOW_PUBLIC_DAILY_UPLOAD_MB", 50)
         return cls(
             Limit(
                 "public-address", _env_int("PETITIONFLOW_PUBLIC_ADDRESS_ATTEMPTS", 30), timedelta(minutes=10)
             ),
             Limit("public-item", _env_int("PETITIONFLOW_PUBLIC_ITEM_ATTEMPTS", 20), timedelta(hours=1)),
-            Limit("public-submit", _env_int("PETITIONFLOW_PUBLIC_DAILY_SUBMISSIONS", 5), timedelta(days=1)),
+            Limit(
+                "public-submit",
+                _env_int("PETITIONFLOW_PUBLIC_DAILY_SUBMISSIONS", 5),
+                timedelta(days=1),
+                "今天从本网络提交的次数已达上限，请明天再试，或到信访接待场所当面提出",
+            ),
+            Limit(
+                "public-upload",
+                daily_mb * 1024,
+                timedelta(days=1),
+                f"今天从本网络上传的附件已达 {daily_mb} MB 的上限，请明天再试，或到信访接待场所递交材料",
+            ),
         )
 
 
@@ -248,6 +265,7 @@ class PublicDesk:
         registry: PetitionRegistry,
         deadlines: DeadlineKeeper,
         forms: FormStore,
+        documents: Documents,
         notifier: Notifier,
         limiter: RateLimiter,
         limits: PublicLimits,
@@ -258,6 +276,7 @@ class PublicDesk:
         self.registry = registry
         self.deadlines = deadlines
         self.forms = forms
+        self.documents = documents
         self.notifier = notifier
         self.limiter = limiter
         self.limits = limits
@@ -279,14 +298,25 @@ class PublicDesk:
         return Issued(code, self.notifier.queue(session, Message(phone, "query_code", text, petition.number)))
 
     def register(
-        self, data: Mapping[str, Any], *, actor: str | None
+        self, data: Mapping[str, Any], *, actor: str | None, uploads: Sequence[Upload] = ()
     ) -> tuple[Petition, CommandResult, Issued]:
-        """Register at the counter (or online) and issue the item's query code in the same transaction."""
+        """Register at the counter (or online) and issue the item's query code in the same transaction, with
+        the files the petitioner sent online: all of it is stored, or none."""
         issued: list[Issued] = []
-        petition, result = self.registry.register(
-            data, actor=actor, within=lambda session, p: issued.append(self.issue_code(session, p))
-        )
+
+        def within(session: Session, petition: Petition) -> None:
+            issued.append(self.issue_code(session, petition))
+            if uploads:
+                self.documents.attach_in(
+                    session, petition, uploads, actor=actor, origin="petitioner", limits=self.upload_limits
+                )
+
+        petition, result = self.registry.register(data, actor=actor, within=within)
         return petition, result, issued[0]
+
+    @property
+    def upload_limits(self) -> UploadLimits:
+        return self.documents.settings.upload_limits(public=True)
 
     def public_form(self) -> dict[str, Any]:
         """The registration form as the petitioner sees it: the designers' form without the office's fields."""
@@ -307,12 +337,27 @@ class PublicDesk:
 
         schema = dict(deployed.schema)
         schema["components"] = keep(schema.get("components") or ())
-        return {"key": deployed.key, "version": deployed.version, "schema": schema, "consent": CONSENT_TEXT}
+        limits = self.upload_limits
+        return {
+            "key": deployed.key,
+            "version": deployed.version,
+            "schema": schema,
+            "consent": CONSENT_TEXT,
+            "uploads": {
+                "maxFiles": limits.max_files,
+                "maxBytes": limits.max_bytes,
+                "mediaTypes": [FILE_TYPES[t][0] for t in limits.types if t in FILE_TYPES],
+                "typeNames": [FILE_TYPES[t][1] for t in limits.types if t in FILE_TYPES],
+                "dailyBytes": self.limits.upload_kib.attempts * 1024,
+            },
+        }
 
     def submit(
-        self, data: Mapping[str, Any], *, address: str | None
+        self, data: Mapping[str, Any], *, address: str | None, uploads: Sequence[Upload] = ()
     ) -> tuple[Petition, CommandResult, Issued]:
-        """An online petition: the petitioner's fields of the registration form, validated by its rules."""
+        """An online petition: the petitioner's fields of the registration form, validated by its rules, and
+        the files sent with it, within the public side's limits (count, size, type; bytes per address and day).
+        The files are stored in the registration's transaction: a refused submission leaves none behind."""
         if not isinstance(data, Mapping):
             raise ValidationFailed("a petition is an object of field -> value", {"fields": {}})
         problems: dict[str, list[str]] = {}
@@ -339,8 +384,12 @@ class PublicDesk:
             problems = {**error.details.get("fields", {}), **problems}
         if problems:
             raise ValidationFailed(f"{len(problems)} field(s) are invalid", {"fields": problems})
+        sniff_all(uploads, self.upload_limits)  # a refused file costs no submission of the day
         self.limiter.hit(self.limits.submissions, address or "")
-        return self.register(registration, actor=None)
+        if uploads:
+            size = sum(len(u.content) for u in uploads)
+            self.limiter.hit(self.limits.upload_kib, address or "", math.ceil(size / 1024))
+        return self.register(registration, actor=None, uploads=uploads)
 
     # -- looking an item up -----------------------------------------------------------------------------
     def authenticate(self, number: str, code: str, address: str | None) -> Petition:

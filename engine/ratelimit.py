@@ -22,14 +22,20 @@ from .db import Database
 from .models import RateLimit
 from .ports import Now
 
+TOO_MANY = "尝试次数过多，请稍后再试"
+# Counts stop here: far above any limit, and a sum with one more weight (at most this) stays a 32-bit integer.
+CEILING = 2**30
+
 
 @dataclass(frozen=True)
 class Limit:
-    """At most ``attempts`` per ``window`` for each value (an address, an item number) of ``scope``."""
+    """At most ``attempts`` per ``window`` for each value (an address, an item number) of ``scope``; an
+    attempt may weigh more than one (the bytes of an upload). ``message`` is what a refusal says."""
 
     scope: str
     attempts: int
     window: timedelta
+    message: str = TOO_MANY
 
 
 class RateLimiter:
@@ -41,19 +47,26 @@ class RateLimiter:
     def _key(scope: str, value: str) -> str:
         return f"{scope}:{hashlib.sha256(value.encode()).hexdigest()[:48]}"
 
-    def hit(self, limit: Limit, value: str) -> None:
-        """Count one attempt for ``value``; raises TooManyAttempts (details: retryAfter seconds) once
-        the window already holds ``limit.attempts`` of them. A refused attempt counts too, so hammering on
-        does not reopen the window early."""
+    def hit(self, limit: Limit, value: str, weight: int = 1) -> None:
+        """Count an attempt of ``weight`` for ``value``; raises TooManyAttempts (details: retryAfter seconds)
+        once the window would hold more than ``limit.attempts``. A refused attempt counts too, so hammering
+        on does not reopen the window early."""
+        weight = min(max(weight, 1), CEILING)
         now = self.now()
         expires = now + limit.window
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
         lapsed = RateLimit.expires_at <= now
-        statement = insert(RateLimit).values(key=self._key(limit.scope, value), hits=1, expires_at=expires)
+        statement = insert(RateLimit).values(
+            key=self._key(limit.scope, value), hits=weight, expires_at=expires
+        )
         statement = statement.on_conflict_do_update(
             index_elements=["key"],
             set_={
-                "hits": case((lapsed, 1), else_=RateLimit.hits + 1),
+                "hits": case(
+                    (lapsed, weight),
+                    (RateLimit.hits >= CEILING - weight, CEILING),
+                    else_=RateLimit.hits + weight,
+                ),
                 "expires_at": case((lapsed, statement.excluded.expires_at), else_=RateLimit.expires_at),
             },
         ).returning(RateLimit.hits, RateLimit.expires_at)
@@ -61,7 +74,7 @@ class RateLimiter:
             hits, until = session.execute(statement).one()
         if hits > limit.attempts:
             wait = max(1, math.ceil((until - now).total_seconds()))
-            raise TooManyAttempts("尝试次数过多，请稍后再试", {"retryAfter": wait})
+            raise TooManyAttempts(limit.message, {"retryAfter": wait})
 
     def purge(self) -> int:
         """Forget windows that have ended (the scheduler's daily pass); returns how many rows went."""

@@ -614,10 +614,11 @@ def visible_petitions(engine: Engine, principal: Principal, f: queries.PetitionF
     return petitions(engine, principal, f)
 
 
-def metrics(engine: Engine, principal: Principal, q: MetricQuery) -> list[dict[str, Any]]:
-    """The statutory metrics (the page and its exports)."""
+def metrics(engine: Engine, principal: Principal, **filters: Any) -> list[dict[str, Any]]:
+    """The statutory metrics (the page and its exports): ``filters`` are MetricQuery's (since, until, unit,
+    involved_unit, by_unit, by_involved, by_month), within the principal's jurisdiction, as of the engine's now."""
     policy.check_role(principal, policy.METRIC_READERS)
-    return read(engine, compute, replace(q, units=scope(engine, principal)))
+    return read(engine, compute, MetricQuery(**filters, units=scope(engine, principal), now=engine.now()))
 
 
 def process_names(engine: Engine) -> dict[str, str]:
@@ -915,10 +916,11 @@ def county_wide(engine: Engine, principal: Principal, why: str) -> None:
 
 # -- the petitioner's side (engine/public.py) ------------------------------------------------------------------
 def submit_online(
-    engine: Engine, data: dict[str, Any], address: str | None
+    engine: Engine, data: dict[str, Any], address: str | None, uploads: Sequence[Upload] = ()
 ) -> tuple[Petition, CommandResult, Issued]:
-    """An online petition (no account): validated by the registration form's rules, limited per address."""
-    return engine.public.submit(data, address=address)
+    """An online petition (no account) with the files sent with it: validated by the registration form's
+    rules and the public upload limits, limited per address."""
+    return engine.public.submit(data, address=address, uploads=uploads)
 
 
 def public_lookup(engine: Engine, number: str, code: str, address: str | None) -> dict[str, Any]:
@@ -933,6 +935,12 @@ def public_view(engine: Engine, petition: Petition) -> dict[str, Any]:
         {"id": d.id, "title": d.title, "number": d.doc_number, "servedOn": d.served_on.isoformat()}
         for d in served_notices(engine, petition.number)
         if d.served_on is not None
+    ]
+    # The files the petitioner sent online, by name and size only: what officials attached is theirs.
+    view["attachments"] = [
+        {"filename": a.filename, "size": a.size}
+        for a in engine.documents.attachments(petition.number)
+        if a.origin == "petitioner"
     ]
     return view
 

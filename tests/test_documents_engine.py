@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from engine import policy, services
 from engine.clock import FrozenClock
 from engine.config import Settings
-from engine.documents import ServiceRecord, Upload, sniff
+from engine.documents import ServiceRecord, Upload, sniff, sniff_all
 from engine.errors import FileRefused
 from engine.runtime import Engine
 from engine.testing import FORM_DATA, Walk
@@ -60,7 +60,7 @@ def zip_bytes(*members: str) -> bytes:
     ],
 )
 def test_the_type_comes_from_the_bytes_whatever_the_name(content: bytes, media_type: str) -> None:
-    assert sniff(Upload("无扩展名", content), Settings()) == media_type
+    assert sniff(Upload("无扩展名", content), Settings().upload_limits()) == media_type
 
 
 @pytest.mark.parametrize(
@@ -76,19 +76,25 @@ def test_the_type_comes_from_the_bytes_whatever_the_name(content: bytes, media_t
 )
 def test_what_the_office_does_not_file_is_refused_by_name(content: bytes, reason: str, words: str) -> None:
     with pytest.raises(FileRefused) as refused:
-        sniff(Upload("扫描件.pdf", content), Settings())
+        sniff(Upload("扫描件.pdf", content), Settings().upload_limits())
     assert refused.value.details["reason"] == reason and refused.value.details["file"] == "扫描件.pdf"
     assert words in refused.value.message
 
 
 def test_size_and_types_are_configurable() -> None:
-    small = Settings(upload_max_bytes=100, upload_types=("pdf",))
+    small = Settings(upload_max_bytes=100, upload_types=("pdf",)).upload_limits()
     with pytest.raises(FileRefused) as too_big:
         sniff(Upload("a.png", png_bytes() + b"\x00" * 200), small)
     assert too_big.value.details["reason"] == "size"
     with pytest.raises(FileRefused) as not_taken:
-        sniff(Upload("a.png", png_bytes()), Settings(upload_types=("pdf",)))
+        sniff(Upload("a.png", png_bytes()), Settings(upload_types=("pdf",)).upload_limits())
     assert "只收 PDF 文档" in not_taken.value.message
+    public = Settings(public_upload_files=2, public_upload_types=("png",)).upload_limits(public=True)
+    with pytest.raises(FileRefused) as too_many:
+        sniff_all([Upload("a.png", png_bytes())] * 3, public)
+    assert too_many.value.details == {"reason": "count", "limit": 2, "count": 3}
+    assert "最多上传 2 个" in too_many.value.message
+    assert sniff_all([Upload("a.png", png_bytes())] * 2, public) == ["image/png"] * 2
 
 
 def test_an_operators_own_template_is_used_for_the_notice(deployed: Engine) -> None:

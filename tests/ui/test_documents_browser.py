@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from engine.testing import FORM_DATA, complete_at, only_task
 from tests.test_documents import pdf_bytes, png_bytes
-from tests.ui.browser import LiveServer, login, logout, screenshot
+from tests.ui.browser import LiveServer, login, logout, open_scan_and_pdf, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -53,23 +53,7 @@ def test_registrar_attaches_a_scan_the_office_opens_it_and_issues_the_acceptance
     review = only_task(engine, instance_id, "acceptance_review")
     login(page, live_server, "office")
     page.goto(f"{live_server.url}/tasks/{review.id}")
-    items = page.locator("#attachment-list li")
-    expect(items).to_have_count(2)
-    expect(items.nth(0)).to_contain_text("来信扫描.png")
-    expect(items.nth(1)).to_contain_text("来信原件.pdf")
-    items.nth(0).get_by_role("button", name="预览").click()
-    image = page.get_by_test_id("image-preview")
-    expect(image).to_be_visible()
-    page.wait_for_function("() => document.querySelector('[data-testid=image-preview]').naturalWidth === 32")
-    with page.expect_response(
-        lambda r: "/attachments/" in r.url and r.request.resource_type == "document"
-    ) as seen:
-        items.nth(1).get_by_role("button", name="预览").click()
-    opened = seen.value
-    assert opened.status == 200 and opened.headers["content-type"] == "application/pdf"
-    # Chromium shows it in its own PDF viewer inside the frame; the bytes behind it are the file's own.
-    expect(page.get_by_test_id("pdf-preview")).to_be_visible()
-    assert page.request.get(opened.url).body() == pdf.read_bytes()
+    open_scan_and_pdf(page, "来信扫描.png", "来信原件.pdf", pdf.read_bytes())
 
     complete_at(engine, instance_id, "acceptance_review", {"category": "suggestion"}, user="office")
     notice = only_task(engine, instance_id, "notice_acceptance")

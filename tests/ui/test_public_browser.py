@@ -1,12 +1,15 @@
 """The petitioner's side in chromium, on a phone (390x844) and a desk (1440x900): submit online, read the code
 from the outbox, follow the item as the office accepts and transfers it (the office acts through the REST
 API), read the served reply, rate it 不满意 and see the supervision on the supervisors' board, ask for 复查 and
-see the reviewing organ's task. The server's log of all of it holds none of the petitioner's personal data."""
+see the reviewing organ's task. The server's log of all of it holds none of the petitioner's personal data.
+On a phone, the petitioner sends a scanned letter (a real PNG) and a PDF with the petition, the registrar sees
+and opens both."""
 
 from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +27,8 @@ from tests.public_helpers import (
     issue_acceptance_notice,
     office_acts,
 )
-from tests.ui.browser import LiveServer, login, logout, screenshot
+from tests.test_documents import pdf_bytes, png_bytes, stored_counts
+from tests.ui.browser import LiveServer, login, logout, open_scan_and_pdf, screenshot
 from tests.ui.test_pages_browser import fill
 from webapi import create_app
 
@@ -32,7 +36,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::engine.ca
 VIEWPORTS = {"phone": (390, 844), "desk": (1440, 900)}
 
 
-def submit_online(page: Any, server: LiveServer) -> tuple[str, str]:
+def fill_online(page: Any, server: LiveServer, files: tuple[Path, ...] = ()) -> None:
+    """The public form filled in (without the consent), with ``files`` picked."""
     page.goto(f"{server.url}/public/submit")
     expect(page.locator("#public-form[data-ready=true] .fjs-form-field").first).to_be_visible()
     fill(page.get_by_label("信访人姓名（名称）"), ONLINE["petitionerName"])
@@ -46,6 +51,13 @@ def submit_online(page: Any, server: LiveServer) -> tuple[str, str]:
     fill(page.get_by_label("涉及单位"), ONLINE["involvedUnit"])
     fill(page.get_by_label("问题属地"), ONLINE["place"])
     expect(page.locator("#consent-text")).to_contain_text("依法保密")
+    for file in files:  # one at a time, as a phone's camera adds them
+        page.set_input_files("#public-files", str(file))
+    expect(page.locator("#picked-files li")).to_have_count(len(files))
+
+
+def submit_online(page: Any, server: LiveServer, files: tuple[Path, ...] = ()) -> tuple[str, str]:
+    fill_online(page, server, files)
     page.click("#public-submit")
     expect(page.locator("#form-errors")).to_contain_text("个人信息使用说明")  # no consent yet: nothing sent
     page.check("#consent")
@@ -141,6 +153,61 @@ def test_a_petitioner_follows_an_online_petition_from_submission_to_review(
     for personal in PERSONAL:
         assert personal not in log, personal
     assert shown not in log and shown.replace("-", "") not in log
+
+
+def test_a_petitioner_sends_a_scan_and_a_pdf_that_the_registrar_opens(
+    page: Any, context: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    png, pdf = tmp_path / "来信扫描.png", tmp_path / "现场照片说明.pdf"
+    png.write_bytes(png_bytes())
+    pdf.write_bytes(pdf_bytes())
+
+    number, shown = submit_online(page, live_server, (png, pdf))
+    sent = page.get_by_test_id("sent-files")
+    expect(sent).to_contain_text("已随信访事项提交材料 2 份")
+    expect(sent).to_contain_text("来信扫描.png")
+    expect(sent).to_contain_text("现场照片说明.pdf")
+    screenshot(page, "public-phone-files-sent")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    page.goto(f"{live_server.url}/public/lookup")
+    page.fill("#lookup-number", number)
+    page.fill("#lookup-code", shown)
+    page.click("#lookup-submit")
+    files = page.get_by_test_id("public-files")
+    expect(files.locator("li")).to_have_count(2)
+    expect(files).to_contain_text("来信扫描.png")
+
+    desk = context.new_page()
+    login(desk, live_server, "registrar")
+    desk.goto(f"{live_server.url}/petitions/{number}")
+    items = open_scan_and_pdf(desk, "来信扫描.png", "现场照片说明.pdf", pdf.read_bytes())
+    expect(items.nth(0)).to_contain_text("信访人提交")
+    screenshot(desk, "public-files-registrar")
+
+
+def test_the_server_names_a_refused_file_and_nothing_is_submitted(
+    page: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    png, exe = tmp_path / "来信扫描.png", tmp_path / "证据.pdf"
+    png.write_bytes(png_bytes())
+    exe.write_bytes(Path("/bin/ls").read_bytes())
+    # An executable named .pdf passes what the page can check (name, size); the server reads its bytes.
+    fill_online(page, live_server, (png, exe))
+    expect(page.locator("#upload-rules")).to_contain_text("最多 5 个")
+    screenshot(page, "public-phone-files-picked")
+    page.check("#consent")
+    page.click("#public-submit")
+    expect(page.locator("#form-errors")).to_contain_text("文件“证据.pdf”的内容是可执行程序")
+    expect(page.get_by_test_id("item-number")).to_have_count(0)
+    assert stored_counts(live_server.engine) == (0, 0)
+    # Taken out of the list, the rest goes through.
+    page.locator("#picked-files li", has_text="证据.pdf").get_by_role("button", name="移除").click()
+    page.click("#public-submit")
+    expect(page.get_by_test_id("sent-files")).to_contain_text("已随信访事项提交材料 1 份")
+    assert stored_counts(live_server.engine) == (1, 1)
 
 
 def test_the_registrar_records_an_evaluation_given_at_the_counter(page: Any, live_server: LiveServer) -> None:

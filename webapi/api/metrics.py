@@ -8,7 +8,6 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from engine import exports, services
-from engine.metrics import MetricQuery
 
 from ..auth import current, engine, require
 from .common import ExportArgs, export_doc, export_response, with_errors
@@ -22,15 +21,23 @@ blp = Blueprint(
 
 
 class MetricArgs(Schema):
+    """The filters of engine/metrics.py's MetricQuery, under their names there (the query string's, data_key, are camelCase)."""
+
     since = fields.Date()
     until = fields.Date()
     unit = fields.String(metadata={"description": "the responsible unit's code"})
-    involvedUnit = fields.String(metadata={"description": "the unit complained about"})
-    byUnit = fields.Boolean(load_default=True, metadata={"description": "a row per responsible unit"})
-    byInvolvedUnit = fields.Boolean(
-        load_default=False, metadata={"description": "a row per unit complained about"}
+    involved_unit = fields.String(
+        data_key="involvedUnit", metadata={"description": "the unit complained about"}
     )
-    byMonth = fields.Boolean(load_default=True)
+    by_unit = fields.Boolean(
+        data_key="byUnit", load_default=True, metadata={"description": "a row per responsible unit"}
+    )
+    by_involved = fields.Boolean(
+        data_key="byInvolvedUnit",
+        load_default=False,
+        metadata={"description": "a row per unit complained about"},
+    )
+    by_month = fields.Boolean(data_key="byMonth", load_default=True)
 
 
 class MetricRowSchema(Schema):
@@ -59,19 +66,6 @@ class MetricExportArgs(MetricArgs, ExportArgs):
     pass
 
 
-def metric_query(args: dict[str, Any]) -> MetricQuery:
-    return MetricQuery(
-        since=args.get("since"),
-        until=args.get("until"),
-        unit=args.get("unit"),
-        involved_unit=args.get("involvedUnit"),
-        by_unit=args["byUnit"],
-        by_involved=args["byInvolvedUnit"],
-        by_month=args["byMonth"],
-        now=engine().now(),
-    )
-
-
 @blp.route("", methods=["GET"])
 @require("supervisor", "leader", "admin")
 @blp.arguments(MetricArgs, location="query")
@@ -80,7 +74,7 @@ def metric_query(args: dict[str, Any]) -> MetricQuery:
 def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
     """Each rate with its numerator and denominator, so the figure can be checked; by the unit responsible for
     each item, within the caller's jurisdiction."""
-    return services.metrics(engine(), current(), metric_query(args))
+    return services.metrics(engine(), current(), **args)
 
 
 @blp.route("/export", methods=["GET"])
@@ -90,7 +84,7 @@ def metrics(args: dict[str, Any]) -> list[dict[str, Any]]:
 @with_errors(blp, 401, 403, 422)
 def export(args: dict[str, Any]) -> Any:
     """The metrics with the same filters, as .xlsx or .csv (UTF-8 with BOM)."""
-    rows = services.metrics(engine(), current(), metric_query(args))
-    fmt = args["format"]
+    fmt = args.pop("format")
+    rows = services.metrics(engine(), current(), **args)
     chunks = exports.metrics(fmt, rows, engine().calendar.tz)
     return export_response(chunks, f"统计指标.{fmt}", exports.MEDIA_TYPES[fmt])

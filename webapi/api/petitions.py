@@ -28,7 +28,13 @@ from .common import (
     with_total,
 )
 from .instances import InstanceSchema, PersonSchema
-from .public import DeliverySchema, PublicViewSchema, RatingSchema
+from .public import (
+    IssuedCodeSchema,
+    PublicViewSchema,
+    RatingSchema,
+    RegistrationSchema,
+    issued_fields,
+)
 from .tasks import CompleteResultSchema
 
 blp = Blueprint("petitions", __name__, url_prefix="/api/petitions", description="Petitions (信访事项)")
@@ -164,10 +170,8 @@ def petition_filter(args: dict[str, Any], limit: int, offset: int = 0) -> Petiti
     )
 
 
-class RegisterResultSchema(PetitionSchema):
+class RegisterResultSchema(PetitionSchema, IssuedCodeSchema):
     firstTasks = fields.List(fields.String())
-    queryCode = fields.String(metadata={"description": "the petitioner's query code, shown once"})
-    delivery = fields.Nested(DeliverySchema)
 
 
 class CheckResultSchema(Schema):
@@ -202,7 +206,7 @@ class Petitions(MethodView):
         return with_total(rows, total)
 
     @require("registrar", "admin")
-    @blp.arguments(Schema.from_dict({}, name="Registration")(unknown="include"), location="json")
+    @blp.arguments(RegistrationSchema, location="json")
     @blp.response(201, RegisterResultSchema)
     @with_errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -211,8 +215,7 @@ class Petitions(MethodView):
         return {
             **source(PetitionSchema(), petition),
             "firstTasks": result.created_tasks,
-            "queryCode": issued.shown,
-            "delivery": {"sent": issued.delivery.sent, "note": issued.delivery.note},
+            **issued_fields(issued),
         }
 
 
@@ -231,7 +234,7 @@ def export(args: dict[str, Any]) -> Any:
 
 @blp.route("/check", methods=["POST"])
 @require("registrar", "admin")
-@blp.arguments(Schema.from_dict({}, name="RegistrationCheck")(unknown="include"), location="json")
+@blp.arguments(RegistrationSchema, location="json")
 @blp.response(200, CheckResultSchema)
 @with_errors(blp, 400, 401, 403, 404, 422)
 def check(data: dict[str, Any]) -> dict[str, Any]:

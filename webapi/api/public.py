@@ -11,13 +11,19 @@ from typing import Any
 
 from flask import Response, g, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from flask_smorest.fields import Upload as UploadField
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from engine import services
 from engine.accounts import TooManyAttempts
+from engine.documents import Upload, clean_filename
+from engine.errors import InvalidInput
+from engine.public import Issued
 
 from ..auth import SAFE_METHODS, check_same_origin, current, engine, require
+from ..body import BodyRefused, parse_json, refusal_text
 from .common import binary, file_response, with_errors
+from .documents import uploads
 
 blp = Blueprint(
     "public_api",
@@ -55,10 +61,69 @@ class DeliverySchema(Schema):
     note = fields.String()
 
 
-class SubmittedSchema(Schema):
-    number = fields.String()
-    queryCode = fields.String(metadata={"description": "shown once; only its hash is kept"})
+class IssuedCodeSchema(Schema):
+    """A registration's query code, online or at the counter, and whether a message carried it."""
+
+    queryCode = fields.String(
+        metadata={"description": "the petitioner's query code, shown once; only its hash is kept"}
+    )
     delivery = fields.Nested(DeliverySchema)
+
+
+def issued_fields(issued: Issued) -> dict[str, Any]:
+    return {
+        "queryCode": issued.shown,
+        "delivery": {"sent": issued.delivery.sent, "note": issued.delivery.note},
+    }
+
+
+class RegistrationSchema(Schema):
+    """The fields of forms/intake_registration.form by the keys the deployed form gives them: any key is taken
+    here, and the form's own rules check each (422 naming every field that is wrong)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class OnlinePetitionSchema(RegistrationSchema):
+    """The petitioner's fields of the registration form (the office's own fields are ignored), and:"""
+
+    consent = fields.Raw(metadata={"type": "boolean", "description": "true: agrees to the consent text"})
+    suggestion = fields.Raw(
+        metadata={"type": "boolean", "description": "true: a suggestion (no name needed)"}
+    )
+
+
+class OnlinePetitionUpload(Schema):
+    """An online petition with files (multipart/form-data)."""
+
+    petition = fields.String(
+        required=True, metadata={"description": "the petition's fields as one JSON object (OnlinePetition)"}
+    )
+    files = fields.List(
+        UploadField(),
+        metadata={
+            "description": "scans, photos, PDF: count, size and type within GET /api/public/form's uploads"
+        },
+    )
+
+
+class SentFileSchema(Schema):
+    filename = fields.String()
+    size = fields.Integer()
+
+
+class SubmittedSchema(IssuedCodeSchema):
+    number = fields.String()
+    attachments = fields.List(fields.Nested(SentFileSchema), metadata={"description": "the files taken"})
+
+
+class UploadRulesSchema(Schema):
+    maxFiles = fields.Integer()
+    maxBytes = fields.Integer(metadata={"description": "per file"})
+    mediaTypes = fields.List(fields.String())
+    typeNames = fields.List(fields.String())
+    dailyBytes = fields.Integer(metadata={"description": "per client address and day"})
 
 
 class PublicFormSchema(Schema):
@@ -66,6 +131,7 @@ class PublicFormSchema(Schema):
     version = fields.Integer()
     schema = fields.Dict()
     consent = fields.String()
+    uploads = fields.Nested(UploadRulesSchema)
 
 
 class AccessSchema(Schema):
@@ -144,6 +210,9 @@ class PublicViewSchema(Schema):
     )
     canWithdraw = fields.Boolean()
     notices = fields.List(fields.Nested(ServedNoticeSchema), metadata={"description": "the notices served"})
+    attachments = fields.List(
+        fields.Nested(SentFileSchema), metadata={"description": "the files the petitioner sent online"}
+    )
 
 
 @blp.route("/form", methods=["GET"])
@@ -155,19 +224,49 @@ def public_form() -> dict[str, Any]:
     return engine().public.public_form()
 
 
+def _submission() -> tuple[Any, list[Upload]]:
+    """The petition's fields and files: a JSON body, or multipart with the fields as JSON in ``petition``."""
+    if request.mimetype != "multipart/form-data":
+        return request.get_json(silent=True), []
+    text = request.form.get("petition")
+    if text is None:
+        raise InvalidInput(
+            "缺少 petition 部分（信访事项的各项内容，一个 JSON 对象）", {"fields": {"petition": ["必填"]}}
+        )
+    try:
+        data = parse_json(text)
+    except BodyRefused as error:
+        raise InvalidInput(
+            f"petition 部分无法读取：{refusal_text(error)}", {"fields": {"petition": [refusal_text(error)]}}
+        ) from None
+    return data, uploads([f for f in request.files.getlist("files") if f.filename])
+
+
 @blp.route("/petitions", methods=["POST"])
-@blp.doc(security=[])
-@blp.arguments(Schema.from_dict({}, name="OnlinePetition")(unknown="include"), location="json")
+@blp.doc(
+    security=[],
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {"schema": OnlinePetitionSchema},
+            "multipart/form-data": {"schema": OnlinePetitionUpload},
+        },
+    },
+)
 @blp.response(201, SubmittedSchema)
-@with_errors(blp, 400, 403, 404, 422, 429)
-def submit(data: dict[str, Any]) -> dict[str, Any]:
+@with_errors(blp, 400, 403, 404, 413, 422, 429)
+def submit() -> dict[str, Any]:
     """Submit a petition online: the petitioner's fields of forms/intake_registration.form plus ``consent``
-    (true) and ``suggestion`` (true: a suggestion, the name may be left out). Limited per address and day."""
-    petition, _, issued = _limited(services.submit_online, engine(), data, _address())
+    (true) and ``suggestion`` (true: a suggestion, the name may be left out); with files, as multipart (the
+    fields as JSON in ``petition``, each file a ``files`` part). A refused file (422 ``file_refused``, naming
+    the file and why) leaves nothing stored. Limited per address and day, the files' bytes too."""
+    data, files = _submission()
+    petition, _, issued = _limited(services.submit_online, engine(), data, _address(), files)
     return {
         "number": petition.number,
-        "queryCode": issued.shown,
-        "delivery": {"sent": issued.delivery.sent, "note": issued.delivery.note},
+        **issued_fields(issued),
+        # Stored with the petition, all of them (or it would have been refused).
+        "attachments": [{"filename": clean_filename(f.filename), "size": len(f.content)} for f in files],
     }
 
 

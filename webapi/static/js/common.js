@@ -609,7 +609,7 @@ const STEP_NOTICES = {
 };
 const PREVIEWABLE = ['image/png', 'image/jpeg', 'application/pdf'];
 
-function fileSize(bytes) {
+export function fileSize(bytes) {
   if (bytes < 1024) return `${bytes} 字节`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;

@@ -1,6 +1,6 @@
 // 查询办理进度: an item by its number and query code. The two stay in this page's memory for the acts that
 // follow (evaluation, review request, withdrawal) and travel in request bodies only, never in the address.
-import { $, ApiError, api, h, replace } from './common.js';
+import { $, ApiError, api, fileSize, h, replace } from './common.js';
 
 const access = { number: '', code: '' };
 
@@ -143,6 +143,14 @@ function noticesCard(item) {
     h('div', { id: 'notice-error' }));
 }
 
+// The files the petitioner sent with the item: names and sizes only.
+function filesCard(item) {
+  if (!item.attachments || !item.attachments.length) return null;
+  return card('您提交的材料', 'public-files',
+    h('ul', { class: 'picked-files' }, item.attachments.map((f) => h('li', {},
+      h('span', { class: 'name' }, f.filename), h('span', { class: 'muted small' }, fileSize(f.size))))));
+}
+
 const KINDS = { review: '复查', recheck: '复核' };
 
 // An act on the item (review request, withdrawal): its answer is the item as it now stands.
@@ -200,7 +208,8 @@ export function render(item) {
       h('div', { class: 'item-number', 'data-testid': 'public-number' }, item.number),
       h('div', {}, item.subject),
       h('div', { class: 'status-line' }, '当前状态：', h('strong', { 'data-testid': 'public-status' }, item.statusLabel))),
-    timelineCard(item), deadlinesCard(item), replyCard(item), noticesCard(item), evaluationCard(item), requestCard(item),
+    timelineCard(item), filesCard(item), deadlinesCard(item), replyCard(item), noticesCard(item), evaluationCard(item),
+    requestCard(item),
     withdrawCard(item),
     h('button', { type: 'button', class: 'btn btn-block', id: 'lookup-again' }, '刷新'));
   $('#lookup-again').addEventListener('click', async () => {
