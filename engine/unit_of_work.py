@@ -396,10 +396,12 @@ class UnitOfWork:
         for name, raw in (ext.get("inputs") or {}).items():
             data[name] = value(raw)
         groups = _split_list(value(ext.get("candidateGroups")))
-        if not groups and spec.lane:
-            groups = [spec.lane]
         users = _split_list(value(ext.get("candidateUsers")))
         assignee = value(ext.get("assignee")) or None
+        # A lane names the performers only of a step that names none itself: the shipped diagrams' lanes
+        # (tools/layout.py) show who acts, they do not add a group to a step assigned to one person.
+        if not groups and not users and assignee is None and spec.lane:
+            groups = [spec.lane]
         form_ref = ext.get("formRef")
         task_id = str(spiff_task.id)
         deadlines = self.environment.deadlines
