@@ -1,7 +1,7 @@
 """the officials' inbox: notifications of new tasks, warnings and supervisions, who read them, e-mail addresses
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-07 08:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import engine.models
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
