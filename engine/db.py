@@ -91,7 +91,9 @@ def _ping_when_idle(engine: Engine) -> None:
         if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
             return  # new, or back in the pool a moment ago
         try:
-            dbapi_connection.execute("SELECT 1")
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
             dbapi_connection.rollback()
         except Exception as error:
             # The pool drops this connection and hands out a fresh one.
