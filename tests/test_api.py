@@ -689,6 +689,12 @@ PROTECTED = [
     ("GET", "/api/metrics/export"),
     ("GET", "/api/admin/outbox"),
     ("POST", "/api/admin/outbox/{message_id}"),
+    ("GET", "/api/incidents"),
+    ("POST", "/api/incidents/retry"),
+    ("POST", "/api/incidents/{incident_id}/retry"),
+    ("POST", "/api/instances/{instance_id}/modification"),
+    ("POST", "/api/instances/{instance_id}/move-back"),
+    ("POST", "/api/migrations"),
 ]
 
 
@@ -715,6 +721,7 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "attachment_id": 1,
         "document_id": 1,
         "message_id": "1",
+        "incident_id": 1,
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})
