@@ -79,7 +79,10 @@ def paged(query: Select[Any], page: Page, fields: Mapping[str, Any], then: Seque
     order: list[ColumnElement[Any]] = []
     for name, descending in page.sort:
         column = fields[name]
-        order += [column.is_(None), column.desc() if descending else column.asc()]
+        # A column that is never empty sorts by itself alone, so that its index can answer the order.
+        if getattr(getattr(column, "expression", column), "nullable", True):
+            order.append(column.is_(None))
+        order.append(column.desc() if descending else column.asc())
     return query.order_by(None).order_by(*order, *then).offset(page.first).limit(page.limit)
 
 
