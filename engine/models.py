@@ -313,6 +313,7 @@ class Petition(Base):
         Index("ix_petition_person_matter", "petitioner_key", "matter_key"),
         Index("ix_petition_status_unit", "status", "involved_unit"),
         Index("ix_petition_id_number", "id_number"),
+        Index("ix_petition_received_at", "received_at"),
         # Searches on PostgreSQL: words of the subject and content by trigrams (pg_trgm), the beginning of a
         # name or a phone by pattern B-trees. SQLite scans (the embedded database of one office).
         *(

@@ -1,4 +1,4 @@
-"""lists: saved filters per user; petition search indexes (trigrams of subject and content on PostgreSQL)
+"""lists: saved filters per user; petition search and order indexes (trigrams of subject and content on PostgreSQL)
 
 Revision ID: 0012
 Revises: 0011
@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("username", "list_name", "name"),
     )
     op.create_index("ix_petition_id_number", "petition", ["id_number"], unique=False)
+    op.create_index("ix_petition_received_at", "petition", ["received_at"], unique=False)
     if op.get_bind().dialect.name != "postgresql":
         return
     ops = _trigram_ops()
@@ -54,5 +55,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for name in ("subject_trgm", "content_trgm", "petitioner_name_prefix", "phone_prefix"):
             op.drop_index(f"ix_petition_{name}", table_name="petition")
+    op.drop_index("ix_petition_received_at", table_name="petition")
     op.drop_index("ix_petition_id_number", table_name="petition")
     op.drop_table("saved_filter")

@@ -1,7 +1,8 @@
-// 预警督办: the escalation ladder as a board, one column per step (warning, supervision, listing, patrol).
+// 预警督办: the escalation ladder as a board, one column per step (warning, supervision, listing, patrol), each
+// a page at a time from the server with its total.
 import {
-  $, $$, DEADLINE_NAMES, SUPERVISION_REASONS, UNIT_NAMES, badge, explain, flash, fmtDateTime, fmtDue, get, h, label, query, replace,
-  unitCode,
+  $, $$, DEADLINE_NAMES, SUPERVISION_REASONS, UNIT_NAMES, badge, explain, flash, fmtDateTime, fmtDue, getPage, h, label, query,
+  replace, unitCode,
 } from './common.js';
 
 const filters = $('#escalation-filters');
@@ -37,20 +38,35 @@ function card(e) {
       h('span', {}, `生成于 ${fmtDateTime(e.createdAt)}`)) : null);
 }
 
+const PAGE = 20;
+
+/** One column's steps from ``offset`` on, its total in the head, and a button for the next page. */
+async function fill(column, params, offset = 0) {
+  const body = $('.column-body', column);
+  let page;
+  try {
+    page = await getPage(`/api/escalations${query({ ...params, kind: column.dataset.kind, limit: PAGE, offset })}`);
+  } catch (error) {
+    flash(explain(error), 'error');
+    return;
+  }
+  const { rows, total } = page;
+  $('.count', column).textContent = total;
+  if (!offset) replace(body);
+  for (const more of $$('.more', body)) more.remove();
+  if (!total) body.append(h('p', { class: 'muted small', style: 'text-align:center' }, '暂无'));
+  body.append(...rows.map(card));
+  const shown = offset + rows.length;
+  if (shown < total) {
+    body.append(h('button', { type: 'button', class: 'btn btn-sm more', onclick: () => fill(column, params, shown) },
+      `再显示 ${Math.min(PAGE, total - shown)} 条（共 ${total} 条）`));
+  }
+}
+
 async function load() {
   const params = Object.fromEntries(new FormData(filters).entries());
   if (params.unit) params.unit = unitCode(params.unit);
-  let rows = [];
-  try {
-    rows = await get(`/api/escalations${query({ ...params, limit: 500 })}`);
-  } catch (error) {
-    flash(explain(error), 'error');
-  }
-  for (const column of $$('.column')) {
-    const mine = rows.filter((e) => e.kind === column.dataset.kind);
-    $('.count', column).textContent = mine.length;
-    replace($('.column-body', column), mine.length ? mine.map(card) : h('p', { class: 'muted small', style: 'text-align:center' }, '暂无'));
-  }
+  await Promise.all($$('.column').map((column) => fill(column, params)));
 }
 
 filters.addEventListener('submit', (event) => { event.preventDefault(); load(); });
