@@ -53,12 +53,9 @@ def _not_found(details: dict[str, Any]) -> str | None:
 
 
 def _fields(details: dict[str, Any]) -> str | None:
+    # The count only: the field keys are variable names, for clients in details.fields, not for the reader.
     fields = details.get("fields")
-    return (
-        f"{len(fields)} 项填写有误：{'、'.join(map(str, fields))}"
-        if isinstance(fields, dict) and fields
-        else None
-    )
+    return f"{len(fields)} 项填写有误，请按各项提示修改" if isinstance(fields, dict) and fields else None
 
 
 def _conflict(details: dict[str, Any]) -> str | None:

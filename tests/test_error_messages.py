@@ -79,7 +79,7 @@ def test_english_messages_read_in_chinese_by_code_and_details_and_chinese_ones_s
         "案件已挂起，不能执行此操作"
     )
     refused = errors.InvalidInput("invalid variables", {"fields": {"peopleCount": ["Not a valid integer."]}})
-    assert refused.to_dict()["message"] == "1 项填写有误：peopleCount"
+    assert refused.to_dict()["message"] == "1 项填写有误，请按各项提示修改"
     assert errors.InvalidInput("no variables", {}).to_dict()["message"] == errors.CHINESE["invalid_input"]
     # What the raising code already wrote in Chinese is what the official reads, word for word.
     assert errors.NotFound("没有用户 张三", {"username": "张三"}).to_dict()["message"] == "没有用户 张三"

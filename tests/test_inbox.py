@@ -200,7 +200,7 @@ def test_the_inbox_over_the_api_is_each_callers_own(api: Api) -> None:
 
     assert registrar.ok("GET", "/api/notifications/email") == {"email": None, "available": False}
     bad = assert_error(
-        registrar.put("/api/notifications/email", json={"email": "王敏"}), 400, "invalid_input"
+        registrar.put("/api/notifications/email", json={"email": "王敏"}), 422, "unprocessable_entity"
     )
     assert bad["details"] == {"fields": {"email": ["电子邮箱地址格式不正确"]}}
     chosen = registrar.ok("PUT", "/api/notifications/email", json={"email": "wangmin@xf.example.cn"})

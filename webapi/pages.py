@@ -265,7 +265,7 @@ def vendor(name: str, filename: str) -> Response:
         abort(404)
     folder = node_modules() / entry[0]
     if not (folder / filename).is_file():
-        abort(404, description=f"{name} is not installed: run `make setup` (npm ci --ignore-scripts)")
+        abort(404, description=f"前端组件 {name} 未安装：请运行 `make setup`（npm ci --ignore-scripts）")
     return send_from_directory(folder, filename, max_age=24 * 3600)
 
 

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import services
+from engine.inbox import EMAIL
 
 from ..auth import current, engine, require
 from .common import PageArgs, with_errors
@@ -44,9 +45,10 @@ class CountSchema(Schema):
 class ReadArgs(Schema):
     ids = fields.List(
         fields.Integer(validate=validate.Range(min=1, max=2147483647)),
-        load_default=None,
+        required=True,
+        allow_none=True,
         validate=validate.Length(min=1, max=500),
-        metadata={"description": "the entries to mark read; leave out to mark every unread entry read"},
+        metadata={"description": "the entries to mark read; null marks every unread entry read"},
     )
 
 
@@ -59,7 +61,11 @@ class EmailArgs(Schema):
     email = fields.String(
         required=True,
         allow_none=True,
-        validate=validate.Length(max=254),
+        validate=[
+            validate.Length(max=254),
+            # The engine's own check (engine/inbox.py), stated in the document; empty clears the address.
+            validate.Regexp(f"^$|{EMAIL.pattern}", error="电子邮箱地址格式不正确"),
+        ],
         metadata={"description": "the address for e-mail copies; null or empty for none"},
     )
 
@@ -97,7 +103,7 @@ def count() -> dict[str, int]:
 @with_errors(blp, 400, 401, 404, 422)
 def mark_read(args: dict[str, Any]) -> dict[str, int]:
     """Mark entries read (the caller's own; another's id is 404)."""
-    return services.mark_inbox_read(engine(), current(), args.get("ids"))
+    return services.mark_inbox_read(engine(), current(), args["ids"])
 
 
 @blp.route("/email", methods=["GET"])

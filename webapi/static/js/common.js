@@ -245,7 +245,8 @@ export function showFieldErrors(form, schema, fields) {
     const items = [...key.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]));
     const target = index[key.replace(/\[\d+\]/g, '[]')];
     if (!target) {
-      unmatched.push(`${key}：${list.join('；')}`);
+      // A key the form does not show is a variable name: the reader gets the message, not the name.
+      unmatched.push(list.join('；'));
       continue;
     }
     if (!items.length) {

@@ -14,7 +14,7 @@ function target(entry) {
 
 async function markRead(ids) {
   try {
-    await post('/api/notifications/read', ids ? { ids } : {});
+    await post('/api/notifications/read', { ids });
     await Promise.all([load(), refreshInboxCount()]);
   } catch (error) {
     flash(explain(error), 'error');
