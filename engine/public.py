@@ -5,7 +5,11 @@ the satisfaction evaluation it leads to.
   base 32 (50 bits), shown once and sent through the notifier; only a salted PBKDF2 hash is stored, compared
   in constant time. A wrong item number and a wrong code get the same answer after the same work.
 * Attempts are limited per client address and per item number in the database (engine/ratelimit.py), so the
-  limits hold across workers and hosts; submissions are limited per address and day.
+  limits hold across workers and hosts; submissions, and the bytes of the files sent with them, are limited
+  per address and day.
+* Files sent with an online petition go through the attachment store (engine/documents.py) within the public
+  side's stricter limits (Settings.upload_limits(public=True)), in the registration's transaction, filed as
+  the petitioner's; the public view lists them by name and size only.
 * The public view holds public facts only: when the item was received, whether it was accepted and why, where
   it was transferred, the time limits with their legal basis, an extension and its reason, the written reply
   once served, and the petitioner's own evaluation. Nothing an official wrote for colleagues, and no name of

@@ -86,7 +86,8 @@ class RegistrationSchema(Schema):
 
 
 class OnlinePetitionSchema(RegistrationSchema):
-    """The petitioner's fields of the registration form (the office's own fields are ignored), and:"""
+    """The petitioner's fields of the registration form (the office's own are ignored), with the consent to the
+    use of their personal data and whether it is a suggestion."""
 
     consent = fields.Raw(metadata={"type": "boolean", "description": "true: agrees to the consent text"})
     suggestion = fields.Raw(
