@@ -575,7 +575,6 @@ class Mix:
         self.samples: list[Sample] = []
         self.ack = Acknowledged()
         self.open_petitions: set[str] = set()
-        self.registered: dict[str, dict[str, Any]] = {}
         self.closed = 0
         self.crashes: list[str] = []
         self.started = 0.0
@@ -606,9 +605,7 @@ class Mix:
     def form_data(self, rng: random.Random, task: dict[str, Any]) -> dict[str, Any]:
         element, form = task["elementId"], task.get("formRef") or ""
         data = dict(FORM_DATA.get(form, {}))
-        if element == "register_check":
-            data = dict(self.registered.get(task.get("businessKey") or "", data))
-        elif element == "acceptance_review":
+        if element == "acceptance_review":
             refused = rng.random() < 0.1
             data.update(acceptanceDecision="other_channel" if refused else "accept", category="complaint")
             data["acceptedAt"] = TODAY
@@ -682,7 +679,6 @@ class Mix:
             with self.lock:
                 self.ack.registrations.append(number)
                 self.open_petitions.add(number)
-                self.registered[number] = data
             for task_id in petition.get("firstTasks", []):
                 self.work(
                     client,
@@ -1054,7 +1050,6 @@ def sequential_completions(folder: Path, petitions: int) -> dict[str, list[float
             assert status == 201, petition
             timings["register"].append(seconds)
             number = petition["number"]
-            mix.registered[number] = data
             while True:
                 # A supervisor sees every task of the petition; its group says which clerk works it.
                 status, tasks, _ = clients["supervisor"].call("GET", f"/api/tasks?businessKey={number}")

@@ -397,7 +397,6 @@ def walk(engine: Engine, clock: FrozenClock, path: str, rng: random.Random) -> l
         actor = ACTOR.get(group, CLERK_POOL.get(group, ["admin"])[0])
         form = {
             **FORM_DATA.get(task.form_ref or "", {}),
-            **(data if task.element_id == "register_check" else {}),
             **overrides.get(task.element_id, {}),
         }
         day = clock.now().astimezone(load.BEIJING).date().isoformat()

@@ -269,8 +269,6 @@ class _Case:
         """Complete the task at ``element`` as a member of the unit it belongs to; the matter's unit, named in
         words by the scripts, becomes its code."""
         org = self.loader.org
-        if element == "register_check":
-            data = {**self.registration, **data}
         if element in UNIT_NAMED_AT:
             data.setdefault("responsibleUnit", self.matter.unit)
         for key in ("responsibleUnit", "packageResponsibleUnit"):

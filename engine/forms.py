@@ -22,6 +22,9 @@ Semantics follow form-js's viewer (``Validator`` and ``ConditionChecker``) where
   the submitted data: a hidden field is neither validated nor returned, and later conditions
   no longer see its value (form-js clears it too). A hidden group hides all its children.
 * Fields with ``disabled: true`` are not submitted by form-js, so they are dropped here as well.
+* A field that is ``readonly`` (``true``, or a FEEL expression that is true for the submission, evaluated like a
+  hide condition) shows a value the submission may not change: form-js submits it unchanged, and its submitted
+  value is not taken (the variable keeps the value it had). Not validated either.
 
 Cleaned data (the result of :meth:`FormDefinition.validate`):
 
@@ -166,6 +169,7 @@ class FormField:
     decimal_digits: int | None = None
     increment: int | float | None = None
     disabled: bool = False
+    readonly: bool | FeelExpression = field(default=False, repr=False, compare=False)
     hide: tuple[str, ...] = ()  # own and enclosing groups' hide conditions, outermost first
     fields: tuple[FormField, ...] = ()  # a dynamic list's item fields
     conditions: tuple[_Condition, ...] = field(default=(), repr=False, compare=False)
@@ -257,6 +261,10 @@ class FormDefinition:
                 continue
             if member.disabled:  # not submitted by form-js; its value stays visible to FEEL
                 continue
+            if member.readonly is True or (
+                isinstance(member.readonly, FeelExpression) and member.readonly.evaluate(feel_context) is True
+            ):
+                continue  # shown, not to be changed: its value is not taken, and stays visible to FEEL
             visible.append(member)
             if member.type == "dynamiclist":
                 lists[member] = self._validate_list(member, data, local, feel_context, prefix, errors)
@@ -815,9 +823,24 @@ class _FormParser:
             decimal_digits=decimal_digits,
             increment=increment,
             disabled=comp.get("disabled") is True,
+            readonly=self.readonly(comp, where),
             hide=tuple(c.expression.source for c in conditions),
             conditions=conditions,
         )
+
+    def readonly(self, comp: dict[str, Any], where: str) -> bool | FeelExpression:
+        readonly = comp.get("readonly", False)
+        if isinstance(readonly, bool):
+            return readonly
+        if not isinstance(readonly, str) or not readonly.startswith("="):
+            raise self.error(
+                where,
+                f"'readonly' must be true, false or a FEEL expression starting with '=', got {readonly!r}",
+            )
+        try:
+            return compile_feel(readonly[1:])
+        except FeelSyntaxError as exc:
+            raise self.error(where, f"invalid 'readonly': {exc}") from None
 
     def hide_condition(self, comp: dict[str, Any], json_path: str, where: str) -> tuple[_Condition, ...]:
         conditional = comp.get("conditional")

@@ -60,6 +60,9 @@ FORM_DATA: dict[str, dict[str, Any]] = {
         "identityUnclear": False,
         "skipLevel": False,
     },
+    # The registration check: confirmed as registered; a correction names the items it changes (callers pass
+    # checkResult="corrected" and correctedItems with the new values).
+    "intake_check": {"checkResult": "confirmed", "correctedItems": ["matter"]},
     "intake_acceptance": {
         "acceptanceDecision": "accept",
         "category": "complaint",

@@ -7,6 +7,7 @@ paging, unknown routes and methods: each is a 4xx in the shape ``{"error", "mess
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +17,23 @@ from werkzeug.test import TestResponse
 from engine.clock import install
 from engine.models import Instance
 from engine.runtime import Engine
+from engine.testing import FORM_DATA
 from tests.api_helpers import MISSING_TASK, Api, assert_error, basic
 from tests.test_petitions import REGISTRATION
 from webapi.cli import main as cli
+
+# The registration check with every item of the registration corrected: each of its fields is validated.
+_CHECK = json.loads((Path(__file__).resolve().parents[1] / "forms" / "intake_check.form").read_text("utf-8"))
+EVERYTHING_CORRECTED: dict[str, Any] = {
+    **FORM_DATA["intake_registration"],
+    "checkResult": "corrected",
+    "correctedItems": [
+        option["value"]
+        for c in _CHECK["components"]
+        if c.get("key") == "correctedItems"
+        for option in c["values"]
+    ],
+}
 
 pytest_plugins = ("tests.api_helpers",)
 
@@ -111,7 +126,7 @@ def test_a_registration_field_of_any_type_is_a_field_error_never_a_500(api: Api)
 
 def test_form_data_of_any_type_is_a_field_error_never_a_500(api: Api, ids: dict[str, str]) -> None:
     admin, task = api.as_("admin"), ids["task"]
-    valid = admin.form_data("intake_registration")
+    valid = admin.form_data("intake_check", **EVERYTHING_CORRECTED)
     for field in sorted(valid):
         for value in ODD_VALUES:
             response = admin.post(f"/api/tasks/{task}/complete", json={"variables": {**valid, field: value}})
@@ -340,7 +355,7 @@ def test_number_fields_out_of_range_are_a_field_error(api: Api, ids: dict[str, s
         # (A count that large also shows the representatives field, which is then missing.)
         assert "超出" in fields["peopleCount"][0], (value, fields)
     admin = api.as_("admin")
-    valid = admin.form_data("intake_registration")
+    valid = admin.form_data("intake_check", **EVERYTHING_CORRECTED)
     response = admin.post(
         f"/api/tasks/{ids['task']}/complete", json={"variables": {**valid, "peopleCount": 1e308}}
     )

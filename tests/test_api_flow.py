@@ -26,7 +26,7 @@ def test_a_suggestion_goes_from_registration_to_closure_through_three_users(api:
     [check] = registrar.tasks(businessKey=number)
     assert check["id"] == petition["firstTasks"][0] and check["elementId"] == "register_check"
     registrar.claim(check["id"])
-    registrar.complete(check["id"], registrar.form_data("intake_registration"))
+    registrar.complete(check["id"], registrar.form_data("intake_check"))
 
     # The petition office accepts it as a suggestion (建议意见类) and serves the acceptance notice.
     review = office.task_at(number, "acceptance_review")

@@ -139,7 +139,7 @@ def test_files_sent_with_a_failing_completion_leave_nothing_behind(api: Api, dep
         url,
         data={
             "files": [(io.BytesIO(png_bytes()), "身份证.png")],
-            "variables": json.dumps(registrar.form_data("intake_registration")),
+            "variables": json.dumps(registrar.form_data("intake_check")),
         },
         content_type="multipart/form-data",
     )

@@ -134,7 +134,7 @@ def test_an_acknowledged_upload_survives_a_sigkill_before_the_next_command(setti
         second.call(
             "POST", f"/api/tasks/{check['id']}/claim", "registrar", b'{"userId": "registrar"}', **headers
         )
-        done = json.dumps({"variables": FORM_DATA["intake_registration"]}).encode()
+        done = json.dumps({"variables": FORM_DATA["intake_check"]}).encode()
         try:
             second.call("POST", f"/api/tasks/{check['id']}/complete", "registrar", done, **headers)
         except urllib.error.HTTPError as error:

@@ -588,6 +588,33 @@ def test_disabled_fields_are_not_submitted() -> None:
     assert form.validate({"caseNo": "tampered", "note": "x"}) == {"note": "x"}
 
 
+def test_readonly_fields_keep_their_value() -> None:
+    """A readonly field (always, or while its FEEL expression holds) is shown, not taken: the submission
+    cannot change it, and it is not validated; once the expression no longer holds it is an ordinary field."""
+    form = make_form(
+        {"id": "A", "type": "textfield", "key": "caseNo", "readonly": True, "validate": {"required": True}},
+        {"id": "B", "type": "checkbox", "key": "correct"},
+        {
+            "id": "C",
+            "type": "textfield",
+            "key": "subject",
+            "readonly": "=correct != true",
+            "validate": {"required": True},
+        },
+    )
+    assert form.validate({"caseNo": "tampered", "subject": "tampered"}) == {"correct": False}
+    assert form.validate({"correct": True, "subject": "新标题"}) == {"correct": True, "subject": "新标题"}
+    with pytest.raises(FormValidationError) as info:
+        form.validate({"correct": True, "subject": ""})
+    assert set(info.value.errors) == {"subject"}
+
+
+@pytest.mark.parametrize("readonly", ["yes", "=correct ==", 1])
+def test_readonly_must_be_a_boolean_or_feel(readonly: Any) -> None:
+    with pytest.raises(FormDefinitionError, match="readonly"):
+        make_form({"id": "A", "type": "textfield", "key": "caseNo", "readonly": readonly})
+
+
 def test_validate_rejects_non_mapping(form: FormDefinition) -> None:
     with pytest.raises(FormValidationError) as info:
         form.validate(["not", "a", "dict"])  # type: ignore[arg-type]

@@ -102,7 +102,7 @@ def open_case(engine: Engine, responsible: str, task_unit: str, **registration: 
     petition, registered = engine.petitions.register(data, actor="registrar")
     number = petition.number
     check = only_task(engine, registered.instance_id, "register_check")  # the acceptance clock starts
-    engine.complete(check.id, {**data, "isMajor": False, "isUrgent": False, "hasAgent": False})
+    engine.complete(check.id, {"checkResult": "confirmed"})
     deploy_data(engine, "unit_case.bpmn")
     started = engine.start(
         "unit_case", business_key=number, variables={"handlingGroup": f"unit:{task_unit}:handler"}

@@ -209,7 +209,8 @@ def test_refused_input_exits_1_and_says_what_usage_exits_2(
     assert main(["start", "petition_intake"]) == 0
     check = re.search(rf"^task ({UUID})$", capsys.readouterr().out, re.MULTILINE)
     assert check
-    assert main(["complete", check.group(1), "--var", "peopleCount=many"]) == 1
+    corrected = ("checkResult=corrected", 'correctedItems=["people"]', "peopleCount=many")
+    assert main(["complete", check.group(1), *(a for v in corrected for a in ("--var", v))]) == 1
     assert "\n  peopleCount: " in capsys.readouterr().err  # the field, then what is wrong with it
     with here.db.reading() as session:
         assert session.get(Task, check.group(1)) is not None  # refused input changes nothing

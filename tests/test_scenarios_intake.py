@@ -23,14 +23,15 @@ import pytest
 from engine.clock import FrozenClock
 from engine.errors import ValidationFailed
 from engine.runtime import Engine
-from engine.testing import Walk
+from engine.testing import FORM_DATA, Walk
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "forms"
 BEIJING = ZoneInfo("Asia/Shanghai")
 
-# What the registry hands to petition_intake when a petition is registered.
+# What the registry starts the procedure with: the registration as submitted, the number and the flags.
 REGISTRY_VARIABLES: dict[str, Any] = {
+    **FORM_DATA["intake_registration"],
     "petitionNumber": "XF2026-0001",
     "channel": "visit",
     "receivedAt": "2026-11-02",
@@ -94,6 +95,9 @@ def without_review_request(walk: Walk) -> Walk:
 # petition_intake
 # ---------------------------------------------------------------------------------------------------------------
 
+# The registrar's correction of the number of petitioners at the check.
+PEOPLE = {"checkResult": "corrected", "correctedItems": ["people"]}
+
 
 @pytest.fixture
 def intake(deployed: Engine, clock: FrozenClock):
@@ -132,14 +136,26 @@ def test_registration_opens_the_check_for_the_registrar(intake) -> None:
     walk = intake()
     task = walk.task("register_check")
     assert task.candidate_groups == ["registrar"]
-    assert task.form_ref == "intake_registration"
+    assert task.form_ref == "intake_check"
     assert walk.passed() == ["petition_received"]
 
 
 def test_invalid_registration_reports_every_field_at_once_and_keeps_the_task_open(intake) -> None:
     walk = intake()
     task = walk.task("register_check")
-    bad = {**walk.form_data(task, {}), "petitionerName": "", "phone": "12345", "channel": "fax"}
+    bad = {
+        **walk.form_data(
+            task,
+            {
+                **FORM_DATA["intake_registration"],
+                "checkResult": "corrected",
+                "correctedItems": ["identity", "contact", "receipt"],
+            },
+        ),
+        "petitionerName": "",
+        "phone": "12345",
+        "channel": "fax",
+    }
     with pytest.raises(ValidationFailed) as raised:
         walk.engine.complete(task.id, bad, actor="alice")
     assert set(raised.value.details["fields"]) == {"petitionerName", "phone", "channel"}
@@ -153,17 +169,53 @@ def test_group_visit_elects_at_most_five_representatives(intake) -> None:
     task = walk.task("register_check")
     with pytest.raises(ValidationFailed) as raised:
         walk.engine.complete(
-            task.id, walk.form_data(task, {"peopleCount": 8, "representatives": "甲、乙、丙、丁、戊、己"})
+            task.id,
+            walk.form_data(task, {**PEOPLE, "peopleCount": 8, "representatives": "甲、乙、丙、丁、戊、己"}),
         )
     assert set(raised.value.details["fields"]) == {"representatives"}
-    walk.do("register_check", peopleCount=8, representatives="甲、乙、丙、丁、戊")
+    walk.do("register_check", **PEOPLE, peopleCount=8, representatives="甲、乙、丙、丁、戊")
     assert walk.open() == ["acceptance_review"]
     assert walk.submitted("register_check")["representatives"] == "甲、乙、丙、丁、戊"
 
 
+REGISTERED = FORM_DATA["intake_registration"]
+
+
+def test_the_check_confirms_the_registration_without_retyping_it(intake) -> None:
+    """登记核对 shows the registered facts read-only and asks only what the check decides: a confirmation keeps
+    the registration as it is, whatever else the submission carries."""
+    walk = intake()
+    walk.do("register_check", checkResult="confirmed", subject="别的标题", phone="13900000000")
+    assert walk.submitted("register_check") == {"checkResult": "confirmed"}
+    data = walk.variables()
+    assert (data["subject"], data["phone"]) == (REGISTERED["subject"], REGISTERED["phone"])
+    assert walk.open() == ["acceptance_review"]
+
+
+def test_the_check_corrects_only_the_items_it_names(intake) -> None:
+    walk = intake()
+    task = walk.task("register_check")
+    with pytest.raises(ValidationFailed) as raised:
+        walk.engine.complete(
+            task.id, walk.form_data(task, {"checkResult": "corrected", "correctedItems": []}), actor="alice"
+        )
+    assert set(raised.value.details["fields"]) == {"correctedItems"}
+    assert walk.open() == ["register_check"]
+    walk.do(
+        "register_check",
+        checkResult="corrected",
+        correctedItems=["matter"],
+        subject="小区夜间施工噪声和粉尘扰民",
+        phone="13900000000",
+    )
+    data = walk.variables()
+    assert (data["subject"], data["phone"]) == ("小区夜间施工噪声和粉尘扰民", REGISTERED["phone"])
+    assert walk.submitted("register_check")["correctedItems"] == ["matter"]
+
+
 @pytest.mark.parametrize("flag", ["isMajor", "isUrgent"])
 def test_major_or_urgent_item_is_reported_in_parallel_with_the_acceptance_review(intake, flag: str) -> None:
-    walk = registered(intake, **{flag: True})
+    walk = registered(intake, checkResult="corrected", correctedItems=["flags"], **{flag: True})
     assert walk.open() == ["acceptance_review", "report_major_urgent"]
     assert walk.task("report_major_urgent").candidate_groups == ["petition_office"]
     walk.do("report_major_urgent")

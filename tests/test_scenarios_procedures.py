@@ -48,10 +48,9 @@ def register(engine: Engine, clock: FrozenClock, **overrides: Any) -> tuple[str,
     return petition.number, Walk.of(engine, clock, result.instance_id)
 
 
-def accepted_complaint(walk: Walk, **registration: Any) -> Walk:
-    """Registration checked (``registration``: what the registrar corrects), accepted as a complaint,
-    classified under Art. 31 item (6)."""
-    walk.do("register_check", **registration)
+def accepted_complaint(walk: Walk) -> Walk:
+    """Registration checked and confirmed, accepted as a complaint, classified under Art. 31 item (6)."""
+    walk.do("register_check")
     walk.do("acceptance_review", acceptanceDecision="accept", category="complaint")
     walk.do("notice_acceptance")
     walk.do("classify_complaint", statutoryRoute="other")
@@ -394,7 +393,7 @@ def test_an_anonymous_letter_is_registered_and_handled_without_a_notice(
         if k not in ("petitionerName", "idType", "idNumber", "phone", "address")
     }
     number, walk = register(deployed, clock, **{**letter, "channel": "letter", "identityUnclear": True})
-    walk.do("register_check", **{**letter, "channel": "letter", "identityUnclear": True})
+    walk.do("register_check")
     walk.do("acceptance_review", acceptanceDecision="accept", category="suggestion")
     notice = walk.task("notice_acceptance")
     assert walk.engine.variables(walk.instance_id, notice.id)["noticeWaived"] is True
@@ -426,9 +425,7 @@ def test_a_third_petition_on_the_same_matter_is_a_repeat_for_the_joint_conferenc
     stored = deployed.petitions.get(third)
     assert (stored.is_repeat, stored.first_turned_repeat, stored.previous_number) == (True, True, second)
     assert stored.same_matter_pending is False
-    accepted_complaint(walk, **wages, receivedAt="2026-11-22").do(
-        "check_simple_eligibility", simpleEligible=False
-    )
+    accepted_complaint(walk).do("check_simple_eligibility", simpleEligible=False)
     assert walk.open() == ["conference_decide"]  # 初转重: the joint conference, not the first tier
 
 
@@ -502,7 +499,7 @@ def test_a_matter_split_off_keeps_the_original_receipt_date_and_its_deadlines(
     )
     assert part.petitioner_name == deployed.petitions.get(number).petitioner_name
     split_walk = Walk.of(deployed, clock, part.instance_id)
-    split_walk.do("register_check", subject="小区绿地被占用", request="请求恢复小区绿地")
+    split_walk.do("register_check")
     # Accepted within 15 days of the original receipt, not of the split.
     assert split_walk.deadline("acceptance").due_at.astimezone(BEIJING).date().isoformat() == "2026-11-18"
     assert [e.data["part"] for e in walk.events() if e.kind == "petition.split"] == [part.number]

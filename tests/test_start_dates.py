@@ -13,7 +13,7 @@ from engine.clock import FrozenClock
 from engine.errors import ValidationFailed
 from engine.models import AuditEvent, Deadline
 from engine.runtime import Engine
-from tests.api_helpers import Api, assert_error
+from tests.api_helpers import REGISTRATION, Api, assert_error
 from tests.helpers import deploy_data, only_task
 
 pytest_plugins = ("tests.api_helpers",)
@@ -64,7 +64,11 @@ def test_an_acceptance_date_in_the_future_or_before_receipt_is_refused_and_chang
 def test_a_changed_receipt_date_is_a_recorded_act(api: Api, engine: Engine, clock: FrozenClock) -> None:
     number = api.register(receivedAt="2026-11-02")["number"]
     clock.advance(timedelta(days=1))
-    api.as_("registrar").do(number, "register_check", receivedAt="2026-11-01")
+    # The registrar corrects the receipt item: its fields come prefilled, the date is changed.
+    receipt = {"channel": REGISTRATION["channel"], "receivedAt": "2026-11-01"}
+    api.as_("registrar").do(
+        number, "register_check", checkResult="corrected", correctedItems=["receipt"], **receipt
+    )
     [changed] = events(engine, number, "start_date.changed")
     assert changed == {"field": "receivedAt", "old": "2026-11-02", "new": "2026-11-01"}
 

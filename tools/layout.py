@@ -90,10 +90,13 @@ POOL_HEADER = 30
 LANE_HEADER = 30
 SUB_PADDING = 30  # inside an expanded sub-process (its name sits in the top padding)
 BEND_COST = 60
-CROSS_COST = 25
+CROSS_COST = 600  # px of detour a crossing is worth: lines go round rather than across
 LABEL_CHAR = 11.0  # bpmn-js draws external labels at 11px; a CJK glyph is about as wide as the font size
 LABEL_LINE = 14
 LABEL_WIDTH = 90  # bpmn-js wraps external labels at 90px
+
+
+Graph = dict[str, list["Node"]]  # node id -> the nodes it leads to (or comes from)
 
 
 class LayoutError(Exception):
@@ -220,7 +223,7 @@ def performer_lane(element: etree._Element) -> str | None:
     return "other"
 
 
-def assign_lanes(drawing: Drawing, forward: dict[str, list[Node]], backward: dict[str, list[Node]]) -> None:
+def assign_lanes(drawing: Drawing, forward: Graph, backward: Graph) -> None:
     for node in drawing.nodes:
         if node.kind in TASKS:
             node.lane = performer_lane(node.element)
@@ -289,8 +292,6 @@ def read_container(container: etree._Element) -> Drawing:
                 raise LayoutError(f"boundaryEvent {node.id}: attachedToRef 指向的活动不在同一层")
             node.host = host
             host.boundaries.append(node)
-        elif node.kind in CONTAINERS:
-            node.inner = read_container(node.element)
     flow_objects = []
     for element in flows:
         source, target = nodes.get(element.get("sourceRef")), nodes.get(element.get("targetRef"))
@@ -310,7 +311,7 @@ def anchor(node: Node) -> Node:
     return node.host if node.host is not None else node
 
 
-def order_nodes(drawing: Drawing) -> tuple[dict[str, list[Node]], dict[str, list[Node]], dict[str, int]]:
+def order_nodes(drawing: Drawing) -> tuple[Graph, Graph, dict[str, int]]:
     """Mark back flows (depth-first from the starts); return forward successors, predecessors and DFS order."""
     main = [n for n in drawing.nodes if n.host is None]
     out: dict[str, list[Flow]] = {n.id: [] for n in main}
@@ -336,8 +337,8 @@ def order_nodes(drawing: Drawing) -> tuple[dict[str, list[Node]], dict[str, list
     for node in starts + main:
         if node.id not in seen:
             visit(node)
-    forward: dict[str, list[Node]] = {n.id: [] for n in drawing.nodes}
-    backward: dict[str, list[Node]] = {n.id: [] for n in drawing.nodes}
+    forward: Graph = {n.id: [] for n in drawing.nodes}
+    backward: Graph = {n.id: [] for n in drawing.nodes}
     for flow in drawing.flows:
         if not flow.back:
             forward[anchor(flow.source).id].append(anchor(flow.target))
@@ -345,7 +346,9 @@ def order_nodes(drawing: Drawing) -> tuple[dict[str, list[Node]], dict[str, list
     return forward, backward, seen
 
 
-def place_columns_rows(drawing: Drawing, forward, backward, order: dict[str, int], lanes: bool) -> None:
+def place_columns_rows(
+    drawing: Drawing, forward: Graph, backward: Graph, order: dict[str, int], lanes: bool
+) -> None:
     main = sorted((n for n in drawing.nodes if n.host is None), key=lambda n: order[n.id])
     # Longest path from the starts, in topological order (Kahn on the forward flows).
     indegree = {n.id: len(backward[n.id]) for n in main}
@@ -360,7 +363,7 @@ def place_columns_rows(drawing: Drawing, forward, backward, order: dict[str, int
             indegree[succ.id] -= 1
             if indegree[succ.id] == 0:
                 ready.append(succ)
-    # Pull an end of a branch (no successor) next to its predecessor, but keep joins where they are.
+    # How long the way on from each node is: of a split's branches, the longest runs straight on.
     remaining: dict[str, int] = {}
     for node in reversed(topo):
         remaining[node.id] = 1 + max((remaining[s.id] for s in forward[node.id]), default=0)
@@ -421,7 +424,8 @@ def _spread(skip: int) -> Iterator[int]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def place_geometry(drawing: Drawing, lanes: bool, origin: tuple[float, float]) -> None:
+def place_geometry(drawing: Drawing, lanes: bool) -> None:
+    """Columns left to right, lanes top down with their rows, from (0, 0); sub-processes' contents follow."""
     main = [n for n in drawing.nodes if n.host is None]
     lane_keys = [key for key, _name, _words in LANES if any(n.lane == key for n in main)] if lanes else [None]
     cols = sorted({n.col for n in main})
@@ -440,12 +444,12 @@ def place_geometry(drawing: Drawing, lanes: bool, origin: tuple[float, float]) -
             for gap in {after, before}:
                 gaps[gap] = max(gaps[gap], need)
     col_x = []
-    x = origin[0] + gaps[0] / 2
+    x = gaps[0] / 2
     for c, width in enumerate(col_width):
         col_x.append(x)
         x += width + gaps[c + 1]
-    drawing.width = x - gaps[-1] / 2 - origin[0]
-    y = origin[1]
+    drawing.width = x - gaps[-1] / 2
+    y = 0.0
     row_top: dict[tuple[str | None, int], tuple[float, float]] = {}
     for key in lane_keys:
         members = [n for n in main if (n.lane if lanes else None) == key]
@@ -458,7 +462,7 @@ def place_geometry(drawing: Drawing, lanes: bool, origin: tuple[float, float]) -
             y += max(height, TASK_SIZE[1]) + ROW_GAP
         y -= ROW_GAP / 2
         drawing.lanes.append((key or "", dict((k, n) for k, n, _w in LANES).get(key, ""), top, y))
-    drawing.height = y - origin[1]
+    drawing.height = y
     for node in main:
         top, height = row_top[(node.lane if lanes else None, node.row)]
         node.x = col_x[node.col] + (col_width[node.col] - node.w) / 2
@@ -814,9 +818,8 @@ def flow_label_candidates(flow: Flow, size: tuple[float, float]) -> list[tuple[f
 def lay_out(container: etree._Element, lanes: bool) -> Drawing:
     drawing = read_container(container)
     for node in drawing.nodes:
-        if node.inner is not None:
-            inner = lay_out(node.element, lanes=False)
-            node.inner = inner
+        if node.kind in CONTAINERS:  # drawn expanded: its contents laid out first, its box around them
+            inner = node.inner = lay_out(node.element, lanes=False)
             node.w = inner.width + 2 * SUB_PADDING
             node.h = inner.height + 2 * SUB_PADDING + 10
     forward, backward, order = order_nodes(drawing)
@@ -826,8 +829,7 @@ def lay_out(container: etree._Element, lanes: bool) -> Drawing:
             if node.host is not None:
                 node.lane = node.host.lane
     place_columns_rows(drawing, forward, backward, order, lanes)
-    origin = (0.0, 0.0)
-    place_geometry(drawing, lanes, origin)
+    place_geometry(drawing, lanes)
     shapes = list(drawing.nodes)
     rules = [bottom for _key, _name, _top, bottom in drawing.lanes[:-1]]
     router = Router(

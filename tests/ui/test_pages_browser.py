@@ -19,7 +19,6 @@ from engine.clock import FrozenClock
 from engine.models import Petition, ProcessDefinition
 from engine.queries import TaskFilter, list_tasks
 from engine.runtime import Engine
-from engine.testing import FORM_DATA
 from tests.test_petitions import REGISTRATION
 from tests.ui.browser import LiveServer, login, logout, screenshot
 
@@ -38,9 +37,7 @@ def registered_and_checked(engine: Engine, registration: dict[str, Any] | None =
     petition, result = engine.petitions.register(registration, actor="registrar")
     (check,) = open_tasks(engine, result.instance_id)
     engine.claim(check.id, "registrar", actor="registrar")
-    # The check confirms the date received: a different one would be a correction that restarts the clock.
-    checked = {**FORM_DATA["intake_registration"], "receivedAt": registration["receivedAt"]}
-    engine.complete(check.id, checked, actor="registrar", require_claim=True)
+    engine.complete(check.id, {"checkResult": "confirmed"}, actor="registrar", require_claim=True)
     assert [t.element_id for t in open_tasks(engine, result.instance_id)] == ["acceptance_review"]
     return petition.number, result.instance_id
 
@@ -155,6 +152,38 @@ def test_handler_claims_fixes_the_form_and_completes_then_supervisor_sees_the_ne
     )
     expect(page.locator("#timeline")).to_contain_text("受理审查")
     screenshot(page, "supervisor-instance")
+
+
+def test_the_registrar_checks_the_registration_and_corrects_only_what_is_wrong(
+    page: Any, live_server: LiveServer
+) -> None:
+    """登记核对 shows the registration read-only; the registrar names the item to correct and changes only it."""
+    engine = live_server.engine
+    _, result = engine.petitions.register(REGISTRATION, actor="registrar")
+    (check,) = open_tasks(engine, result.instance_id)
+    engine.claim(check.id, "registrar", actor="registrar")
+    login(page, live_server, "registrar")
+    page.goto(f"{live_server.url}/tasks/{check.id}")
+    expect(page.locator("#task-title")).to_have_text("登记核对")
+    expect(page.locator("#task-form[data-ready=true] .fjs-form-field").first).to_be_visible()
+    subject = page.locator('input[id$="-intake_check_subject"]')
+    phone = page.locator('input[id$="-intake_check_phone"]')
+    expect(subject).to_have_value(REGISTRATION["subject"])
+    expect(subject).to_have_attribute("readonly", "")
+    expect(phone).to_have_attribute("readonly", "")
+
+    page.get_by_label("需要更正或补全").check()
+    page.get_by_label("信访事项（标题、请求、事实、理由、涉及单位、属地）").check()
+    expect(subject).not_to_have_attribute("readonly", "")
+    expect(phone).to_have_attribute("readonly", "")
+    fill(subject, "小区夜间施工噪声和粉尘扰民")
+    screenshot(page, "registrar-check-correction")
+    page.click("#submit-task")
+    page.wait_for_url(re.compile(r"/tasks$"))
+    expect(page.locator(".flash-success")).to_contain_text("已提交")
+    data = engine.variables(result.instance_id)
+    assert (data["subject"], data["phone"]) == ("小区夜间施工噪声和粉尘扰民", REGISTRATION["phone"])
+    assert [t.element_id for t in open_tasks(engine, result.instance_id)] == ["acceptance_review"]
 
 
 def test_the_handler_sees_an_overdue_task_in_red_and_a_timely_one_not(

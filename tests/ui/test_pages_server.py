@@ -183,7 +183,7 @@ def test_waiting_counts_tasks_timers_and_instances_per_element(client: FlaskClie
     deployed.petitions.register({**REGISTRATION, "subject": "物业费收费标准不合理"}, actor="registrar")
     (check,) = [t for t in open_tasks(deployed) if t.instance_id == first.instance_id]
     deployed.claim(check.id, "registrar")
-    deployed.complete(check.id, FORM_DATA["intake_registration"], actor="registrar")
+    deployed.complete(check.id, FORM_DATA["intake_check"], actor="registrar")
     sign_in(client, "supervisor")
     body = client.get("/ui/waiting").json
     rows = {(r["definitionId"].split(":")[0], r["elementId"]): r for r in body["elements"]}
