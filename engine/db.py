@@ -113,6 +113,19 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
+def _without_jit(url: str) -> str:
+    """The URL with JIT compilation switched off, after any server options it already sets (a search_path, say).
+
+    The planner's cost estimates for the metrics' aggregations over every petition cross jit_above_cost, and
+    compiling them took 0.8 s of a 1.2 s request at 100,000 petitions (bench/RESULTS.md, section 8), while no
+    query of ours runs long enough to repay it.
+    """
+    parsed = make_url(url)
+    given = parsed.query.get("options", "")
+    options = " ".join([*([given] if isinstance(given, str) else given), "-c jit=off"]).strip()
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
 class Database:
     """One database: its engine and the sessions commands and queries run in."""
 
@@ -127,11 +140,8 @@ class Database:
                 _create_private(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
-            # JIT compilation is off: the planner's cost estimates for the metrics' aggregations over every
-            # petition cross jit_above_cost, and compiling them took 0.8 s of a 1.2 s request at 100,000
-            # petitions (bench/RESULTS.md, section 7), while no query of ours runs long enough to repay it.
-            kwargs.update(pool_size=10, max_overflow=20, connect_args={"options": "-c jit=off"})
-        self.engine = create_engine(url, **kwargs)
+            kwargs.update(pool_size=10, max_overflow=20)
+        self.engine = create_engine(url if self.is_sqlite else _without_jit(url), **kwargs)
         if not self.is_sqlite:
             _ping_when_idle(self.engine)
         if self.is_sqlite:

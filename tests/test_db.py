@@ -131,3 +131,14 @@ def test_a_pooled_postgresql_connection_closed_while_idle_is_replaced_before_use
     finally:
         db.dispose()
         admin.dispose()
+
+
+@pytest.mark.skipif(not PG_AVAILABLE, reason="PostgreSQL is not reachable")
+def test_postgresql_sessions_run_without_jit_and_keep_the_options_the_url_gives() -> None:
+    db = Database(f"{PG_URL}?options=-csearch_path%3Dpg_catalog")
+    try:
+        with db.reading() as session:
+            assert session.execute(text("SHOW jit")).scalar_one() == "off"
+            assert session.execute(text("SHOW search_path")).scalar_one() == "pg_catalog"
+    finally:
+        db.dispose()
