@@ -21,7 +21,7 @@ from tests.test_scenarios_handling import HANDLING_VARIABLES
 pytest_plugins = ["tests.api_helpers"]
 
 # The registration check's answers that start the acceptance deadline.
-CHECKED = {"isMajor": False, "isUrgent": False, "hasAgent": False}
+CHECKED = {"checkResult": "confirmed"}
 # Seven petitions received on successive days; the fourth alone tells of unpaid wages.
 SUBJECTS = ("路灯不亮", "垃圾清运", "噪声扰民", "拖欠农民工工资", "道路积水", "小区停水", "占道经营")
 
@@ -137,17 +137,18 @@ def test_instances_and_escalations_page_with_their_total(
             "name": "登记核对",
         }
     ]
-    # Checked registrations start the acceptance deadlines; when they come near, the ladder warns of each.
+    # Received 20–26 October, their 15-day acceptance periods have all run out two weeks on: the ladder opens a
+    # supervision of each.
     for number in registry:
         instance_id = api.as_("registrar").ok("GET", f"/api/petitions/{number}")["instanceId"]
         check = only_task(deployed, instance_id, "register_check")
         deployed.complete(check.id, task_values(deployed, check, CHECKED))
     clock.advance(days=14)
-    assert deployed.escalations.run()["warning"] == 7
-    warnings, total = page(
-        api, "supervisor", "/api/escalations", limit=2, kind="warning", sort="-businessKey"
+    assert deployed.escalations.run()["supervision"] == 7
+    supervisions, total = page(
+        api, "supervisor", "/api/escalations", limit=2, kind="supervision", sort="-businessKey"
     )
-    assert total == 7 and [e["businessKey"] for e in warnings] == [registry[6], registry[5]]
+    assert total == 7 and [e["businessKey"] for e in supervisions] == [registry[6], registry[5]]
 
 
 def test_a_case_in_a_called_procedure_stands_at_its_innermost_step(
