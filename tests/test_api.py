@@ -540,7 +540,6 @@ DENIED: dict[str, list[tuple[str, str, Any]]] = {
     "handler": [
         ("POST", "/api/petitions", REGISTRATION),
         ("POST", "/api/petitions/check", REGISTRATION),
-        ("GET", "/api/petitions", None),
         ("POST", "/api/escalations/supervisions", {"businessKey": "{number}", "reason": "long_unresolved"}),
         ("POST", "/api/instances/{instance}/cancel", {}),
         ("POST", "/api/deployments", None),
@@ -659,6 +658,9 @@ PROTECTED = [
     ("GET", "/api/metrics"),
     ("GET", "/api/escalations"),
     ("POST", "/api/escalations/supervisions"),
+    ("GET", "/api/filters"),
+    ("POST", "/api/filters"),
+    ("DELETE", "/api/filters/{filter_id}"),
     ("GET", "/api/calendar/status"),
     ("GET", "/api/calendar/years"),
     ("GET", "/api/calendar/years/{year}"),
@@ -722,6 +724,7 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "document_id": 1,
         "message_id": "1",
         "incident_id": 1,
+        "filter_id": 1,
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})
