@@ -94,7 +94,7 @@ def test_registrar_registers_a_petition_and_its_intake_starts(api: Api) -> None:
     task = api.as_("registrar").ok("GET", f"/api/tasks/{petition['firstTasks'][0]}")
     assert (task["elementId"], task["formRef"], task["businessKey"]) == (
         "register_check",
-        "intake_registration",
+        "intake_check",
         "XF2026-000001",
     )
 
@@ -381,7 +381,7 @@ def test_definitions_their_versions_and_xml(api: Api) -> None:
     assert {"petition_intake", "ordinary_handling", "hearing", "three_tier_transfer"} <= keys
     intake = next(d for d in definitions if d["key"] == "petition_intake")
     assert (intake["version"], intake["latest"], intake["resource"]) == (1, True, "petition_intake.bpmn")
-    assert "intake_registration" in intake["formRefs"] and intake["deploymentId"]
+    assert "intake_check" in intake["formRefs"] and intake["deploymentId"]
     assert handler.ok("GET", f"/api/definitions/{intake['id']}") == intake
     xml = handler.get(f"/api/definitions/{intake['id']}/xml")
     assert xml.status_code == 200 and xml.mimetype == "application/xml"
