@@ -689,6 +689,11 @@ PROTECTED = [
     ("GET", "/api/metrics/export"),
     ("GET", "/api/admin/outbox"),
     ("POST", "/api/admin/outbox/{message_id}"),
+    ("GET", "/api/notifications"),
+    ("GET", "/api/notifications/count"),
+    ("POST", "/api/notifications/read"),
+    ("GET", "/api/notifications/email"),
+    ("PUT", "/api/notifications/email"),
 ]
 
 
