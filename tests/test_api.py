@@ -697,6 +697,11 @@ PROTECTED = [
     ("POST", "/api/instances/{instance_id}/modification"),
     ("POST", "/api/instances/{instance_id}/move-back"),
     ("POST", "/api/migrations"),
+    ("GET", "/api/notifications"),
+    ("GET", "/api/notifications/count"),
+    ("POST", "/api/notifications/read"),
+    ("GET", "/api/notifications/email"),
+    ("PUT", "/api/notifications/email"),
 ]
 
 
