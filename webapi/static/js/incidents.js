@@ -33,9 +33,8 @@ function row(incident, processes) {
     h('td', {}, element),
     h('td', { class: 'nowrap' }, fmtDateTime(incident.failedAt)),
     h('td', {}, badge(`${incident.attempts} 次`, incident.attempts > 1 ? 'red' : 'amber')),
-    h('td', {},
-      h('div', {}, `定时触发后流程在「${element}」处运行出错，案件未作改变`),
-      h('details', { class: 'incident-error' }, h('summary', {}, '技术信息'), h('code', {}, incident.message))),
+    // The engine's own message (``message`` in the API) is for operators and the log, not for officials.
+    h('td', {}, `定时触发后流程在「${element}」处运行出错，案件未作改变`),
     h('td', {}, h('button', { type: 'button', class: 'btn btn-sm', 'data-testid': 'retry-one', onclick: () => retry([incident.id]) }, '重试')));
 }
 
