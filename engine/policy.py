@@ -247,6 +247,9 @@ def check_identity_search(principal: Principal, f: queries.PetitionFilter) -> No
 # Who reads whole lists and any case within their jurisdiction (members of units read their jurisdiction's).
 INSTANCE_READERS = ("supervisor", "admin", "designer")
 PETITION_READERS = ("registrar", "handler", "supervisor", "leader", "admin")
+# Who exports the petition list whole: handlers search and read within their jurisdiction but take no spreadsheet of
+# petitioners' personal data away.
+PETITION_EXPORTERS = ("registrar", "supervisor", "leader", "admin")
 # Who reads the statutory metrics.
 METRIC_READERS = ("supervisor", "leader", "admin")
 

@@ -279,6 +279,10 @@ CONTENT_CHECKED = (
     # A token's longest lifetime is the operator's PETITIONFLOW_TOKEN_MAX_DAYS, which the document cannot state
     # (the operations added above moved the derandomized cases so that one now asks for 39,916,799 days).
     "/api/tokens",
+    # A migration's reason is required unless it is a dry run, and which step an instruction names depends on its
+    # type (Camunda's rules): rules across fields again.
+    "/api/migrations",
+    "/api/instances/{instance_id}/modification",
 )
 
 

@@ -35,7 +35,11 @@ class FilterSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     criteria = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=40)),
-        values=fields.Raw(validate=_criterion),
+        values=fields.Raw(
+            allow_none=True,
+            validate=_criterion,
+            metadata={"oneOf": [{"type": t} for t in ("string", "number", "boolean")], "nullable": True},
+        ),
         required=True,
         validate=validate.Length(max=20),
         metadata={"description": 'the list\'s query parameters, e.g. {"overdue": true, "text": "拖欠工资"}'},

@@ -220,7 +220,7 @@ class Petitions(MethodView):
 
 
 @blp.route("/export", methods=["GET"])
-@require(*policy.PETITION_READERS)
+@require(*policy.PETITION_EXPORTERS)
 @blp.arguments(PetitionExportArgs, location="query")
 @blp.doc(**export_doc())
 @with_errors(blp, 401, 403, 422)

@@ -41,7 +41,11 @@ class IncidentQuery(PageArgs):
 
 
 class RetryArgs(Schema):
-    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=200))
+    ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+        required=True,
+        validate=validate.Length(min=1, max=200),
+    )
 
 
 class RetryResultSchema(Schema):
@@ -57,18 +61,22 @@ class InstructionSchema(Schema):
     activityInstanceId = fields.String(load_default=None, metadata={"description": "an open task's id"})
 
 
+# Why a case was repaired: kept in its history, so it must say something.
+REASON = {
+    "validate": [validate.Length(min=1, max=500), validate.Regexp(r"[\s\S]*\S")],
+    "metadata": {"description": "kept in the case's history"},
+}
+
+
 class ModificationArgs(Schema):
-    instructions = fields.List(fields.Nested(InstructionSchema), required=True)
-    reason = fields.String(
-        load_default=None, metadata={"description": "required: kept in the case's history"}
+    instructions = fields.List(
+        fields.Nested(InstructionSchema), required=True, validate=validate.Length(min=1, max=50)
     )
-    annotation = fields.String(load_default=None, metadata={"description": "Camunda's name for the reason"})
+    reason = fields.String(required=True, **REASON)
 
 
 class MoveBackArgs(Schema):
-    reason = fields.String(
-        load_default=None, metadata={"description": "required: kept in the case's history"}
-    )
+    reason = fields.String(required=True, **REASON)
     taskId = fields.String(load_default=None, metadata={"description": "which step, when several are open"})
 
 
@@ -146,7 +154,7 @@ def retry_many(args: dict[str, Any]) -> Any:
     return services.retry_incidents(engine(), current(), args["ids"])
 
 
-@blp.route("/incidents/<int:incident_id>/retry", methods=["POST"])
+@blp.route("/incidents/<int(max=2147483647):incident_id>/retry", methods=["POST"])
 @require(*REPAIRERS)
 @blp.response(200, RetryResultSchema)
 @with_errors(blp, 401, 403, 404)
@@ -162,9 +170,7 @@ def retry_one(incident_id: int) -> Any:
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def modification(args: dict[str, Any], instance_id: str) -> Any:
     """Camunda 7's process instance modification: cancel, startBeforeActivity, startAfterActivity, in order."""
-    return services.modify(
-        engine(), current(), instance_id, args["instructions"], args.get("reason") or args.get("annotation")
-    )
+    return services.modify(engine(), current(), instance_id, args["instructions"], args["reason"])
 
 
 @blp.route("/instances/<instance_id>/move-back", methods=["POST"])
@@ -174,7 +180,7 @@ def modification(args: dict[str, Any], instance_id: str) -> Any:
 @with_errors(blp, 400, 401, 403, 404, 409, 422)
 def move_back(args: dict[str, Any], instance_id: str) -> Any:
     """退回上一环节: the case waits again at the human step before its current one."""
-    return services.move_back(engine(), current(), instance_id, args.get("reason"), args.get("taskId"))
+    return services.move_back(engine(), current(), instance_id, args["reason"], args.get("taskId"))
 
 
 @blp.route("/migrations", methods=["POST"])

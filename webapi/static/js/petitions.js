@@ -22,7 +22,9 @@ function row(p) {
     h('td', {}, petitionStatusBadge(p.status)));
 }
 
-filters.append(exportButtons(filters, '/api/petitions/export'));
+// Handlers search and read; the whole list leaves the system only with these roles (policy.PETITION_EXPORTERS).
+const EXPORTERS = ['registrar', 'supervisor', 'leader', 'admin'];
+if (me && me.roles.some((r) => EXPORTERS.includes(r))) filters.append(exportButtons(filters, '/api/petitions/export'));
 const list = pagedList({
   path: '/api/petitions',
   form: filters,
