@@ -75,7 +75,9 @@ def test_move_back_and_modification_need_a_reason_and_the_role(api: Api, deploye
 
     body = assert_error(supervisor.post(f"{url}/move-back", json={}), 422, "unprocessable_entity")
     assert list(body["details"]["fields"]) == ["reason"]
-    body = assert_error(supervisor.post(f"{url}/move-back", json={"reason": "  "}), 422, "unprocessable_entity")
+    body = assert_error(
+        supervisor.post(f"{url}/move-back", json={"reason": "  "}), 422, "unprocessable_entity"
+    )
     assert list(body["details"]["fields"]) == ["reason"]
     assert_error(api.as_("handler").post(f"{url}/move-back", json={"reason": "x"}), 403, "forbidden")
     assert_error(supervisor.post("/api/instances/nope/move-back", json={"reason": "x"}), 404, "not_found")
