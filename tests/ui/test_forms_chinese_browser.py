@@ -71,15 +71,19 @@ def test_every_form_reads_in_chinese_in_the_browser(page: Any, live_server: Live
         page.evaluate(RENDER, {"schema": schema, "data": {}})
         expect(probe.locator(".fjs-form")).to_be_visible()
         required_seen += probe.locator(".fjs-form-field-error").count()
-        # A select shows its placeholder closed and its options open; open the first one.
-        select = probe.locator(".fjs-form-field-select .fjs-input-group").first
+        # A select shows its placeholder closed and its options open; open the first one that can be changed.
+        select = probe.locator(
+            ".fjs-form-field-select:not(.fjs-readonly):not(.fjs-disabled) .fjs-input-group"
+        ).first
         if select.count() and select.is_visible():
             select.click()
             expect(probe.locator(".fjs-dropdownlist").first).to_be_visible()
         words = english_in(probe.evaluate(SEEN))
         page.evaluate("() => document.activeElement.blur()")  # closes the dropdown
-        # The date picker: open the first date field's calendar (months, weekdays); form-js opens it on a press.
-        date = probe.locator(".fjs-datepicker input").first
+        # The date picker: open the first changeable date field's calendar (months, weekdays); form-js opens it on a press.
+        date = probe.locator(
+            ".fjs-form-field-datetime:not(.fjs-readonly):not(.fjs-disabled) .fjs-datepicker input"
+        ).first
         if date.count() and date.is_visible():
             date.dispatch_event("mousedown")
             calendar = probe.locator(".flatpickr-calendar.open")
