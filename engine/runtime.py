@@ -696,7 +696,10 @@ class Engine:
             if getattr(t, "bpmn_id", None)
         }
 
-    def _fire_command(self, instance_id: str) -> Command:
+    def _fire_command(self, instance_id: str, *, resolve: bool = True) -> Command:
+        """Fire the instance's due timers; ``resolve``: end its incident with the fire (a batch ends its
+        instances' incidents in one statement instead: ``fire_due``)."""
+
         def due(row: Instance) -> bool:
             # A suspended instance keeps its due timers; resume fires them.
             return row.state == ACTIVE and row.next_timer_at is not None and row.next_timer_at <= self.now()
@@ -704,7 +707,8 @@ class Engine:
         def apply(work: UnitOfWork) -> None:
             work.run(lambda: None)
             work.note_fired_timers()
-            repair.resolve_incident(work)
+            if resolve:
+                repair.resolve_incident(work)
 
         return Command("fire_timers", apply, instance_id=instance_id, wanted=due)
 
@@ -731,9 +735,14 @@ class Engine:
                 results = [
                     result
                     for instance_id in instance_ids
-                    if (result := self.executor.execute_in(session, self._fire_command(instance_id)))
+                    if (
+                        result := self.executor.execute_in(
+                            session, self._fire_command(instance_id, resolve=False)
+                        )
+                    )
                     is not None
                 ]
+                repair.resolve_incidents(session, [result.instance_id for result in results])
             failures: dict[str, Exception] = {}
         except Exception:
             results, failures = self._fire_each_in_savepoint(instance_ids)
@@ -751,12 +760,15 @@ class Engine:
             for instance_id in instance_ids:
                 try:
                     with session.begin_nested():
-                        result = self.executor.execute_in(session, self._fire_command(instance_id))
+                        result = self.executor.execute_in(
+                            session, self._fire_command(instance_id, resolve=False)
+                        )
                 except Exception as error:
                     failures[instance_id] = error
                     continue
                 if result is not None:
                     results.append(result)
+            repair.resolve_incidents(session, [result.instance_id for result in results])
         return results, failures
 
     def recompute_deadlines(self, instance_id: str, generation: int) -> CommandResult | None:
