@@ -107,6 +107,8 @@ export class ApiError extends Error {
   }
 }
 
+let signingOut = false;
+
 /** ``total``: answer ``{ rows, total }`` with the list's X-Total-Count (how many rows all its pages hold). */
 export async function api(method, url, body, { form = false, total = false } = {}) {
   // X-Requested-With: the server then leaves out the Basic challenge on 401, so no browser password dialog.
@@ -117,7 +119,7 @@ export async function api(method, url, body, { form = false, total = false } = {
     options.body = JSON.stringify(body);
   }
   const response = await fetch(url, options);
-  if (response.status === 401 && ctx.page !== 'login') {
+  if (response.status === 401 && ctx.page !== 'login' && !signingOut) {
     window.location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
     throw new ApiError(401, { message: '登录已失效，请重新登录' });
   }
@@ -580,6 +582,9 @@ function frame() {
   const logout = document.getElementById('logout');
   if (logout) {
     logout.addEventListener('click', async () => {
+      // A list refresh still in flight meets the ended session with a 401: it must not send the official to
+      // "log in again and come back here" while they are leaving.
+      signingOut = true;
       try { await api('DELETE', '/api/session'); } finally { window.location.assign('/login'); }
     });
   }
