@@ -32,7 +32,18 @@ def test_registrar_attaches_a_scan_the_office_opens_it_and_issues_the_acceptance
 
     login(page, live_server, "registrar")
     page.goto(f"{live_server.url}/petitions/{number}")
+    # The browser's own file button says "Choose Files": every file field is hidden behind a Chinese button.
+    expect(page.locator("#attach-form label.file-pick[for=attach-files]")).to_have_text("选择文件")
+    expect(page.locator("#attach-form")).to_contain_text("未选择文件")
+    assert (
+        page.eval_on_selector_all(
+            "input[type=file]",
+            "inputs => inputs.filter(i => !i.classList.contains('visually-hidden')).length",
+        )
+        == 0
+    )
     page.set_input_files("#attach-files", [str(png), str(pdf)])
+    expect(page.locator("#attach-form")).to_contain_text("已选择 2 个：来信扫描.png、来信原件.pdf")
     page.click("#attach-form button[type=submit]")
     expect(page.locator("#attachment-list li")).to_have_count(2)
     screenshot(page, "documents-registrar-attached")

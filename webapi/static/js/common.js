@@ -599,6 +599,19 @@ function frame() {
 frame();
 
 // -- a petition's papers: attachments, written notices, service, the case file -----------------------------
+/** A file field whose button and "nothing chosen" speak Chinese: the browser's own file button speaks the
+ * browser's language ("Choose Files"), so the input is hidden and its label is the button. */
+function filePicker(caption, { name, id, multiple = false }) {
+  const input = h('input', { type: 'file', name, id, multiple, class: 'visually-hidden' });
+  const chosen = h('span', { class: 'muted small file-chosen', 'aria-live': 'polite' }, '未选择文件');
+  input.addEventListener('change', () => {
+    const names = [...input.files].map((file) => file.name);
+    chosen.textContent = names.length ? `已选择 ${names.length} 个：${names.join('、')}` : '未选择文件';
+  });
+  return h('span', { class: 'file-field' }, h('span', { class: 'file-caption' }, caption), input,
+    h('label', { class: 'btn btn-small file-pick', for: id }, '选择文件'), chosen);
+}
+
 export const NOTICE_KINDS = {
   acceptance: '受理告知书', non_acceptance: '不予受理告知书', not_again: '不再受理告知书', transfer: '转送（交办）函',
   extension: '延期办理告知书', handling_opinion: '信访处理意见书', review_opinion: '复查意见书',
@@ -682,7 +695,7 @@ export async function papersPanel(number, { task = null, onChange = null } = {})
 
   function uploadForm() {
     const form = h('form', { class: 'filters', id: 'attach-form' },
-      h('label', {}, task ? '上传本环节材料' : '上传附件', h('input', { type: 'file', name: 'files', id: 'attach-files', multiple: true })),
+      filePicker(task ? '上传本环节材料' : '上传附件', { name: 'files', id: 'attach-files', multiple: true }),
       h('button', { type: 'submit', class: 'btn' }, '上传'));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -708,7 +721,7 @@ export async function papersPanel(number, { task = null, onChange = null } = {})
         Object.entries(SERVICE_METHODS).map(([value, text]) => h('option', { value }, text)))),
       h('label', {}, '送达日期', h('input', { type: 'date', name: 'servedOn', required: true, value: ctx.today })),
       h('label', {}, '受送达人', h('input', { type: 'text', name: 'receiver', required: true, maxlength: 100 })),
-      h('label', {}, '送达回执扫描件', h('input', { type: 'file', name: 'receipt' })),
+      filePicker('送达回执扫描件', { name: 'receipt', id: `receipt-${d.id}` }),
       h('button', { type: 'submit', class: 'btn btn-small' }, '登记送达'));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
