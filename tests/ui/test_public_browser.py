@@ -220,6 +220,7 @@ def test_the_registrar_records_an_evaluation_given_at_the_counter(page: Any, liv
     office_acts(office, petition.number, TO_TRANSFER + TO_REPLY)
     login(page, live_server, "registrar")
     page.goto(f"{live_server.url}/petitions/{petition.number}")
+    page.locator("details.action summary", has_text="满意度评价").click()
     form = page.locator("form[data-action='满意度评价']")
     form.locator("select[name=rating]").select_option("dissatisfied")
     form.get_by_role("button", name="代为登记评价").click()

@@ -7,9 +7,11 @@ import {
 const OPEN = ['registered', 'in_progress'];
 const has = (...roles) => Boolean(me) && roles.some((role) => me.roles.includes(role));
 
-/** One action as a small form: its fields, a button, and the POST it sends; the page reloads after it. */
+/** One action as a small form folded under its title: its fields, a button, and the POST it sends; the page
+ * reloads after it. Folded, the list of actions fits on a screen; the official opens the one they need. */
 function actionForm(title, fields, button, send) {
-  const form = h('form', { class: 'form-stack', 'data-action': title }, h('h3', {}, title), fields, h('button', { type: 'submit', class: 'btn btn-primary' }, button));
+  const form = h('form', { class: 'form-stack', 'data-action': title }, fields,
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, button)));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const data = Object.fromEntries(new FormData(form).entries());
@@ -21,7 +23,7 @@ function actionForm(title, fields, button, send) {
       flash(explain(error), 'error', true);
     }
   });
-  return form;
+  return h('details', { class: 'action' }, h('summary', {}, title), form);
 }
 
 const field = (text, control) => h('label', {}, text, control);
