@@ -37,7 +37,7 @@ node's ``<bpmn:incoming>``/``<bpmn:outgoing>`` lists. What it does to each file'
 It refuses (exit 1, naming the element; the file is not written) what it cannot draw: more than one process,
 message flows, text annotations, data objects and groups. tests/test_diagram_layout.py measures the result on
 every shipped diagram; the same measures apply to a designer's own diagrams. The element kinds below
-(``FLOW_NODES``, ``ARTIFACTS``) are also the ones tests/test_diagrams.py checks the diagrams with.
+(``FLOW_NODES``, ``CONTAINERS``, ``ARTIFACTS``) are also the ones tests/test_diagrams.py checks diagrams with.
 """
 
 from __future__ import annotations
