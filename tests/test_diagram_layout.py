@@ -8,7 +8,8 @@
   it; the steps whose performer is a fixed group sit in that group's lane.
 
 tools/layout.py draws them so (``.venv/bin/python tools/layout.py FILE.bpmn``); the same measures run here on a
-designer's diagram it lays out, and on broken drawings to show that each measure can fail.
+designer's diagram it lays out, and on broken drawings to show that each measure can fail. A diagram written by
+hand, without DI and without incoming/outgoing lists, comes out complete for Modeler and bpmnlint.
 """
 
 from __future__ import annotations
@@ -22,11 +23,24 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.test_diagrams import FLOW_NODE_TAGS, SAMPLE_DIAGRAM, run_bpmnlint
+from tests.test_diagrams import (
+    CAMUNDA_NS,
+    CONTAINER_TAGS,
+    FLOW_NODE_TAGS,
+    LAYOUT_TOOL,
+    MODELER_NS,
+    NS,
+    SAMPLE_DIAGRAM,
+    di_problems,
+    flow_ref_problems,
+    parse_diagram,
+    platform_problems,
+    run_bpmnlint,
+    sample_without,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / "workflows").glob("*.bpmn"))
-LAYOUT_TOOL = REPO / "tools" / "layout.py"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 BPMNDI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
 DC = "{http://www.omg.org/spec/DD/20100524/DC}"
@@ -35,7 +49,6 @@ CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 ACTOR_LANES = {"登记", "信访部门", "领导", "责任单位", "复查复核机关", "督查"}
 # Fixed candidate groups and the lane their steps belong in.
 GROUP_LANES = {"registrar": "登记", "petition_office": "信访部门", "supervisor": "督查"}
-CONTAINERS = {f"{BPMN}{name}" for name in ("subProcess", "transaction", "adHocSubProcess")}
 NOT_OBSTACLES = {f"{BPMN}participant", f"{BPMN}lane"}
 
 Box = tuple[float, float, float, float]
@@ -126,7 +139,7 @@ def layout_problems(tree: etree._ElementTree) -> list[str]:
     label_items = sorted(labels.items())
     for k, (ref, box) in enumerate(label_items):
         for other, shape in obstacles.items():
-            if by_id[other].tag in CONTAINERS:
+            if by_id[other].tag in CONTAINER_TAGS:
                 if _overlap(box, shape) and not _inside(box, shape):
                     problems.append(f"label of {ref} lies across the border of {other}")
             elif _overlap(box, shape):
@@ -165,9 +178,9 @@ def lane_names(tree: etree._ElementTree) -> dict[str, str]:
     }
 
 
-def run_layout(*paths: Path) -> subprocess.CompletedProcess[str]:
+def run_layout(*args: Path | str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(LAYOUT_TOOL), *map(str, paths)], capture_output=True, text=True, timeout=120
+        [sys.executable, str(LAYOUT_TOOL), *map(str, args)], capture_output=True, text=True, timeout=120
     )
 
 
@@ -319,3 +332,71 @@ def test_layout_tool_refuses_what_it_cannot_draw(tmp_path: Path):
     assert result.returncode == 1
     assert "textAnnotation Note_1" in result.stderr
     assert path.read_bytes() == before
+
+
+PLATFORM_ATTRIBUTES = ("exporter", "exporterVersion", f"{{{MODELER_NS}}}executionPlatform")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("platform", ["kept", "added"])
+def test_layout_tool_completes_a_hand_written_diagram(tmp_path: Path, platform: str):
+    """The sample as written by hand: no DI, no incoming/outgoing (and a stale one), with or without Modeler's
+    platform attributes and namespace declarations. It comes out with complete DI, the flow references of the
+    sequence flows, a Camunda 7 platform, its camunda attributes, extension elements, timer and conditions kept,
+    reading well and bpmnlint-clean."""
+    tree = sample_without("/bpmn:definitions/bpmndi:BPMNDiagram | //bpmn:incoming | //bpmn:outgoing")
+    root = tree.getroot()
+    (supervise,) = root.xpath("//bpmn:userTask[@id='Task_Supervise']", namespaces=NS)
+    etree.SubElement(supervise, f"{BPMN}incoming").text = "Flow_Gone"
+    if platform == "added":
+        for name in (*PLATFORM_ATTRIBUTES, f"{{{MODELER_NS}}}executionPlatformVersion"):
+            del root.attrib[name]
+        etree.cleanup_namespaces(tree)  # bpmndi, dc, di and modeler are declared no more
+        assert not {"bpmndi", "dc", "di", "modeler"} & set(root.nsmap)
+    bare = tmp_path / "bare.bpmn"
+    tree.write(str(bare), xml_declaration=True, encoding="UTF-8")
+    before = parse_diagram(bare)
+    assert di_problems(before) and flow_ref_problems(before)
+    assert bool(platform_problems(before)) == (platform == "added")
+
+    assert run_layout("--collapsed", bare).returncode == 2  # collapse sub-processes in Modeler instead
+    result = run_layout(bare)
+    assert result.returncode == 0, result.stderr
+    assert "incoming/outgoing 引用补上 22 个、删去 1 个" in result.stdout  # 11 flows, both ends
+    assert ("补上 Camunda 7 平台属性" in result.stdout) == (platform == "added")
+
+    laid_out = parse_diagram(bare)
+    assert di_problems(laid_out) == []
+    assert flow_ref_problems(laid_out) == []
+    assert platform_problems(laid_out) == []
+    assert layout_problems(laid_out) == []
+    root = laid_out.getroot()
+    assert root.get("exporter") == "Camunda Modeler"
+    assert root.get("exporterVersion") == ("5.38.0" if platform == "kept" else "5.41.0")
+    assert root.get(f"{{{MODELER_NS}}}executionPlatformVersion") == "7.24.0"
+    assert {prefix: root.nsmap.get(prefix) for prefix in ("bpmndi", "dc", "di", "modeler")} == {
+        "bpmndi": BPMNDI[1:-1],
+        "dc": DC[1:-1],
+        "di": DI[1:-1],
+        "modeler": MODELER_NS,
+    }
+    (task,) = root.xpath("//bpmn:userTask[@id='Task_Register']", namespaces=NS)
+    assert task.get(f"{{{CAMUNDA_NS}}}candidateGroups") == "registrar"
+    assert task.get(f"{{{CAMUNDA_NS}}}formRef") == "sample"
+    assert task.find("bpmn:extensionElements/camunda:properties/camunda:property", NS).get("value") == "3"
+    timer = root.findtext(".//bpmn:boundaryEvent/bpmn:timerEventDefinition/bpmn:timeDuration", namespaces=NS)
+    assert timer == "P5D"
+    (condition,) = root.xpath(
+        "//bpmn:sequenceFlow[@id='Flow_Accept']/bpmn:conditionExpression", namespaces=NS
+    )
+    assert condition.text == "${approved}"
+    assert condition.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "bpmn:tFormalExpression"
+    (collaboration,) = root.findall(f"{BPMN}collaboration")
+    planes = [plane.get("bpmnElement") for plane in root.iter(f"{BPMNDI}BPMNPlane")]
+    assert planes == [collaboration.get("id")]
+    (sub_process,) = root.xpath("//bpmndi:BPMNShape[@bpmnElement='SubProcess_Reply']", namespaces=NS)
+    assert sub_process.get("isExpanded") == "true"
+    if platform == "kept":  # everything but the drawing is the sample's, flow references in Modeler's order
+        assert semantics(bare) == semantics(SAMPLE_DIAGRAM)
+    lint = run_bpmnlint(bare)
+    assert lint.returncode == 0, lint.stdout + lint.stderr

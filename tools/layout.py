@@ -4,10 +4,16 @@ or share a stretch with another line, labels that overlap nothing.
 
     .venv/bin/python tools/layout.py FILE.bpmn [...]        # rewrites each file's diagram (DI) in place
 
-What it does to each file's single executable process:
+The file may come from Camunda Modeler or be written by hand: with or without DI, with or without each flow
+node's ``<bpmn:incoming>``/``<bpmn:outgoing>`` lists. What it does to each file's single executable process:
 
+0. Flow references. Every flow node's ``<bpmn:incoming>``/``<bpmn:outgoing>`` lists are rebuilt from the
+   sequence flows, inside sub-processes too: references still right keep their order, missing ones are added
+   in document order, stale ones dropped (bpmnlint's no-disconnected and Modeler read these lists). A file
+   without ``exporter`` or ``modeler:executionPlatform`` gets what Camunda Modeler writes on a Camunda 7
+   diagram (``PLATFORM``); attributes already there are kept.
 1. Lanes. Each user task goes into the lane of its performer, read from camunda:candidateGroups,
-   camunda:candidateUsers and camunda:assignee (``LANE_RULES``: registrar -> 登记, the petition bureau ->
+   camunda:candidateUsers and camunda:assignee (``LANES``: registrar -> 登记, the petition bureau ->
    信访部门, heads, leaders, the party committee and the joint conference -> 领导, a unit's handlers ->
    责任单位, the upper organ -> 复查复核机关, supervisors -> 督查; anything else -> 其他). A sub-process goes
    into the lane most of its tasks are in; events, gateways and call activities follow their neighbours. The
@@ -22,12 +28,16 @@ What it does to each file's single executable process:
    enters a shape other than its own ends).
 4. Labels (events, gateways, named flows): placed where they overlap no shape, no other label and, when that
    is possible, no line.
-5. The file is written back with new DI (shapes, edges, labels, the pool and its lanes); every other element,
-   id and attribute is kept as it was. Sub-processes are drawn expanded, their contents laid out inside.
+5. The file is written back with new DI (shapes, edges, labels, the pool and its lanes, on one plane); every
+   other element, id and attribute is kept as it was: camunda:* attributes, extension elements, timer and
+   condition expressions, documentation, XML comments (a CDATA section becomes escaped text of the same
+   value). Sub-processes are drawn expanded, their contents laid out inside (collapse one in Modeler to get a
+   drill-down view).
 
-It refuses (exit 1, naming the element) what it cannot draw: more than one process, message flows, text
-annotations, data objects and groups. tests/test_diagram_layout.py measures the result on every shipped
-diagram; the same measures apply to a designer's own diagrams.
+It refuses (exit 1, naming the element; the file is not written) what it cannot draw: more than one process,
+message flows, text annotations, data objects and groups. tests/test_diagram_layout.py measures the result on
+every shipped diagram; the same measures apply to a designer's own diagrams. The element kinds below
+(``FLOW_NODES``, ``CONTAINERS``, ``ARTIFACTS``) are also the ones tests/test_diagrams.py checks diagrams with.
 """
 
 from __future__ import annotations
@@ -49,6 +59,18 @@ BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+MODELER_NS = "http://camunda.org/schema/modeler/1.0"
+# Prefixes as Camunda Modeler writes them, declared on bpmn:definitions when the file lacks the namespace.
+PREFIXES = {"bpmndi": BPMNDI_NS, "dc": DC_NS, "di": DI_NS, "modeler": MODELER_NS}
+# What Camunda Modeler writes on bpmn:definitions of a Camunda 7 diagram: each pair is added, both attributes,
+# when the file lacks the first one of it (webapi/camunda/common.py answers the same platform version).
+PLATFORM = (
+    (("exporter", "Camunda Modeler"), ("exporterVersion", "5.41.0")),
+    (
+        (f"{{{MODELER_NS}}}executionPlatform", "Camunda Platform"),
+        (f"{{{MODELER_NS}}}executionPlatformVersion", "7.24.0"),
+    ),
+)
 
 TASKS = {
     "task",
@@ -64,7 +86,12 @@ TASKS = {
 CONTAINERS = {"subProcess", "transaction", "adHocSubProcess"}
 GATEWAYS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"}
 EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"}
-UNSUPPORTED = {"textAnnotation", "association", "dataObjectReference", "dataStoreReference", "group"}
+# Every kind of flow node (a shape with <bpmn:incoming>/<bpmn:outgoing>) a process or sub-process can hold.
+FLOW_NODES = frozenset(TASKS | CONTAINERS | GATEWAYS | EVENTS)
+# The other process content Modeler draws (it needs DI too); this tool refuses it.
+ARTIFACTS = frozenset({"textAnnotation", "association", "dataObjectReference", "dataStoreReference", "group"})
+# What a flow node's <bpmn:incoming>/<bpmn:outgoing> follow, in BPMN 2.0's order (tFlowElement's children).
+FLOW_ELEMENT_HEAD = {"documentation", "extensionElements", "auditing", "monitoring", "categoryValueRef"}
 
 # (lane id suffix, lane name, words in the performer expression), in the order the lanes are drawn top down.
 # The first rule whose word occurs in a task's performer expression wins, in RULE_ORDER.
@@ -276,13 +303,13 @@ def read_container(container: etree._Element) -> Drawing:
     flows: list[etree._Element] = []
     for child in container:
         kind = local(child)
-        if kind in UNSUPPORTED:
+        if kind in ARTIFACTS:
             raise LayoutError(
                 f"{kind} {child.get('id')}: 本工具不绘制注释、数据对象和分组，请在 Camunda Modeler 中绘制"
             )
         if kind == "sequenceFlow":
             flows.append(child)
-        elif kind in TASKS or kind in GATEWAYS or kind in EVENTS or kind in CONTAINERS:
+        elif kind in FLOW_NODES:
             w, h = node_size(kind)
             nodes[child.get("id")] = Node(child, kind, w, h)
     for node in nodes.values():
@@ -874,6 +901,70 @@ def lay_out(container: etree._Element, lanes: bool) -> Drawing:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Flow references, platform attributes, namespaces
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def repair_flow_refs(container: etree._Element) -> tuple[int, int]:
+    """Rebuild each flow node's <bpmn:incoming>/<bpmn:outgoing> from the container's sequence flows, in
+    sub-processes too: listed references still right keep their order, missing ones follow in document order,
+    stale and repeated ones go. Returns how many references were added and dropped."""
+    added = dropped = 0
+    flows = [child for child in container if local(child) == "sequenceFlow"]
+    for node in container:
+        if local(node) not in FLOW_NODES:
+            continue
+        refs = []
+        for name, end in (("incoming", "targetRef"), ("outgoing", "sourceRef")):
+            wanted = [flow.get("id") for flow in flows if flow.get(end) == node.get("id")]
+            listed = node.findall(bpmn(name))
+            texts = [(element.text or "").strip() for element in listed]
+            kept = list(dict.fromkeys(ref for ref in texts if ref in wanted))
+            missing = [ref for ref in wanted if ref not in kept]
+            added += len(missing)
+            dropped += len(listed) - len(kept)
+            for element in listed:
+                node.remove(element)
+            refs += [(name, ref) for ref in kept + missing]
+        position = next(
+            (k for k, child in enumerate(node) if local(child) not in FLOW_ELEMENT_HEAD), len(node)
+        )
+        for offset, (name, ref) in enumerate(refs):
+            element = etree.Element(bpmn(name))
+            element.text = ref
+            node.insert(position + offset, element)
+        if local(node) in CONTAINERS:
+            more_added, more_dropped = repair_flow_refs(node)
+            added += more_added
+            dropped += more_dropped
+    return added, dropped
+
+
+def add_platform(root: etree._Element) -> bool:
+    """Give bpmn:definitions the ``PLATFORM`` attributes it lacks; True when any were added."""
+    added = False
+    for (name, value), *rest in PLATFORM:
+        if root.get(name) is None:
+            for attribute, text in ((name, value), *rest):
+                root.set(attribute, text)
+            added = True
+    return added
+
+
+def declare_namespaces(root: etree._Element) -> None:
+    """Declare on bpmn:definitions, under Modeler's prefixes, the namespaces this tool writes that the file does
+    not declare there yet: the DI and the platform attributes then get no made-up prefix (ns0)."""
+    missing = {
+        prefix: uri
+        for prefix, uri in PREFIXES.items()
+        if uri not in root.nsmap.values() and prefix not in root.nsmap
+    }
+    if missing:
+        declared = {prefix for element in root.iter() for prefix in element.nsmap if prefix}
+        etree.cleanup_namespaces(root, top_nsmap=missing, keep_ns_prefixes=sorted(declared | set(missing)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Writing the file
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -965,7 +1056,8 @@ def write_di(root: etree._Element, process: etree._Element, drawing: Drawing) ->
             _bounds(etree.SubElement(edge, f"{{{BPMNDI_NS}}}BPMNLabel"), flow.label)
 
 
-def layout_file(path: Path) -> None:
+def layout_file(path: Path) -> str:
+    """Lay the file out in place; what was done, for the designer."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
     tree = etree.parse(str(path), parser)
     root = tree.getroot()
@@ -979,12 +1071,21 @@ def layout_file(path: Path) -> None:
     process = processes[0]
     for old in process.findall(bpmn("laneSet")):
         process.remove(old)
+    added, dropped = repair_flow_refs(process)
+    declare_namespaces(root)
+    platform = add_platform(root)
     drawing = lay_out(process, lanes=True)
     write_di(root, process, drawing)
     etree.indent(root, space="  ")
     tree.write(str(path), xml_declaration=True, encoding="UTF-8")
     with path.open("a", encoding="utf-8") as handle:
         handle.write("\n")
+    done = ["已重新绘制"]
+    if added or dropped:
+        done.append(f"incoming/outgoing 引用补上 {added} 个、删去 {dropped} 个")
+    if platform:
+        done.append("补上 Camunda 7 平台属性")
+    return "；".join(done)
 
 
 def main(argv: Sequence[str]) -> int:
@@ -994,12 +1095,12 @@ def main(argv: Sequence[str]) -> int:
     status = 0
     for name in argv:
         try:
-            layout_file(Path(name))
+            done = layout_file(Path(name))
         except (LayoutError, OSError, etree.XMLSyntaxError) as error:
             print(f"{name}: {error}", file=sys.stderr)
             status = 1
         else:
-            print(f"{name}: 已重新绘制")
+            print(f"{name}: {done}")
     return status
 
 
