@@ -418,14 +418,27 @@ def retry_incidents(engine: Engine, principal: Principal, ids: Sequence[int]) ->
         try:
             engine.retry_incident(incident.id, actor=_actor(principal))
         except (ProcessError, InvalidState, Conflict) as error:
-            # Failed again (one attempt more), or not now (a suspended case fires once resumed): the rest go on.
+            # Failed again (one attempt more), or not now (a suspended case is resumed first): the rest go on.
+            # ``reason`` is what an official reads, ``message`` the engine's own account for operators.
             again = read(engine, queries.get_incident, incident.id)
             results.append(
-                {"id": incident.id, "resolved": False, "message": error.message, "attempts": again.attempts}
+                {
+                    "id": incident.id,
+                    "resolved": False,
+                    "message": error.message,
+                    "reason": error.to_dict()["message"],
+                    "attempts": again.attempts,
+                }
             )
         else:
             results.append(
-                {"id": incident.id, "resolved": True, "message": None, "attempts": incident.attempts}
+                {
+                    "id": incident.id,
+                    "resolved": True,
+                    "message": None,
+                    "reason": None,
+                    "attempts": incident.attempts,
+                }
             )
     return results
 

@@ -36,7 +36,13 @@ def test_incidents_are_listed_and_retried_within_the_jurisdiction(api: Api, depl
     assert_error(api.as_("a_inspector").post(f"/api/incidents/{incident['id']}/retry"), 404, "not_found")
 
     again = supervisor.ok("POST", f"/api/incidents/{incident['id']}/retry")
-    assert again == {"id": incident["id"], "resolved": False, "message": again["message"], "attempts": 2}
+    assert again == {
+        "id": incident["id"],
+        "resolved": False,
+        "message": again["message"],
+        "reason": "流程运行出错，案件未作任何改变",
+        "attempts": 2,
+    }
     assert "replied" in again["message"]
 
     # The corrected diagram: a dry run, then the migration; the retry of many goes through.
@@ -64,7 +70,8 @@ def test_a_suspended_case_is_not_retried_and_says_why(api: Api, deployed: Engine
     supervisor = api.as_("supervisor")
     [incident] = supervisor.ok("GET", "/api/incidents")
     [paused] = supervisor.ok("POST", "/api/incidents/retry", json={"ids": [incident["id"]]})
-    assert paused["resolved"] is False and "请先恢复办理" in paused["message"] and paused["attempts"] == 1
+    assert paused["resolved"] is False and paused["attempts"] == 1
+    assert paused["message"] == paused["reason"] and "请先恢复办理" in paused["reason"]
 
     # Resumed although the timer still fails; then the retry fires again (one attempt more), not a dead end.
     resumed = supervisor.ok("POST", f"/api/instances/{instance_id}/resume")
