@@ -12,6 +12,7 @@ does; :mod:`engine.bootstrap` builds the parts it runs on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -303,18 +304,20 @@ class Engine:
     def notify(self, result: CommandResult) -> None:
         self.executor.notify(result)
 
-    def record_failure(self, instance_id: str, kind: str, error: Exception, *, audit: bool = True) -> None:
+    def record_failure(
+        self, instance_id: str, kind: str, error: Exception, *, audit: bool = True
+    ) -> int | None:
         """Keep a failure that changed nothing (a timer's fire hit a diagram error) as the instance's incident,
         one attempt more each time, and (``audit``) in its history, where supervisors look; in a transaction
-        of its own."""
+        of its own. Returns the incident's id (None: no such instance)."""
         details = getattr(error, "details", None) or {}
         with self.db.transaction() as session:
             business_key = session.scalar(select(Instance.business_key).where(Instance.id == instance_id))
             if business_key is None and session.get(Instance, instance_id) is None:
-                return
-            repair.record_incident(session, instance_id, business_key, error, self.now())
+                return None
+            incident = repair.record_incident(session, instance_id, business_key, error, self.now()).id
             if not audit:
-                return
+                return incident
             session.execute(
                 insert(AuditEvent),
                 [
@@ -328,6 +331,7 @@ class Engine:
                     }
                 ],
             )
+        return incident
 
     def claim(self, task_id: str, user: str, *, actor: str | None = None) -> CommandResult:
         def apply(work: UnitOfWork) -> None:
@@ -819,16 +823,35 @@ class Engine:
         return self._execute(Command("suspend", apply, instance_id=instance_id, load=False))
 
     def resume(self, instance_id: str, *, actor: str | None = None) -> CommandResult:
+        """End the suspension, then fire the timers that came due meanwhile: one transaction, one lock, so no
+        scheduler fires them in between. The suspension ends even when that fire fails: the fire is rolled back
+        alone (a savepoint, as in a batch of the scheduler's) and its failure kept as a scheduled fire's is
+        (``record_failure``: the instance's incident, in its history); the result names the incident."""
+
         def apply(work: UnitOfWork) -> None:
             if work.row.state != SUSPENDED:
                 raise InvalidState(f"instance is {work.row.state}, not suspended")
             work.row.state = ACTIVE
             work.audit("instance.resumed", actor=actor)
-            # Timers that came due while suspended fire now.
-            work.run(lambda: None)
-            work.note_fired_timers()
 
-        return self._execute(Command("resume", apply, instance_id=instance_id))
+        failure: Exception | None = None
+        with self.db.transaction() as session:
+            result = self.executor.execute_in(
+                session, Command("resume", apply, instance_id=instance_id, load=False)
+            )
+            assert result is not None
+            try:
+                with session.begin_nested():
+                    fired = self.executor.execute_in(session, self._fire_command(instance_id))
+            except Exception as error:
+                failure = error
+            else:
+                if fired is not None:
+                    result = dataclasses.replace(fired, events=[*result.events, *fired.events])
+        if failure is not None:
+            result.incident = self.record_failure(instance_id, "timer.failed", failure)
+        self.executor.notify(result)
+        return result
 
     def cancel(
         self,
@@ -864,7 +887,8 @@ class Engine:
         def apply(work: UnitOfWork) -> None:
             if work.row.state == SUSPENDED:
                 raise InvalidState(
-                    "案件已挂起：恢复办理后定时器会自动触发", {"instance": instance_id, "state": SUSPENDED}
+                    "案件已挂起，请先恢复办理再重试（恢复时到期的定时器随即触发）",
+                    {"instance": instance_id, "state": SUSPENDED},
                 )
             work.run(lambda: None)
             work.note_fired_timers()

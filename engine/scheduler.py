@@ -241,7 +241,11 @@ class TimerService:
             return
         # Someone changed the instance: if its fires were failing, the change may have mended it.
         self._failing.pop(result.instance_id, None)
-        if result.next_timer_at is not None:
+        if result.incident is not None:
+            # The command went through, but its own fire failed and is recorded (a resume): the first failure in
+            # a row, tried again after a pause like the scheduler's own rather than at once.
+            self._pause(result.instance_id)
+        elif result.next_timer_at is not None:
             self.schedule(result.next_timer_at)
 
     def schedule(self, due: datetime) -> None:
@@ -333,13 +337,20 @@ class TimerService:
             self._failed(instance_id, error)
         return set(instance_ids) - failures.keys() - {result.instance_id for result in results}
 
-    def _failed(self, instance_id: str, error: Exception) -> None:
-        """The instance stays as it was. Try again after 2, 4, 8 … seconds (at most RETRY_LIMIT apart), so a
-        diagram error neither stops the timer for good nor fills the log every second."""
+    def _pause(self, instance_id: str) -> tuple[int, timedelta]:
+        """One failed fire more in a row: the next try comes 2, 4, 8 … seconds later (at most RETRY_LIMIT
+        apart), so a diagram error neither stops the timer for good nor fills the log every second. Returns
+        the failures in a row and the pause."""
         failures = self._failing.get(instance_id, (0, None))[0] + 1
         pause = min(timedelta(seconds=2**failures), RETRY_LIMIT)
         retry_at = datetime.now(UTC) + pause
         self._failing[instance_id] = (failures, retry_at)
+        self.schedule(retry_at)
+        return failures, pause
+
+    def _failed(self, instance_id: str, error: Exception) -> None:
+        """The instance stays as it was; its fire is tried again after a pause."""
+        failures, pause = self._pause(instance_id)
         log.error(
             "firing the timers of instance %s failed (%d in a row); next try in %ds",
             instance_id,
@@ -347,7 +358,6 @@ class TimerService:
             pause.total_seconds(),
             exc_info=error,
         )
-        self.schedule(retry_at)
         # Every failure updates the instance's incident (attempts, message) that supervisors retry; the history
         # has the first one.
         try:

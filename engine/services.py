@@ -5,7 +5,7 @@ engine/queries.py. The adapters parse input and render answers; they never open 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import select
@@ -18,7 +18,17 @@ from .documents import ServiceRecord, Upload
 from .errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
 from .forms import FormDefinition
 from .metrics import MetricQuery, compute
-from .models import Attachment, Deadline, Document, Instance, OutboxMessage, Petition, SavedFilter, Task
+from .models import (
+    Attachment,
+    Deadline,
+    Document,
+    Incident,
+    Instance,
+    OutboxMessage,
+    Petition,
+    SavedFilter,
+    Task,
+)
 from .orgadmin import LoadReport, UnitSpec, UserInfo, parse_document
 from .organisation import Membership, Unit
 from .public import RATING_LABELS, Issued, evaluation_task
@@ -345,9 +355,19 @@ def suspend(engine: Engine, principal: Principal, instance_id: str) -> CommandRe
     return engine.suspend(instance_id, actor=_actor(principal))
 
 
-def resume(engine: Engine, principal: Principal, instance_id: str) -> CommandResult:
+def resume(engine: Engine, principal: Principal, instance_id: str) -> dict[str, Any]:
+    """Resume a suspended case, with what the official reads: the case is resumed even when a timer that came
+    due meanwhile fails to fire, and then the reply names the step that failed (its incident, retried on
+    异常处理)."""
     policy.check_role(principal, policy.INSTANCE_MANAGERS)
-    return engine.resume(instance_id, actor=_actor(principal))
+    result = engine.resume(instance_id, actor=_actor(principal))
+    message = "已恢复办理"
+    if result.incident is not None:
+        f = queries.IncidentFilter(instance_id=instance_id)
+        listed = _with_names(engine, read(engine, queries.list_incidents, f))
+        step = next((i["element_name"] for i in listed if i["element_name"]), None) or "流程环节"
+        message = f"已恢复办理，但定时触发后流程在「{step}」处运行出错，已转异常处理，排除原因后可重试"
+    return {**asdict(result), "message": message}
 
 
 def cancel(
@@ -364,7 +384,11 @@ def incidents(
     """The incidents within the principal's jurisdiction, each with its element's name and its process."""
     policy.check_role(principal, policy.REPAIRERS)
     f = queries.IncidentFilter(within(engine, principal), instance_id, limit, offset)
-    rows = read(engine, queries.list_incidents, f)
+    return _with_names(engine, read(engine, queries.list_incidents, f))
+
+
+def _with_names(engine: Engine, rows: Sequence[tuple[Incident, str, str]]) -> list[dict[str, Any]]:
+    """Listed incidents, each with its element's name and its process."""
     names: dict[str, dict[str, str | None]] = {}
     found = []
     for incident, definition_id, definition_key in rows:
@@ -394,14 +418,27 @@ def retry_incidents(engine: Engine, principal: Principal, ids: Sequence[int]) ->
         try:
             engine.retry_incident(incident.id, actor=_actor(principal))
         except (ProcessError, InvalidState, Conflict) as error:
-            # Failed again (one attempt more), or not now (a suspended case fires once resumed): the rest go on.
+            # Failed again (one attempt more), or not now (a suspended case is resumed first): the rest go on.
+            # ``reason`` is what an official reads, ``message`` the engine's own account for operators.
             again = read(engine, queries.get_incident, incident.id)
             results.append(
-                {"id": incident.id, "resolved": False, "message": error.message, "attempts": again.attempts}
+                {
+                    "id": incident.id,
+                    "resolved": False,
+                    "message": error.message,
+                    "reason": error.to_dict()["message"],
+                    "attempts": again.attempts,
+                }
             )
         else:
             results.append(
-                {"id": incident.id, "resolved": True, "message": None, "attempts": incident.attempts}
+                {
+                    "id": incident.id,
+                    "resolved": True,
+                    "message": None,
+                    "reason": None,
+                    "attempts": incident.attempts,
+                }
             )
     return results
 

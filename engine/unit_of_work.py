@@ -59,6 +59,9 @@ class CommandResult:
     next_timer_at: datetime | None = None
     created_tasks: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    # The command went through but the fire of timers that followed it failed (a resume): the instance's
+    # incident that keeps the failure.
+    incident: int | None = None
 
 
 Listener = Callable[[CommandResult], None]

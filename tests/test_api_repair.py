@@ -36,7 +36,13 @@ def test_incidents_are_listed_and_retried_within_the_jurisdiction(api: Api, depl
     assert_error(api.as_("a_inspector").post(f"/api/incidents/{incident['id']}/retry"), 404, "not_found")
 
     again = supervisor.ok("POST", f"/api/incidents/{incident['id']}/retry")
-    assert again == {"id": incident["id"], "resolved": False, "message": again["message"], "attempts": 2}
+    assert again == {
+        "id": incident["id"],
+        "resolved": False,
+        "message": again["message"],
+        "reason": "流程运行出错，案件未作任何改变",
+        "attempts": 2,
+    }
     assert "replied" in again["message"]
 
     # The corrected diagram: a dry run, then the migration; the retry of many goes through.
@@ -61,9 +67,52 @@ def test_incidents_are_listed_and_retried_within_the_jurisdiction(api: Api, depl
 def test_a_suspended_case_is_not_retried_and_says_why(api: Api, deployed: Engine, clock) -> None:
     instance_id = failed_timer(deployed, clock)
     deployed.suspend(instance_id)
-    [incident] = api.as_("supervisor").ok("GET", "/api/incidents")
-    [paused] = api.as_("supervisor").ok("POST", "/api/incidents/retry", json={"ids": [incident["id"]]})
-    assert paused["resolved"] is False and "挂起" in paused["message"] and paused["attempts"] == 1
+    supervisor = api.as_("supervisor")
+    [incident] = supervisor.ok("GET", "/api/incidents")
+    [paused] = supervisor.ok("POST", "/api/incidents/retry", json={"ids": [incident["id"]]})
+    assert paused["resolved"] is False and paused["attempts"] == 1
+    assert paused["message"] == paused["reason"] and "请先恢复办理" in paused["reason"]
+
+    # Resumed although the timer still fails; then the retry fires again (one attempt more), not a dead end.
+    resumed = supervisor.ok("POST", f"/api/instances/{instance_id}/resume")
+    assert resumed["state"] == "active" and resumed["incidentId"] == incident["id"]
+    again = supervisor.ok("POST", f"/api/incidents/{incident['id']}/retry")
+    assert again["resolved"] is False and again["attempts"] == 3 and "replied" in again["message"]
+
+
+def test_a_case_whose_timer_came_due_broken_while_suspended_is_resumed_and_told_which_step_failed(
+    api: Api, deployed: Engine, clock
+) -> None:
+    deploy_timer(deployed)
+    instance_id = deployed.start("repair_timer", business_key="XF-T1").instance_id
+    supervisor = api.as_("supervisor")
+    supervisor.ok("POST", f"/api/instances/{instance_id}/suspend")
+    clock.advance(days=1, seconds=1)
+    # Who may resume is unchanged.
+    assert_error(api.as_("handler").post(f"/api/instances/{instance_id}/resume"), 403, "forbidden")
+
+    resumed = supervisor.ok("POST", f"/api/instances/{instance_id}/resume")
+    [incident] = supervisor.ok("GET", "/api/incidents")
+    assert resumed["state"] == "active" and resumed["createdTasks"] == []
+    assert resumed["incidentId"] == incident["id"] and incident["attempts"] == 1
+    assert resumed["message"] == (
+        "已恢复办理，但定时触发后流程在「是否答复」处运行出错，已转异常处理，排除原因后可重试"
+    )
+    case = supervisor.ok("GET", f"/api/instances/{instance_id}")
+    assert case["state"] == "active"
+    assert [e["kind"] for e in case["history"]][-2:] == ["instance.resumed", "timer.failed"]
+    assert_error(supervisor.post(f"/api/instances/{instance_id}/resume"), 409, "invalid_state")
+
+    # The diagram corrected, the retry fires the timer once; a resume with nothing failing says just that.
+    target = deploy_timer(deployed, corrected=True)
+    plan = {"sourceDefinitionId": incident["definitionId"], "targetDefinitionId": target}
+    supervisor.ok("POST", "/api/migrations", json={**plan, "dryRun": False, "reason": "网关补默认出口"})
+    assert supervisor.ok("POST", f"/api/incidents/{incident['id']}/retry")["resolved"] is True
+    supervisor.ok("POST", f"/api/instances/{instance_id}/suspend")
+    plain = supervisor.ok("POST", f"/api/instances/{instance_id}/resume")
+    assert (plain["incidentId"], plain["message"]) == (None, "已恢复办理")
+    history = [e["kind"] for e in supervisor.ok("GET", f"/api/instances/{instance_id}")["history"]]
+    assert history.count("timer.fired") == 1 and only_task(deployed, instance_id, "FollowUp")
 
 
 def test_move_back_and_modification_need_a_reason_and_the_role(api: Api, deployed: Engine) -> None:

@@ -89,6 +89,88 @@ def test_a_scheduled_fire_that_succeeds_ends_the_incident(engine: Engine, clock)
     assert only_task(engine, instance_id, "FollowUp")
 
 
+def fired(engine: Engine, instance_id: str) -> int:
+    return [k for k, _ in kinds(engine, instance_id)].count("timer.fired")
+
+
+def suspended_past_due(engine: Engine, clock) -> tuple[str, TimerService]:
+    """A case suspended while its failing timer waited; the timer came due during the suspension."""
+    deploy_timer(engine)
+    instance_id = engine.start("repair_timer", business_key="XF-T1").instance_id
+    engine.suspend(instance_id, actor="supervisor")
+    clock.advance(days=1, seconds=1)
+    return instance_id, TimerService(engine)
+
+
+def test_resuming_a_case_whose_due_timer_fails_ends_the_suspension_and_keeps_the_failure_as_an_incident(
+    engine: Engine, clock
+) -> None:
+    instance_id, service = suspended_past_due(engine, clock)
+    result = engine.resume(instance_id, actor="supervisor")
+    # Resumed, and the reply names the incident the failed fire left, as a scheduled fire's failure is kept.
+    assert result.state == "active" and instance(engine, instance_id).state == "active"
+    [incident] = incidents(engine)
+    assert result.incident == incident.id
+    assert (incident.instance_id, incident.element_id, incident.attempts) == (instance_id, "Choose", 1)
+    assert "replied" in incident.message and incident.business_key == "XF-T1"
+    history = kinds(engine, instance_id)
+    assert history[-2:] == [("instance.resumed", None), ("timer.failed", "Choose")]
+    assert open_tasks(engine, instance_id) == [] and instance(engine, instance_id).active_elements == ["Wait"]
+    assert instance(engine, instance_id).next_timer_at is not None  # the timer is not lost
+    # The scheduler keeps failing on it until the cause is fixed: the same incident, one attempt more.
+    service.fire([instance_id])
+    [incident] = incidents(engine)
+    assert incident.attempts == 2 and fired(engine, instance_id) == 0
+
+    # The diagram is corrected: the retry fires the timer, once; the scheduler then finds nothing to fire.
+    target = deploy_timer(engine, corrected=True)
+    engine.migrate_instance(
+        MigrationPlan(instance(engine, instance_id).definition_id, target), instance_id, reason="修正网关"
+    )
+    engine.retry_incident(incident.id, actor="supervisor")
+    assert incidents(engine) == [] and only_task(engine, instance_id, "FollowUp")
+    assert service.fire([instance_id]) == {instance_id}
+    assert engine.fire_timers(instance_id) is None
+    assert fired(engine, instance_id) == 1
+
+
+def test_a_failed_fire_of_a_suspended_case_waits_for_the_resume_and_fires_once_when_fixed(
+    engine: Engine, clock
+) -> None:
+    deploy_timer(engine)
+    instance_id = engine.start("repair_timer", business_key="XF-T1").instance_id
+    clock.advance(days=1, seconds=1)
+    service = TimerService(engine)
+    service.fire([instance_id])
+    engine.suspend(instance_id, actor="supervisor")
+    [incident] = incidents(engine)
+    # Retrying a suspended case is refused in Chinese, telling the supervisor to resume first; no attempt is
+    # counted and the scheduler leaves the suspended case alone.
+    with pytest.raises(InvalidState) as refused:
+        engine.retry_incident(incident.id, actor="supervisor")
+    assert "请先恢复办理" in refused.value.to_dict()["message"]
+    assert service.fire([instance_id]) == {instance_id}
+    assert incidents(engine)[0].attempts == 1
+
+    # Still broken: the resume goes through and the incident stays, one attempt more.
+    assert engine.resume(instance_id, actor="supervisor").incident == incident.id
+    assert instance(engine, instance_id).state == "active" and incidents(engine)[0].attempts == 2
+    engine.suspend(instance_id, actor="supervisor")
+
+    # Fixed while suspended: the resume fires the timer (once) and ends the incident; nothing is left to fire.
+    target = deploy_timer(engine, corrected=True)
+    engine.migrate_instance(
+        MigrationPlan(instance(engine, instance_id).definition_id, target), instance_id, reason="修正网关"
+    )
+    assert fired(engine, instance_id) == 0
+    result = engine.resume(instance_id, actor="supervisor")
+    assert result.incident is None and result.created_tasks == [only_task(engine, instance_id, "FollowUp").id]
+    assert incidents(engine) == []
+    assert service.fire([instance_id]) == {instance_id} and engine.fire_timers(instance_id) is None
+    assert fired(engine, instance_id) == 1
+    assert [k for k, _ in kinds(engine, instance_id)].count("instance.resumed") == 2
+
+
 # -- modification --------------------------------------------------------------------------------------------------
 def test_a_reason_is_required_in_chinese() -> None:
     for missing in (None, "", "   "):

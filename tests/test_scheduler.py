@@ -18,7 +18,7 @@ from sqlalchemy import select
 from engine.clock import Clock
 from engine.config import Settings
 from engine.definitions import read_files
-from engine.models import AuditEvent, Instance
+from engine.models import AuditEvent, Incident, Instance
 from engine.runtime import Engine
 from engine.scheduler import TimerService
 from tests.helpers import deploy_data, only_task, with_text
@@ -171,6 +171,43 @@ def test_a_timer_whose_fire_fails_is_retried_with_growing_pauses(
         )
     # Once in the history, where a supervisor looks, with the element and the diagram's error.
     assert failed.element_id == "Choose" and "undefinedFlag" in failed.data["error"]
+
+
+def test_a_resume_whose_fire_fails_is_retried_after_a_pause_not_at_once(live: Engine) -> None:
+    """The resume's own failed fire is the first in a row: the scheduler hears of it and tries again after
+    2 s, instead of failing once more at once and writing the failure twice in the history."""
+    live.deploy([with_text("broken_after_timer.bpmn", BROKEN_AFTER_TIMER)])
+    service = TimerService(live, reconcile_every=timedelta(hours=1))
+    service.start(wait_for_leadership=10)
+    due = datetime.now(UTC) + timedelta(seconds=1)
+    instance_id = live.start("broken_after_timer", variables={"due": due.isoformat()}).instance_id
+    live.suspend(instance_id, actor="supervisor")
+
+    def history() -> list[str]:
+        with live.db.reading() as session:
+            return list(
+                session.scalars(
+                    select(AuditEvent.kind)
+                    .where(AuditEvent.instance_id == instance_id, AuditEvent.kind.like("%.%ed"))
+                    .order_by(AuditEvent.id)
+                )
+            )
+
+    def attempts() -> int:
+        with live.db.reading() as session:
+            return session.scalar(select(Incident.attempts).where(Incident.instance_id == instance_id)) or 0
+
+    try:
+        time.sleep(1.5)  # due while suspended: the scheduler leaves it
+        assert attempts() == 0
+        result = live.resume(instance_id, actor="supervisor")
+        assert result.state == "active" and result.incident is not None and attempts() == 1
+        time.sleep(1.2)  # within the pause: no second try
+        assert attempts() == 1
+        assert wait_until(lambda: attempts() == 2, timeout=3)  # tried again after about 2 s
+    finally:
+        service.stop()
+    assert history()[-2:] == ["instance.resumed", "timer.failed"]
 
 
 def scheduler_process(settings: Settings) -> tuple[subprocess.Popen[str], Path]:

@@ -134,3 +134,35 @@ def test_a_case_is_moved_back_one_step_with_a_reason_that_shows_in_its_history(
     expect(entry).to_contain_text("原因：登记信息有误，退回重新核对")
     screenshot(page, f"move-back-{viewport['width']}")
     assert only_task(engine, instance_id, "Register")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_suspended_case_with_a_failing_timer_is_resumed_and_its_failure_stays_on_the_incident_list(
+    page: Any, live_server: LiveServer, clock: Any, viewport: dict[str, int]
+) -> None:
+    engine = live_server.engine
+    [instance_id] = failing_timers(engine, clock, 1)
+    engine.suspend(instance_id, actor="supervisor")
+    page.set_viewport_size(viewport)
+    login(page, live_server, "supervisor")
+    # Retried while suspended: the supervisor is told to resume first, and nothing is counted.
+    page.goto(f"{live_server.url}/cockpit/incidents")
+    row = page.locator(f"#incidents tbody tr[data-instance='{instance_id}']")
+    row.get_by_test_id("retry-one").click()
+    expect(page.locator("#flash")).to_contain_text("案件已挂起，请先恢复办理再重试")
+    expect(row).to_contain_text("1 次")
+
+    # Resumed from the case page although the timer still fails: the case runs again, the reply names the step.
+    row.get_by_role("link").click()
+    page.wait_for_url(f"**/instances/{instance_id}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="恢复").click()
+    expect(page.locator("#flash")).to_contain_text("已恢复办理，但定时触发后流程在「是否答复」处运行出错")
+    expect(page.locator("#instance-sub")).to_contain_text("办理中")
+    expect(page.get_by_role("button", name="挂起")).to_be_visible()
+    expect(page.locator("#timeline li[data-kind='instance.resumed']")).to_have_count(1)
+    screenshot(page, f"resume-failed-{viewport['width']}")
+
+    page.goto(f"{live_server.url}/cockpit/incidents")
+    expect(page.locator(f"#incidents tbody tr[data-instance='{instance_id}']")).to_contain_text("2 次")
+    assert instance(engine, instance_id).state == "active"

@@ -44,6 +44,19 @@ class InstanceSchema(Schema):
     activeElements = fields.List(fields.String(), attribute="active_elements")
 
 
+class ResumeResultSchema(CompleteResultSchema):
+    incidentId = fields.Integer(
+        attribute="incident",
+        allow_none=True,
+        metadata={
+            "description": "a timer due while suspended failed to fire: its incident (the case is resumed)"
+        },
+    )
+    message = fields.String(
+        metadata={"description": "what the official reads: resumed, or which step failed"}
+    )
+
+
 class CaseUnitsSchema(Schema):
     involvedUnit = fields.String(allow_none=True)
     responsibleUnit = fields.String(allow_none=True, metadata={"description": "the responsible unit's code"})
@@ -177,7 +190,7 @@ def suspend(instance_id: str) -> Any:
 
 @blp.route("/<instance_id>/resume", methods=["POST"])
 @require(*policy.INSTANCE_MANAGERS)
-@blp.response(200, CompleteResultSchema)
+@blp.response(200, ResumeResultSchema)
 @with_errors(blp, 401, 403, 404, 409)
 def resume(instance_id: str) -> Any:
     return services.resume(engine(), current(), instance_id)

@@ -52,6 +52,10 @@ class RetryResultSchema(Schema):
     id = fields.Integer()
     resolved = fields.Boolean()
     message = fields.String(allow_none=True, metadata={"description": "the new error when it failed again"})
+    reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why it was not resolved, as an official reads it (Chinese)"},
+    )
     attempts = fields.Integer()
 
 

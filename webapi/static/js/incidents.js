@@ -15,8 +15,10 @@ function updateSelection() {
 async function retry(ids) {
   try {
     const results = await post('/api/incidents/retry', { ids });
-    const failed = results.filter((r) => !r.resolved).length;
-    if (failed) flash(`已重试 ${results.length} 件，${results.length - failed} 件已恢复，${failed} 件仍然失败`, 'error');
+    const failed = results.filter((r) => !r.resolved);
+    // Why, as officials read it: failed again, or the case is suspended and must be resumed first.
+    const reasons = [...new Set(failed.map((r) => r.reason))].join('；');
+    if (failed.length) flash(`已重试 ${results.length} 件，${results.length - failed.length} 件已恢复，${failed.length} 件仍然失败：${reasons}`, 'error');
     else flash(`已重试 ${results.length} 件，全部恢复办理`, 'success');
   } catch (error) {
     flash(explain(error), 'error');

@@ -156,8 +156,10 @@ function actions() {
     onclick: async () => {
       if (!window.confirm(confirmText)) return;
       try {
-        await post(`${url}/${name}`, name === 'cancel' ? { reason: '督办人员撤销' } : undefined);
-        flash(`已${text}`, 'success');
+        const reply = await post(`${url}/${name}`, name === 'cancel' ? { reason: '督办人员撤销' } : undefined);
+        // A resume whose due timer failed to fire: resumed all the same, and the reply names the step.
+        if (reply && reply.incidentId) flash(reply.message, 'warning', true);
+        else flash(`已${text}`, 'success');
         await load();
       } catch (error) { flash(explain(error), 'error'); }
     },
