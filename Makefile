@@ -14,8 +14,9 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
+# -n auto: a worker per core; every test has its own database (a SQLite file, a PostgreSQL schema) and port.
 test: lint
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n auto
 
 bench: setup
 	.venv/bin/python bench/engine.py
