@@ -27,8 +27,11 @@ START = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 def _pg_available() -> bool:
     try:
         probe = create_engine(PG_URL, connect_args={"connect_timeout": 2})
-        with probe.connect() as conn:
-            conn.execute(text("select 1"))
+        with probe.begin() as conn:
+            # Every test's schema uses the database's one pg_trgm (migration 0012). Made here, under a lock, so
+            # that the parallel workers of `pytest -n` do not race to create it on a new database.
+            conn.execute(text("SELECT pg_advisory_xact_lock(2012)"))
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
         probe.dispose()
         return True
     except Exception:
