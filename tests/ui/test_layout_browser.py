@@ -4,6 +4,7 @@ diagram opens drawn, and the task page keeps the petition and its deadlines besi
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -108,3 +109,37 @@ def test_the_task_page_keeps_the_deadlines_beside_the_form_from_a_tablet_up(
         assert right["y"] >= left["y"] + left["height"], (left, right)  # one column, below the form
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(page, f"layout-task-{width}x{height}")
+
+
+# Brand, navigation, inbox link and the signed-in official: side by side, none drawn over another.
+HEADER_PARTS = ".brand, #mainnav, #inbox-link, .who"
+
+
+@pytest.mark.parametrize(("width", "height"), [(1024, 768), (1440, 900), (1920, 1080)])
+def test_the_admins_twelve_links_neither_overlap_the_header_nor_hide(
+    page: Any, live_server: LiveServer, width: int, height: int
+) -> None:
+    """The admin sees every page's link: the longest navigation. From a desk's width every link is in view;
+    narrower, the navigation scrolls inside its own box and never runs under the inbox or the user's name."""
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, live_server, "admin")
+    header_fits(page)
+    boxes = page.locator(HEADER_PARTS).evaluate_all(f"(nodes) => nodes.map({BOX})")
+    assert len(boxes) == 4
+    for left, right in pairwise(boxes):
+        assert left["x"] + left["width"] <= right["x"] + 0.5, (left, right)
+    links = page.locator("#mainnav a")
+    expect(links).to_have_count(12)
+    nav = page.locator("#mainnav").evaluate(BOX)
+    for i in range(12):
+        link = links.nth(i)
+        link.scroll_into_view_if_needed()
+        box = link.evaluate(BOX)
+        assert nav["x"] - 0.5 <= box["x"] and box["x"] + box["width"] <= nav["x"] + nav["width"] + 0.5, (
+            i,
+            box,
+        )
+    screenshot(page, f"layout-admin-header-{width}")
+    if width >= 1440:
+        widths = page.locator("#mainnav").evaluate("(node) => [node.scrollWidth, node.clientWidth]")
+        assert widths[0] <= widths[1] + 1, widths
