@@ -60,15 +60,14 @@ def record(
 
 
 def plan_of(batch: MigrationBatch) -> MigrationPlan:
+    """The plan the batch was recorded with."""
     return MigrationPlan(batch.source_definition_id, batch.target_definition_id, dict(batch.mapping))
 
 
 def _item(batch_id: str, instance_id: str) -> Any:
     table = MigrationBatchItem.__table__
-    return (
-        update(table)
-        .where(table.c.batch_id == batch_id, table.c.instance_id == instance_id, table.c.state == PENDING)
-        .execution_options(synchronize_session=False)
+    return update(table).where(
+        table.c.batch_id == batch_id, table.c.instance_id == instance_id, table.c.state == PENDING
     )
 
 
