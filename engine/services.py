@@ -446,11 +446,11 @@ def migrate(
     why = None if dry_run else repair.require_reason(reason)
     moves = engine.dry_run_migration(plan, instance_ids)
     report = [{"move": m, "migrated": False, "error": None} for m in moves]
-    batches = 0
-    if not dry_run:
+    rounds = 0
+    if why is not None:
         movable = [r for r in report if r["move"].movable]
         for start in range(0, len(movable), batch_size):
-            batches += 1
+            rounds += 1
             for item in movable[start : start + batch_size]:
                 item["error"] = engine.migrate_case(
                     plan, item["move"].instance_id, reason=why, actor=_actor(principal)
@@ -458,7 +458,7 @@ def migrate(
                 item["migrated"] = item["error"] is None
     names = engine.element_names(plan.target_id)
     targets = [{"id": k, "name": v} for k, v in names.items() if v]
-    return {"dry_run": dry_run, "batches": batches, "instances": report, "target_activities": targets}
+    return {"dry_run": dry_run, "batches": rounds, "instances": report, "target_activities": targets}
 
 
 def start_migration(
