@@ -238,6 +238,42 @@ class Incident(Base):
     failed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
+class MigrationBatch(Base):
+    """A migration run in the background (Camunda 7's migration batch): the plan, why and by whom; the
+    scheduler works off its items a slice per tick. ``state``: running, then completed."""
+
+    __tablename__ = "migration_batch"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source_definition_id: Mapped[str] = mapped_column(String(120))
+    target_definition_id: Mapped[str] = mapped_column(String(120))
+    mapping: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    batch_size: Mapped[int] = mapped_column(Integer)  # cases per tick
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MigrationBatchItem(Base):
+    """One case of a batch: pending, then migrated (written in the transaction that migrated it, so a case is
+    never migrated twice) or failed with the reason in Chinese."""
+
+    __tablename__ = "migration_batch_item"
+    __table_args__ = (Index("ix_migration_batch_item_state", "batch_id", "state", "position"),)
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("migration_batch.id", ondelete="CASCADE"), primary_key=True
+    )
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(10))  # pending, migrated, failed
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class Deadline(Base):
     """A statutory deadline of one instance, with its legal basis, pauses, extension and outcome."""
 

@@ -57,7 +57,7 @@ class CalendarAlerts(Protocol):
 class TimerHost(Protocol):
     """What the timer service needs of the engine: where the data and the lock live, the office's time zone,
     the after-commit listeners it joins, the ladder it runs each morning (with the purge of ended attempt
-    windows), the timer commands and the calendar it follows."""
+    windows), the timer commands, the calendar it follows and the background migrations it works off."""
 
     settings: Settings
     db: Database
@@ -77,6 +77,8 @@ class TimerHost(Protocol):
     ) -> int | None: ...
 
     def purge_attempts(self) -> int: ...
+
+    def work_migrations(self, stopping: Callable[[], bool]) -> int: ...
 
     def send_mail(self) -> dict[str, int]: ...
 

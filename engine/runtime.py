@@ -27,14 +27,22 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from . import repair
+from . import batches, repair
 from .bootstrap import build_core, build_services
 from .calendar import StatutoryCalendar
 from .clock import Clock
 from .config import Settings
 from .db import Database
 from .definitions import DefinitionStore, DeployFile, DeploymentResult, latest_definition, undeploy
-from .errors import Conflict, InvalidInput, InvalidState, NotFound, ProcessError, ValidationFailed
+from .errors import (
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    ProcessError,
+    ValidationFailed,
+    chinese_message,
+)
 from .events import message_names
 from .executor import Command
 from .forms import FormDefinition, FormValidationError
@@ -980,19 +988,99 @@ class Engine:
         return moves
 
     def migrate_instance(
-        self, plan: repair.MigrationPlan, instance_id: str, *, reason: str | None, actor: str | None = None
+        self,
+        plan: repair.MigrationPlan,
+        instance_id: str,
+        *,
+        reason: str | None,
+        actor: str | None = None,
+        batch_id: str | None = None,
     ) -> CommandResult:
-        """Move one instance to the plan's target version in a transaction of its own (engine/repair)."""
+        """Move one instance to the plan's target version in a transaction of its own (engine/repair); a case
+        of a batch is marked migrated in that same transaction."""
         definition, target = self._migration_target(plan)
-        return self._execute(
-            Command(
-                "migrate",
-                lambda work: repair.migrate(
-                    work, self.codec.registry, definition, target, plan, reason, actor
-                ),
-                instance_id=instance_id,
+
+        def apply(work: UnitOfWork) -> None:
+            if batch_id is not None:
+                batches.mark_migrated(work.session, batch_id, instance_id, work.now)
+            repair.migrate(work, self.codec.registry, definition, target, plan, reason, actor)
+
+        return self._execute(Command("migrate", apply, instance_id=instance_id))
+
+    def migrate_case(
+        self,
+        plan: repair.MigrationPlan,
+        instance_id: str,
+        *,
+        reason: str,
+        actor: str | None,
+        batch_id: str | None = None,
+    ) -> str | None:
+        """The migration of one case, as the synchronous mode and a batch both run it: None when it moved, else
+        why not, in Chinese (a case of a batch has that reason recorded; the case is unchanged)."""
+        try:
+            self.migrate_instance(plan, instance_id, reason=reason, actor=actor, batch_id=batch_id)
+        except (InvalidState, InvalidInput, NotFound, Conflict, ProcessError) as error:
+            why = chinese_message(error.code, error.message, error.details)
+            if batch_id is not None:
+                with self.db.transaction() as session:
+                    batches.mark_failed(session, batch_id, instance_id, why, self.now())
+            return why
+        return None
+
+    def start_migration_batch(
+        self,
+        plan: repair.MigrationPlan,
+        instance_ids: Sequence[str] | None,
+        *,
+        reason: str,
+        actor: str | None,
+        batch_size: int,
+    ) -> str:
+        """Record a migration to be worked off in the background (``work_migrations``); returns the batch's id.
+        The plan is checked now; so is every case named, which must be running on the source version."""
+        self._migration_target(plan)
+        running = self.migration_instances(plan, instance_ids)
+        if instance_ids is not None:
+            others = [i for i in dict.fromkeys(instance_ids) if i not in set(running)]
+            if others:
+                raise InvalidInput(
+                    f"{len(others)} 件案件不是原版本上办理中的案件，无法迁移",
+                    {"fields": {"instanceIds": others}},
+                )
+        if not running:
+            raise InvalidInput("原版本没有办理中的案件，无需迁移", {"definition": plan.source_id})
+        with self.db.transaction() as session:
+            rows = session.execute(select(Instance.id, Instance.business_key).where(Instance.id.in_(running)))
+            keys = {instance_id: key for instance_id, key in rows}
+            return batches.record(
+                session,
+                plan,
+                [(i, keys.get(i)) for i in running],
+                reason=reason,
+                actor=actor,
+                batch_size=batch_size,
+                now=self.now(),
             )
-        )
+
+    def work_migrations(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """One tick of the background migrations: the next slice of the oldest running batch, each case in a
+        transaction of its own; the batch completes once none is pending. Returns how many cases were worked."""
+        with self.db.reading() as session:
+            found = batches.next_slice(session)
+        if found is None:
+            return 0
+        batch, cases = found
+        plan = batches.plan_of(batch)
+        worked = 0
+        for instance_id in cases:
+            if stopping():
+                break
+            self.migrate_case(plan, instance_id, reason=batch.reason, actor=batch.actor, batch_id=batch.id)
+            worked += 1
+        with self.db.transaction() as session:
+            batches.complete_if_done(session, batch.id, self.now())
+        return worked
 
     # -- reading state -----------------------------------------------------------------------------------------
     def variables(self, instance_id: str, task_id: str | None = None) -> dict[str, Any]:

@@ -14,6 +14,9 @@ file lock in the instance folder. A standby retries the lock and takes over when
 timers that other processes (web workers) created are picked up by a sync pass that runs every second and
 looks a little ahead; a full reconciliation at start-up and every few minutes catches anything else, and
 timers that came due while no scheduler ran fire at once.
+
+The active scheduler also works off the background migrations (engine/batches.py), a slice per second on a
+thread of its own.
 """
 
 from __future__ import annotations
@@ -132,7 +135,13 @@ class TimerService:
             },
             # A due instant's job only hands its instances to the fire pool; the sync, reconcile and ladder passes
             # have their own thread and never queue behind a backlog.
-            executors={"default": ThreadPoolExecutor(2), "control": ThreadPoolExecutor(1)},
+            # Background migrations have a thread of their own: a slice of cases takes seconds, and neither the
+            # passes nor the fires wait for it.
+            executors={
+                "default": ThreadPoolExecutor(2),
+                "control": ThreadPoolExecutor(1),
+                "batches": ThreadPoolExecutor(1),
+            },
             # A job that could not run on time (service down, all workers busy) runs as soon as it can.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
@@ -181,6 +190,8 @@ class TimerService:
             (self._mail, "interval", {"minutes": 1}),
             # 网巡 runs every morning, office time in Beijing.
             (self._patrol, "cron", {"hour": 8, "minute": 0, "timezone": self.engine.calendar.tz}),
+            # Background migrations: a slice of cases of the oldest running batch per tick.
+            (self._migrate, "interval", {"seconds": 1}),
             # A calendar year saved by any process reaches this one within a tick, with the deadlines it moves.
             (self._follow_calendar, "interval", {"seconds": 1}),
             (
@@ -194,7 +205,7 @@ class TimerService:
                 run,
                 trigger,
                 id=run.__name__.lstrip("_"),
-                executor="control",
+                executor="batches" if run == self._migrate else "control",
                 jobstore="local",
                 replace_existing=True,
                 **when,
@@ -379,6 +390,15 @@ class TimerService:
             return
         if sent.get("sent") or sent.get("failed"):
             log.info("inbox e-mail: %d sent, %d failed", sent["sent"], sent["failed"])
+
+    def _migrate(self) -> None:
+        try:
+            worked = self.engine.work_migrations(self._stop.is_set)
+        except Exception:
+            log.exception("a background migration tick failed; its cases stay pending for the next tick")
+            return
+        if worked:
+            log.info("background migration: %d case(s) worked off", worked)
 
     def _follow_calendar(self) -> None:
         try:

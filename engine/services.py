@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import elements, policy, queries, repair
+from . import batches, elements, policy, queries, repair
 from .accounts import Principal
 from .definitions import UNSUPPORTED_FILE, DeployFile, DeploymentResult
 from .documents import ServiceRecord, Upload
@@ -483,23 +483,50 @@ def migrate(
     why = None if dry_run else repair.require_reason(reason)
     moves = engine.dry_run_migration(plan, instance_ids)
     report = [{"move": m, "migrated": False, "error": None} for m in moves]
-    batches = 0
-    if not dry_run:
+    rounds = 0
+    if why is not None:
         movable = [r for r in report if r["move"].movable]
         for start in range(0, len(movable), batch_size):
-            batches += 1
+            rounds += 1
             for item in movable[start : start + batch_size]:
-                try:
-                    engine.migrate_instance(
-                        plan, item["move"].instance_id, reason=why, actor=_actor(principal)
-                    )
-                except (InvalidState, Conflict, ProcessError) as error:
-                    item["error"] = error.message
-                else:
-                    item["migrated"] = True
+                item["error"] = engine.migrate_case(
+                    plan, item["move"].instance_id, reason=why, actor=_actor(principal)
+                )
+                item["migrated"] = item["error"] is None
     names = engine.element_names(plan.target_id)
     targets = [{"id": k, "name": v} for k, v in names.items() if v]
-    return {"dry_run": dry_run, "batches": batches, "instances": report, "target_activities": targets}
+    return {"dry_run": dry_run, "batches": rounds, "instances": report, "target_activities": targets}
+
+
+def start_migration(
+    engine: Engine,
+    principal: Principal,
+    plan: repair.MigrationPlan,
+    *,
+    instance_ids: Sequence[str] | None = None,
+    batch_size: int = 50,
+    reason: Any = None,
+) -> dict[str, Any]:
+    """The migration as a batch the scheduler works off in the background (``batch_size`` cases per tick); the
+    plan and the cases are checked now. Returns the batch as :func:`migration_batch` shows it."""
+    policy.check_migrator(principal, scope(engine, principal))
+    why = repair.require_reason(reason)
+    batch_id = engine.start_migration_batch(
+        plan, instance_ids, reason=why, actor=_actor(principal), batch_size=batch_size
+    )
+    return read(engine, batches.progress, batch_id)
+
+
+def migration_batch(engine: Engine, principal: Principal, batch_id: str) -> dict[str, Any]:
+    """A background migration's state, totals and failed cases with their reasons."""
+    policy.check_migrator(principal, scope(engine, principal))
+    return read(engine, batches.progress, batch_id)
+
+
+def migration_batches(engine: Engine, principal: Principal, *, limit: int = 50, offset: int = 0) -> list[Any]:
+    """The background migrations, the latest first."""
+    policy.check_migrator(principal, scope(engine, principal))
+    return read(engine, batches.latest, limit, offset)
 
 
 def register(

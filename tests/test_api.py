@@ -696,7 +696,9 @@ PROTECTED = [
     ("POST", "/api/incidents/{incident_id}/retry"),
     ("POST", "/api/instances/{instance_id}/modification"),
     ("POST", "/api/instances/{instance_id}/move-back"),
+    ("GET", "/api/migrations"),
     ("POST", "/api/migrations"),
+    ("GET", "/api/migrations/{batch_id}"),
     ("GET", "/api/notifications"),
     ("GET", "/api/notifications/count"),
     ("POST", "/api/notifications/read"),
@@ -730,6 +732,7 @@ def test_anonymous_callers_get_401_everywhere(api: Api, reviewing: dict) -> None
         "message_id": "1",
         "incident_id": 1,
         "filter_id": 1,
+        "batch_id": "1",
     }
     for method, template in PROTECTED:
         response = api.anonymous.open(method, template.format(**values), json={})

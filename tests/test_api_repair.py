@@ -203,3 +203,72 @@ def test_a_migration_needs_its_reason_a_county_supervisor_and_a_valid_mapping(
     assert done["migrated"] and done["activities"][0]["targetActivityName"] == "书面答复（新）"
     assert only_task(deployed, instance_id, "WrittenReply")
     assert supervisor.ok("GET", f"/api/instances/{instance_id}")["definitionId"] == target
+
+
+def test_a_migration_in_the_background_answers_202_and_shows_its_progress(api: Api, deployed: Engine) -> None:
+    source = deploy_case(deployed)
+    movable = deployed.start("repair_case", business_key="XF-R9").instance_id
+    stuck = deployed.start("repair_case", business_key="XF-R10").instance_id
+    deployed.complete(only_task(deployed, stuck, "Register").id, {}, actor="registrar")
+    deployed.complete(only_task(deployed, stuck, "Review").id, {}, actor="office")
+    target = deploy_case(deployed, version=2)
+    build_county(deployed)
+    plan = {"sourceDefinitionId": source, "targetDefinitionId": target, "dryRun": False, "async": True}
+    supervisor = api.as_("supervisor")
+
+    # Bad input is refused, clearly, and records nothing.
+    assert "原因" in assert_error(supervisor.post("/api/migrations", json=plan), 400)["message"]
+    unknown = assert_error(
+        supervisor.post("/api/migrations", json={**plan, "reason": "改版", "instanceIds": [movable, "XF-0"]}),
+        400,
+    )
+    assert (
+        unknown["details"]["fields"]["instanceIds"] == ["XF-0"]
+        and "不是原版本上办理中的案件" in unknown["message"]
+    )
+    wrong = assert_error(
+        supervisor.post("/api/migrations", json={**plan, "reason": "改版", "mapping": {"Reply": "X"}}), 400
+    )
+    assert "mapping.Reply" in wrong["details"]["fields"]
+    assert_error(supervisor.post("/api/migrations", json={**plan, "reason": "改版", "async": "maybe"}), 422)
+    assert_error(supervisor.post("/api/migrations", json={**plan, "reason": "改版", "batchSize": 0}), 422)
+    # A county official outside the bureau's supervision may neither start nor follow one.
+    inspector = api.as_("a_inspector")
+    assert_error(inspector.post("/api/migrations", json={**plan, "reason": "改版"}), 403, "forbidden")
+    assert_error(inspector.get("/api/migrations"), 403, "forbidden")
+    assert supervisor.ok("GET", "/api/migrations") == []
+    assert deployed.work_migrations() == 0
+
+    # The dry run stays synchronous.
+    report = supervisor.ok("POST", "/api/migrations", json={**plan, "dryRun": True})
+    assert len(report["instances"]) == 2
+
+    batch = supervisor.ok(
+        "POST", "/api/migrations", 202, json={**plan, "reason": "新增复核环节", "batchSize": 1}
+    )
+    assert batch["type"] == "instance-migration" and batch["state"] == "running"
+    assert (batch["totalJobs"], batch["pending"], batch["migrated"], batch["failed"]) == (2, 2, 0, 0)
+    assert (batch["createUserId"], batch["reason"], batch["invocationsPerBatchJob"]) == (
+        "supervisor",
+        "新增复核环节",
+        1,
+    )
+    assert_error(inspector.get(f"/api/migrations/{batch['id']}"), 403, "forbidden")
+    # Nothing moved yet: the scheduler's ticks do it, one case each.
+    assert supervisor.ok("GET", f"/api/instances/{movable}")["definitionId"] == source
+    assert deployed.work_migrations() == 1
+    halfway = supervisor.ok("GET", f"/api/migrations/{batch['id']}")
+    assert (halfway["state"], halfway["pending"]) == ("running", 1)
+    assert deployed.work_migrations() == 1
+    done = supervisor.ok("GET", f"/api/migrations/{batch['id']}")
+    assert (done["state"], done["migrated"], done["failed"], done["pending"]) == ("completed", 1, 1, 0)
+    assert done["endTime"] is not None
+    [failure] = done["failures"]
+    assert failure["instanceId"] == stuck and failure["businessKey"] == "XF-R10"
+    assert "书面答复" in failure["reason"]
+    assert supervisor.ok("GET", f"/api/instances/{movable}")["definitionId"] == target
+    assert supervisor.ok("GET", f"/api/instances/{stuck}")["definitionId"] == source
+    [listed] = supervisor.ok("GET", "/api/migrations")
+    assert listed["id"] == batch["id"] and listed["failed"] == 1
+    missing = assert_error(supervisor.get("/api/migrations/no-such-batch"), 404, "not_found")
+    assert "迁移批次" in missing["message"]

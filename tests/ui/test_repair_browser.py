@@ -1,6 +1,7 @@
 """Repairing running cases in chromium, at a phone's, a tablet's and a desktop's size: a failed timer retried
-from the incident list, a running case migrated to a new version after a dry run, a case moved back one step
-with a reason that shows in its history."""
+from the incident list, running cases migrated to a new version after a dry run (within the request, and in the
+background with its progress followed until it finishes), a case moved back one step with a reason that shows
+in its history."""
 
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ def test_a_running_case_is_migrated_to_a_new_version_after_a_dry_run(
     expect(page.locator(f"tr[data-instance='{at_reply}']")).to_contain_text("书面答复 → 书面答复（新）")
     expect(page.locator("#migration-summary")).to_contain_text("可以迁移 2 件")
     page.locator("#migration-reason").fill("新增复核环节，答复环节改名")
+    page.get_by_test_id("migration-async").uncheck()  # within the request
     page.locator("#execute").click()
     expect(page.locator("#migration-table")).to_have_attribute("data-ready", "done")
     expect(page.locator("#migration-table tbody")).to_contain_text("已迁移")
@@ -106,6 +108,59 @@ def test_a_running_case_is_migrated_to_a_new_version_after_a_dry_run(
     screenshot(page, f"migrations-{viewport['width']}")
     assert instance(engine, at_review).definition_id == target
     assert only_task(engine, at_reply, "WrittenReply")
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_migration_runs_in_the_background_and_the_page_follows_it_to_the_end(
+    page: Any, live_server: LiveServer, viewport: dict[str, int]
+) -> None:
+    engine = live_server.engine
+    source = deploy_case(engine)
+    cases = []
+    for n in range(3):
+        instance_id = engine.start("repair_case", business_key=f"XF-A{n}").instance_id
+        engine.complete(only_task(engine, instance_id, "Register").id, {}, actor="registrar")
+        cases.append(instance_id)
+    target = deploy_case(engine, version=2)
+    page.set_viewport_size(viewport)
+    page.on("dialog", lambda dialog: dialog.accept())
+    login(page, live_server, "supervisor")
+    page.goto(f"{live_server.url}/cockpit/migrations")
+    expect(page.locator("#batch-list")).to_contain_text("暂无后台迁移")
+    page.get_by_test_id("migration-key").select_option("repair_case")
+    page.get_by_test_id("migration-source").select_option(source)
+    page.get_by_test_id("migration-target").select_option(target)
+    page.locator("#dry-run").click()
+    expect(page.locator("#migration-summary")).to_contain_text("可以迁移 3 件")
+    # After the dry run one case moves on to 书面答复, which the new version lacks: it will fail, alone.
+    engine.complete(only_task(engine, cases[1], "Review").id, {}, actor="office")
+    page.locator("#migration-reason").fill("新增复核环节")
+    page.locator("#migration-batch").fill("1")
+    expect(page.get_by_test_id("migration-async")).to_be_checked()
+    page.locator("#execute").click()
+    # Answered at once; nothing is worked off before the scheduler's ticks.
+    batch = page.locator("#batch-list li[data-batch]")
+    expect(batch).to_have_attribute("data-state", "running")
+    expect(batch).to_contain_text("正在迁移：已处理 0 / 3 件")
+    expect(page.locator("#migration-summary")).to_contain_text("已在后台开始迁移 3 件案件")
+    service = TimerService(engine)
+    service.start(wait_for_leadership=10)
+    try:
+        expect(batch).to_have_attribute("data-state", "completed", timeout=30_000)
+    finally:
+        service.stop()
+    expect(batch).to_contain_text("迁移完成：共 3 件，已迁移 2 件，失败 1 件")
+    expect(batch.locator(".batch-failures")).to_contain_text("XF-A1：")
+    expect(batch.locator(".batch-failures")).to_contain_text("书面答复")
+    expect(page.locator("#migration-table")).to_have_attribute("data-ready", "done")
+    expect(page.locator(f"tr[data-instance='{cases[0]}']")).to_contain_text("已迁移")
+    expect(page.locator(f"tr[data-instance='{cases[1]}']")).to_contain_text("迁移失败")
+    expect(page.locator("#migration-summary")).to_contain_text("已迁移 2 件")
+    screenshot(page, f"migrations-background-{viewport['width']}")
+    assert [instance(engine, i).definition_id for i in cases] == [target, source, target]
+    # The page opened later shows the outcome too.
+    page.reload()
+    expect(page.locator("#batch-list li[data-batch]")).to_contain_text("已迁移 2 件，失败 1 件")
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)

@@ -1,16 +1,19 @@
 """Repairing running cases: /api/incidents (failed timer fires, retried one or many), the modification of an
 instance (/api/instances/{id}/modification, Camunda 7's instructions, and /move-back) and /api/migrations
-(a dry run, then the migration in batches). Every change names its reason, kept in the case's history."""
+(a dry run, then the migration in batches, or in the background as a batch the scheduler works off, followed
+at /api/migrations/{id}). Every change names its reason, kept in the case's history."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import services
+from engine.batches import BATCH_TYPE
 from engine.policy import REPAIRERS
 from engine.repair import INSTRUCTION_TYPES, MigrationPlan
 
@@ -97,6 +100,44 @@ class MigrationArgs(Schema):
     dryRun = fields.Boolean(load_default=True)
     batchSize = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     reason = fields.String(load_default=None, metadata={"description": "required unless dryRun"})
+    async_ = fields.Boolean(
+        data_key="async",
+        load_default=False,
+        metadata={
+            "description": "with dryRun false: answer 202 with a batch at once and migrate in the background, "
+            "batchSize cases per tick of the scheduler (Camunda 7's executeAsync)"
+        },
+    )
+
+
+class MigrationFailureSchema(Schema):
+    instanceId = fields.String(attribute="instance_id")
+    businessKey = fields.String(attribute="business_key", allow_none=True)
+    reason = fields.String(attribute="error", metadata={"description": "why the case did not move"})
+
+
+class MigrationBatchSchema(Schema):
+    """Camunda 7's Batch of an asynchronous migration, with its progress."""
+
+    id = fields.String(attribute="batch.id")
+    type = fields.Constant(BATCH_TYPE)
+    state = fields.String(attribute="batch.state", metadata={"description": "running, completed"})
+    sourceDefinitionId = fields.String(attribute="batch.source_definition_id")
+    targetDefinitionId = fields.String(attribute="batch.target_definition_id")
+    mapping = fields.Dict(keys=fields.String(), values=fields.String(), attribute="batch.mapping")
+    reason = fields.String(attribute="batch.reason")
+    createUserId = fields.String(attribute="batch.actor", allow_none=True)
+    startTime = fields.DateTime(attribute="batch.created_at")
+    endTime = fields.DateTime(attribute="batch.finished_at", allow_none=True)
+    invocationsPerBatchJob = fields.Integer(
+        attribute="batch.batch_size", metadata={"description": "per tick"}
+    )
+    suspended = fields.Constant(False)
+    totalJobs = fields.Integer(attribute="total", metadata={"description": "cases in the batch"})
+    migrated = fields.Integer()
+    failed = fields.Integer()
+    pending = fields.Integer()
+    failures = fields.List(fields.Nested(MigrationFailureSchema))
 
 
 class ActivityMoveSchema(Schema):
@@ -187,21 +228,52 @@ def move_back(args: dict[str, Any], instance_id: str) -> Any:
     return services.move_back(engine(), current(), instance_id, args["reason"], args.get("taskId"))
 
 
-@blp.route("/migrations", methods=["POST"])
+@blp.route("/migrations")
+class Migrations(MethodView):
+    @require(*REPAIRERS)
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, MigrationBatchSchema(many=True))
+    @with_errors(blp, 401, 403, 422)
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """The background migrations, the latest first, each with its progress."""
+        return services.migration_batches(engine(), current(), limit=args["limit"], offset=args["offset"])
+
+    @require(*REPAIRERS)
+    @blp.arguments(MigrationArgs)
+    @blp.response(200, MigrationReportSchema)
+    @blp.alt_response(202, schema=MigrationBatchSchema, description="the batch, with async", success=True)
+    @with_errors(blp, 400, 401, 403, 404, 409, 422)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Migrate the running instances of one version to another: a dry run lists what each would become and
+        which cannot move; without dryRun those that can are moved in batches, each in a transaction of its
+        own; with async the migration is recorded as a batch, answered at once (202) and worked off in the
+        background."""
+        plan = MigrationPlan(args["sourceDefinitionId"], args["targetDefinitionId"], dict(args["mapping"]))
+        if args["async_"] and not args["dryRun"]:
+            batch = services.start_migration(
+                engine(),
+                current(),
+                plan,
+                instance_ids=args.get("instanceIds"),
+                batch_size=args["batchSize"],
+                reason=args.get("reason"),
+            )
+            return jsonify(MigrationBatchSchema().dump(batch)), 202
+        return services.migrate(
+            engine(),
+            current(),
+            plan,
+            instance_ids=args.get("instanceIds"),
+            dry_run=args["dryRun"],
+            batch_size=args["batchSize"],
+            reason=args.get("reason"),
+        )
+
+
+@blp.route("/migrations/<batch_id>")
 @require(*REPAIRERS)
-@blp.arguments(MigrationArgs)
-@blp.response(200, MigrationReportSchema)
-@with_errors(blp, 400, 401, 403, 404, 409, 422)
-def migrations(args: dict[str, Any]) -> Any:
-    """Migrate the running instances of one version to another: a dry run lists what each would become and
-    which cannot move; without dryRun those that can are moved in batches, each in a transaction of its own."""
-    plan = MigrationPlan(args["sourceDefinitionId"], args["targetDefinitionId"], dict(args["mapping"]))
-    return services.migrate(
-        engine(),
-        current(),
-        plan,
-        instance_ids=args.get("instanceIds"),
-        dry_run=args["dryRun"],
-        batch_size=args["batchSize"],
-        reason=args.get("reason"),
-    )
+@blp.response(200, MigrationBatchSchema)
+@with_errors(blp, 401, 403, 404)
+def migration_batch(batch_id: str) -> Any:
+    """A background migration: its state, totals, and each failed case with its reason."""
+    return services.migration_batch(engine(), current(), batch_id)

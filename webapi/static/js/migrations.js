@@ -1,10 +1,15 @@
 // 流程迁移: choose a diagram and two of its versions, try the migration (each running case's steps before and
-// after, and which cannot move and why), map the steps the new version lacks, then migrate in batches.
-import { $, badge, emptyRow, explain, flash, get, h, post, replace } from './common.js';
+// after, and which cannot move and why), map the steps the new version lacks, then migrate in batches: in the
+// background by default (a batch the scheduler works off, its progress polled here), or within the request.
+import { $, badge, emptyRow, explain, flash, fmtDateTime, get, h, post, replace } from './common.js';
 
+const POLL_MS = 1000;
 let definitions = [];
 let mapping = {};
 let lastReport = null;
+let polling = null;
+// The batch started from the preview on screen: its rows show each case's outcome once it completes.
+let watched = null;
 
 const versions = (key) => definitions.filter((d) => d.key === key).sort((a, b) => b.version - a.version);
 
@@ -27,6 +32,7 @@ function fillVersions() {
 function reset() {
   mapping = {};
   lastReport = null;
+  watched = null;
   $('#execute').disabled = true;
   replace($('#migration-table tbody'));
   $('#migration-summary').textContent = '选择流程和版本后点击“试迁移”。';
@@ -71,6 +77,59 @@ function show(report) {
   $('#migration-table').dataset.ready = report.dryRun ? 'dry-run' : 'done';
 }
 
+function versionName(id) {
+  const d = definitions.find((each) => each.id === id);
+  return d ? `${d.name || d.key} 第 ${d.version} 版` : '已删除的版本';
+}
+
+function progressLine(batch) {
+  const worked = batch.migrated + batch.failed;
+  return batch.state === 'running'
+    ? `正在迁移：已处理 ${worked} / ${batch.totalJobs} 件（已迁移 ${batch.migrated} 件，失败 ${batch.failed} 件）`
+    : `迁移完成：共 ${batch.totalJobs} 件，已迁移 ${batch.migrated} 件，失败 ${batch.failed} 件`;
+}
+
+function batchItem(batch) {
+  const running = batch.state === 'running';
+  const tone = running ? 'blue' : (batch.failed ? 'amber' : 'green');
+  return h('li', { class: 'migration-batch', dataset: { batch: batch.id, state: batch.state } },
+    h('div', { class: 'batch-head' },
+      badge(running ? '进行中' : '已完成', tone),
+      h('strong', {}, `${versionName(batch.sourceDefinitionId)} → ${versionName(batch.targetDefinitionId)}`),
+      h('span', { class: 'muted' }, `${fmtDateTime(batch.startTime)} 发起，原因：${batch.reason}`)),
+    h('progress', { max: batch.totalJobs, value: batch.migrated + batch.failed }),
+    h('div', { class: 'batch-line' }, progressLine(batch)),
+    batch.failures.length ? h('ul', { class: 'batch-failures' }, batch.failures.map((f) => h('li', {},
+      h('a', { href: `/instances/${encodeURIComponent(f.instanceId)}` }, f.businessKey || '查看案件'), `：${f.reason}`))) : null);
+}
+
+/** The preview's rows once the batch started from them has completed: migrated, or failed and why. */
+function settle(batch) {
+  const failed = new Map(batch.failures.map((f) => [f.instanceId, f.reason]));
+  for (const item of lastReport.instances) {
+    if (!watched.ids.includes(item.instanceId)) continue;
+    item.error = failed.get(item.instanceId) || null;
+    item.migrated = !failed.has(item.instanceId);
+  }
+  show({ ...lastReport, dryRun: false, batches: Math.ceil(batch.totalJobs / batch.invocationsPerBatchJob) });
+  watched = null;
+}
+
+async function refreshBatches() {
+  clearTimeout(polling);
+  let list;
+  try {
+    list = await get('/api/migrations?limit=5');
+  } catch (error) {
+    flash(explain(error), 'error');
+    return;
+  }
+  replace($('#batch-list'), list.length ? list.map(batchItem) : h('li', { class: 'muted' }, '暂无后台迁移'));
+  const mine = watched && list.find((b) => b.id === watched.id);
+  if (mine && mine.state !== 'running') settle(mine);
+  if (list.some((b) => b.state === 'running')) polling = setTimeout(refreshBatches, POLL_MS);
+}
+
 async function run(dryRun) {
   const body = {
     sourceDefinitionId: $('#migration-source').value,
@@ -84,8 +143,23 @@ async function run(dryRun) {
     if (!body.reason) { flash('请填写迁移原因', 'error'); $('#migration-reason').focus(); return; }
     if (!window.confirm(`确定将 ${lastReport.instances.filter((i) => i.canMigrate).length} 件案件迁移到新版本？`)) return;
   }
+  const background = !dryRun && $('#migration-async').checked;
+  if (background) {
+    body.async = true;
+    body.instanceIds = lastReport.instances.filter((i) => i.canMigrate).map((i) => i.instanceId);
+  }
   try {
-    show(await post('/api/migrations', body));
+    const answer = await post('/api/migrations', body);
+    if (background) {
+      watched = { id: answer.id, ids: body.instanceIds };
+      $('#execute').disabled = true;
+      $('#migration-table').dataset.ready = 'running';
+      replace($('#migration-summary'), h('div', {}, `已在后台开始迁移 ${answer.totalJobs} 件案件，进度见下方“后台迁移”。`));
+      flash('已开始在后台迁移', 'success');
+      await refreshBatches();
+      return;
+    }
+    show(answer);
     if (!dryRun) flash('迁移已执行', 'success');
   } catch (error) {
     flash(explain(error), 'error');
@@ -101,6 +175,7 @@ $('#execute').addEventListener('click', () => run(false));
 try {
   definitions = await get('/api/definitions');
   fillKeys();
+  await refreshBatches();
 } catch (error) {
   flash(explain(error), 'error');
 }
