@@ -15,8 +15,10 @@ lint: setup
 	.venv/bin/ruff format --check .
 
 # -n auto: a worker per core; every test has its own database (a SQLite file, a PostgreSQL schema) and port.
+# worksteal: an idle worker takes queued tests from a busy one, so the few minute-long fuzz runs do not leave
+# one worker finishing alone.
 test: lint
-	.venv/bin/python -m pytest -n auto
+	.venv/bin/python -m pytest -n auto --dist worksteal
 
 bench: setup
 	.venv/bin/python bench/engine.py
