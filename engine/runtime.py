@@ -320,12 +320,19 @@ class Engine:
         of its own. Returns the incident's id (None: no such instance)."""
         details = getattr(error, "details", None) or {}
         with self.db.transaction() as session:
-            business_key = session.scalar(select(Instance.business_key).where(Instance.id == instance_id))
-            if business_key is None and session.get(Instance, instance_id) is None:
+            found = session.execute(
+                select(Instance.business_key, Instance.definition_id).where(Instance.id == instance_id)
+            ).first()
+            if found is None:
                 return None
+            business_key, definition_id = found
             incident = repair.record_incident(session, instance_id, business_key, error, self.now()).id
             if not audit:
                 return incident
+            element = details.get("element")
+            # The step's name goes with the event, as task and activity events carry theirs: the history names
+            # it in Chinese even where the diagram cannot be drawn.
+            name = self.element_names(definition_id).get(element) if element else None
             session.execute(
                 insert(AuditEvent),
                 [
@@ -334,8 +341,8 @@ class Engine:
                         "business_key": business_key,
                         "kind": kind,
                         "at": self.now(),
-                        "element_id": details.get("element"),
-                        "data": {"error": str(error)[:2000]},
+                        "element_id": element,
+                        "data": {"error": str(error)[:2000], **({"name": name} if name else {})},
                     }
                 ],
             )

@@ -216,6 +216,10 @@ def test_a_suspended_case_with_a_failing_timer_is_resumed_and_its_failure_stays_
     expect(page.locator("#instance-sub")).to_contain_text("办理中")
     expect(page.get_by_role("button", name="挂起")).to_be_visible()
     expect(page.locator("#timeline li[data-kind='instance.resumed']")).to_have_count(1)
+    # The failures name the step in Chinese, though this test diagram has no drawing to take names from.
+    failures = page.locator("#timeline li[data-kind='timer.failed']")
+    expect(failures.first).to_contain_text("是否答复")
+    expect(page.locator("#timeline")).not_to_contain_text("Choose")
     screenshot(page, f"resume-failed-{viewport['width']}")
 
     page.goto(f"{live_server.url}/cockpit/incidents")

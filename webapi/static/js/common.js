@@ -359,7 +359,9 @@ export async function processNames() {
 export function describeEvent(event, elementNames = {}, people = {}) {
   const data = event.data || {};
   const what = label(EVENT_KINDS, event.kind, event.kind);
-  const element = event.elementId ? (elementNames[event.elementId] || data.name || event.elementId) : null;
+  // An element the diagram leaves unnamed, and whose kind no event records, is not shown by its id: ids are
+  // the designer's words, not the official's (the id stays on the row's data-element).
+  const element = event.elementId ? (elementNames[event.elementId] || data.name || '未命名环节') : null;
   const extra = [];
   if (data.deadline) extra.push(label(DEADLINE_NAMES, data.deadline, data.deadline));
   if (data.due) extra.push(`至 ${fmtDue(data.due)}`);
