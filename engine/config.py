@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MB = 1024 * 1024
+# Timer fire processes on PostgreSQL: one per core, at most two (the web workers and PostgreSQL need the rest).
+FIRE_PROCESSES = min(2, os.cpu_count() or 1)
 
 
 def _flag(value: str | None) -> bool:
@@ -57,6 +59,9 @@ class Settings:
     organ: str = "信访工作机构"
     # The notifier for messages to petitioners (engine/notifier.py): module:factory, or the outbox when empty.
     notifier: str = ""
+    # PostgreSQL, system clock: the scheduler fires timers in this many worker processes, so that a burst's
+    # Python work is not held to one core; 0: threads, as on SQLite.
+    fire_processes: int = FIRE_PROCESSES
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -79,6 +84,7 @@ class Settings:
             public_upload_types=_types("PETITIONFLOW_PUBLIC_UPLOAD_TYPES", "png,jpg,pdf"),
             organ=os.environ.get("PETITIONFLOW_ORGAN", "").strip() or "信访工作机构",
             notifier=os.environ.get("PETITIONFLOW_NOTIFIER", "").strip(),
+            fire_processes=int(os.environ.get("PETITIONFLOW_FIRE_PROCESSES", "").strip() or FIRE_PROCESSES),
         )
 
     def upload_limits(self, *, public: bool = False) -> UploadLimits:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from .calendar import StatutoryCalendar
+from .clock import Clock
 from .config import Settings
 from .db import Database
 from .unit_of_work import CommandResult, Listener
@@ -57,10 +58,12 @@ class CalendarAlerts(Protocol):
 class TimerHost(Protocol):
     """What the timer service needs of the engine: where the data and the lock live, the office's time zone,
     the after-commit listeners it joins, the ladder it runs each morning (with the purge of ended attempt
-    windows), the timer commands, the calendar it follows and the background migrations it works off."""
+    windows), the timer commands, the calendar it follows and the background migrations it works off; its
+    clock says whether timers fire by the system time (then on PostgreSQL in processes of their own)."""
 
     settings: Settings
     db: Database
+    clock: Clock
     calendar: StatutoryCalendar
     listeners: list[Listener]
     escalations: Ladder

@@ -6,7 +6,10 @@ all end at 24:00, so ten thousand timers may come due at once, and ten thousand 
 deleted one by one by APScheduler's single main loop. The job of an instant drains: it claims the instances
 that are due, in chunks ordered by due time, and fires them in batches of a few instances per transaction
 (``Engine.fire_due``: one statement locks the batch, one commit ends it) on a pool of workers (one on
-SQLite, which admits one writer at a time). Each instance is locked and fires only what is due under the lock, so
+SQLite, which admits one writer at a time). On PostgreSQL with the system clock the batches run in worker
+processes (``Settings.fire_processes``), each with an engine of its own, so that decoding, running and encoding
+the instances is not held to one core by the interpreter lock; this process hears of their fires and failures as
+of its own threads'. Each instance is locked and fires only what is due under the lock, so
 firing twice fires nothing more. The jobs live in the application database, so they survive restarts.
 
 One scheduler is active at a time: on PostgreSQL the holder of an advisory lock, on SQLite the holder of a
@@ -23,9 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
+import multiprocessing
+import os
 import threading
 import time
+import traceback
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from concurrent.futures import ThreadPoolExecutor as FirePool
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,8 +44,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, text
 
+from .clock import Clock
+from .config import Settings
+from .errors import PetitionflowError
 from .models import Instance, apscheduler_jobs
 from .ports import TimerHost
+from .runtime import Engine
 from .unit_of_work import ACTIVE, CommandResult
 
 log = logging.getLogger("petitionflow.scheduler")
@@ -53,6 +65,8 @@ CHUNK = 200  # due instances claimed per query while draining (at least; see Tim
 SQLITE_BATCH = 8
 PG_BATCH = 32
 YIELD = 0.003  # seconds SQLite's write lock is left free between two batches
+# A fire process runs below the web workers' priority: a burst must not slow the handlers' own commands.
+FIRE_NICENESS = 5
 
 # The active service of this process. Jobs name only their instant, so they stay valid across restarts.
 _active: TimerService | None = None
@@ -67,6 +81,82 @@ def drain_job() -> None:
 def job_id(due: datetime) -> str:
     """The one job of a due instant (milliseconds: the precision the timers are fired with)."""
     return f"due:{round(due.timestamp() * 1000)}"
+
+
+def fire_batch(
+    engine: TimerHost, instance_ids: list[str]
+) -> tuple[list[CommandResult], dict[str, Exception]]:
+    """Fire a batch in one transaction; if that transaction cannot commit, each instance on its own."""
+    try:
+        return engine.fire_due(instance_ids)
+    except Exception:
+        log.warning("firing %d instances together failed; firing each alone", len(instance_ids))
+    results: list[CommandResult] = []
+    failures: dict[str, Exception] = {}
+    for instance_id in instance_ids:
+        try:
+            result = engine.fire_timers(instance_id)
+        except Exception as error:
+            failures[instance_id] = error
+        else:
+            results.extend([result] if result is not None else [])
+    return results, failures
+
+
+class RemoteTraceback(Exception):
+    """Where a fire process's error was raised, shown as the cause of the failure this process records."""
+
+
+class FireFailure(PetitionflowError):
+    """A fire process's failure as this process records it: the message and details of the error (what the
+    instance's incident keeps) and its traceback."""
+
+    code = "process_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None, where: str = "") -> None:
+        super().__init__(message, details)
+        self.where = where
+        self.__cause__ = RemoteTraceback(where) if where else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FireFailure, (self.message, self.details, self.where))
+
+
+# The engine of a fire process, built once by its initializer.
+_process_engine: TimerHost | None = None
+
+
+def _start_fire_process(settings: Settings, parent: int) -> None:
+    global _process_engine
+    with contextlib.suppress(OSError):
+        os.nice(FIRE_NICENESS)
+    _process_engine = Engine(settings, clock=Clock())
+    threading.Thread(target=_follow_parent, args=(parent,), name="petitionflow-orphan", daemon=True).start()
+
+
+def _follow_parent(parent: int) -> None:
+    """End the fire process when its scheduler died (killed, it cannot shut its pool down)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _fire_in_process(instance_ids: list[str]) -> tuple[list[CommandResult], dict[str, FireFailure]]:
+    assert _process_engine is not None, "the fire process has no engine"
+    results, failures = fire_batch(_process_engine, instance_ids)
+    return results, {
+        instance_id: FireFailure(
+            str(error),
+            # Plain values only: whatever the details held must reach the parent process.
+            json.loads(json.dumps(getattr(error, "details", None) or {}, default=str)),
+            "".join(traceback.format_exception(error)),
+        )
+        for instance_id, error in failures.items()
+    }
+
+
+def _ready() -> None:
+    """Nothing: sent to each fire process at start, so that it is up before the first burst."""
 
 
 class LeaderLock:
@@ -128,6 +218,12 @@ class TimerService:
         # Enough for several batches per worker, so that few of them idle while a chunk's last batches run.
         self.chunk = max(CHUNK, self.workers * self.batch * 4)
         self._pool: FirePool | None = None
+        # The fire processes (None: the fire pool's threads fire themselves). The system clock only: an engine
+        # with another clock (tests) fires in its own threads, by its own time.
+        self.processes = (
+            engine.settings.fire_processes if not engine.db.is_sqlite and type(engine.clock) is Clock else 0
+        )
+        self._processes: ProcessPoolExecutor | None = None
         self.scheduler = BackgroundScheduler(
             jobstores={
                 "default": SQLAlchemyJobStore(engine=engine.db.engine, tablename="apscheduler_jobs"),
@@ -180,7 +276,18 @@ class TimerService:
         global _active
         started = datetime.now(UTC)
         _active = self
-        self._pool = FirePool(self.workers, thread_name_prefix="petitionflow-fire")
+        if self.processes:
+            self._processes = ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),  # not fork: this process has threads
+                initializer=_start_fire_process,
+                initargs=(self.engine.settings, os.getpid()),
+            )
+            # Each process starts now, in the background, rather than when the first burst comes due.
+            for _ in range(self.processes):
+                self._processes.submit(_ready)
+        # With processes, a thread per process hands it batches and takes in what it fired.
+        self._pool = FirePool(self.processes or self.workers, thread_name_prefix="petitionflow-fire")
         self.scheduler.start()
         # The passes live in memory and run in their own pool, never queued behind a backlog of fires.
         passes: list[tuple[Any, str, dict[str, Any]]] = [
@@ -239,6 +346,9 @@ class TimerService:
                     pool.shutdown(wait=True, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.shutdown(wait=True, cancel_futures=True)
+            self._processes = None
         self.lock.release()
         self._leader.clear()
         if _active is self:
@@ -323,18 +433,7 @@ class TimerService:
             return set()
         self._firing.active = True
         try:
-            try:
-                results, failures = self.engine.fire_due(instance_ids)
-            except Exception:
-                log.warning("firing %d instances together failed; firing each alone", len(instance_ids))
-                results, failures = [], {}
-                for instance_id in instance_ids:
-                    try:
-                        result = self.engine.fire_timers(instance_id)
-                    except Exception as error:
-                        failures[instance_id] = error
-                    else:
-                        results.extend([result] if result is not None else [])
+            results, failures = self._fire_batch(instance_ids)
         finally:
             self._firing.active = False
         for instance_id in instance_ids:
@@ -347,6 +446,26 @@ class TimerService:
         for instance_id, error in failures.items():
             self._failed(instance_id, error)
         return set(instance_ids) - failures.keys() - {result.instance_id for result in results}
+
+    def _fire_batch(self, instance_ids: list[str]) -> tuple[list[CommandResult], dict[str, Exception]]:
+        """In a fire process if there are any, else in this thread."""
+        processes = self._processes
+        if processes is None:
+            return fire_batch(self.engine, instance_ids)
+        try:
+            results, remote = processes.submit(_fire_in_process, instance_ids).result()
+        except BrokenExecutor:
+            if self._stop.is_set():
+                raise
+            # A fire process died (its batch rolled back): the pool is of no more use, this process fires on.
+            log.exception("a timer fire process died; timers fire in the scheduler's own threads from now on")
+            self._processes = None
+            processes.shutdown(wait=False, cancel_futures=True)
+            return fire_batch(self.engine, instance_ids)
+        # The process's engine has no listeners: this one's hear of each fire, as after a fire of its own.
+        for result in results:
+            self.engine.notify(result)
+        return results, dict(remote)
 
     def _pause(self, instance_id: str) -> tuple[int, timedelta]:
         """One failed fire more in a row: the next try comes 2, 4, 8 … seconds later (at most RETRY_LIMIT

@@ -21,6 +21,7 @@ from engine.definitions import read_files
 from engine.models import AuditEvent, Incident, Instance
 from engine.runtime import Engine
 from engine.scheduler import TimerService
+from engine.unit_of_work import CommandResult
 from tests.helpers import deploy_data, only_task, with_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -322,3 +323,45 @@ def test_a_burst_due_at_one_instant_fires_each_timer_once_across_two_schedulers(
         for child in (one, two):
             child.kill()
             child.wait(timeout=20)
+
+
+def test_on_postgresql_fire_processes_fire_once_schedule_what_follows_and_keep_failures(
+    live: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the system clock on PostgreSQL the batches fire in processes of their own: each timer still fires
+    once, the timer a fire waits on next is scheduled here (this process's listeners hear of the fire), and an
+    instance whose fire fails has its incident, with the error the fire process met."""
+    if live.db.is_sqlite:
+        pytest.skip("SQLite fires in the scheduler's threads")
+    live.deploy(
+        [with_text("two_timers.bpmn", TWO_TIMERS), with_text("broken_after_timer.bpmn", BROKEN_AFTER_TIMER)]
+    )
+    heard: Counter[str] = Counter()  # the fires this process's listeners heard of, per instance
+
+    def hear(result: CommandResult) -> None:
+        heard[result.instance_id] += result.events.count("timer.fired")
+
+    live.listeners.append(hear)
+    service = TimerService(live, reconcile_every=timedelta(hours=1))
+    service.start(wait_for_leadership=30)
+    assert service.processes >= 1 and service._processes is not None
+    first = datetime.now(UTC) + timedelta(seconds=2)
+    second = first + timedelta(seconds=1)
+    variables = {"first": first.isoformat(), "second": second.isoformat()}
+    ids = {live.start("two_timers", variables=variables).instance_id for _ in range(40)}
+    broken = live.start("broken_after_timer", variables={"due": first.isoformat()}).instance_id
+    try:
+        assert wait_until(lambda: all(len(fired(live, i)) == 2 for i in ids), timeout=15)
+        time.sleep(1.0)  # a duplicate would show up by now
+    finally:
+        service.stop()
+    assert service._processes is None
+    assert {i: len(fired(live, i)) for i in ids} == dict.fromkeys(ids, 2)
+    # Two fires each (one fire fires both timers when the second is due by then, as on a slow machine).
+    assert {i: heard[i] for i in ids} == dict.fromkeys(ids, 2)
+    with live.db.reading() as session:
+        assert all(session.get(Instance, i).state == "completed" for i in ids)
+        incident = session.scalar(select(Incident).where(Incident.instance_id == broken))
+    assert incident is not None and incident.element_id == "Choose" and "undefinedFlag" in incident.message
+    logged = next(r for r in caplog.records if broken in r.getMessage() and "failed" in r.getMessage())
+    assert logged.exc_info is not None and "undefinedFlag" in str(logged.exc_info[1].__cause__)
