@@ -33,6 +33,7 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from concurrent.futures import ThreadPoolExecutor as FirePool
 from datetime import UTC, datetime, timedelta
@@ -49,11 +50,13 @@ from .config import Settings
 from .errors import PetitionflowError
 from .models import Instance, apscheduler_jobs
 from .ports import TimerHost
-from .runtime import Engine
 from .unit_of_work import ACTIVE, CommandResult
 
 log = logging.getLogger("petitionflow.scheduler")
-ADVISORY_LOCK_KEY = 0x7065_7469_7469_6F6E  # "petition"
+# The leader's advisory lock: this class and the schema's name, so that each petitionflow schema of a database
+# (a deployment, or a test) has its own active scheduler.
+ADVISORY_LOCK_CLASS = 0x7065_7469  # "peti"
+ADVISORY_LOCK = "SELECT {}(CAST(:k AS integer), hashtext(current_schema()))"
 # SpiffWorkflow fires a timer only once "now" is strictly after its due time.
 FIRING_MARGIN = timedelta(milliseconds=2)
 SYNC_HORIZON = timedelta(seconds=5)
@@ -126,11 +129,13 @@ class FireFailure(PetitionflowError):
 _process_engine: TimerHost | None = None
 
 
-def _start_fire_process(settings: Settings, parent: int) -> None:
+def _start_fire_process(make_engine: Callable[..., TimerHost], settings: Settings, parent: int) -> None:
+    """``make_engine``: the scheduler's own engine class (pickled by reference), so that this module need not
+    import the engine that imports it."""
     global _process_engine
     with contextlib.suppress(OSError):
         os.nice(FIRE_NICENESS)
-    _process_engine = Engine(settings, clock=Clock())
+    _process_engine = make_engine(settings, clock=Clock())
     threading.Thread(target=_follow_parent, args=(parent,), name="petitionflow-orphan", daemon=True).start()
 
 
@@ -180,7 +185,9 @@ class LeaderLock:
             self._file = handle
             return True
         connection = self.engine.db.engine.connect()
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
+        got = connection.execute(
+            text(ADVISORY_LOCK.format("pg_try_advisory_lock")), {"k": ADVISORY_LOCK_CLASS}
+        ).scalar()
         connection.commit()
         if got:
             self._connection = connection  # the lock lives as long as this session
@@ -195,7 +202,9 @@ class LeaderLock:
             self._file = None
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+                self._connection.execute(
+                    text(ADVISORY_LOCK.format("pg_advisory_unlock")), {"k": ADVISORY_LOCK_CLASS}
+                )
                 self._connection.commit()
             self._connection.close()
             self._connection = None
@@ -281,7 +290,7 @@ class TimerService:
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),  # not fork: this process has threads
                 initializer=_start_fire_process,
-                initargs=(self.engine.settings, os.getpid()),
+                initargs=(type(self.engine), self.engine.settings, os.getpid()),
             )
             # Each process starts now, in the background, rather than when the first burst comes due.
             for _ in range(self.processes):
